@@ -1,0 +1,133 @@
+"""Node addresses: parse every form of the node syntax and print it back.
+
+Forms (design section 2): ``HOST:PORT`` (DNS name or IPv4 literal), ``[IPV6]:PORT``, ``:PORT``
+(127.0.0.1), a unix socket path containing ``/`` (``/run/app.sock``, ``./app.sock``),
+``unix:PATH``, and ``@NAME`` for a Linux abstract socket. Parsing does no IO; resolving a DNS
+name happens when connecting.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from typing import Literal
+
+from .errors import AddressError
+
+__all__ = ["Address", "parse_address", "parse_addresses"]
+
+Kind = Literal["tcp", "unix", "abstract"]
+
+_FORMS = "HOST:PORT, [IPV6]:PORT, :PORT, a socket path with a '/', unix:PATH or @NAME"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """One node. ``host``/``port`` for tcp, ``path`` for unix, ``name`` (no '@') for abstract."""
+
+    kind: Kind
+    host: str = ""
+    port: int = 0
+    path: str = ""
+
+    def __str__(self) -> str:
+        if self.kind == "tcp":
+            return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        if self.kind == "abstract":
+            return f"@{self.path}"
+        return self.path if "/" in self.path else f"unix:{self.path}"
+
+    @property
+    def is_literal(self) -> bool:
+        """True when connecting needs no DNS lookup (an IP literal or a socket)."""
+        if self.kind != "tcp":
+            return True
+        try:
+            ipaddress.ip_address(self.host)
+        except ValueError:
+            return False
+        return True
+
+    @property
+    def is_loopback(self) -> bool:
+        """True for sockets and loopback IPs; names other than 'localhost' are not resolved."""
+        if self.kind != "tcp":
+            return True
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def family(self) -> socket.AddressFamily:
+        if self.kind != "tcp":
+            return socket.AF_UNIX
+        return socket.AF_INET6 if ":" in self.host else socket.AF_INET
+
+    @property
+    def sockaddr(self) -> str | bytes | tuple[str, int]:
+        """What ``socket.connect`` takes, for literals and sockets (no DNS)."""
+        if self.kind == "unix":
+            return self.path
+        if self.kind == "abstract":
+            return b"\0" + self.path.encode("utf-8", "surrogateescape")
+        return (self.host, self.port)
+
+
+def _port(text: str, node: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise AddressError(f"bad port in node {node!r}: want a number from 1 to 65535")
+    return int(text)
+
+
+def parse_address(node: str) -> Address:
+    """Parse one node string; raises :class:`AddressError` with the accepted forms."""
+    text = node.strip()
+    if not text:
+        raise AddressError(f"empty node; use {_FORMS}")
+    if text.startswith("@"):
+        if len(text) == 1:
+            raise AddressError("abstract socket name is empty after '@'")
+        return Address("abstract", path=text[1:])
+    if text.startswith("unix:"):
+        if len(text) == 5:
+            raise AddressError("unix socket path is empty after 'unix:'")
+        return Address("unix", path=text[5:])
+    if text.startswith("["):
+        host, sep, port = text[1:].partition("]:")
+        if not sep:
+            raise AddressError(f"bad node {node!r}: write IPv6 as [ADDRESS]:PORT")
+        try:
+            ipaddress.IPv6Address(host.split("%", 1)[0])
+        except ValueError:
+            raise AddressError(f"bad IPv6 address in node {node!r}") from None
+        return Address("tcp", host=host, port=_port(port, node))
+    if "/" in text:
+        return Address("unix", path=text)
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        raise AddressError(f"not a node: {node!r}; use {_FORMS}")
+    if ":" in host:
+        raise AddressError(f"bad node {node!r}: write IPv6 in brackets, as [ADDRESS]:PORT")
+    if not host:
+        host = "127.0.0.1"
+    elif not _valid_host(host):
+        raise AddressError(f"bad host {host!r} in node {node!r}")
+    return Address("tcp", host=host, port=_port(port, node))
+
+
+def _valid_host(host: str) -> bool:
+    if len(host) > 253 or host.startswith(("-", ".")) or ".." in host:
+        return False
+    return all(c.isalnum() or c in "-._" for c in host)
+
+
+def parse_addresses(nodes: str) -> list[Address]:
+    """Parse a comma-separated node group (a single node gives a list of one)."""
+    parts = [p for p in (part.strip() for part in nodes.split(",")) if p]
+    if not parts:
+        raise AddressError(f"empty node; use {_FORMS}")
+    return [parse_address(part) for part in parts]

@@ -1,0 +1,376 @@
+"""The uwsgi protocol as bytes in, bytes out: no sockets, no clock (sans-IO).
+
+Everything here follows ``shared/uwsgi-rpc-facts.md``; section numbers below refer to it.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final, Literal, NamedTuple
+
+from .errors import NoResult, ProtocolError, RequestError, ResponseTooLarge
+
+__all__ = [
+    "DEFAULT_BUFFER_SIZE",
+    "DEFAULT_MAX_RESPONSE",
+    "HEADER_SIZE",
+    "MAX_ARGS",
+    "MAX_BODY",
+    "MAX_ITEM",
+    "MAX_NAME",
+    "MODIFIER1_ECHO",
+    "MODIFIER1_PING",
+    "MODIFIER1_RPC",
+    "MODIFIER1_SIGNAL",
+    "MODIFIER2_LARGE",
+    "PING_REQUEST",
+    "Header",
+    "Mode",
+    "PingReader",
+    "Response",
+    "ResponseReader",
+    "decode_array",
+    "decode_vars",
+    "encode_array",
+    "encode_vars",
+    "exceeds_default_buffer",
+    "mode_modifier2",
+    "pack_header",
+    "rpc_request",
+    "to_bytes",
+    "unpack_header",
+    "validate_function",
+]
+
+HEADER: Final = struct.Struct("<BHB")
+HEADER_SIZE: Final = 4
+_LEN: Final = struct.Struct("<H")
+
+MODIFIER1_PING: Final = 100
+MODIFIER1_ECHO: Final = 101
+MODIFIER1_SIGNAL: Final = 110
+MODIFIER1_RPC: Final = 173
+#: response modifier2 of the large form: a vars block with CONTENT_LENGTH, then the body (facts 3)
+MODIFIER2_LARGE: Final = 5
+
+MAX_ITEM: Final = 65535  # every length is a u16 (facts 1)
+MAX_BODY: Final = 65535
+MAX_NAME: Final = 255  # the function name is a C string of 1..255 bytes (facts 2)
+MAX_ARGS: Final = 254  # 255 array items at most; more are dropped silently (facts 2)
+DEFAULT_BUFFER_SIZE: Final = 4096  # uWSGI's default --buffer-size (facts 2)
+DEFAULT_MAX_RESPONSE: Final = 64 * 1024 * 1024
+
+PING_REQUEST: Final = HEADER.pack(MODIFIER1_PING, 0, 0)
+
+#: "packet": modifier2 0, a framed answer. "raw": modifier2 1, the result bytes until close.
+Mode = Literal["packet", "raw"]
+
+
+def mode_modifier2(mode: Mode) -> int:
+    """The request modifier2 that asks for ``mode``."""
+    return 0 if mode == "packet" else 1
+
+
+class Header(NamedTuple):
+    modifier1: int
+    size: int
+    modifier2: int
+
+
+def pack_header(modifier1: int, size: int, modifier2: int = 0) -> bytes:
+    """The 4-byte header: u8 modifier1, u16 little-endian size, u8 modifier2 (facts 1)."""
+    if not 0 <= modifier1 <= 255 or not 0 <= modifier2 <= 255:
+        raise RequestError("modifier1 and modifier2 must be 0..255", limit="modifier")
+    if not 0 <= size <= MAX_BODY:
+        raise RequestError(
+            f"packet body of {size} bytes is over the protocol limit of {MAX_BODY}", limit="body"
+        )
+    return HEADER.pack(modifier1, size, modifier2)
+
+
+def unpack_header(data: bytes | bytearray | memoryview) -> Header:
+    if len(data) < HEADER_SIZE:
+        raise ValueError(f"a header is {HEADER_SIZE} bytes, got {len(data)}")
+    return Header(*HEADER.unpack_from(data))
+
+
+def to_bytes(value: str | bytes | bytearray | memoryview) -> bytes:
+    """Text is sent as UTF-8; bytes as they are."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    return bytes(value)
+
+
+def _item(data: bytes, what: str) -> bytes:
+    if len(data) > MAX_ITEM:
+        raise RequestError(
+            f"{what} is {len(data)} bytes; one item may be at most {MAX_ITEM}", limit="item"
+        )
+    return _LEN.pack(len(data)) + data
+
+
+def encode_array(items: Iterable[bytes]) -> bytes:
+    """A body of ``len, bytes`` items with no keys (facts 1)."""
+    return b"".join(_item(item, f"item {i}") for i, item in enumerate(items))
+
+
+def decode_array(body: bytes | bytearray | memoryview) -> list[bytes]:
+    """Split an array body; raises ``ValueError`` when an item runs past the end."""
+    view = memoryview(body)
+    items: list[bytes] = []
+    pos, end = 0, len(view)
+    while pos < end:
+        if end - pos < 2:
+            raise ValueError(f"array item length cut short at offset {pos}")
+        (size,) = _LEN.unpack_from(view, pos)
+        pos += 2
+        if end - pos < size:
+            raise ValueError(f"array item of {size} bytes at offset {pos - 2} runs past the end")
+        items.append(bytes(view[pos : pos + size]))
+        pos += size
+    return items
+
+
+def encode_vars(pairs: Mapping[bytes, bytes] | Iterable[tuple[bytes, bytes]]) -> bytes:
+    """A body of ``keylen, key, vallen, value`` pairs; an empty key is invalid (facts 1)."""
+    items = pairs.items() if isinstance(pairs, Mapping) else pairs
+    out = []
+    for key, value in items:
+        if not key:
+            raise RequestError("a vars key may not be empty", limit="vars-key")
+        out.append(_item(key, "vars key") + _item(value, f"value of {key!r}"))
+    return b"".join(out)
+
+
+def decode_vars(body: bytes | bytearray | memoryview) -> list[tuple[bytes, bytes]]:
+    """Split a vars body into pairs; raises ``ValueError`` on a malformed block."""
+    items = decode_array(body)
+    if len(items) % 2:
+        raise ValueError("vars block has a key without a value")
+    pairs = list(zip(items[::2], items[1::2], strict=True))
+    if any(not key for key, _ in pairs):
+        raise ValueError("vars block has an empty key")
+    return pairs
+
+
+def validate_function(function: str | bytes) -> bytes:
+    name = to_bytes(function)
+    if not name:
+        raise RequestError("the function name is empty", limit="name")
+    if b"\0" in name:
+        # uWSGI matches the name as a C string: a NUL would silently cut it short (facts 2)
+        raise RequestError("the function name contains a NUL byte", limit="name")
+    if len(name) > MAX_NAME:
+        raise RequestError(
+            f"the function name is {len(name)} bytes; uWSGI allows at most {MAX_NAME}",
+            limit="name",
+        )
+    return name
+
+
+def rpc_request(
+    function: str | bytes,
+    args: Sequence[str | bytes] = (),
+    *,
+    modifier2: int = 0,
+) -> bytes:
+    """A complete RPC request packet (modifier1 173), checked against every limit of facts 2."""
+    name = validate_function(function)
+    if len(args) > MAX_ARGS:
+        raise RequestError(
+            f"{len(args)} arguments; uWSGI reads at most {MAX_ARGS} and drops the rest silently",
+            limit="args",
+        )
+    items = [name]
+    for i, arg in enumerate(args, 1):
+        data = to_bytes(arg)
+        if not data:
+            # a middle empty item is skipped and a trailing one rejects the request (facts 2)
+            raise RequestError(
+                f"argument {i} is empty; uWSGI skips or rejects empty arguments", limit="empty-arg"
+            )
+        items.append(data)
+    body = encode_array(items)
+    if len(body) > MAX_BODY:
+        raise RequestError(
+            f"the request body is {len(body)} bytes; the protocol allows at most {MAX_BODY}",
+            limit="body",
+        )
+    return pack_header(MODIFIER1_RPC, len(body), modifier2) + body
+
+
+def exceeds_default_buffer(request: bytes) -> bool:
+    """True when a request body is over uWSGI's default ``--buffer-size`` of 4096 (facts 2)."""
+    return len(request) - HEADER_SIZE > DEFAULT_BUFFER_SIZE
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A complete answer. ``header`` is None in raw mode; ``large`` marks the modifier2-5 form."""
+
+    body: bytes
+    header: Header | None = None
+    large: bool = False
+    vars: tuple[tuple[bytes, bytes], ...] = ()
+
+
+class ResponseReader:
+    """Incremental reader of one RPC answer, fed bytes as they arrive and then EOF.
+
+    ``feed`` returns True once the answer is complete; then ``response()`` returns it. In packet
+    mode completion comes from the header's size (or CONTENT_LENGTH in the large form), in raw
+    mode only from EOF. Data past the end of a packet is a protocol error. The reader never holds
+    more than ``max_size`` body bytes plus one header and one vars block.
+    """
+
+    __slots__ = ("_buf", "_done", "_expect", "_header", "_large", "_max", "_mode", "_node", "_vars")
+
+    def __init__(
+        self, mode: Mode = "packet", *, max_size: int = DEFAULT_MAX_RESPONSE, node: str = "node"
+    ) -> None:
+        self._mode = mode
+        self._max = max_size
+        self._node = node
+        self._buf = bytearray()
+        self._header: Header | None = None
+        self._large = False
+        self._vars: tuple[tuple[bytes, bytes], ...] = ()
+        self._expect = -1  # body bytes still awaited in packet mode; -1 until known
+        self._done = False
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    @property
+    def received(self) -> int:
+        return len(self._buf)
+
+    def feed(self, data: bytes | bytearray | memoryview) -> bool:
+        if self._done:
+            if data:
+                raise self._bad(f"{len(data)} unexpected bytes after the response")
+            return True
+        self._buf += data
+        if self._mode == "raw":
+            if len(self._buf) > self._max:
+                raise self._too_large(len(self._buf))
+            return False
+        return self._advance()
+
+    def feed_eof(self) -> Response:
+        """The peer closed the connection: return the answer or raise why there is none."""
+        if self._done:
+            return self.response()
+        if self._mode == "raw" and self._buf:
+            self._done = True
+            return self.response()
+        if not self._buf and self._header is None:
+            raise NoResult(self._node, f"no result from {self._node}")
+        got = len(self._buf) + (HEADER_SIZE if self._header else 0)
+        raise self._bad(f"response truncated: connection closed after {got} bytes")
+
+    def response(self) -> Response:
+        if not self._done:
+            raise RuntimeError("response() before the response is complete")
+        return Response(bytes(self._buf), self._header, self._large, self._vars)
+
+    def _bad(self, detail: str) -> ProtocolError:
+        return ProtocolError(self._node, f"bad response from {self._node}: {detail}")
+
+    def _too_large(self, size: int) -> ResponseTooLarge:
+        return ResponseTooLarge(
+            self._node,
+            f"response from {self._node} is {size} bytes, over the limit of {self._max}",
+            hint="raise it with --max-response",
+        )
+
+    def _advance(self) -> bool:
+        buf = self._buf
+        if self._header is None:
+            if len(buf) < HEADER_SIZE:
+                return False
+            header = Header(*HEADER.unpack_from(buf))
+            del buf[:HEADER_SIZE]
+            self._header = header
+            if header.modifier2 == MODIFIER2_LARGE:
+                self._large = True
+                self._expect = -1
+            elif header.modifier2 == 0:
+                if header.size > self._max:
+                    raise self._too_large(header.size)
+                self._expect = header.size
+            else:
+                raise self._bad(f"unexpected response modifier2 {header.modifier2} (want 0 or 5)")
+        if self._large and self._expect < 0:
+            size = self._header.size
+            if len(buf) < size:
+                return False
+            self._expect = self._content_length(bytes(buf[:size]))
+            del buf[:size]
+        if len(buf) > self._expect:
+            raise self._bad(f"{len(buf) - self._expect} unexpected bytes after the response")
+        self._done = len(buf) == self._expect
+        return self._done
+
+    def _content_length(self, block: bytes) -> int:
+        try:
+            self._vars = tuple(decode_vars(block))
+            text = dict(self._vars)[b"CONTENT_LENGTH"]
+        except (ValueError, KeyError):
+            raise self._bad("large response without a valid CONTENT_LENGTH vars block") from None
+        if not text.isdigit() or len(text) > 19:
+            raise self._bad(f"large response with CONTENT_LENGTH {text!r}")
+        size = int(text)
+        if size > self._max:
+            raise self._too_large(size)
+        return size
+
+
+class PingReader:
+    """Reader of a ping reply: ``64 00 00 01``, or ``64 LL LL 01`` + warning text (facts 5)."""
+
+    __slots__ = ("_buf", "_node")
+
+    def __init__(self, *, node: str = "node") -> None:
+        self._buf = bytearray()
+        self._node = node
+
+    def feed(self, data: bytes | bytearray | memoryview) -> bool:
+        self._buf += data
+        if len(self._buf) > HEADER_SIZE + MAX_BODY:
+            raise ProtocolError(self._node, f"bad ping reply from {self._node}: over one packet")
+        return len(self._buf) >= HEADER_SIZE and self._complete()
+
+    def _complete(self) -> bool:
+        header = Header(*HEADER.unpack_from(self._buf))
+        if len(self._buf) > HEADER_SIZE + header.size:
+            raise ProtocolError(self._node, f"bad ping reply from {self._node}: extra bytes")
+        return len(self._buf) == HEADER_SIZE + header.size
+
+    def feed_eof(self) -> str | None:
+        """The warning text (None when the node is healthy), or raise why there is no reply."""
+        if not self._buf:
+            raise NoResult(
+                self._node,
+                f"no ping reply from {self._node}",
+                hint="the server may lack --plugin ping",
+            )
+        if len(self._buf) < HEADER_SIZE or not self._complete():
+            raise ProtocolError(
+                self._node, f"bad ping reply from {self._node}: cut at {len(self._buf)} bytes"
+            )
+        return self.warning()
+
+    def warning(self) -> str | None:
+        header = Header(*HEADER.unpack_from(self._buf))
+        if header.modifier1 != MODIFIER1_PING or header.modifier2 != 1:
+            raise ProtocolError(
+                self._node,
+                f"bad ping reply from {self._node}: "
+                f"modifier1 {header.modifier1}, modifier2 {header.modifier2}",
+            )
+        text = bytes(self._buf[HEADER_SIZE:])
+        return text.decode("utf-8", "replace") if text else None
