@@ -11,6 +11,7 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from . import failures
 from .address import Address, parse_address
@@ -177,7 +178,7 @@ class Client:
 
     def _connect(self, start: float, deadline: float) -> socket.socket:
         address = self.address
-        targets: list[tuple[socket.AddressFamily, object]]
+        targets: list[tuple[socket.AddressFamily, Any]]
         if address.is_literal:
             targets = [(address.family, address.sockaddr)]
         else:

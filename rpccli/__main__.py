@@ -1,0 +1,3 @@
+from rpccli.cli import main
+
+raise SystemExit(main())

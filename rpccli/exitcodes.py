@@ -1,0 +1,51 @@
+"""Exit codes, the same for every command (design section 2), decided here and nowhere else."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from protocol.errors import (
+    CallTimeout,
+    ConnectError,
+    NoResult,
+    ProtocolError,
+    RPCError,
+    UsageError,
+)
+
+__all__ = [
+    "CONNECT",
+    "INTERRUPTED",
+    "NO_RESULT",
+    "OK",
+    "PARTIAL",
+    "PROTOCOL",
+    "TIMEOUT",
+    "USAGE",
+    "exit_code",
+]
+
+OK: Final = 0
+NO_RESULT: Final = 1  # the 0-byte close; also a ping that answered with a warning
+USAGE: Final = 2  # bad option, node or input; nothing was sent
+CONNECT: Final = 3
+TIMEOUT: Final = 4
+PROTOCOL: Final = 5
+PARTIAL: Final = 6  # some calls of a fan-out or batch failed
+INTERRUPTED: Final = 130
+
+_BY_ERROR: Final[tuple[tuple[type[RPCError], int], ...]] = (
+    (UsageError, USAGE),
+    (NoResult, NO_RESULT),
+    (ConnectError, CONNECT),
+    (CallTimeout, TIMEOUT),
+    (ProtocolError, PROTOCOL),
+)
+
+
+def exit_code(error: BaseException) -> int:
+    """The exit code for an error that ended a command."""
+    for kind, code in _BY_ERROR:
+        if isinstance(error, kind):
+            return code
+    return PROTOCOL if isinstance(error, RPCError) else 1
