@@ -1,0 +1,327 @@
+"""Where function names come from, for the shell's completer and for TAB in bash/zsh/fish.
+
+uWSGI cannot list its functions remotely (facts section 7), so names come from three local
+sources, merged:
+
+- ``profile``: ``functions = [...]`` declared in the node's profile of the config file;
+- ``learned``: functions that answered a successful call to that node (:func:`remember`);
+- ``listing``: the last answer of the node's listing function (``rpc_list`` by default), stored by
+  the shell with :func:`store_listing` after a background fetch.
+
+Everything here is local: NOTHING in this module touches the network, because TAB must never wait
+on a node. It imports only the standard library (and rpccli.paths/config lazily, inside
+functions), so that shell completion stays fast.
+
+Per node, one small JSON file lives in ``state_dir()/names/``, written atomically with mode 0600
+and bounded in size (:data:`MAX_LEARNED`, :data:`MAX_LISTING`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import click
+    from click.shell_completion import CompletionItem
+
+    from rpccli.config import Config
+
+__all__ = [
+    "MAX_LEARNED",
+    "MAX_LISTING",
+    "SOURCES",
+    "complete_function",
+    "complete_node",
+    "known_names",
+    "known_nodes",
+    "listing_age",
+    "name_sources",
+    "node_key",
+    "parse_listing",
+    "remember",
+    "store_listing",
+]
+
+#: the sources of a name, in the order they win when a name has several
+SOURCES = ("profile", "learned", "listing")
+#: at most this many learned names per node; the least recently learned go first
+MAX_LEARNED = 1000
+#: at most this many names kept from one listing answer
+MAX_LISTING = 4096
+#: a function name is 1..255 bytes (facts 2)
+_MAX_NAME = 255
+#: a cache file larger than this is ignored (and rewritten on the next update)
+_MAX_FILE = 4 * 1024 * 1024
+_MAX_KEY = 96
+
+
+def _names_dir(create: bool) -> Path:
+    from rpccli.paths import state_dir  # stdlib only; imported here to keep `import names` cheap
+
+    path = state_dir(create=create) / "names"
+    if create:
+        path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+def node_key(node: str) -> str:
+    """The canonical form of ``node`` under which its names are kept.
+
+    ``:3031`` and ``127.0.0.1:3031`` are one node; a relative socket path is made absolute.
+    Profile names and node groups are kept as written.
+    """
+    text = node.strip()
+    if not text or "," in text:
+        return text
+    try:
+        from protocol.address import parse_address
+
+        address = parse_address(text)
+    except Exception:
+        return text  # a profile name, or something that is not a node: keep as is
+    if address.kind == "unix":
+        return os.path.abspath(address.path)
+    return str(address)
+
+
+def _file_name(key: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else f"%{ord(c):02X}" for c in key)
+    if len(safe) > _MAX_KEY or safe.startswith("."):
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        safe = f"{safe.lstrip('.')[: _MAX_KEY - 17]}-{digest}"
+    return f"{safe}.json"
+
+
+def _path(node: str, *, create: bool = False) -> Path:
+    return _names_dir(create) / _file_name(node_key(node))
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(_MAX_FILE + 1)
+        if len(raw) > _MAX_FILE:
+            return {}
+        data = json.loads(raw)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save(path: Path, data: dict[str, Any]) -> None:
+    # Atomic: write a 0600 temp file beside the target and rename it over (no torn reads on TAB).
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, separators=(",", ":"))
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _valid(name: object) -> bool:
+    if not isinstance(name, str) or not name or "\0" in name or name != name.strip():
+        return False
+    return len(name.encode("utf-8", "surrogatepass")) <= _MAX_NAME and not any(
+        c.isspace() for c in name
+    )
+
+
+def remember(node: str, function: str) -> None:
+    """Record that ``function`` answered a call to ``node``. Cheap, and never raises."""
+    try:
+        if not _valid(function) or not node_key(node):
+            return
+        path = _path(node, create=True)
+        data = _load(path)
+        learned = data.get("learned")
+        if not isinstance(learned, dict):
+            learned = {}
+        if function in learned:
+            return  # already known: spare the write, a call's cost stays one read
+        learned[function] = int(time.time())
+        if len(learned) > MAX_LEARNED:
+            keep = sorted(learned.items(), key=lambda kv: kv[1])[-MAX_LEARNED:]
+            learned = dict(keep)
+        data.update(node=node_key(node), learned=learned)
+        _save(path, data)
+    except Exception:
+        return
+
+
+def parse_listing(body: bytes) -> list[str]:
+    """The names in a listing function's answer: one per line, or a JSON array of strings."""
+    text = body.decode("utf-8", "replace")
+    words: list[object]
+    if text.lstrip().startswith("["):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        words = list(parsed) if isinstance(parsed, list) else text.split()
+    else:
+        words = list(text.split())
+    seen: dict[str, None] = {}
+    for word in words:
+        if _valid(word) and len(seen) < MAX_LISTING:
+            seen[str(word)] = None
+    return list(seen)
+
+
+def store_listing(node: str, names: list[str]) -> None:
+    """Keep the names a node's listing function returned (replacing the previous listing)."""
+    try:
+        path = _path(node, create=True)
+        data = _load(path)
+        clean = [n for n in dict.fromkeys(names) if _valid(n)][:MAX_LISTING]
+        data.update(node=node_key(node), listing=clean, listing_at=int(time.time()))
+        _save(path, data)
+    except Exception:
+        return
+
+
+def listing_age(node: str) -> float | None:
+    """Seconds since the stored listing of ``node`` was fetched, or None when there is none."""
+    stamp = _load(_path(node)).get("listing_at")
+    return max(0.0, time.time() - stamp) if isinstance(stamp, int | float) else None
+
+
+def _config() -> Config | None:
+    try:
+        from rpccli.config import load_config
+
+        return load_config()
+    except Exception:  # a bad config must not break completion; `call` reports it
+        return None
+
+
+def _members(node: str, config: Config | None) -> tuple[list[str], list[str]]:
+    """(declared function names, cache keys) for a node, a node group or a profile."""
+    declared: list[str] = []
+    keys = [node]
+    profile = config.profiles.get(node.strip()) if config is not None else None
+    if profile is not None:
+        declared = list(profile.functions)
+        keys += list(profile.addresses)
+    elif "," in node:
+        keys += [part for part in node.split(",") if part.strip()]
+    return declared, keys
+
+
+def name_sources(node: str, config: Config | None = None) -> dict[str, list[str]]:
+    """Every known name of ``node`` with ALL its sources, in :data:`SOURCES` order."""
+    if config is None:
+        config = _config()
+    declared, keys = _members(node, config)
+    found: dict[str, list[str]] = {}
+
+    def add(name: object, source: str) -> None:
+        if _valid(name):
+            sources = found.setdefault(str(name), [])
+            if source not in sources:
+                sources.append(source)
+
+    for name in declared:
+        add(name, "profile")
+    files = [_load(_path(key)) for key in dict.fromkeys(node_key(k) for k in keys) if key]
+    for data in files:
+        learned = data.get("learned")
+        for name in learned if isinstance(learned, dict) else ():
+            add(name, "learned")
+    for data in files:
+        listing = data.get("listing")
+        for name in listing if isinstance(listing, list) else ():
+            add(name, "listing")
+    for sources in found.values():
+        sources.sort(key=SOURCES.index)
+    return found
+
+
+def known_names(node: str, config: Config | None = None) -> dict[str, str]:
+    """name -> its main source ("profile" | "learned" | "listing"), sorted by name."""
+    sources = name_sources(node, config)
+    return {name: sources[name][0] for name in sorted(sources)}
+
+
+def known_nodes() -> list[str]:
+    """Nodes that have a names file (used before), most recently written first."""
+    directory = _names_dir(create=False)
+    try:
+        entries = sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return []
+    nodes: list[str] = []
+    for entry in entries[:200]:
+        node = _load(entry).get("node")
+        if isinstance(node, str) and node:
+            nodes.append(node)
+    return nodes
+
+
+def _default_node(config: Config | None) -> str | None:
+    env = os.environ.get("RPCCLI_NODE")
+    if env:
+        return env
+    default = getattr(config, "default_node", None) if config is not None else None
+    if isinstance(default, str) and default:
+        return default
+    defaults = getattr(config, "defaults", None)
+    value = getattr(defaults, "node", None) if defaults is not None else None
+    if value is None and isinstance(defaults, dict):
+        value = defaults.get("node")
+    return value if isinstance(value, str) and value else None
+
+
+def complete_node(
+    ctx: click.Context | None, param: click.Parameter | None, incomplete: str
+) -> list[CompletionItem]:
+    """Profile names (and nodes used before) for a NODE argument. Local only, never raises."""
+    from click.shell_completion import CompletionItem
+
+    items: list[CompletionItem] = []
+    try:
+        config = _config()
+        seen: set[str] = set()
+        for name, profile in sorted(config.profiles.items()) if config else ():
+            if name.startswith(incomplete):
+                seen.add(name)
+                items.append(CompletionItem(name, help=", ".join(profile.addresses)))
+        for node in known_nodes():
+            if node.startswith(incomplete) and node not in seen and "%" not in node:
+                seen.add(node)
+                items.append(CompletionItem(node, help="used before"))
+    except Exception:
+        return items
+    return items
+
+
+def complete_function(
+    ctx: click.Context | None, param: click.Parameter | None, incomplete: str
+) -> list[CompletionItem]:
+    """Known function names of the NODE given earlier on the line. Local only, never raises."""
+    from click.shell_completion import CompletionItem
+
+    try:
+        config = _config()
+        node = ctx.params.get("node") if ctx is not None else None
+        if not node:
+            node = _default_node(config)
+        if not isinstance(node, str) or not node:
+            return []
+        return [
+            CompletionItem(name, help=source)
+            for name, source in known_names(node, config).items()
+            if name.startswith(incomplete)
+        ]
+    except Exception:
+        return []
