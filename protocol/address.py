@@ -77,8 +77,13 @@ class Address:
         return (self.host, self.port)
 
 
+#: sun_path is 108 bytes on Linux: a path needs a NUL after it, an abstract name a NUL before it
+MAX_SOCKET_PATH = 107
+
+
 def _port(text: str, node: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    # isascii: str.isdigit() also accepts digits such as '²' that int() rejects
+    if not (text.isascii() and text.isdigit()) or len(text) > 5 or not 0 < int(text) < 65536:
         raise AddressError(f"bad port in node {node!r}: want a number from 1 to 65535")
     return int(text)
 
@@ -91,22 +96,24 @@ def parse_address(node: str) -> Address:
     if text.startswith("@"):
         if len(text) == 1:
             raise AddressError("abstract socket name is empty after '@'")
-        return Address("abstract", path=text[1:])
+        return Address("abstract", path=_socket_path(text[1:], node))
     if text.startswith("unix:"):
         if len(text) == 5:
             raise AddressError("unix socket path is empty after 'unix:'")
-        return Address("unix", path=text[5:])
+        return Address("unix", path=_socket_path(text[5:], node))
     if text.startswith("["):
         host, sep, port = text[1:].partition("]:")
         if not sep:
             raise AddressError(f"bad node {node!r}: write IPv6 as [ADDRESS]:PORT")
         try:
-            ipaddress.IPv6Address(host.split("%", 1)[0])
+            ipaddress.IPv6Address(host)  # a %scope suffix is accepted (fe80::1%eth0)
         except ValueError:
             raise AddressError(f"bad IPv6 address in node {node!r}") from None
         return Address("tcp", host=host, port=_port(port, node))
     if "/" in text:
-        return Address("unix", path=text)
+        return Address("unix", path=_socket_path(text, node))
+    if "," in text:
+        raise AddressError(f"bad node {node!r}: a comma separates the nodes of a group")
     host, sep, port = text.rpartition(":")
     if not sep:
         raise AddressError(f"not a node: {node!r}; use {_FORMS}")
@@ -119,10 +126,25 @@ def parse_address(node: str) -> Address:
     return Address("tcp", host=host, port=_port(port, node))
 
 
+def _socket_path(path: str, node: str) -> str:
+    if len(path.encode("utf-8", "surrogateescape")) > MAX_SOCKET_PATH:
+        raise AddressError(
+            f"socket path in node {node!r} is over {MAX_SOCKET_PATH} bytes, the system limit"
+        )
+    if "\0" in path:
+        raise AddressError(f"socket path in node {node!r} contains a NUL byte")
+    return path
+
+
 def _valid_host(host: str) -> bool:
-    if len(host) > 253 or host.startswith(("-", ".")) or ".." in host:
+    try:
+        # internationalised names are fine; what matters is their ASCII (IDNA) form
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
         return False
-    return all(c.isalnum() or c in "-._" for c in host)
+    if len(ascii_host) > 253 or ascii_host.startswith(("-", ".")) or ".." in ascii_host:
+        return False
+    return all(c.isascii() and (c.isalnum() or c in "-._") for c in ascii_host)
 
 
 def parse_addresses(nodes: str) -> list[Address]:

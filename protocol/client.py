@@ -23,6 +23,7 @@ from .wire import (
     PingReader,
     Response,
     ResponseReader,
+    check_mode,
     mode_modifier2,
     rpc_request,
 )
@@ -87,7 +88,7 @@ class Client:
         self.timeout = timeout
         self.connect_timeout = timeout if connect_timeout is None else connect_timeout
         self.max_response = max_response
-        self.mode: Mode = mode
+        self.mode: Mode = check_mode(mode)
 
     def __repr__(self) -> str:
         return f"Client({self.node!r}, timeout={self.timeout:g}, mode={self.mode!r})"
@@ -111,7 +112,7 @@ class Client:
         if isinstance(args, str | bytes):
             raise TypeError("args must be a sequence of arguments, not one str or bytes")
         if modifier2 is None:
-            modifier2 = mode_modifier2(mode or self.mode)
+            modifier2 = mode_modifier2(check_mode(mode or self.mode))
         request = rpc_request(function, args, modifier2=modifier2)
         reader = ResponseReader(
             "packet" if modifier2 == 0 else "raw", max_size=self.max_response, node=self.node
@@ -130,10 +131,11 @@ class Client:
     ) -> CallResult:
         """Send already-encoded ``request`` bytes and read the answer with ``reader``."""
         start = time.monotonic()
+        timings = self._roundtrip(request, reader, function, start)
         try:
-            timings = self._roundtrip(request, reader, function, start)
-            response = reader.feed_eof() if not reader.done else reader.response()
+            response = reader.response() if reader.done else reader.feed_eof()
         except NoResult:
+            # the reader only knows "zero bytes"; say which function and why (facts 4)
             raise failures.no_result(self.node, function, len(request)) from None
         return CallResult(self.node, request, response, timings)
 
@@ -149,6 +151,7 @@ class Client:
         connected = first = time.monotonic()
         received = 0
         try:
+            sock.settimeout(deadline - connected)
             sock.sendall(request)
             while True:
                 remaining = deadline - time.monotonic()

@@ -31,6 +31,7 @@ __all__ = [
     "PingReader",
     "Response",
     "ResponseReader",
+    "check_mode",
     "decode_array",
     "decode_vars",
     "encode_array",
@@ -66,6 +67,15 @@ PING_REQUEST: Final = HEADER.pack(MODIFIER1_PING, 0, 0)
 
 #: "packet": modifier2 0, a framed answer. "raw": modifier2 1, the result bytes until close.
 Mode = Literal["packet", "raw"]
+
+
+def check_mode(mode: str) -> Mode:
+    """``mode`` itself when it is a known response mode, else a :class:`RequestError`."""
+    if mode == "packet":
+        return "packet"
+    if mode == "raw":
+        return "raw"
+    raise RequestError(f"unknown mode {mode!r}: use 'packet' or 'raw'", limit="mode")
 
 
 def mode_modifier2(mode: Mode) -> int:
@@ -206,6 +216,10 @@ def exceeds_default_buffer(request: bytes) -> bool:
     return len(request) - HEADER_SIZE > DEFAULT_BUFFER_SIZE
 
 
+# one message however the bytes were split, so a reader's verdict never depends on chunking
+_TRAILING: Final = "unexpected bytes after the end of the response"
+
+
 @dataclass(frozen=True, slots=True)
 class Response:
     """A complete answer. ``header`` is None in raw mode; ``large`` marks the modifier2-5 form."""
@@ -225,7 +239,18 @@ class ResponseReader:
     more than ``max_size`` body bytes plus one header and one vars block.
     """
 
-    __slots__ = ("_buf", "_done", "_expect", "_header", "_large", "_max", "_mode", "_node", "_vars")
+    __slots__ = (
+        "_buf",
+        "_done",
+        "_expect",
+        "_header",
+        "_large",
+        "_max",
+        "_mode",
+        "_node",
+        "_total",
+        "_vars",
+    )
 
     def __init__(
         self, mode: Mode = "packet", *, max_size: int = DEFAULT_MAX_RESPONSE, node: str = "node"
@@ -239,6 +264,7 @@ class ResponseReader:
         self._vars: tuple[tuple[bytes, bytes], ...] = ()
         self._expect = -1  # body bytes still awaited in packet mode; -1 until known
         self._done = False
+        self._total = 0  # every byte fed, header and vars block included
 
     @property
     def done(self) -> bool:
@@ -246,17 +272,20 @@ class ResponseReader:
 
     @property
     def received(self) -> int:
-        return len(self._buf)
+        """Bytes fed so far, header and vars block included."""
+        return self._total
 
     def feed(self, data: bytes | bytearray | memoryview) -> bool:
         if self._done:
             if data:
-                raise self._bad(f"{len(data)} unexpected bytes after the response")
+                raise self._bad(_TRAILING)
             return True
         self._buf += data
+        self._total += len(data)
         if self._mode == "raw":
             if len(self._buf) > self._max:
-                raise self._too_large(len(self._buf))
+                # raw answers end only at EOF: the size so far is all we know (facts 3)
+                raise self._too_large(None)
             return False
         return self._advance()
 
@@ -267,10 +296,9 @@ class ResponseReader:
         if self._mode == "raw" and self._buf:
             self._done = True
             return self.response()
-        if not self._buf and self._header is None:
+        if not self._total:
             raise NoResult(self._node, f"no result from {self._node}")
-        got = len(self._buf) + (HEADER_SIZE if self._header else 0)
-        raise self._bad(f"response truncated: connection closed after {got} bytes")
+        raise self._bad(f"response truncated: connection closed after {self._total} bytes")
 
     def response(self) -> Response:
         if not self._done:
@@ -280,10 +308,11 @@ class ResponseReader:
     def _bad(self, detail: str) -> ProtocolError:
         return ProtocolError(self._node, f"bad response from {self._node}: {detail}")
 
-    def _too_large(self, size: int) -> ResponseTooLarge:
+    def _too_large(self, size: int | None) -> ResponseTooLarge:
+        what = "over the limit" if size is None else f"{size} bytes, over the limit"
         return ResponseTooLarge(
             self._node,
-            f"response from {self._node} is {size} bytes, over the limit of {self._max}",
+            f"response from {self._node} is {what} of {self._max} bytes",
             hint="raise it with --max-response",
         )
 
@@ -311,7 +340,7 @@ class ResponseReader:
             self._expect = self._content_length(bytes(buf[:size]))
             del buf[:size]
         if len(buf) > self._expect:
-            raise self._bad(f"{len(buf) - self._expect} unexpected bytes after the response")
+            raise self._bad(_TRAILING)
         self._done = len(buf) == self._expect
         return self._done
 
@@ -339,15 +368,14 @@ class PingReader:
         self._node = node
 
     def feed(self, data: bytes | bytearray | memoryview) -> bool:
+        # bounded: once the header is in, anything past its size raises in _complete()
         self._buf += data
-        if len(self._buf) > HEADER_SIZE + MAX_BODY:
-            raise ProtocolError(self._node, f"bad ping reply from {self._node}: over one packet")
         return len(self._buf) >= HEADER_SIZE and self._complete()
 
     def _complete(self) -> bool:
         header = Header(*HEADER.unpack_from(self._buf))
         if len(self._buf) > HEADER_SIZE + header.size:
-            raise ProtocolError(self._node, f"bad ping reply from {self._node}: extra bytes")
+            raise ProtocolError(self._node, f"bad ping reply from {self._node}: {_TRAILING}")
         return len(self._buf) == HEADER_SIZE + header.size
 
     def feed_eof(self) -> str | None:
