@@ -1,0 +1,341 @@
+"""The config file, profiles and environment variables (design section 2, "Config").
+
+::
+
+    [defaults]
+    timeout = 4.0             # whole-call deadline, seconds (RPCCLI_TIMEOUT overrides it)
+    connect_timeout = 4.0     # connect deadline (default: the timeout)
+    mode = "packet"           # or "raw"
+    output = "auto"           # auto | bytes | pretty | json  (json = true: output = "json")
+    max_response = 67108864   # bytes
+    node = "prod"             # the default node (RPCCLI_NODE overrides it)
+
+    [nodes.prod]
+    address = ["10.0.0.2:3031", "10.0.0.3:3031"]   # or one string
+    strategy = "round-robin"                        # first | round-robin | random | best | all
+    functions = ["hello", "hellolua"]               # declared names, for completion
+    list_function = "rpc_list"
+    timeout = 2.0                                   # optional per-profile deadlines and mode
+
+Precedence: command-line option > environment variable > config file > built-in default.
+A missing file is an empty config; a broken one is a :class:`ConfigError` naming file and line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from protocol.address import parse_addresses
+from protocol.errors import AddressError
+from rpccli.errors import ConfigError
+from rpccli.paths import config_path
+
+__all__ = [
+    "MODES",
+    "OUTPUTS",
+    "STRATEGIES",
+    "Config",
+    "Defaults",
+    "NodeSpec",
+    "Profile",
+    "load_config",
+    "resolve_nodes",
+]
+
+STRATEGIES = ("first", "round-robin", "random", "best", "all")
+MODES = ("packet", "raw")
+OUTPUTS = ("auto", "bytes", "pretty", "json")
+#: the node word that means "the default node" (RPCCLI_NODE, else [defaults] node)
+DEFAULT_NODE_WORD = "."
+
+_FORBIDDEN_IN_NAMES = re.compile(r"[\s:/,@\[\]]")
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    timeout: float = 4.0
+    connect_timeout: float | None = None
+    mode: str = "packet"
+    output: str = "auto"
+    max_response: int = 64 * 1024 * 1024
+    node: str | None = None
+    strategy: str = "first"
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    addresses: list[str]
+    strategy: str = "first"
+    functions: list[str] = field(default_factory=list)
+    list_function: str | None = None
+    timeout: float | None = None
+    connect_timeout: float | None = None
+    mode: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path | None = None
+    defaults: Defaults = field(default_factory=Defaults)
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    #: the whole parsed document, for tables other modules own (e.g. [shell])
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSpec:
+    """What a node word on the command line stands for."""
+
+    label: str  # as the user wrote it (or the default it came from)
+    addresses: list[str]
+    strategy: str | None = None  # the profile's strategy, when one profile was named
+    profile: Profile | None = None
+
+    @property
+    def single(self) -> bool:
+        return len(self.addresses) == 1
+
+
+class _Doc:
+    """The file's text, to point at the line of a key tomllib does not report."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def line_of(self, table: str, key: str | None = None) -> int | None:
+        current = ""
+        for number, line in enumerate(self.lines, 1):
+            stripped = line.strip()
+            header = re.match(r"\[\s*([^\[\]]+?)\s*\]", stripped)
+            if header:
+                current = re.sub(r"[\s\"']", "", header.group(1))
+                if key is None and current == table:
+                    return number
+                continue
+            if (
+                key is not None
+                and current == table
+                and re.match(rf"\"?{re.escape(key)}\"?\s*=", stripped)
+            ):
+                return number
+        return None
+
+    def error(self, message: str, table: str, key: str | None = None) -> ConfigError:
+        line = self.line_of(table, key)
+        where = f"{self.path}, line {line}" if line else str(self.path)
+        return ConfigError(f"bad config file {where}: {message}")
+
+
+def _number(doc: _Doc, table: str, key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise doc.error(f"{key} must be a number of seconds above 0, not {value!r}", table, key)
+    return float(value)
+
+
+def _choice(doc: _Doc, table: str, key: str, value: object, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise doc.error(f"{key} must be one of {', '.join(choices)}; not {value!r}", table, key)
+    return str(value)
+
+
+def _strings(doc: _Doc, table: str, key: str, value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise doc.error(f"{key} must be a string or a list of strings", table, key)
+    return list(value)
+
+
+def _defaults(doc: _Doc, data: object) -> Defaults:
+    table = "defaults"
+    if not isinstance(data, dict):
+        raise doc.error("[defaults] must be a table", table)
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in ("timeout", "connect_timeout"):
+            values[key] = _number(doc, table, key, value)
+        elif key == "mode":
+            values[key] = _choice(doc, table, key, value, MODES)
+        elif key == "output":
+            values[key] = _choice(doc, table, key, value, OUTPUTS)
+        elif key == "json":
+            if not isinstance(value, bool):
+                raise doc.error("json must be true or false", table, key)
+            if value:
+                values["output"] = "json"
+        elif key == "max_response":
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise doc.error("max_response must be a number of bytes above 0", table, key)
+            values[key] = value
+        elif key == "node":
+            if not isinstance(value, str) or not value.strip():
+                raise doc.error("node must be a non-empty string", table, key)
+            values[key] = value
+        elif key == "strategy":
+            values[key] = _choice(doc, table, key, value, STRATEGIES)
+        else:
+            raise doc.error(f"unknown key {key!r} in [defaults]", table, key)
+    return Defaults(**values)
+
+
+def _profile(doc: _Doc, name: str, data: object) -> Profile:
+    table = f"nodes.{name}"
+    if _FORBIDDEN_IN_NAMES.search(name) or not name or name == DEFAULT_NODE_WORD:
+        raise doc.error(
+            f"profile name {name!r} may not contain spaces or any of : / , @ [ ]", table
+        )
+    if not isinstance(data, dict):
+        raise doc.error(f"[nodes.{name}] must be a table", table)
+    if "address" not in data:
+        raise doc.error(f"profile {name!r} has no address", table)
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "address":
+            addresses = _strings(doc, table, key, value)
+            try:
+                parsed = [a for text in addresses for a in parse_addresses(text)]
+            except AddressError as exc:
+                raise doc.error(str(exc), table, key) from None
+            if not parsed:
+                raise doc.error(f"profile {name!r} has an empty address list", table, key)
+            values["addresses"] = [str(a) for a in parsed]
+        elif key == "strategy":
+            values[key] = _choice(doc, table, key, value, STRATEGIES)
+        elif key == "functions":
+            values[key] = _strings(doc, table, key, value)
+        elif key == "list_function":
+            if not isinstance(value, str) or not value:
+                raise doc.error("list_function must be a function name", table, key)
+            values[key] = value
+        elif key in ("timeout", "connect_timeout"):
+            values[key] = _number(doc, table, key, value)
+        elif key == "mode":
+            values[key] = _choice(doc, table, key, value, MODES)
+        else:
+            raise doc.error(f"unknown key {key!r} in [nodes.{name}]", table, key)
+    return Profile(name=name, **values)
+
+
+def _env_timeout(defaults: Defaults) -> Defaults:
+    text = os.environ.get("RPCCLI_TIMEOUT", "").strip()
+    if not text:
+        return defaults
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value != value or value == float("inf"):
+        raise ConfigError(f"RPCCLI_TIMEOUT must be a number of seconds above 0, not {text!r}")
+    return Defaults(
+        timeout=value,
+        connect_timeout=defaults.connect_timeout,
+        mode=defaults.mode,
+        output=defaults.output,
+        max_response=defaults.max_response,
+        node=defaults.node,
+        strategy=defaults.strategy,
+    )
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read the config file (``config_path()`` by default) and apply RPCCLI_TIMEOUT.
+
+    A missing file is an empty config, except one named explicitly by ``RPCCLI_CONFIG`` or
+    ``path``: that must exist, so a typo in the name is not silently ignored.
+    """
+    explicit = path is not None or bool(os.environ.get("RPCCLI_CONFIG"))
+    file = Path(path).expanduser() if path is not None else config_path()
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError(f"config file {file} does not exist") from None
+        return Config(path=None, defaults=_env_timeout(Defaults()))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {file}: {exc.strerror or exc}") from None
+    return _parse(file, data)
+
+
+def _parse(file: Path, data: bytes) -> Config:
+    import tomllib  # only when there is a file to read: keeps the call path light
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"bad config file {file}: not UTF-8 text") from None
+    try:
+        doc_data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib says "... (at line L, column C)": move the position to the front
+        message = str(exc)
+        found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+        if found:
+            reason = message[: found.start()]
+            raise ConfigError(
+                f"bad config file {file}, line {found.group(1)}, column {found.group(2)}: "
+                f"{reason[:1].lower()}{reason[1:]}"
+            ) from None
+        raise ConfigError(f"bad config file {file}: {message}") from None
+    doc = _Doc(file, text)
+    defaults = _defaults(doc, doc_data.get("defaults", {}))
+    nodes = doc_data.get("nodes", {})
+    if not isinstance(nodes, dict):
+        raise doc.error("nodes must be a table of [nodes.NAME] profiles", "nodes")
+    profiles = {name: _profile(doc, name, value) for name, value in nodes.items()}
+    return Config(path=file, defaults=_env_timeout(defaults), profiles=profiles, raw=doc_data)
+
+
+def default_node_text(config: Config) -> str | None:
+    """The default node: ``RPCCLI_NODE``, else ``node`` under [defaults]."""
+    return os.environ.get("RPCCLI_NODE", "").strip() or config.defaults.node
+
+
+def resolve_nodes(text: str | None, config: Config) -> NodeSpec:
+    """Turn a node word (a node, a comma group, a profile, or None/"." for the default)."""
+    if text is None or text.strip() == DEFAULT_NODE_WORD:
+        default = default_node_text(config)
+        if not default:
+            raise AddressError(
+                "no node given: name one (HOST:PORT, :PORT, a socket path, @NAME or a profile) "
+                "or set RPCCLI_NODE"
+            )
+        if default.strip() == DEFAULT_NODE_WORD:
+            raise AddressError("RPCCLI_NODE may not be '.'")
+        return resolve_nodes(default, config)
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
+        raise AddressError("empty node; use HOST:PORT, :PORT, a socket path, @NAME or a profile")
+    addresses: list[str] = []
+    profiles = [config.profiles.get(part) for part in parts]
+    for part, profile in zip(parts, profiles, strict=True):
+        if profile is not None:
+            found = profile.addresses
+        else:
+            try:
+                found = [str(a) for a in parse_addresses(part)]
+            except AddressError as exc:
+                if _looks_like_name(part):
+                    where = f"in {config.path}" if config.path else "(no config file)"
+                    raise AddressError(
+                        f"unknown node {part!r}: not HOST:PORT, :PORT, a socket path or @NAME, "
+                        f"and no profile of that name {where}"
+                    ) from None
+                raise exc from None
+        addresses += [a for a in found if a not in addresses]
+    single = profiles[0] if len(parts) == 1 else None
+    return NodeSpec(
+        label=text.strip(),
+        addresses=addresses,
+        strategy=single.strategy if single else None,
+        profile=single,
+    )
+
+
+def _looks_like_name(part: str) -> bool:
+    return not _FORBIDDEN_IN_NAMES.search(part)

@@ -1,0 +1,100 @@
+"""Pretty output for a terminal (rich): imported only when something is shown to a person."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from typing import IO, Any
+
+from rich.console import Console
+from rich.json import JSON
+from rich.table import Table
+from rich.text import Text
+
+from rpccli.output_wire import hexdump
+
+__all__ = ["HEXDUMP_LIMIT", "is_binary", "make_console", "print_body", "print_table"]
+
+#: bytes of a binary answer shown as a hexdump on a terminal; the rest is summarised
+HEXDUMP_LIMIT = 1024
+_TEXT_CONTROLS = {9, 10, 13}
+
+
+def make_console(file: IO[Any], *, stderr: bool = False) -> Console:
+    # rich itself honours NO_COLOR and turns color off when the file is not a terminal
+    return Console(
+        file=file,
+        stderr=stderr,
+        highlight=False,
+        soft_wrap=True,
+        no_color=bool(os.environ.get("NO_COLOR")),
+    )
+
+
+def is_binary(data: bytes) -> bool:
+    """Not UTF-8, or holding control bytes (ESC and friends must never reach the terminal raw)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return any((ord(c) < 32 and ord(c) not in _TEXT_CONTROLS) or ord(c) == 127 for c in text)
+
+
+def _as_json(text: str) -> JSON | None:
+    stripped = text.strip()
+    if not stripped or stripped[0] not in "[{":
+        return None
+    try:
+        json.loads(stripped)
+    except ValueError:
+        return None
+    return JSON(stripped)
+
+
+def print_body(console: Console, data: bytes) -> None:
+    if is_binary(data):
+        console.print(Text(hexdump(data, limit=HEXDUMP_LIMIT)))
+        console.print(
+            Text(
+                f"(binary response, {len(data)} bytes, shown as a hexdump; "
+                "pipe or redirect the output to get the raw bytes)",
+                style="dim",
+            )
+        )
+        return
+    text = data.decode("utf-8")
+    rendered = _as_json(text)
+    if rendered is not None:
+        console.print(rendered)
+        return
+    # a newline only for display: do not double the one the text already ends with
+    console.print(Text(text[:-1] if text.endswith("\n") else text))
+
+
+def print_table(
+    console: Console, rows: Iterable[Mapping[str, Any]], *, title: str | None = None
+) -> None:
+    """One row per call of a fan-out (``--strategy all``): node, status, time, response."""
+    table = Table(title=title, show_lines=False)
+    table.add_column("node")
+    table.add_column("ok")
+    table.add_column("ms", justify="right")
+    table.add_column("response / error", overflow="fold")
+    for row in rows:
+        ok = bool(row.get("ok"))
+        if ok:
+            response = row.get("response")
+            shown = response if response is not None else f"({row.get('bytes')} binary bytes)"
+            shown = shown if not is_binary(shown.encode()) else repr(shown)
+        else:
+            error = row.get("error") or {}
+            shown = str(error.get("message", ""))
+        elapsed = row.get("elapsed_ms")
+        table.add_row(
+            str(row.get("node", "")),
+            Text("ok", style="green") if ok else Text("FAIL", style="bold red"),
+            f"{elapsed:.1f}" if isinstance(elapsed, int | float) else "",
+            Text(shown),
+        )
+    console.print(table)
