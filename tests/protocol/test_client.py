@@ -1,0 +1,53 @@
+"""The blocking Client against scripted loopback peers (the shared cases) and its own details."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from protocol import Client
+from protocol.client import CallResult, PingResult
+from tests.protocol.clientcases import *  # noqa: F403 -- the shared cases run for this client
+from tests.protocol.scripted import answer, peer
+from tests.protocol.wirehelp import packet
+
+
+class Blocking:
+    def call_full(self, node: str, function: str | bytes, args: Any = (), **kw: Any) -> CallResult:
+        call_kw = {k: kw.pop(k) for k in ("mode", "modifier2") if k in kw}
+        return Client(node, **kw).call_full(function, args, **call_kw)
+
+    def call(self, node: str, function: str | bytes, *args: str | bytes, **kw: Any) -> bytes:
+        return self.call_full(node, function, args, **kw).body
+
+    def ping(self, node: str, **kw: Any) -> PingResult:
+        return Client(node, **kw).ping()
+
+
+@pytest.fixture
+def api() -> Blocking:
+    return Blocking()
+
+
+def test_call_returns_the_body_and_one_client_serves_many_calls() -> None:
+    with peer(answer(packet(b"pong"))) as server:
+        client = Client(server.node, timeout=2)
+        assert [client.call("hello") for _ in range(3)] == [b"pong"] * 3
+    assert repr(client) == f"Client({server.node!r}, timeout=2, mode='packet')"
+
+
+def test_args_must_be_a_sequence() -> None:
+    with pytest.raises(TypeError):
+        Client(":1").call_full("f", "abc")
+
+
+def test_constructor_checks_node_and_mode() -> None:
+    from protocol.errors import AddressError, RequestError
+
+    with pytest.raises(AddressError):
+        Client("nonsense")
+    with pytest.raises(RequestError):
+        Client(":1", mode="xml")  # type: ignore[arg-type]
+    client = Client("[::1]:3031", timeout=2)
+    assert client.connect_timeout == 2 and client.node == "[::1]:3031"
