@@ -28,7 +28,7 @@ from .wire import (
     rpc_request,
 )
 
-__all__ = ["DEFAULT_TIMEOUT", "CallResult", "Client", "PingResult", "Timings"]
+__all__ = ["DEFAULT_TIMEOUT", "BaseClient", "CallResult", "Client", "PingResult", "Timings"]
 
 #: uWSGI's own client waits --socket-timeout, 4 seconds by default (facts 6)
 DEFAULT_TIMEOUT = 4.0
@@ -67,12 +67,11 @@ def _decode_name(function: str | bytes) -> str:
     return function if isinstance(function, str) else function.decode("utf-8", "replace")
 
 
-class Client:
-    """A uwsgi RPC client for one node.
+Target = tuple[socket.AddressFamily, Any]
 
-    >>> Client("127.0.0.1:3031").call("hello", "world")  # doctest: +SKIP
-    b'Hello world'
-    """
+
+class BaseClient:
+    """What the blocking and the asyncio client share: settings, request building, verdicts."""
 
     def __init__(
         self,
@@ -89,9 +88,58 @@ class Client:
         self.connect_timeout = timeout if connect_timeout is None else connect_timeout
         self.max_response = max_response
         self.mode: Mode = check_mode(mode)
+        # literals and sockets need no lookup: work their target out once, not on every call
+        literal = self.address.is_literal
+        self._targets: list[Target] | None = (
+            [(self.address.family, self.address.sockaddr)] if literal else None
+        )
 
     def __repr__(self) -> str:
-        return f"Client({self.node!r}, timeout={self.timeout:g}, mode={self.mode!r})"
+        name = type(self).__name__
+        return f"{name}({self.node!r}, timeout={self.timeout:g}, mode={self.mode!r})"
+
+    def _prepare(
+        self,
+        function: str | bytes,
+        args: Sequence[str | bytes],
+        mode: Mode | None,
+        modifier2: int | None,
+    ) -> tuple[bytes, ResponseReader]:
+        if isinstance(args, str | bytes):
+            raise TypeError("args must be a sequence of arguments, not one str or bytes")
+        if modifier2 is None:
+            modifier2 = mode_modifier2(self.mode if mode is None else check_mode(mode))
+        request = rpc_request(function, args, modifier2=modifier2)
+        reader = ResponseReader(
+            "packet" if modifier2 == 0 else "raw", max_size=self.max_response, node=self.node
+        )
+        return request, reader
+
+    def _result(
+        self, request: bytes, reader: ResponseReader, function: str | None, timings: Timings
+    ) -> CallResult:
+        try:
+            response = reader.response() if reader.done else reader.feed_eof()
+        except NoResult:
+            # the reader only knows "zero bytes"; say which function and why (facts 4)
+            raise failures.no_result(self.node, function, len(request)) from None
+        return CallResult(self.node, request, response, timings)
+
+    def _failed(
+        self, exc: OSError, request: bytes, function: str | None, received: int
+    ) -> CallError:
+        """The error for a socket failure after connecting (facts 2: resets after big bodies)."""
+        if isinstance(exc, TimeoutError):
+            return failures.response_timed_out(self.node, self.timeout, received)
+        return failures.reset(self.node, function, len(request), received)
+
+
+class Client(BaseClient):
+    """A uwsgi RPC client for one node.
+
+    >>> Client("127.0.0.1:3031").call("hello", "world")  # doctest: +SKIP
+    b'Hello world'
+    """
 
     def call(self, function: str | bytes, *args: str | bytes, mode: Mode | None = None) -> bytes:
         """Call ``function(*args)`` and return the result bytes."""
@@ -109,82 +157,58 @@ class Client:
 
         ``modifier2`` overrides ``mode`` for the request; any value but 0 is read raw (facts 3).
         """
-        if isinstance(args, str | bytes):
-            raise TypeError("args must be a sequence of arguments, not one str or bytes")
-        if modifier2 is None:
-            modifier2 = mode_modifier2(check_mode(mode or self.mode))
-        request = rpc_request(function, args, modifier2=modifier2)
-        reader = ResponseReader(
-            "packet" if modifier2 == 0 else "raw", max_size=self.max_response, node=self.node
-        )
+        request, reader = self._prepare(function, args, mode, modifier2)
         return self.exchange(request, reader, function=_decode_name(function))
 
     def ping(self) -> PingResult:
         """uWSGI ping (modifier1 100); ``warning`` is the server's warning text, if any."""
         reader = PingReader(node=self.node)
-        start = time.monotonic()
-        timings = self._roundtrip(PING_REQUEST, reader, None, start)
+        timings = self._roundtrip(PING_REQUEST, reader, None)
         return PingResult(self.node, reader.feed_eof(), timings)
 
     def exchange(
         self, request: bytes, reader: ResponseReader, *, function: str | None = None
     ) -> CallResult:
         """Send already-encoded ``request`` bytes and read the answer with ``reader``."""
-        start = time.monotonic()
-        timings = self._roundtrip(request, reader, function, start)
-        try:
-            response = reader.response() if reader.done else reader.feed_eof()
-        except NoResult:
-            # the reader only knows "zero bytes"; say which function and why (facts 4)
-            raise failures.no_result(self.node, function, len(request)) from None
-        return CallResult(self.node, request, response, timings)
+        timings = self._roundtrip(request, reader, function)
+        return self._result(request, reader, function, timings)
 
     def _roundtrip(
-        self,
-        request: bytes,
-        reader: ResponseReader | PingReader,
-        function: str | None,
-        start: float,
+        self, request: bytes, reader: ResponseReader | PingReader, function: str | None
     ) -> Timings:
+        monotonic = time.monotonic
+        start = monotonic()
         deadline = start + self.timeout
         sock = self._connect(start, deadline)
-        connected = first = time.monotonic()
+        connected = first = monotonic()
         received = 0
         try:
             sock.settimeout(deadline - connected)
             sock.sendall(request)
             while True:
-                remaining = deadline - time.monotonic()
+                # the deadline covers the whole call, so a trickling peer cannot stretch it
+                remaining = deadline - monotonic()
                 if remaining <= 0:
                     raise failures.response_timed_out(self.node, self.timeout, received)
                 sock.settimeout(remaining)
                 data = sock.recv(_CHUNK)
                 if not received:
-                    first = time.monotonic()
-                if not data:
+                    first = monotonic()
+                if not data or reader.feed(data):
                     break
                 received += len(data)
-                if reader.feed(data):
-                    break
-        except TimeoutError:
-            raise failures.response_timed_out(self.node, self.timeout, received) from None
-        except (ConnectionResetError, BrokenPipeError):
-            raise failures.reset(self.node, function, len(request), received) from None
         except CallError:
             raise
         except OSError as exc:
-            raise failures.reset(self.node, function, len(request), received) from exc
+            raise self._failed(exc, request, function, received) from None
         finally:
             sock.close()
-        end = time.monotonic()
-        return Timings(connected - start, first - start, end - start)
+        return Timings(connected - start, first - start, monotonic() - start)
 
     def _connect(self, start: float, deadline: float) -> socket.socket:
-        address = self.address
-        targets: list[tuple[socket.AddressFamily, Any]]
-        if address.is_literal:
-            targets = [(address.family, address.sockaddr)]
-        else:
+        targets = self._targets
+        if targets is None:
+            address = self.address
             try:
                 infos = socket.getaddrinfo(address.host, address.port, type=socket.SOCK_STREAM)
             except OSError as exc:
