@@ -1,0 +1,201 @@
+"""Several nodes: choose one per call, fail over safely, or fan out to all of them.
+
+Strategies (``STRATEGIES``):
+
+- ``first``: the nodes in the order given; the next one only when a node failed.
+- ``round-robin``: each call starts one node further along (per node group, per process).
+- ``random``: a random order for each call.
+- ``best``: the healthy node chosen least recently -- what uWSGI's removed
+  ``cluster_best_node()`` did (facts 7).
+- ``all``: every node, concurrently (threads); one outcome per node (:meth:`NodeGroup.fan_out`).
+
+Failover is SAFE by default: the next node is tried only when the request was certainly never
+sent -- a :class:`ConnectError`, or a :class:`CallTimeout` with ``sent=False`` (the connect timed
+out). A function is not retried after the server may have run it, unless ``retry_unsafe``.
+A node that failed to connect is remembered as down for ``cooldown`` seconds in this process and
+tried after the healthy ones meanwhile.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from .address import Address, parse_address
+from .errors import CallError, CallTimeout, ConnectError, NoResult, RPCError, UsageError
+
+__all__ = [
+    "STRATEGIES",
+    "Health",
+    "NodeGroup",
+    "Outcome",
+    "may_retry",
+]
+
+STRATEGIES = ("first", "round-robin", "random", "best", "all")
+T = TypeVar("T")
+
+
+class Health:
+    """What this process learned about nodes: when each was last chosen, which are down."""
+
+    def __init__(self, *, cooldown: float = 30.0) -> None:
+        self.cooldown = cooldown
+        self._lock = threading.Lock()
+        self._down_until: dict[str, float] = {}
+        self._chosen: dict[str, int] = {}
+        self._ticks = 0
+        self._rotation: dict[tuple[str, ...], int] = {}
+
+    def is_up(self, node: str) -> bool:
+        with self._lock:
+            return self._down_until.get(node, 0.0) <= time.monotonic()
+
+    def mark_down(self, node: str) -> None:
+        with self._lock:
+            self._down_until[node] = time.monotonic() + self.cooldown
+
+    def mark_up(self, node: str) -> None:
+        with self._lock:
+            self._down_until.pop(node, None)
+
+    def chosen(self, node: str) -> None:
+        with self._lock:
+            self._ticks += 1
+            self._chosen[node] = self._ticks
+
+    def last_chosen(self, node: str) -> int:
+        with self._lock:
+            return self._chosen.get(node, 0)
+
+    def rotate(self, group: tuple[str, ...]) -> int:
+        """The next start index of round-robin for ``group``."""
+        with self._lock:
+            index = self._rotation.get(group, 0)
+            self._rotation[group] = (index + 1) % len(group)
+            return index
+
+
+#: health shared by every group of this process ("health remembered for the process")
+HEALTH = Health()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome(Generic[T]):
+    """One node's part of a fan-out: ``value`` or ``error``, and the seconds it took."""
+
+    node: str
+    value: T | None
+    error: RPCError | None
+    elapsed: float
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def may_retry(error: RPCError, *, retry_unsafe: bool = False) -> bool:
+    """True when another node may be tried after ``error``."""
+    if isinstance(error, ConnectError):
+        return True
+    if isinstance(error, CallTimeout) and not error.sent:
+        return True
+    # NoResult is the node's answer (the function is missing or failed there), not a node fault
+    return retry_unsafe and isinstance(error, CallError) and not isinstance(error, NoResult)
+
+
+class NodeGroup:
+    """Nodes and a strategy. ``call(op)`` runs ``op(address)`` on one node, failing over."""
+
+    def __init__(
+        self,
+        nodes: Sequence[str | Address],
+        *,
+        strategy: str = "first",
+        retry_unsafe: bool = False,
+        health: Health | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if strategy not in STRATEGIES:
+            raise UsageError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+        addresses = [n if isinstance(n, Address) else parse_address(n) for n in nodes]
+        if not addresses:
+            raise UsageError("a node group needs at least one node")
+        self.addresses = addresses
+        self.strategy = strategy
+        self.retry_unsafe = retry_unsafe
+        self.health = health if health is not None else HEALTH
+        self._rng = rng or random.Random()
+        self._key = tuple(str(a) for a in addresses)
+
+    def __repr__(self) -> str:
+        return f"NodeGroup({list(self._key)!r}, strategy={self.strategy!r})"
+
+    def order(self) -> list[Address]:
+        """The nodes in the order one call tries them: by strategy, healthy ones first."""
+        nodes = list(self.addresses)
+        if self.strategy == "round-robin":
+            start = self.health.rotate(self._key)
+            nodes = nodes[start:] + nodes[:start]
+        elif self.strategy == "random":
+            self._rng.shuffle(nodes)
+        elif self.strategy == "best":
+            nodes.sort(key=lambda a: self.health.last_chosen(str(a)))
+        up = [a for a in nodes if self.health.is_up(str(a))]
+        return up + [a for a in nodes if a not in up]
+
+    def call(self, op: Callable[[Address], T]) -> T:
+        """Run ``op`` on the first node of :meth:`order`, then the next while a retry is safe."""
+        errors: list[RPCError] = []
+        for address in self.order():
+            node = str(address)
+            self.health.chosen(node)
+            try:
+                value = op(address)
+            except RPCError as exc:
+                if isinstance(exc, ConnectError | CallTimeout) and may_retry(exc):
+                    self.health.mark_down(node)
+                errors.append(exc)
+                if may_retry(exc, retry_unsafe=self.retry_unsafe):
+                    continue
+                raise
+            self.health.mark_up(node)
+            return value
+        raise _all_failed(errors)
+
+    def fan_out(self, op: Callable[[Address], T], *, max_workers: int = 32) -> list[Outcome[T]]:
+        """Run ``op`` on every node concurrently; outcomes in the order of the nodes."""
+
+        def one(address: Address) -> Outcome[T]:
+            start = time.monotonic()
+            node = str(address)
+            try:
+                value = op(address)
+            except RPCError as exc:
+                if may_retry(exc):
+                    self.health.mark_down(node)
+                return Outcome(node, None, exc, time.monotonic() - start)
+            self.health.mark_up(node)
+            return Outcome(node, value, None, time.monotonic() - start)
+
+        if len(self.addresses) == 1:
+            return [one(self.addresses[0])]
+        workers = min(max_workers, len(self.addresses))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fan-out") as pool:
+            return list(pool.map(one, self.addresses))
+
+
+def _all_failed(errors: list[RPCError]) -> RPCError:
+    last = errors[-1]
+    if len(errors) == 1 or not isinstance(last, CallError):
+        return last
+    summary = "; ".join(str(e) for e in errors)
+    message = f"all {len(errors)} nodes failed: {summary}"
+    if isinstance(last, CallTimeout):
+        return CallTimeout(last.node, message, sent=last.sent)
+    return type(last)(last.node, message)

@@ -1,0 +1,124 @@
+"""What call, ping and batch share: the connection options, their defaults, and the node group.
+
+Precedence of every setting: command-line option > environment (RPCCLI_TIMEOUT) > the node's
+profile > ``[defaults]`` of the config file > built-in default (4 s, like uWSGI's own client).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from protocol.client import DEFAULT_TIMEOUT
+from rpccli.config import Config, NodeSpec, load_config, resolve_nodes
+
+__all__ = [
+    "Settings",
+    "connection_options",
+    "parse_size",
+    "settings_for",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_SIZE = re.compile(r"(\d+)\s*([kKmMgG]?)i?[bB]?")
+
+
+def parse_size(text: str) -> int:
+    """``65536``, ``64k``, ``64M``, ``1G`` (binary units) -> bytes."""
+    found = _SIZE.fullmatch(text.strip())
+    if not found or int(found.group(1)) <= 0:
+        raise click.BadParameter(f"{text!r} is not a size in bytes (e.g. 65536, 64k, 64M)")
+    power = " kmg".index(found.group(2).lower() or " ")
+    return int(found.group(1)) * 1024**power
+
+
+class _Size(click.ParamType):
+    name = "BYTES"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(str(value))
+        except click.BadParameter as exc:
+            self.fail(exc.message, param, ctx)
+
+
+SIZE = _Size()
+SECONDS = click.FloatRange(min=0, min_open=True, max=86400)
+
+
+def connection_options(func: F) -> F:
+    """--timeout, --connect-timeout, --max-response."""
+    func = click.option(
+        "--max-response",
+        type=SIZE,
+        default=None,
+        help="Refuse answers larger than this (default 64M; units k, M, G).",
+    )(func)
+    func = click.option(
+        "--connect-timeout",
+        type=SECONDS,
+        default=None,
+        metavar="SECONDS",
+        help="Deadline for connecting (default: the --timeout).",
+    )(func)
+    func = click.option(
+        "-t",
+        "--timeout",
+        type=SECONDS,
+        default=None,
+        metavar="SECONDS",
+        help=f"Deadline for the whole call (default {DEFAULT_TIMEOUT:g}, uWSGI's own; "
+        "RPCCLI_TIMEOUT).",
+    )(func)
+    return func
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    spec: NodeSpec
+    timeout: float
+    connect_timeout: float
+    max_response: int
+    mode: str
+    strategy: str
+    output: str
+
+
+def settings_for(
+    node: str | None,
+    *,
+    timeout: float | None = None,
+    connect_timeout: float | None = None,
+    max_response: int | None = None,
+    mode: str | None = None,
+    strategy: str | None = None,
+    output: str | None = None,
+    config: Config | None = None,
+) -> Settings:
+    """Resolve the node word and every setting for one command."""
+    config = config if config is not None else load_config()
+    spec = resolve_nodes(node, config)
+    profile = spec.profile
+    defaults = config.defaults
+    if timeout is None and not os.environ.get("RPCCLI_TIMEOUT", "").strip() and profile:
+        timeout = profile.timeout
+    timeout = timeout if timeout is not None else defaults.timeout
+    if connect_timeout is None:
+        connect_timeout = (profile.connect_timeout if profile else None) or defaults.connect_timeout
+    return Settings(
+        spec=spec,
+        timeout=timeout,
+        connect_timeout=min(connect_timeout, timeout) if connect_timeout else timeout,
+        max_response=max_response or defaults.max_response,
+        mode=mode or (profile.mode if profile and profile.mode else defaults.mode),
+        strategy=strategy or spec.strategy or defaults.strategy,
+        output=output or defaults.output,
+    )

@@ -1,0 +1,106 @@
+"""``--strategy all``: the same request to every node at once, one result per node.
+
+Output: a table on a terminal, JSON Lines with ``--json``, and when piped without ``--json`` each
+node's answer followed by a newline, in the order the nodes were given (failures go to stderr).
+
+Exit code: 0 when every node answered; 6 (partial) when some failed; when EVERY node failed, the
+code of their error if they all agree (3 when all refused, 4 when all timed out, ...), else 6.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from protocol.client import CallResult, Client
+from protocol.nodes import NodeGroup, Outcome
+from protocol.wire import ResponseReader
+from rpccli import exitcodes
+from rpccli.call_common import Settings
+from rpccli.output import Printer, record
+
+__all__ = ["call_all", "fan_out_exit_code"]
+
+
+def fan_out_exit_code(outcomes: Sequence[Outcome[Any]]) -> int:
+    failed = [o.error for o in outcomes if o.error is not None]
+    if not failed:
+        return exitcodes.OK
+    if len(failed) < len(outcomes):
+        return exitcodes.PARTIAL
+    codes = {exitcodes.exit_code(e) for e in failed}
+    return codes.pop() if len(codes) == 1 else exitcodes.PARTIAL
+
+
+def call_all(
+    printer: Printer,
+    settings: Settings,
+    request: bytes,
+    function: str,
+    args: Sequence[bytes],
+    *,
+    verbose: bool = False,
+) -> int:
+    def attempt(address: Any) -> CallResult:
+        client = Client(
+            address,
+            timeout=settings.timeout,
+            connect_timeout=settings.connect_timeout,
+            max_response=settings.max_response,
+        )
+        mode = "packet" if request[3] == 0 else "raw"
+        reader = ResponseReader(mode, max_size=settings.max_response, node=client.node)
+        return client.exchange(request, reader, function=function)
+
+    group = NodeGroup(settings.spec.addresses, strategy="all")
+    outcomes = group.fan_out(attempt)
+    rows = []
+    for outcome in outcomes:
+        if outcome.value is not None:
+            result = outcome.value
+            rows.append(
+                record(
+                    node=outcome.node,
+                    function=function,
+                    args=args,
+                    body=result.body,
+                    elapsed=result.timings.total,
+                )
+            )
+            if verbose:
+                from rpccli.output_wire import verbose_lines
+
+                for line in verbose_lines(result):
+                    printer.info(line)
+        else:
+            assert outcome.error is not None
+            rows.append(
+                record(
+                    node=outcome.node,
+                    function=function,
+                    args=args,
+                    error=outcome.error,
+                    elapsed=outcome.elapsed,
+                )
+            )
+    if printer.format == "json":
+        from rpccli.output import json_line
+
+        for row in rows:
+            printer.write(json_line(row))
+    elif printer.format == "pretty":
+        from rpccli.output_pretty import print_table
+
+        print_table(printer.console, rows, title=f"{function} on {len(rows)} nodes")
+    else:
+        for outcome in outcomes:
+            if outcome.value is not None:
+                printer.write(outcome.value.body + b"\n")
+    if printer.format != "pretty":
+        for outcome in outcomes:
+            if outcome.error is not None:
+                printer.info(f"rpccli: {outcome.error}")
+    failed = sum(1 for o in outcomes if o.error is not None)
+    if failed:
+        printer.info(f"rpccli: {failed} of {len(outcomes)} nodes failed")
+    return fan_out_exit_code(outcomes)
