@@ -1,0 +1,173 @@
+"""``rpccli ping [NODE]``: uWSGI's ping (modifier1 100, facts 5) with latency, like ping(8).
+
+Exit codes: 0 every ping answered; 1 the node answered with a warning (a monitoring WARNING, as
+``uwsgi --ping`` exits 2 for it); when pings failed, the error's own code if all failed alike
+(3 refused, 4 timed out, ...), else 6.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import click
+
+from protocol.client import Client
+from protocol.errors import RPCError
+from rpccli import exitcodes
+from rpccli.call_common import connection_options, settings_for
+from rpccli.output import Printer, error_record, json_line
+
+__all__ = ["ping"]
+
+
+def _complete_node(ctx: click.Context, param: click.Parameter, incomplete: str) -> object:
+    from rpccli.names import complete_node
+
+    return complete_node(ctx, param, incomplete)
+
+
+@dataclass
+class _Stats:
+    sent: int = 0
+    answered: int = 0
+    warnings: int = 0
+    times: list[float] | None = None
+
+    def add(self, elapsed: float) -> None:
+        self.answered += 1
+        if self.times is None:
+            self.times = []
+        self.times.append(elapsed * 1000)
+
+
+def _ms(value: float) -> str:
+    return f"{value:.3f}"
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("node", metavar="[NODE]", required=False, shell_complete=_complete_node)
+@click.option(
+    "-c",
+    "--count",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Pings per node; 0 = until Ctrl-C.",
+)
+@click.option(
+    "-i",
+    "--interval",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait between pings.",
+)
+@connection_options
+@click.option("--json", "json_flag", is_flag=True, help="One JSON object per ping.")
+def ping(
+    node: str | None,
+    count: int,
+    interval: float,
+    timeout: float | None,
+    connect_timeout: float | None,
+    max_response: int | None,
+    json_flag: bool,
+) -> int:
+    """Ping NODE (every node of a group or profile) and print the latency.
+
+    \b
+      rpccli ping 127.0.0.1:3031
+      rpccli ping -c 5 -i 0.2 prod
+    """
+    settings = settings_for(node, timeout=timeout, connect_timeout=connect_timeout)
+    printer = Printer("json" if json_flag else "bytes")
+    clients = [
+        Client(a, timeout=settings.timeout, connect_timeout=settings.connect_timeout)
+        for a in settings.spec.addresses
+    ]
+    stats = {c.node: _Stats() for c in clients}
+    errors: list[RPCError] = []
+    seq = 0
+    # one ping of one node: its error ends the command (one line from main), not a report line
+    say = not (count == 1 and len(clients) == 1)
+    try:
+        while count == 0 or seq < count:
+            if seq:
+                time.sleep(interval)
+            seq += 1
+            for client in clients:
+                errors += _one(printer, client, stats[client.node], seq, say)
+    except KeyboardInterrupt:
+        _summary(printer, stats, json_flag)
+        raise
+    if count != 1:
+        _summary(printer, stats, json_flag)
+    if errors:
+        if not say:
+            raise errors[0]
+        codes = {exitcodes.exit_code(e) for e in errors}
+        answered = sum(s.answered for s in stats.values())
+        return codes.pop() if not answered and len(codes) == 1 else exitcodes.PARTIAL
+    if any(s.warnings for s in stats.values()):
+        return exitcodes.NO_RESULT
+    return exitcodes.OK
+
+
+def _one(printer: Printer, client: Client, stats: _Stats, seq: int, say: bool) -> list[RPCError]:
+    stats.sent += 1
+    start = time.monotonic()
+    try:
+        result = client.ping()
+    except RPCError as exc:
+        elapsed = time.monotonic() - start
+        if printer.format == "json":
+            printer.write(
+                json_line(
+                    {
+                        "node": client.node,
+                        "seq": seq,
+                        "ok": False,
+                        "warning": None,
+                        "elapsed_ms": round(elapsed * 1000, 3),
+                        "error": error_record(exc),
+                    }
+                )
+            )
+        if say:
+            printer.info(f"rpccli: {exc}")
+        return [exc]
+    total = result.timings.total
+    stats.add(total)
+    if result.warning is not None:
+        stats.warnings += 1
+    if printer.format == "json":
+        rec = {
+            "node": client.node,
+            "seq": seq,
+            "ok": True,
+            "warning": result.warning,
+            "elapsed_ms": round(total * 1000, 3),
+            "error": None,
+        }
+        printer.write(json_line(rec))
+    else:
+        state = "ok" if result.warning is None else f"WARNING: {result.warning}"
+        printer.text(f"{client.node}: seq={seq} time={_ms(total * 1000)} ms {state}")
+    return []
+
+
+def _summary(printer: Printer, stats: dict[str, _Stats], json_flag: bool) -> None:
+    for node, s in stats.items():
+        lost = s.sent - s.answered
+        line = f"--- {node}: {s.sent} sent, {s.answered} answered, {lost} failed"
+        if s.warnings:
+            line += f", {s.warnings} warnings"
+        if s.times:
+            avg = sum(s.times) / len(s.times)
+            line += f"; min/avg/max = {_ms(min(s.times))}/{_ms(avg)}/{_ms(max(s.times))} ms"
+        if json_flag:
+            printer.info(line)
+        else:
+            printer.text(line)
