@@ -2,8 +2,12 @@
 
 >>> from protocol import Client
 >>> Client("127.0.0.1:3031").call("hello", "world")  # doctest: +SKIP
-b'Hello world'
+b'Hello, world'
+
+``AsyncClient`` (asyncio) is loaded on first use, so ``import protocol`` never imports asyncio.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from .address import Address, parse_address, parse_addresses
 from .client import DEFAULT_TIMEOUT, CallResult, Client, PingResult, Timings
@@ -21,10 +25,14 @@ from .errors import (
 )
 from .wire import Mode, Response, rpc_request
 
+if TYPE_CHECKING:
+    from .aio import AsyncClient
+
 __all__ = [
     "DEFAULT_TIMEOUT",
     "Address",
     "AddressError",
+    "AsyncClient",
     "CallError",
     "CallResult",
     "CallTimeout",
@@ -44,3 +52,12 @@ __all__ = [
     "parse_addresses",
     "rpc_request",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # lazy: the blocking call path must not pay for importing asyncio (design section 1)
+    if name == "AsyncClient":
+        from .aio import AsyncClient
+
+        return AsyncClient
+    raise AttributeError(f"module 'protocol' has no attribute {name!r}")

@@ -1,0 +1,94 @@
+"""The asyncio client against the same scripted peers and cases as the blocking one."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from protocol.aio import AsyncClient, new_event_loop, run
+from protocol.client import CallResult, PingResult
+from tests.peers import ROOT
+from tests.protocol.clientcases import *  # noqa: F403 -- the shared cases run for this client
+from tests.protocol.scripted import answer, peer, silent
+from tests.protocol.wirehelp import packet
+
+
+class Async:
+    """Runs each AsyncClient call in a fresh loop: asyncio's own, or uvloop."""
+
+    def __init__(self, use_uvloop: bool) -> None:
+        self.use_uvloop = use_uvloop
+
+    def call_full(self, node: str, function: str | bytes, args: Any = (), **kw: Any) -> CallResult:
+        call_kw = {k: kw.pop(k) for k in ("mode", "modifier2") if k in kw}
+        client = AsyncClient(node, **kw)
+        return run(client.call_full(function, args, **call_kw), use_uvloop=self.use_uvloop)
+
+    def call(self, node: str, function: str | bytes, *args: str | bytes, **kw: Any) -> bytes:
+        return self.call_full(node, function, args, **kw).body
+
+    def ping(self, node: str, **kw: Any) -> PingResult:
+        return run(AsyncClient(node, **kw).ping(), use_uvloop=self.use_uvloop)
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def api(request: pytest.FixtureRequest) -> Async:
+    return Async(request.param == "uvloop")
+
+
+def test_uvloop_is_used_when_installed() -> None:
+    import uvloop
+
+    loop = new_event_loop()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
+
+
+def test_concurrent_calls_on_one_loop() -> None:
+    async def main(node: str) -> list[bytes]:
+        client = AsyncClient(node)
+        return list(await asyncio.gather(*(client.call("hello") for _ in range(20))))
+
+    with peer(answer(packet(b"pong"))) as server:
+        assert run(main(server.node)) == [b"pong"] * 20
+        assert asyncio.run(main(server.node)) == [b"pong"] * 20
+
+
+def test_a_call_can_be_cancelled() -> None:
+    async def main(node: str) -> None:
+        task = asyncio.ensure_future(AsyncClient(node, timeout=30).call("hello"))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with peer(silent) as server:
+        asyncio.run(main(server.node))
+
+
+def test_repr_and_package_attribute() -> None:
+    import protocol
+
+    assert protocol.AsyncClient is AsyncClient
+    assert (
+        repr(AsyncClient(":1", timeout=2)) == "AsyncClient('127.0.0.1:1', timeout=2, mode='packet')"
+    )
+
+
+def test_async_client_is_loaded_lazily_from_the_package() -> None:
+    code = (
+        "import sys, protocol\n"
+        "before = 'asyncio' in sys.modules\n"
+        "protocol.AsyncClient\n"
+        "print(before, 'asyncio' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "True"]
