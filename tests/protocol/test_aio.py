@@ -5,34 +5,15 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from typing import Any
 
 import pytest
 
 from protocol.aio import AsyncClient, new_event_loop, run
-from protocol.client import CallResult, PingResult
 from tests.peers import ROOT
+from tests.protocol.apis import Async
 from tests.protocol.clientcases import *  # noqa: F403 -- the shared cases run for this client
 from tests.protocol.scripted import answer, peer, silent
 from tests.protocol.wirehelp import packet
-
-
-class Async:
-    """Runs each AsyncClient call in a fresh loop: asyncio's own, or uvloop."""
-
-    def __init__(self, use_uvloop: bool) -> None:
-        self.use_uvloop = use_uvloop
-
-    def call_full(self, node: str, function: str | bytes, args: Any = (), **kw: Any) -> CallResult:
-        call_kw = {k: kw.pop(k) for k in ("mode", "modifier2") if k in kw}
-        client = AsyncClient(node, **kw)
-        return run(client.call_full(function, args, **call_kw), use_uvloop=self.use_uvloop)
-
-    def call(self, node: str, function: str | bytes, *args: str | bytes, **kw: Any) -> bytes:
-        return self.call_full(node, function, args, **kw).body
-
-    def ping(self, node: str, **kw: Any) -> PingResult:
-        return run(AsyncClient(node, **kw).ping(), use_uvloop=self.use_uvloop)
 
 
 @pytest.fixture(params=["asyncio", "uvloop"])

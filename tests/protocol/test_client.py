@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from protocol import Client
-from protocol.client import CallResult, PingResult
+from tests.protocol.apis import Blocking
 from tests.protocol.clientcases import *  # noqa: F403 -- the shared cases run for this client
 from tests.protocol.scripted import answer, peer
 from tests.protocol.wirehelp import packet
-
-
-class Blocking:
-    def call_full(self, node: str, function: str | bytes, args: Any = (), **kw: Any) -> CallResult:
-        call_kw = {k: kw.pop(k) for k in ("mode", "modifier2") if k in kw}
-        return Client(node, **kw).call_full(function, args, **call_kw)
-
-    def call(self, node: str, function: str | bytes, *args: str | bytes, **kw: Any) -> bytes:
-        return self.call_full(node, function, args, **kw).body
-
-    def ping(self, node: str, **kw: Any) -> PingResult:
-        return Client(node, **kw).ping()
 
 
 @pytest.fixture
