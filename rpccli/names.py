@@ -23,7 +23,9 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -129,6 +131,37 @@ def _save(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
+_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """One writer at a time: threads of this process, and other rpccli processes (flock)."""
+    with _LOCK:
+        try:
+            import fcntl
+
+            fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except (ImportError, OSError):
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+
+def _update(node: str, change: Callable[[dict[str, Any]], bool]) -> None:
+    """Read, change and atomically rewrite the names file of ``node``, under the lock."""
+    path = _path(node, create=True)
+    with _locked(path.parent):
+        data = _load(path)
+        if change(data):
+            data["node"] = node_key(node)
+            _save(path, data)
+
+
 def _valid(name: object) -> bool:
     if not isinstance(name, str) or not name or "\0" in name or name != name.strip():
         return False
@@ -142,21 +175,27 @@ def remember(node: str, function: str) -> None:
     try:
         if not _valid(function) or not node_key(node):
             return
-        path = _path(node, create=True)
-        data = _load(path)
-        learned = data.get("learned")
-        if not isinstance(learned, dict):
-            learned = {}
-        if function in learned:
-            return  # already known: spare the write, a call's cost stays one read
-        learned[function] = int(time.time())
-        if len(learned) > MAX_LEARNED:
-            keep = sorted(learned.items(), key=lambda kv: kv[1])[-MAX_LEARNED:]
-            learned = dict(keep)
-        data.update(node=node_key(node), learned=learned)
-        _save(path, data)
+        if function in _learned(_load(_path(node))):
+            return  # already known: no lock, no write; a call's cost stays one small read
+
+        def change(data: dict[str, Any]) -> bool:
+            learned = _learned(data)
+            if function in learned:
+                return False
+            learned[function] = int(time.time())
+            if len(learned) > MAX_LEARNED:
+                learned = dict(sorted(learned.items(), key=lambda kv: kv[1])[-MAX_LEARNED:])
+            data["learned"] = learned
+            return True
+
+        _update(node, change)
     except Exception:
         return
+
+
+def _learned(data: dict[str, Any]) -> dict[str, Any]:
+    learned = data.get("learned")
+    return learned if isinstance(learned, dict) else {}
 
 
 def parse_listing(body: bytes) -> list[str]:
@@ -180,12 +219,14 @@ def parse_listing(body: bytes) -> list[str]:
 
 def store_listing(node: str, names: list[str]) -> None:
     """Keep the names a node's listing function returned (replacing the previous listing)."""
+    clean = [n for n in dict.fromkeys(names) if _valid(n)][:MAX_LISTING]
+
+    def change(data: dict[str, Any]) -> bool:
+        data.update(listing=clean, listing_at=int(time.time()))
+        return True
+
     try:
-        path = _path(node, create=True)
-        data = _load(path)
-        clean = [n for n in dict.fromkeys(names) if _valid(n)][:MAX_LISTING]
-        data.update(node=node_key(node), listing=clean, listing_at=int(time.time()))
-        _save(path, data)
+        _update(node, change)
     except Exception:
         return
 
@@ -269,17 +310,10 @@ def known_nodes() -> list[str]:
 
 
 def _default_node(config: Config | None) -> str | None:
-    env = os.environ.get("RPCCLI_NODE")
-    if env:
-        return env
-    default = getattr(config, "default_node", None) if config is not None else None
-    if isinstance(default, str) and default:
-        return default
-    defaults = getattr(config, "defaults", None)
-    value = getattr(defaults, "node", None) if defaults is not None else None
-    if value is None and isinstance(defaults, dict):
-        value = defaults.get("node")
-    return value if isinstance(value, str) and value else None
+    env = os.environ.get("RPCCLI_NODE", "").strip()
+    if env or config is None:
+        return env or None
+    return config.defaults.node
 
 
 def complete_node(

@@ -16,7 +16,7 @@ def test_remember_persists_per_node_with_mode_0600(xdg_dirs: dict[str, Path]) ->
     names.remember(":3031", "echo")  # the same node written another way
     assert names.known_names("127.0.0.1:3031") == {"echo": "learned", "hello": "learned"}
     assert names.known_names("127.0.0.1:9999") == {}
-    files = list((xdg_dirs["state"] / "rpccli" / "names").iterdir())
+    files = list((xdg_dirs["state"] / "rpccli" / "names").glob("*.json"))
     assert len(files) == 1
     assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
     assert stat.S_IMODE(files[0].parent.stat().st_mode) == 0o700
@@ -72,14 +72,14 @@ def test_file_names_are_safe(xdg_dirs) -> None:
     for node in ("/run/a b.sock", "@abs", "[::1]:3031", "..", "x" * 300):
         names.remember(node, "f")
         assert names.known_names(node) == {"f": "learned"}
-    for path in (xdg_dirs["state"] / "rpccli" / "names").iterdir():
+    for path in (xdg_dirs["state"] / "rpccli" / "names").glob("*.json"):
         assert "/" not in path.name and not path.name.startswith(".")
         assert len(path.name) < 120
 
 
 def test_corrupt_cache_file_is_ignored(xdg_dirs) -> None:
     names.remember(":3031", "hello")
-    (path,) = (xdg_dirs["state"] / "rpccli" / "names").iterdir()
+    (path,) = (xdg_dirs["state"] / "rpccli" / "names").glob("*.json")
     path.write_text("{not json")
     assert names.known_names(":3031") == {}
     names.remember(":3031", "echo")

@@ -1,0 +1,125 @@
+"""``rpccli shell [NODE]``: the interactive shell (and a line-by-line runner when piped).
+
+Importing this package stays cheap (click only): TAB completion of ``rpccli shell <TAB>`` loads it,
+and must not pay for prompt_toolkit or rich. The engine loads when the command runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from rpccli.call_common import connection_options
+from rpccli.config import MODES
+
+__all__ = ["shell"]
+
+
+def _complete_node(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
+    from rpccli.names import complete_node
+
+    return complete_node(ctx, param, incomplete)
+
+
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Type .help in the shell for the input syntax, meta-commands and keys.",
+)
+@click.argument("node", metavar="[NODE]", required=False, shell_complete=_complete_node)
+@connection_options
+@click.option(
+    "--mode", type=click.Choice(MODES), default=None, help="packet (default) or raw (modifier2 1)."
+)
+@click.option("--json", "json_flag", is_flag=True, help="Print each call as one JSON object.")
+@click.option("--timing", is_flag=True, help="Print a timing line after each call.")
+@click.option("-v", "--verbose", is_flag=True, help="Show the wire view of each call.")
+@click.option(
+    "--demo", is_flag=True, help="Start the bundled demo server even when a default node is set."
+)
+def shell(
+    node: str | None,
+    timeout: float | None,
+    connect_timeout: float | None,
+    max_response: int | None,
+    mode: str | None,
+    json_flag: bool,
+    timing: bool,
+    verbose: bool,
+    demo: bool,
+) -> int:
+    """Call functions on NODE interactively, with completion and history.
+
+    NODE defaults to RPCCLI_NODE or the config's [defaults] node. With no node at all (or with
+    --demo) the shell starts the bundled server with the demo functions on a free loopback port,
+    so everything can be tried at once.
+
+    \b
+      rpccli shell :3031
+      rpccli shell prod                  # a profile of the config file
+      rpccli shell :3031 < calls.txt     # not a terminal: one command per line
+
+    When standard input is not a terminal, each line runs as typed; results are written as
+    `rpccli call` writes them (exact bytes when piped). The exit code is 0 when every line
+    succeeded, else the code of the LAST line that failed (1 no result, 2 usage, 3 connect,
+    4 timeout, 5 protocol, 6 partial).
+    """
+    from rpccli.config import default_node_text, load_config
+    from rpccli.shell.session import Flags, Shell
+
+    config = load_config()
+    options = {
+        "timeout": timeout,
+        "connect_timeout": connect_timeout,
+        "max_response": max_response,
+        "mode": mode,
+    }
+    interactive = sys.stdin.isatty()
+    server = None
+    if node is None and (demo or not default_node_text(config)):
+        server, node = _start_demo()
+        names = ", ".join(server_names(server))
+        _say(
+            f"rpccli: no node given: started the bundled demo server on {node} "
+            f"(functions: {names}); try: hello world"
+        )
+    try:
+        engine = Shell(config, node, interactive=interactive, options=options)
+        engine.flags = Flags(json=json_flag or engine.flags.json, timing=timing, verbose=verbose)
+        if not interactive:
+            return engine.run_script(_lines())
+        from rpccli.shell.interactive import run_interactive
+
+        return run_interactive(engine)
+    finally:
+        if server is not None:
+            server.close()
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def _lines() -> Any:
+    # bytes that are not UTF-8 survive as surrogates, and become the same bytes again
+    import io
+
+    return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape")
+
+
+def _start_demo() -> tuple[Any, str]:
+    from protocol.functions import FunctionTable
+    from protocol.server import serve_in_thread
+
+    table = FunctionTable()
+    table.load_demo()
+    server = serve_in_thread(table, binds=("127.0.0.1:0",))
+    server.table = table
+    return server, server.nodes[0]
+
+
+def server_names(server: Any) -> list[str]:
+    table = getattr(server, "table", None)
+    return sorted(table.names()) if table is not None else []

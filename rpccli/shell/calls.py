@@ -1,0 +1,68 @@
+"""How the shell sends a call: the same request, node group and settings as ``rpccli call``.
+
+The request is built by protocol.wire.rpc_request (every limit of facts 2 checked before anything
+is sent) and the settings come from rpccli.call_common.settings_for, so the shell and ``call``
+agree on precedence, limits and messages. Only the network part runs here: printing stays on the
+main thread (session.py), so a call abandoned with Ctrl-C can never write under the prompt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from protocol.client import CallResult, Client, PingResult
+from protocol.nodes import NodeGroup, Outcome
+from protocol.wire import DEFAULT_BUFFER_SIZE, ResponseReader, exceeds_default_buffer
+from rpccli.call_common import Settings
+
+__all__ = ["buffer_warning", "call", "modifier2", "ping"]
+
+
+def modifier2(settings: Settings) -> int:
+    return 1 if settings.mode == "raw" else 0
+
+
+def _client(address: Any, settings: Settings, timeout: float | None = None) -> Client:
+    timeout = settings.timeout if timeout is None else timeout
+    return Client(
+        address,
+        timeout=timeout,
+        connect_timeout=min(settings.connect_timeout, timeout),
+        max_response=settings.max_response,
+    )
+
+
+def _group(settings: Settings) -> NodeGroup:
+    strategy = settings.strategy if settings.strategy != "all" else "first"
+    return NodeGroup(settings.spec.addresses, strategy=strategy)
+
+
+def call(
+    settings: Settings, request: bytes, function: str, *, timeout: float | None = None
+) -> CallResult:
+    """Send ``request`` to one node of the spec (failing over only when it was never sent)."""
+
+    def attempt(address: Any) -> CallResult:
+        client = _client(address, settings, timeout)
+        mode = "packet" if request[3] == 0 else "raw"
+        reader = ResponseReader(mode, max_size=settings.max_response, node=client.node)
+        return client.exchange(request, reader, function=function)
+
+    if settings.spec.single:
+        return attempt(settings.spec.addresses[0])
+    return _group(settings).call(attempt)
+
+
+def ping(settings: Settings) -> list[Outcome[PingResult]]:
+    nodes = NodeGroup(settings.spec.addresses, strategy="all")
+    return nodes.fan_out(lambda address: _client(address, settings).ping())
+
+
+def buffer_warning(request: bytes) -> str | None:
+    """The warning ``rpccli call`` prints for a request over uWSGI's default buffer (facts 2)."""
+    if not exceeds_default_buffer(request):
+        return None
+    return (
+        f"the request body is {len(request) - 4} bytes: a uWSGI server with the default "
+        f"--buffer-size ({DEFAULT_BUFFER_SIZE}) rejects it"
+    )

@@ -1,0 +1,74 @@
+"""TAB completion inside the shell: function names, meta-commands and their arguments, @files.
+
+The completer reads only memory (the NameIndex snapshot and the registry); the listing arrives
+through a background thread (listing.py), so completing never waits on the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+
+from rpccli.shell.commands import BARE, PREFIX, REGISTRY, Choice, complete_path, find, unique
+from rpccli.shell.parse import split_partial
+
+if TYPE_CHECKING:
+    from rpccli.shell.session import Shell
+
+__all__ = ["ShellCompleter", "quote"]
+
+_SAFE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:@+=,%~")
+
+
+def quote(word: str) -> str:
+    """``word`` as the shell's parser reads it back (single quotes when needed)."""
+    if word and all(c in _SAFE for c in word):
+        return word
+    return "'" + word.replace("'", "'\\''") + "'"
+
+
+class ShellCompleter(Completer):
+    def __init__(self, shell: Shell) -> None:
+        self.shell = shell
+
+    def get_completions(
+        self, document: Document, complete_event: CompleteEvent
+    ) -> Iterator[Completion]:
+        partial = split_partial(document.text_before_cursor)
+        start = -len(partial.raw_current)
+        current = partial.current
+        if not partial.words:
+            if partial.raw_current.startswith("#"):
+                return
+            yield from self._emit(self._first_word(current), start)
+            return
+        first = partial.words[0]
+        meta = find(first)
+        if meta is None and first in BARE and first not in self.shell.names:
+            meta = REGISTRY[BARE[first]]
+        index = len(partial.words) - 1
+        if meta is not None and meta.name == "call" and index >= 1:
+            meta = None  # `.call FUNCTION ARG...`: the arguments complete like a call's
+        if meta is not None:
+            yield from self._emit(meta.complete(self.shell, index, current), start)
+        elif current.startswith("@") and not current.startswith("@@"):
+            paths = complete_path(current[1:])
+            yield from self._emit([("@" + p, what) for p, what in paths], start)
+
+    def _first_word(self, current: str) -> list[Choice]:
+        if current.startswith(PREFIX):
+            typed = current[len(PREFIX) :]
+            return [(PREFIX + m.name, m.summary) for m in unique() if m.name.startswith(typed)]
+        known = self.shell.names.snapshot()
+        prefix = [(n, s) for n, s in known.items() if n.startswith(current)]
+        # then names that merely contain what was typed (pgcli-like), after the prefix matches
+        inner = [(n, s) for n, s in known.items() if current and current in n[1:]]
+        return prefix + inner
+
+    @staticmethod
+    def _emit(choices: Iterable[Choice], start: int) -> Iterator[Completion]:
+        for value, meta in choices:
+            yield Completion(quote(value), start_position=start, display=value, display_meta=meta)

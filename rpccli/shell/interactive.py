@@ -1,0 +1,161 @@
+"""The prompt_toolkit side of the shell: prompt, toolbar, history, keys.
+
+Keys: TAB completes; Ctrl-R searches the history; the right arrow (or Ctrl-E) accepts the grey
+suggestion from history; Ctrl-C clears the line (or, during a call, cancels it: session.py);
+Ctrl-D on an empty line leaves with exit code 0.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.history import FileHistory
+from prompt_toolkit.input import Input
+from prompt_toolkit.output import Output
+from prompt_toolkit.styles import Style
+
+from rpccli.shell.completer import ShellCompleter
+from rpccli.shell.session import Shell, ShellExit
+
+__all__ = ["ShellHistory", "history_path", "run_interactive"]
+
+#: the history file is trimmed to this many entries when the shell starts
+MAX_HISTORY = 10_000
+
+_STYLE = Style.from_dict(
+    {
+        "prompt.node": "ansicyan bold",
+        "bottom-toolbar": "noreverse bg:#303030 #d0d0d0",
+        "bottom-toolbar.key": "#909090",
+        "bottom-toolbar.ok": "ansigreen bold",
+        "bottom-toolbar.fail": "ansired bold",
+    }
+)
+
+
+def history_path() -> Path:
+    from rpccli.paths import state_dir
+
+    return state_dir() / "history"
+
+
+class ShellHistory(FileHistory):
+    """FileHistory kept private (0600), without space-led lines (bash's ignorespace) or repeats."""
+
+    def __init__(self, path: Path) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.close(fd)
+        os.chmod(path, 0o600)
+        _trim(path)
+        super().__init__(str(path))
+
+    def append_string(self, string: str) -> None:
+        if not string.strip() or string.startswith((" ", "\t")):
+            return
+        if self._loaded_strings and self._loaded_strings[0] == string:
+            return
+        super().append_string(string)
+
+
+def _trim(path: Path) -> None:
+    # FileHistory only appends; keep the file bounded by rewriting its newest entries.
+    try:
+        if path.stat().st_size < 1024 * 1024:
+            return
+        text = path.read_text("utf-8", "replace")
+    except OSError:
+        return
+    entries = text.split("\n\n")
+    if len(entries) <= MAX_HISTORY:
+        return
+    kept = "\n\n".join(entries[-MAX_HISTORY:])
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(kept)
+    os.replace(tmp, path)
+
+
+def _toolbar(shell: Shell) -> FormattedText:
+    s = shell.settings
+    parts: list[tuple[str, str]] = [
+        ("class:bottom-toolbar.key", " node "),
+        ("", shell.node),
+        ("class:bottom-toolbar.key", "  mode "),
+        ("", s.mode),
+        ("class:bottom-toolbar.key", "  timeout "),
+        ("", f"{s.timeout:g}s"),
+    ]
+    flags = [name for name in ("json", "timing", "verbose") if getattr(shell.flags, name)]
+    if flags:
+        parts += [("class:bottom-toolbar.key", "  on "), ("", ",".join(flags))]
+    last = shell.last
+    if last is not None:
+        style = "class:bottom-toolbar.ok" if last.ok else "class:bottom-toolbar.fail"
+        parts += [
+            ("class:bottom-toolbar.key", "  last "),
+            ("", f"{last.function} "),
+            (style, last.status),
+        ]
+        if last.elapsed is not None:
+            parts.append(("", f" {last.elapsed * 1000:.1f} ms"))
+    count = len(shell.names.snapshot())
+    parts += [("class:bottom-toolbar.key", "  names "), ("", f"{count}")]
+    if shell.names.fetching:
+        parts.append(("", " (fetching…)"))
+    parts.append(("class:bottom-toolbar.key", "   .help  Ctrl-D quits"))
+    return FormattedText(parts)
+
+
+def _message(shell: Shell) -> FormattedText:
+    return FormattedText([("class:prompt.node", shell.node), ("", "> ")])
+
+
+def make_session(
+    shell: Shell, *, input: Input | None = None, output: Output | None = None
+) -> PromptSession[str]:
+    session: PromptSession[str] = PromptSession(
+        message=lambda: _message(shell),
+        history=ShellHistory(history_path()),
+        auto_suggest=AutoSuggestFromHistory(),
+        completer=ShellCompleter(shell),
+        complete_while_typing=True,
+        bottom_toolbar=lambda: _toolbar(shell),
+        style=_STYLE,
+        input=input,
+        output=output,
+        enable_suspend=True,
+        include_default_pygments_style=False,
+    )
+
+    def changed() -> None:
+        # called from the listing thread: invalidate() is thread-safe in prompt_toolkit
+        app = session.app
+        if app.is_running:
+            app.invalidate()
+
+    shell.on_change = changed
+    return session
+
+
+def run_interactive(shell: Shell, **io: Any) -> int:
+    """Prompt until Ctrl-D or .quit (exit code 0). No error ends the loop."""
+    session = make_session(shell, **io)
+    while True:
+        try:
+            line = session.prompt()
+        except KeyboardInterrupt:
+            continue  # Ctrl-C at the prompt: the line is dropped, as in bash
+        except EOFError:
+            return 0
+        try:
+            shell.run_line(line)
+        except ShellExit:
+            return 0
+        except KeyboardInterrupt:
+            continue  # Ctrl-C while a meta-command printed

@@ -1,0 +1,113 @@
+"""The shell's view of a node's function names, refreshed in the BACKGROUND.
+
+uWSGI has no remote listing (facts 7), so a node may export one (``rpc_list`` by default, or the
+profile's ``list_function``). The shell fetches it in a daemon thread when it connects and on
+``.refresh``: the completer only ever reads the in-memory snapshot, so typing never waits on the
+network and a node that is down leaves the shell fully usable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+
+from protocol.errors import NoResult, RPCError
+from rpccli import names
+
+__all__ = ["DEFAULT_LIST_FUNCTION", "NameIndex"]
+
+DEFAULT_LIST_FUNCTION = "rpc_list"
+
+
+class NameIndex:
+    """Known names of one node: profile + learned + listing, merged (see rpccli.names)."""
+
+    def __init__(
+        self,
+        node: str,
+        *,
+        list_function: str,
+        fetch: Callable[[str], bytes],
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.node = node
+        self.list_function = list_function
+        self._fetch = fetch
+        self._on_change = on_change
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._sources: dict[str, list[str]] = {}
+        self.fetching = False
+        #: what the last listing fetch gave, for the toolbar and `.functions`
+        self.status = "not fetched"
+        self._reload()
+
+    def _reload(self) -> None:
+        sources = names.name_sources(self.node)
+        with self._lock:
+            self._sources = sources
+
+    def snapshot(self) -> dict[str, str]:
+        """name -> its sources joined ("learned, listing"), sorted by name. No IO."""
+        with self._lock:
+            return {name: ", ".join(self._sources[name]) for name in sorted(self._sources)}
+
+    def sources(self) -> dict[str, list[str]]:
+        with self._lock:
+            return {name: list(found) for name, found in sorted(self._sources.items())}
+
+    def __contains__(self, name: object) -> bool:
+        with self._lock:
+            return name in self._sources
+
+    def learn(self, function: str) -> None:
+        """A call to ``function`` succeeded: persist the name and show it at once."""
+        names.remember(self.node, function)
+        with self._lock:
+            found = self._sources.setdefault(function, [])
+            if "learned" not in found:
+                found.append("learned")
+                found.sort(key=names.SOURCES.index)
+
+    def refresh(self) -> threading.Thread:
+        """Fetch the listing in a daemon thread; an older fetch still running is ignored."""
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+            self.fetching = True
+            self.status = f"fetching {self.list_function}"
+        thread = threading.Thread(
+            target=self._run, args=(generation,), name="rpccli-listing", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def _run(self, generation: int) -> None:
+        try:
+            body = self._fetch(self.list_function)
+        except NoResult:
+            status = f"{self.list_function} gave no result (the node exports no listing)"
+            found = None
+        except RPCError as exc:
+            status = f"{self.list_function} failed: {exc}"
+            found = None
+        except Exception as exc:  # a thread must not die noisily under the prompt
+            status = f"{self.list_function} failed: {exc!r}"
+            found = None
+        else:
+            found = names.parse_listing(body)
+            status = f"{len(found)} names from {self.list_function}"
+        with self._lock:
+            if generation != self._generation:
+                return  # the node changed or a newer refresh started meanwhile
+        if found is not None:
+            names.store_listing(self.node, found)
+            self._reload()
+        with self._lock:
+            if generation == self._generation:
+                self.fetching = False
+                self.status = status
+        if self._on_change is not None:
+            with contextlib.suppress(Exception):
+                self._on_change()
