@@ -1,0 +1,369 @@
+"""``rpccli batch [NODE]``: one call per line of stdin, results in input order, for pipelines.
+
+Input lines (UTF-8; blank lines and lines starting with ``#`` are skipped):
+
+- shell-quoted words ``FUNCTION ARG ...`` (``shlex`` rules; ``@PATH`` and ``@@`` as for call), or
+- a JSON object ``{"function": "hello", "args": ["a", {"base64": "AAE="}], "node": ":3032"}``
+  (``args`` and ``node`` optional), recognised by its leading ``{``.
+
+Output (``-o``): ``json`` (JSON Lines, one object per input line with its ``line`` number; the
+default when piped), ``lines`` (each result followed by a newline; a failed call prints an empty
+line -- a real result is never empty, facts 4 -- so output line N answers input line N as long as
+results hold no newline), ``netstring`` (``LEN:BYTES,`` per line, ``0:,`` for a failure; binary
+safe), ``pretty`` (the default on a terminal).
+
+Calls run on ``-c`` threads; results are written in input order through a reorder window of a few
+times the concurrency, so memory stays constant however many lines stream through. A bad line or a
+failed call is an error record, not the end of the batch. Exit 0 when every call succeeded, 6
+otherwise; a summary (calls, failures, rate) goes to stderr.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import shlex
+import sys
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from protocol.client import Client
+from protocol.errors import RPCError, UsageError
+from protocol.nodes import NodeGroup
+from protocol.wire import ResponseReader, rpc_request
+from rpccli import exitcodes
+from rpccli.args import read_argument
+from rpccli.call_common import Settings, connection_options, settings_for
+from rpccli.config import STRATEGIES, Config, load_config, resolve_nodes
+from rpccli.errors import InputError
+from rpccli.output import Printer, error_record, json_line, record
+
+__all__ = ["batch"]
+
+BATCH_OUTPUTS = ("auto", "json", "lines", "netstring", "pretty")
+
+
+def _complete_node(ctx: click.Context, param: click.Parameter, incomplete: str) -> object:
+    from rpccli.names import complete_node
+
+    return complete_node(ctx, param, incomplete)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    line: int
+    node: str | None  # None: the batch's NODE
+    function: str
+    args: list[bytes]
+
+
+def parse_line(text: str, number: int) -> Job | None:
+    """One input line -> a Job (None for blank and comment lines); InputError when malformed."""
+    stripped = text.strip()
+    if not stripped or stripped.startswith("#"):
+        return None
+    if stripped.startswith("{"):
+        return _parse_json(stripped, number)
+    try:
+        words = shlex.split(stripped)
+    except ValueError as exc:
+        raise InputError(f"line {number}: {exc}") from None
+    if not words:
+        return None
+    args = [read_argument(word, stdin=None) for word in words[1:]]
+    return Job(number, None, words[0], args)
+
+
+def _json_arg(value: object, number: int) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    if isinstance(value, dict) and set(value) == {"base64"} and isinstance(value["base64"], str):
+        try:
+            return base64.b64decode(value["base64"], validate=True)
+        except binascii.Error:
+            raise InputError(f"line {number}: bad base64 argument") from None
+    raise InputError(f'line {number}: each arg must be a string or {{"base64": "..."}}')
+
+
+def _parse_json(text: str, number: int) -> Job:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"line {number}: bad JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"line {number}: a JSON line must be an object")
+    unknown = set(data) - {"function", "args", "node"}
+    if unknown:
+        raise InputError(f"line {number}: unknown key(s) {', '.join(sorted(unknown))}")
+    function = data.get("function")
+    if not isinstance(function, str) or not function:
+        raise InputError(f'line {number}: "function" must be a non-empty string')
+    raw_args = data.get("args", [])
+    if not isinstance(raw_args, list):
+        raise InputError(f'line {number}: "args" must be a list')
+    node = data.get("node")
+    if node is not None and not isinstance(node, str):
+        raise InputError(f'line {number}: "node" must be a string')
+    return Job(number, node, function, [_json_arg(a, number) for a in raw_args])
+
+
+def read_lines(stream: Any) -> Iterator[tuple[int, str]]:
+    for number, raw in enumerate(stream, 1):
+        yield number, raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
+
+
+class _Nodes:
+    """Node words -> a callable running one request there; cached, bounded."""
+
+    def __init__(self, settings: Settings | None, config: Config, retry_unsafe: bool) -> None:
+        self.settings = settings
+        self.config = config
+        self.retry_unsafe = retry_unsafe
+        self._cache: OrderedDict[str | None, tuple[str, Callable[..., Any]]] = OrderedDict()
+
+    def runner(self, node: str | None) -> tuple[str, Callable[..., Any]]:
+        found = self._cache.get(node)
+        if found is not None:
+            return found
+        if node is None:
+            if self.settings is None:
+                raise UsageError("no node: give NODE to batch, RPCCLI_NODE, or a 'node' key")
+            spec = self.settings.spec
+            strategy = self.settings.strategy
+        else:
+            spec = resolve_nodes(node, self.config)
+            strategy = spec.strategy or (self.settings.strategy if self.settings else "first")
+        settings = self.settings
+        timeout = settings.timeout if settings else self.config.defaults.timeout
+        connect = settings.connect_timeout if settings else timeout
+        max_response = settings.max_response if settings else self.config.defaults.max_response
+        clients = {
+            a: Client(a, timeout=timeout, connect_timeout=connect, max_response=max_response)
+            for a in spec.addresses
+        }
+
+        def run_on(client: Client, request: bytes, function: str) -> Any:
+            mode = "packet" if request[3] == 0 else "raw"
+            reader = ResponseReader(mode, max_size=client.max_response, node=client.node)
+            return client.exchange(request, reader, function=function)
+
+        if len(clients) == 1:
+            (client,) = clients.values()
+
+            def run(request: bytes, function: str) -> Any:
+                return run_on(client, request, function)
+
+        else:
+            if strategy == "all":
+                raise UsageError("--strategy all is for call; batch sends each line once")
+            group = NodeGroup(list(clients), strategy=strategy, retry_unsafe=self.retry_unsafe)
+
+            def run(request: bytes, function: str) -> Any:
+                return group.call(lambda address: run_on(clients[str(address)], request, function))
+
+        entry = (spec.label, run)
+        self._cache[node] = entry
+        if len(self._cache) > 256:
+            self._cache.popitem(last=False)
+        return entry
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("node", metavar="[NODE]", required=False, shell_complete=_complete_node)
+@click.option(
+    "-c",
+    "--concurrency",
+    type=click.IntRange(1, 1024),
+    default=1,
+    show_default=True,
+    help="Calls in flight at once (threads).",
+)
+@click.option("--raw", is_flag=True, help="Ask for raw answers (modifier2 1).")
+@connection_options
+@click.option("-s", "--strategy", type=click.Choice(STRATEGIES[:-1]), default=None)
+@click.option("--retry-unsafe", is_flag=True, help="Fail over even after the request was sent.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(BATCH_OUTPUTS),
+    default=None,
+    help="auto: pretty on a terminal, JSON Lines otherwise.",
+)
+@click.option("--json", "json_flag", is_flag=True, help="JSON Lines (-o json).")
+@click.option("--raw-output", is_flag=True, help="Each result and a newline (-o lines).")
+@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+def batch(
+    node: str | None,
+    concurrency: int,
+    raw: bool,
+    timeout: float | None,
+    connect_timeout: float | None,
+    max_response: int | None,
+    strategy: str | None,
+    retry_unsafe: bool,
+    output: str | None,
+    json_flag: bool,
+    raw_output: bool,
+    quiet: bool,
+) -> int:
+    """Run one call per line of stdin: `FUNCTION ARG...` or {"function", "args", "node"}.
+
+    \b
+      printf 'hello a\\nupper "b c"\\n' | rpccli batch :3031
+      rpccli batch -c 16 prod < calls.jsonl | jq .response
+    """
+    config = load_config()
+    settings: Settings | None = None
+    try:
+        settings = settings_for(
+            node,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            max_response=max_response,
+            strategy=strategy,
+            config=config,
+        )
+    except UsageError:
+        if node is not None:
+            raise  # a bad NODE argument is the whole command's error
+    if settings is not None and settings.strategy == "all" and not settings.spec.single:
+        raise UsageError("--strategy all is for call; batch sends each line once")
+    chosen = "json" if json_flag else "lines" if raw_output else output
+    fmt = chosen or config.defaults.output
+    if fmt in ("auto", "bytes"):
+        fmt = "pretty" if sys.stdout.isatty() else "json"
+    printer = Printer("bytes")
+    nodes = _Nodes(settings, config, retry_unsafe)
+    modifier2 = 1 if raw or (settings and settings.mode == "raw") else 0
+    writer = _Writer(printer, fmt)
+
+    def work(job: Job) -> dict[str, Any]:
+        start = time.monotonic()
+        label = job.node or (settings.spec.label if settings else "")
+        try:
+            label, run = nodes.runner(job.node)
+            request = rpc_request(job.function, job.args, modifier2=modifier2)
+            result = run(request, job.function)
+        except RPCError as exc:
+            node_name = getattr(exc, "node", None) or label
+            return record(
+                node=node_name,
+                function=job.function,
+                args=job.args,
+                error=exc,
+                elapsed=time.monotonic() - start,
+                line=job.line,
+            )
+        return {
+            "node": result.node,
+            "function": job.function,
+            "args": job.args,
+            "body": result.body,
+            "elapsed": result.timings.total,
+            "line": job.line,
+        }
+
+    started = time.monotonic()
+    window: deque[Future[dict[str, Any]] | dict[str, Any]] = deque()
+    limit = concurrency * 4
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="batch") as pool:
+        for number, text in read_lines(sys.stdin.buffer):
+            try:
+                job = parse_line(text, number)
+            except RPCError as exc:
+                window.append(_bad_line(exc, number))
+            else:
+                if job is None:
+                    continue
+                window.append(pool.submit(work, job) if concurrency > 1 else work(job))
+            while len(window) >= limit:
+                writer.emit(_done(window.popleft()))
+        while window:
+            writer.emit(_done(window.popleft()))
+    elapsed = time.monotonic() - started
+    if not quiet:
+        rate = writer.calls / elapsed if elapsed > 0 else 0.0
+        printer.info(
+            f"rpccli: {writer.calls} calls, {writer.failures} failed, "
+            f"{rate:.0f} calls/s ({elapsed:.2f} s)"
+        )
+    return exitcodes.PARTIAL if writer.failures else exitcodes.OK
+
+
+def _bad_line(exc: RPCError, number: int) -> dict[str, Any]:
+    return {
+        "node": None,
+        "function": None,
+        "args": [],
+        "ok": False,
+        "response": None,
+        "response_base64": None,
+        "bytes": None,
+        "elapsed_ms": None,
+        "error": error_record(exc),
+        "line": number,
+    }
+
+
+def _done(item: Future[dict[str, Any]] | dict[str, Any]) -> dict[str, Any]:
+    return item.result() if isinstance(item, Future) else item
+
+
+class _Writer:
+    def __init__(self, printer: Printer, fmt: str) -> None:
+        self.printer = printer
+        self.format = fmt
+        self.calls = 0
+        self.failures = 0
+
+    def emit(self, item: dict[str, Any]) -> None:
+        self.calls += 1
+        body: bytes | None = item.get("body")
+        ok = body is not None
+        if not ok:
+            self.failures += 1
+        fmt = self.format
+        if fmt == "json":
+            if ok:
+                item = record(
+                    node=item["node"],
+                    function=item["function"],
+                    args=item["args"],
+                    body=body,
+                    elapsed=item["elapsed"],
+                    line=item["line"],
+                )
+            self.printer.write(json_line(item))
+        elif fmt == "lines":
+            self.printer.write((body or b"") + b"\n")
+            if not ok:
+                self.printer.info(f"rpccli: line {item['line']}: {item['error']['message']}")
+        elif fmt == "netstring":
+            data = body or b""
+            self.printer.write(b"%d:%s," % (len(data), data))
+            if not ok:
+                self.printer.info(f"rpccli: line {item['line']}: {item['error']['message']}")
+        else:
+            self._pretty(item, body)
+
+    def _pretty(self, item: dict[str, Any], body: bytes | None) -> None:
+        from rich.text import Text
+
+        from rpccli.output_pretty import is_binary
+
+        console = self.printer.console
+        head = Text(f"{item['line']:>4} {item['function'] or '?'}: ", style="bold")
+        if body is None:
+            head.append(item["error"]["message"], style="red")
+        elif is_binary(body):
+            head.append(f"({len(body)} binary bytes)", style="dim")
+        else:
+            head.append(body.decode("utf-8"))
+        console.print(head)
