@@ -37,12 +37,13 @@ class ShellCompleter(Completer):
     def get_completions(
         self, document: Document, complete_event: CompleteEvent
     ) -> Iterator[Completion]:
-        partial = split_partial(document.text_before_cursor)
+        text = document.text_before_cursor
+        if text.lstrip().startswith("#"):
+            return  # a comment
+        partial = split_partial(text)
         start = -len(partial.raw_current)
         current = partial.current
         if not partial.words:
-            if partial.raw_current.startswith("#"):
-                return
             yield from self._emit(self._first_word(current), start)
             return
         first = partial.words[0]
