@@ -69,16 +69,33 @@ class Address:
 
     @property
     def sockaddr(self) -> str | bytes | tuple[str, int]:
-        """What ``socket.connect`` takes, for literals and sockets (no DNS)."""
+        """What ``socket.connect``/``bind`` take, for literals and sockets (no DNS).
+
+        uWSGI binds and connects ``@NAME`` with the C string's trailing NUL counted in the
+        address length, so its abstract names end in a NUL byte (``ss -xl`` shows ``@NAME@``);
+        this is that form, which makes us reachable by (and able to reach) uWSGI.
+        """
         if self.kind == "unix":
             return self.path
         if self.kind == "abstract":
-            return b"\0" + self.path.encode("utf-8", "surrogateescape")
+            return b"\0" + self.path.encode("utf-8", "surrogateescape") + b"\0"
         return (self.host, self.port)
 
+    @property
+    def sockaddrs(self) -> list[str | bytes | tuple[str, int]]:
+        """Every address worth a connect, best first: an abstract name is also tried without
+        uWSGI's trailing NUL, the way most other programs bind it."""
+        first = self.sockaddr
+        if self.kind == "abstract":
+            assert isinstance(first, bytes)
+            return [first, first[:-1]]
+        return [first]
 
-#: sun_path is 108 bytes on Linux: a path needs a NUL after it, an abstract name a NUL before it
+
+#: sun_path is 108 bytes on Linux: a path needs a NUL after it, an abstract name (uWSGI style)
+#: a NUL before and after it
 MAX_SOCKET_PATH = 107
+MAX_ABSTRACT_NAME = 106
 
 
 def _port(text: str, node: str) -> int:
@@ -96,7 +113,7 @@ def parse_address(node: str) -> Address:
     if text.startswith("@"):
         if len(text) == 1:
             raise AddressError("abstract socket name is empty after '@'")
-        return Address("abstract", path=_socket_path(text[1:], node))
+        return Address("abstract", path=_socket_path(text[1:], node, MAX_ABSTRACT_NAME))
     if text.startswith("unix:"):
         if len(text) == 5:
             raise AddressError("unix socket path is empty after 'unix:'")
@@ -126,11 +143,9 @@ def parse_address(node: str) -> Address:
     return Address("tcp", host=host, port=_port(port, node))
 
 
-def _socket_path(path: str, node: str) -> str:
-    if len(path.encode("utf-8", "surrogateescape")) > MAX_SOCKET_PATH:
-        raise AddressError(
-            f"socket path in node {node!r} is over {MAX_SOCKET_PATH} bytes, the system limit"
-        )
+def _socket_path(path: str, node: str, limit: int = MAX_SOCKET_PATH) -> str:
+    if len(path.encode("utf-8", "surrogateescape")) > limit:
+        raise AddressError(f"socket path in node {node!r} is over {limit} bytes, the system limit")
     if "\0" in path:
         raise AddressError(f"socket path in node {node!r} contains a NUL byte")
     return path

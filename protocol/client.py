@@ -89,9 +89,11 @@ class BaseClient:
         self.max_response = max_response
         self.mode: Mode = check_mode(mode)
         # literals and sockets need no lookup: work their target out once, not on every call
-        literal = self.address.is_literal
+        address = self.address
         self._targets: list[Target] | None = (
-            [(self.address.family, self.address.sockaddr)] if literal else None
+            [(address.family, sockaddr) for sockaddr in address.sockaddrs]
+            if address.is_literal
+            else None
         )
 
     def __repr__(self) -> str:

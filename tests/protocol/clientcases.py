@@ -61,7 +61,7 @@ def failure(api: API, node: str, function: str = "hello", *args: str | bytes, **
 # ---- answers ----
 
 
-@pytest.mark.parametrize("kind", ["tcp", "unix", "abstract"])
+@pytest.mark.parametrize("kind", ["tcp", "unix", "abstract", "abstract-plain"])
 def test_packet_call_sends_the_golden_request(api: API, kind: str) -> None:
     with peer(answer(packet(b"Hello, a bb")), kind) as server:
         result = api.call_full(server.node, "hello", ["a", "bb"])

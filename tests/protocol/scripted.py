@@ -41,7 +41,10 @@ class Peer:
                 self.listener.bind(self.node)
             else:
                 name = f"rpccli-peer-{os.getpid()}-{free_port()}"
-                self.listener.bind(b"\0" + name.encode())
+                # "abstract" binds like uWSGI (trailing NUL counted), "abstract-plain" like most
+                # other programs; clients reach both
+                tail = b"" if kind == "abstract-plain" else b"\0"
+                self.listener.bind(b"\0" + name.encode() + tail)
                 self.node = "@" + name
         self.listener.listen(16)
         self.listener.settimeout(0.05)
