@@ -1,0 +1,404 @@
+"""uWSGI-style RPC function files outside uWSGI: a ``uwsgi`` shim and the table it fills.
+
+A function file is plain Python that does ``import uwsgi`` and ``uwsgi.register_rpc("name", fn)``;
+the same file runs under real ``uwsgi --import FILE``. :meth:`FunctionTable.load_file` puts a
+``uwsgi`` shim module into ``sys.modules`` of THIS process only (it is built in memory, never
+written to site-packages, where it would shadow the real module inside uWSGI) and runs the file.
+
+The shim copies what real uWSGI 2.0.21 does under Python 3, checked in a live uWSGI:
+
+- ``register_rpc(name: str, fn, argc=0)`` returns True; the name must be str (TypeError
+  otherwise), 1..255 UTF-8 bytes, ``argc`` is never enforced, re-registering replaces in place,
+  and at most ``rpc_max`` (64) names fit (ValueError "unable to register rpc function").
+- ``rpc(node, func, *args)`` / ``call(func, *args)``: ``func`` and every arg must be ``bytes``
+  (str, int or bytearray raise ValueError "unable to call rpc function"); a node that is None,
+  empty or not a string calls locally; a call without a result returns None, never raises.
+- ``rpc_list()`` is a tuple of bytes names in registration order; ``set_warning_message(str)``.
+- ``opt`` is a dict of str -> bytes (True for flags), as real uWSGI fills it from its options.
+
+:meth:`FunctionTable.invoke` applies the Python 3 result rule (facts section 4): only a non-empty
+``bytes`` result is delivered; everything else becomes a 0-byte close, and ``Outcome.reason``
+says why, which real uWSGI never does.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import importlib.util
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+import types
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from .errors import RPCError, UsageError
+from .wire import DEFAULT_BUFFER_SIZE, MAX_ARGS, MAX_NAME
+
+__all__ = [
+    "DEFAULT_RPC_MAX",
+    "SHIM_VERSION",
+    "FunctionFileError",
+    "FunctionTable",
+    "Outcome",
+    "install_shim",
+]
+
+#: uWSGI's default --rpc-max: registration slots per process (facts 7)
+DEFAULT_RPC_MAX: Final = 64
+#: what ``uwsgi.version`` says in the shim (real uWSGI says e.g. b"2.0.21-debian")
+SHIM_VERSION: Final = b"2.0.21-rpccli"
+_VERSION_INFO: Final = (2, 0, 21, 0, "rpccli")
+
+LogFunction = Callable[[str], None]
+
+
+class FunctionFileError(UsageError):
+    """A function file that cannot be loaded (missing, syntax error, raised while importing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one call produced: ``result`` (non-empty bytes) or the ``reason`` there is none.
+
+    ``traceback`` holds the formatted traceback when the function raised (real uWSGI prints it to
+    its log too).
+    """
+
+    result: bytes | None
+    reason: str | None = None
+    traceback: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None
+
+
+@dataclass(slots=True)
+class _Function:
+    name: bytes
+    fn: object
+    argc: int
+    source: str
+
+
+_active: contextvars.ContextVar[FunctionTable | None] = contextvars.ContextVar(
+    "rpccli_function_table", default=None
+)
+_fallback: list[FunctionTable] = []  # the last table that loaded a file (threads of a file)
+
+
+def _table() -> FunctionTable:
+    table = _active.get()
+    if table is None:
+        if not _fallback:
+            raise RuntimeError("no rpccli function table is active")
+        table = _fallback[-1]
+    return table
+
+
+class FunctionTable:
+    """The functions one server serves, registered by function files through the shim."""
+
+    def __init__(
+        self,
+        *,
+        rpc_max: int = DEFAULT_RPC_MAX,
+        socket_timeout: float = 4.0,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+        log: LogFunction | None = None,
+    ) -> None:
+        self.rpc_max = rpc_max
+        self.socket_timeout = socket_timeout
+        self.buffer_size = buffer_size
+        self.warning: str | None = None
+        #: what ``uwsgi.opt`` shows to function files; the server adds its options
+        self.opt: dict[str, bytes | bool] = {}
+        self.files: list[Path] = []
+        self.started_on = int(time.time())
+        self._log = log
+        self._functions: dict[bytes, _Function] = {}
+        self._lock = threading.Lock()
+        self._loading = "<runtime>"
+        self._loaded: list[bytes] | None = None
+
+    def __repr__(self) -> str:
+        return f"<FunctionTable {len(self._functions)} functions from {len(self.files)} files>"
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def load_file(self, path: str | os.PathLike[str]) -> list[str]:
+        """Run a function file with the shim; return the names it registered (in order)."""
+        file = Path(path)
+        try:
+            source = file.read_bytes()
+        except OSError as exc:
+            raise FunctionFileError(
+                f"cannot read function file {file}: {exc.strerror or exc}"
+            ) from None
+        install_shim()
+        module_name = f"_rpccli_functions_{len(self.files)}_{abs(hash(str(file.resolve())))}"
+        spec = importlib.util.spec_from_file_location(module_name, file)
+        if spec is None:  # pragma: no cover - only for paths importlib refuses outright
+            raise FunctionFileError(f"cannot load function file {file}")
+        module = importlib.util.module_from_spec(spec)
+        loaded: list[bytes] = []
+        self._loaded = loaded
+        token = _active.set(self)
+        self._loading = str(file)
+        directory = str(file.resolve().parent)
+        sys.path.insert(0, directory)  # sibling imports work, as with uwsgi --import
+        sys.modules[module_name] = module
+        try:
+            code = compile(source, str(file), "exec")
+            exec(code, module.__dict__)
+        except SyntaxError as exc:
+            sys.modules.pop(module_name, None)
+            raise FunctionFileError(
+                f"cannot load function file {file}: SyntaxError: {exc.msg} (line {exc.lineno})"
+            ) from None
+        except Exception as exc:
+            sys.modules.pop(module_name, None)
+            where = _last_line_in(exc, str(file))
+            raise FunctionFileError(
+                f"cannot load function file {file}: {type(exc).__name__}: {exc}{where}"
+            ) from None
+        finally:
+            _active.reset(token)
+            self._loading = "<runtime>"
+            self._loaded = None
+            with suppress(ValueError):
+                sys.path.remove(directory)
+        self.files.append(file)
+        _fallback[:] = [self]
+        return [n.decode("utf-8", "replace") for n in dict.fromkeys(loaded)]
+
+    # -- the registry ------------------------------------------------------------------------
+
+    def register(self, name: str, fn: object, argc: int = 0) -> bool:
+        """``uwsgi.register_rpc``: True, or ValueError when the name or the table is full."""
+        if not isinstance(name, str):
+            raise TypeError(f"register_rpc() argument 1 must be str, not {type(name).__name__}")
+        if "\0" in name:
+            raise ValueError("embedded null character")
+        key = name.encode("utf-8", "surrogateescape")
+        with self._lock:
+            if len(key) > MAX_NAME or (
+                key not in self._functions and len(self._functions) >= self.rpc_max
+            ):
+                why = "too long" if len(key) > MAX_NAME else f"more than --rpc-max {self.rpc_max}"
+                self.log(f"cannot register RPC function {name!r}: {why}")
+                raise ValueError("unable to register rpc function")
+            self._functions[key] = _Function(key, fn, argc, self._loading)
+            if self._loaded is not None:
+                self._loaded.append(key)
+        return True
+
+    def names(self) -> list[str]:
+        return [n.decode("utf-8", "replace") for n in self._functions]
+
+    def rpc_list(self) -> tuple[bytes, ...]:
+        return tuple(self._functions)
+
+    def source(self, name: str | bytes) -> str | None:
+        """The file that registered ``name`` (for the server's banner), or None."""
+        key = name.encode() if isinstance(name, str) else name
+        entry = self._functions.get(key)
+        return entry.source if entry else None
+
+    def __contains__(self, name: object) -> bool:
+        if isinstance(name, str):
+            name = name.encode("utf-8", "surrogateescape")
+        return name in self._functions
+
+    def __len__(self) -> int:
+        return len(self._functions)
+
+    def log(self, message: str) -> None:
+        if self._log is not None:
+            self._log(message)
+        else:
+            sys.stderr.write(message.rstrip("\n") + "\n")
+
+    # -- calling -----------------------------------------------------------------------------
+
+    def invoke(self, name: bytes, args: Sequence[bytes]) -> Outcome:
+        """Call ``name(*args)`` with uWSGI's Python 3 rules (facts sections 2 and 4)."""
+        # the name is matched as a C string: an embedded NUL cuts it short (facts 2)
+        key = bytes(name).split(b"\0", 1)[0]
+        entry = self._functions.get(key)
+        if entry is None:
+            return Outcome(None, f"unknown function {_show(key)}")
+        token = _active.set(self)
+        try:
+            value = entry.fn(*args)  # type: ignore[operator]
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a function's SystemExit must not end the server
+            text = "".join(traceback.format_exception(exc)[1:])
+            message = str(exc)
+            what = f"raised {type(exc).__name__}" + (f": {message}" if message else "")
+            return Outcome(None, what, text)
+        finally:
+            _active.reset(token)
+        if isinstance(value, bytes):
+            if value:
+                return Outcome(bytes(value))
+            return Outcome(None, "returned empty bytes (an empty result is never delivered)")
+        return Outcome(None, f"returned {type(value).__name__}, not bytes")
+
+    def call_local(self, func: object, args: Sequence[object]) -> bytes | None:
+        """``uwsgi.call``: the result bytes or None; ValueError for arguments uWSGI refuses."""
+        if not isinstance(func, bytes) or not all(isinstance(a, bytes) for a in args):
+            raise ValueError("unable to call rpc function")
+        if len(args) > MAX_ARGS:
+            raise ValueError("unable to call rpc function")
+        outcome = self.invoke(func, args)  # type: ignore[arg-type]
+        if outcome.traceback:
+            self.log(outcome.traceback.rstrip("\n"))
+        return outcome.result
+
+    def call_remote(self, node: str | bytes, func: bytes, args: Sequence[bytes]) -> bytes | None:
+        """``uwsgi.rpc`` to another node through :class:`protocol.client.Client`."""
+        from .client import Client  # imported here: loading functions needs no client
+
+        text = node.decode("utf-8", "surrogateescape") if isinstance(node, bytes) else node
+        try:
+            return Client(text, timeout=self.socket_timeout).call(func, *args)
+        except RPCError:
+            return None
+
+
+def _show(name: bytes) -> str:
+    return repr(name.decode("utf-8", "backslashreplace"))
+
+
+def _last_line_in(exc: BaseException, filename: str) -> str:
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == filename:
+            line = frame.lineno
+    return f" (line {line})" if line else ""
+
+
+@contextmanager
+def active(table: FunctionTable) -> Iterator[FunctionTable]:
+    """Make ``table`` the one the shim talks to in this context (for tests and tools)."""
+    token = _active.set(table)
+    try:
+        yield table
+    finally:
+        _active.reset(token)
+
+
+# -- the shim module ---------------------------------------------------------------------------
+
+
+def _register_rpc(name: str, fn: object, argc: int = 0) -> bool:
+    return _table().register(name, fn, argc)
+
+
+def _rpc(node: object, func: object, *args: object) -> bytes | None:
+    table = _table()
+    if not isinstance(func, bytes) or not all(isinstance(a, bytes) for a in args):
+        raise ValueError("unable to call rpc function")
+    if isinstance(node, str | bytes) and node:
+        return table.call_remote(node, func, args)  # type: ignore[arg-type]
+    return table.call_local(func, args)
+
+
+def _call(func: object, *args: object) -> bytes | None:
+    return _table().call_local(func, args)
+
+
+def _rpc_list() -> tuple[bytes, ...]:
+    return _table().rpc_list()
+
+
+def _set_warning_message(message: str) -> bool:
+    if not isinstance(message, str):
+        raise TypeError(
+            f"set_warning_message() argument 1 must be str, not {type(message).__name__}"
+        )
+    _table().warning = message
+    return True
+
+
+def _log(message: str) -> bool:
+    _table().log(str(message))
+    return True
+
+
+def _worker_id() -> int:
+    return 1
+
+
+def _mule_id() -> int:
+    return 0
+
+
+def _masterpid() -> int:
+    return os.getpid()
+
+
+def _false() -> bool:
+    return False
+
+
+def _module_getattr(name: str) -> Any:
+    """Attributes that depend on the active table (PEP 562 module ``__getattr__``)."""
+    table = _table()
+    if name == "opt":
+        return table.opt
+    if name == "buffer_size":
+        return table.buffer_size
+    if name == "started_on":
+        return table.started_on
+    raise AttributeError(
+        f"the rpccli uwsgi shim has no attribute {name!r} "
+        "(it provides the RPC subset: register_rpc, rpc, call, rpc_list, set_warning_message, ...)"
+    )
+
+
+def _build_shim() -> types.ModuleType:
+    shim = types.ModuleType("uwsgi", "rpccli's stand-in for uWSGI's embedded module (RPC subset)")
+    values: dict[str, Any] = {
+        "__getattr__": _module_getattr,
+        "RPCCLI_SHIM": True,
+        "register_rpc": _register_rpc,
+        "rpc": _rpc,
+        "call": _call,
+        "rpc_list": _rpc_list,
+        "set_warning_message": _set_warning_message,
+        "log": _log,
+        "worker_id": _worker_id,
+        "mule_id": _mule_id,
+        "masterpid": _masterpid,
+        "i_am_the_spooler": _false,
+        "is_a_reload": _false,
+        "numproc": 1,
+        "version": SHIM_VERSION,
+        "version_info": _VERSION_INFO,
+        "hostname": socket.gethostname().encode(),
+        "magic_table": {},
+        "applications": None,
+    }
+    for key, value in values.items():
+        setattr(shim, key, value)
+    return shim
+
+
+def install_shim() -> types.ModuleType:
+    """Put the shim into ``sys.modules['uwsgi']`` unless a real uwsgi module is already there."""
+    current = sys.modules.get("uwsgi")
+    if current is not None:
+        return current
+    shim = _build_shim()
+    sys.modules["uwsgi"] = shim
+    return shim

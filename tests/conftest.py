@@ -1,0 +1,26 @@
+"""Fixtures shared by every test package: the bundled server with demo and example functions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from protocol.functions import FunctionTable
+from protocol.server import serve_in_thread
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_FUNCTIONS = ROOT / "rpccli" / "demo_functions.py"
+EXAMPLE_FUNCTIONS = ROOT / "examples" / "functions.py"
+
+
+@pytest.fixture(scope="session")
+def bundled_node() -> Iterator[str]:
+    """Node of a bundled server on 127.0.0.1:<ephemeral> serving the demo functions AND
+    examples/functions.py (examples win where names overlap), stopped at the end."""
+    table = FunctionTable()
+    table.load_file(DEMO_FUNCTIONS)
+    table.load_file(EXAMPLE_FUNCTIONS)
+    with serve_in_thread(table, ("127.0.0.1:0",)) as server:
+        yield server.node
