@@ -110,11 +110,15 @@ def _lines() -> Any:
 
 
 def _start_demo() -> tuple[Any, str]:
+    from pathlib import Path
+
+    import rpccli
     from protocol.functions import FunctionTable
     from protocol.server import serve_in_thread
 
     table = FunctionTable()
-    table.load_demo()
+    # the demo file is a uWSGI function file, loaded through the shim (never imported)
+    table.load_file(Path(rpccli.__file__).with_name("demo_functions.py"))
     server = serve_in_thread(table, binds=("127.0.0.1:0",))
     server.table = table
     return server, server.nodes[0]
@@ -122,4 +126,4 @@ def _start_demo() -> tuple[Any, str]:
 
 def server_names(server: Any) -> list[str]:
     table = getattr(server, "table", None)
-    return sorted(table.names()) if table is not None else []
+    return list(table.names()) if table is not None else []

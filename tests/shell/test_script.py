@@ -1,0 +1,82 @@
+"""`rpccli shell NODE < script`: no prompt_toolkit, one command per line, results as `call`
+prints them in a pipe, one error line per failed line, and the documented exit code."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.peers import ROOT
+
+
+def shell(stdin: bytes, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "rpccli", "shell", *args],
+        input=stdin,
+        capture_output=True,
+        cwd=ROOT,
+        env=os.environ.copy(),
+        timeout=60,
+        check=False,
+    )
+
+
+def test_lines_run_in_order_with_exact_bytes(bundled_node: str) -> None:
+    script = b"hello world\n# a comment\n\necho $'\\x00\\xff' x\nupper abc\n"
+    result = shell(script, bundled_node)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"Hello, world\x00\xff xABC"
+    assert result.stderr == b""
+
+
+def test_failed_lines_are_reported_and_the_last_failure_is_the_exit_code(
+    bundled_node: str,
+) -> None:
+    script = b"nope\nhello\necho a ''\nhello again\n"
+    result = shell(script, bundled_node)
+    assert result.returncode == 2  # line 3, a usage error, failed last
+    assert result.stdout == b"Hello, worldHello, again"
+    lines = result.stderr.decode().splitlines()
+    assert lines[0].startswith("rpccli: line 1: no result from")
+    assert lines[1].startswith("rpccli: line 3: argument 2 is empty")
+
+
+def test_refused_node_gives_exit_code_3(xdg_dirs) -> None:
+    result = shell(b"hello\n", "127.0.0.1:1")
+    assert result.returncode == 3
+    assert b"line 1: cannot connect to 127.0.0.1:1: refused" in result.stderr
+
+
+def test_meta_commands_and_quit_in_a_script(bundled_node: str) -> None:
+    script = b".json on\nhello x\n.quit\nhello never\n"
+    result = shell(script, bundled_node)
+    assert result.returncode == 0
+    assert result.stdout.count(b"\n") == 1
+    assert b'"response": "Hello, x"' in result.stdout
+
+
+def test_stdin_argument_is_refused(bundled_node: str) -> None:
+    result = shell(b"echo @-\n", bundled_node)
+    assert result.returncode == 2
+    assert b"@- (standard input) cannot be used here" in result.stderr
+
+
+def test_no_node_starts_the_bundled_demo_server_and_says_so(xdg_dirs) -> None:
+    result = shell(b"hello\n.node\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(b"Hello, world127.0.0.1:")
+    assert b"started the bundled demo server on 127.0.0.1:" in result.stderr
+
+
+def test_bad_node_is_a_usage_error(xdg_dirs) -> None:
+    result = shell(b"hello\n", "no-such-profile")
+    assert result.returncode == 2
+    assert result.stderr.startswith(b"rpccli: unknown node 'no-such-profile'")
+
+
+def test_default_node_from_env(bundled_node: str, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RPCCLI_NODE", bundled_node)
+    result = shell(b"hello env\n")
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"Hello, env", b"")

@@ -1,0 +1,166 @@
+"""The interactive shell driven through prompt_toolkit's pipe input and a dummy output, against
+the bundled server: calls, errors that never end the shell, keys, history, meta-commands."""
+
+from __future__ import annotations
+
+import io
+import stat
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from rpccli import names
+from rpccli.config import load_config
+from rpccli.shell.interactive import history_path, run_interactive
+from rpccli.shell.session import Shell
+
+
+class Run:
+    def __init__(self, code: int, stdout: bytes, stderr: str, shell: Shell) -> None:
+        self.code = code
+        self.stdout = stdout
+        self.stderr = stderr
+        self.shell = shell
+
+
+@pytest.fixture
+def run(bundled_node: str) -> Callable[..., Run]:
+    def run(keys: str | list[str], node: str = bundled_node) -> Run:
+        out = io.BytesIO()
+        stdout = io.TextIOWrapper(out, write_through=True)
+        stderr = io.StringIO()
+        shell = Shell(load_config(), node, interactive=True, stdout=stdout, stderr=stderr)
+        with create_pipe_input() as pipe:
+            if isinstance(keys, str):
+                pipe.send_text(keys)
+            else:
+                # chunks arrive one by one, like typing: completion runs between them
+                def typist() -> None:
+                    for chunk in keys:
+                        time.sleep(0.3)
+                        pipe.send_text(chunk)
+
+                threading.Thread(target=typist, daemon=True).start()
+            code = run_interactive(shell, input=pipe, output=DummyOutput())
+        return Run(code, out.getvalue(), stderr.getvalue(), shell)
+
+    return run
+
+
+def test_a_call_prints_the_result_and_ctrl_d_exits_0(run) -> None:
+    result = run("hello world\r\x04")
+    assert result.code == 0
+    assert result.stdout == b"Hello, world"
+    assert result.shell.last is not None and result.shell.last.ok
+
+
+def test_errors_never_end_the_shell(run) -> None:
+    result = run("nope\rfail\recho 'open\r.bogus\rupper ok\r\x04")
+    assert result.code == 0
+    assert result.stdout == b"OK"
+    lines = result.stderr.splitlines()
+    assert len(lines) == 4
+    assert lines[0].startswith("rpccli: no result from") and "nope" in lines[0]
+    assert "unterminated ' quote" in lines[2]
+    assert "unknown meta-command .bogus" in lines[3]
+
+
+def test_usage_errors_match_call(run) -> None:
+    result = run("echo a ''\recho @/no/such/file\r\x04")
+    assert result.stdout == b""
+    assert "argument 2 is empty" in result.stderr
+    assert "cannot read @/no/such/file: no such file" in result.stderr
+
+
+def test_escapes_send_any_byte(run) -> None:
+    result = run("echo $'\\x00\\xff\\n' 'a b'\r\x04")
+    assert result.stdout == b"\x00\xff\n a b"
+
+
+def test_at_file_argument(run, tmp_path: Path) -> None:
+    (tmp_path / "data.bin").write_bytes(b"\x01\x02file")
+    result = run(f"echo @{tmp_path}/data.bin @@literal\r\x04")
+    assert result.stdout == b"\x01\x02file @literal"
+
+
+def test_ctrl_c_clears_the_line(run) -> None:
+    result = run("hello half-typed\x03hello again\r\x04")
+    assert result.code == 0
+    assert result.stdout == b"Hello, again"
+
+
+def test_quit_meta_command_and_bare_exit(run) -> None:
+    assert run(".quit\rhello\r").code == 0
+    result = run("exit\rhello\r")
+    assert (result.code, result.stdout) == (0, b"")
+
+
+def test_tab_completes_a_function_name(run, bundled_node: str) -> None:
+    names.store_listing(bundled_node, ["upper", "hello"])
+    result = run(["upp", "\t", " x\r", "\x04"])
+    assert result.stdout == b"X"
+
+
+def test_successful_calls_are_learned(run, bundled_node: str) -> None:
+    run("argc 1 2\r\x04")
+    assert names.known_names(bundled_node)["argc"] in ("learned", "profile")
+    assert "learned" in names.name_sources(bundled_node)["argc"]
+
+
+def test_history_is_private_and_skips_space_led_lines(run) -> None:
+    run("hello one\r echo secret\rhello one\rhello two\r\x04")
+    path = history_path()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    text = path.read_text()
+    assert "+hello one" in text and "+hello two" in text
+    assert "secret" not in text
+    assert text.count("+hello one") == 1  # an immediate repeat is not stored twice
+    # a new shell sees the old history: Up recalls the last line
+    result = run("\x1b[A\r\x04")
+    assert result.stdout == b"Hello, two"
+
+
+def test_meta_commands(run) -> None:
+    result = run(
+        ".timeout 7\r.timeout\r.mode raw\rhello\r.mode packet\r.json on\rhello x\r"
+        ".json off\r.timing on\rhello\r.help\r.help node\r.nodes\r\x04"
+    )
+    out = result.stdout.decode()
+    assert result.shell.settings.timeout == 7
+    assert "timeout is now 7 s\n7\n" in out
+    assert "Hello, world" in out  # raw mode answers the same bytes
+    assert '"function": "hello", "args": ["x"], "ok": true, "response": "Hello, x"' in out
+    assert "* timing: connect" in result.stderr
+    assert ".node [NODE]" in out and "switch to another" in out
+    assert "also: .connect, .use" in out
+
+
+def test_node_switch_and_bad_node(run, bundled_node: str) -> None:
+    result = run(f".node nope:x\r.node 127.0.0.1:1\rhello\r.node {bundled_node}\rhello\r\x04")
+    assert result.code == 0
+    assert result.stdout.endswith(b"Hello, world")
+    assert "cannot connect to 127.0.0.1:1" in result.stderr
+    assert result.stderr.count("rpccli:") == 2  # the bad node word, then refused
+
+
+def test_functions_lists_sources_after_background_listing(run, bundled_node: str) -> None:
+    shell = run("\x04").shell
+    thread = shell.names.refresh()
+    thread.join(10)
+    listed = shell.names.sources()
+    assert "hello" in listed and "listing" in listed["hello"]
+    # a later shell completes from the stored listing without waiting for the node
+    assert "listing" in names.name_sources(bundled_node)["sleep"]
+
+
+def test_listing_of_a_dead_node_keeps_the_shell_usable(run) -> None:
+    result = run(".functions\r\x04", node="127.0.0.1:1")
+    assert result.code == 0
+    thread = result.shell.names.refresh()
+    thread.join(10)
+    assert "failed" in result.shell.names.status
