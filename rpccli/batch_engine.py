@@ -1,0 +1,305 @@
+"""The concurrent engine of ``rpccli batch``: many calls in flight on ONE thread (epoll).
+
+Threads were tried first: with 16 of them, handing the GIL back and forth cost more than the
+calls (most of the time went to futex system calls). uWSGI serves one request per connection
+(facts 2), so a call is connect, send, read until done, close: a small state machine per socket,
+driven by ``selectors``. Messages and verdicts are the blocking client's (``protocol.failures``),
+and failover follows ``protocol.nodes.may_retry``.
+
+Results come out in input order through a window of at most ``window`` entries, so memory stays
+constant however many lines stream through.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import selectors
+import socket
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from protocol import failures
+from protocol.client import Client
+from protocol.errors import CallError, NoResult, RPCError
+from protocol.nodes import Health, may_retry
+from protocol.wire import ResponseReader
+
+__all__ = ["Call", "run"]
+
+_CHUNK = 256 * 1024
+_CONNECTING, _SENDING, _READING = 1, 2, 3
+_IN_PROGRESS = {errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK}
+
+
+class Call:
+    """One call: the nodes to try in order, the request, and (when done) its result dict."""
+
+    __slots__ = (
+        "attempt",
+        "clients",
+        "connect_deadline",
+        "connected",
+        "deadline",
+        "first",
+        "function",
+        "health",
+        "info",
+        "pos",
+        "reader",
+        "received",
+        "request",
+        "result",
+        "retry_unsafe",
+        "sock",
+        "start",
+        "state",
+    )
+
+    def __init__(
+        self,
+        clients: list[Client],
+        request: bytes,
+        function: str,
+        info: dict[str, Any],
+        *,
+        health: Health | None = None,
+        retry_unsafe: bool = False,
+    ) -> None:
+        self.clients = clients
+        self.request = request
+        self.function = function
+        self.info = info  # line, function, args: copied into the result
+        self.health = health
+        self.retry_unsafe = retry_unsafe
+        self.attempt = 0
+        self.result: dict[str, Any] | None = None
+        self.sock: socket.socket | None = None
+        self.state = 0
+        self.pos = 0
+        self.received = 0
+        self.reader: ResponseReader | None = None
+        self.start = self.connected = self.first = 0.0
+        self.deadline = self.connect_deadline = 0.0
+
+    @property
+    def client(self) -> Client:
+        return self.clients[self.attempt]
+
+
+class _Loop:
+    def __init__(self) -> None:
+        self.selector = selectors.DefaultSelector()
+        self.inflight: dict[int, Call] = {}
+        self._literal: dict[Client, bool] = {}  # Address.is_literal parses the IP each time
+
+    # -- starting ----------------------------------------------------------------------------
+    def start(self, call: Call) -> None:
+        while call.result is None:
+            client = call.client
+            address = client.address
+            literal = self._literal.get(client)
+            if literal is None:
+                literal = self._literal[client] = address.is_literal
+            if not literal:
+                # a DNS name: the blocking client resolves and tries every address (rare in
+                # batch; names are usually literals or profiles of literals)
+                self._blocking(call)
+                return
+            now = time.monotonic()
+            call.start = now
+            call.deadline = now + client.timeout
+            call.connect_deadline = min(now + client.connect_timeout, call.deadline)
+            call.received = call.pos = 0
+            mode = "packet" if call.request[3] == 0 else "raw"
+            call.reader = ResponseReader(mode, max_size=client.max_response, node=client.node)
+            sock = socket.socket(address.family, socket.SOCK_STREAM)
+            try:
+                if address.family == socket.AF_UNIX:
+                    # a unix connect does not complete later: do it blocking, it is immediate
+                    sock.settimeout(max(call.connect_deadline - now, 0.001))
+                    sock.connect(address.sockaddrs[0])
+                    sock.setblocking(False)
+                    code = 0
+                else:
+                    sock.setblocking(False)
+                    code = sock.connect_ex(address.sockaddr)
+            except TimeoutError:
+                sock.close()
+                self._failed(call, failures.connect_timed_out(client.node, client.connect_timeout))
+                continue
+            except OSError as exc:
+                sock.close()
+                self._failed(call, failures.connect_failed(client.node, exc))
+                continue
+            if code and code not in _IN_PROGRESS:
+                sock.close()
+                error = failures.connect_failed(client.node, OSError(code, os.strerror(code)))
+                self._failed(call, error)
+                continue
+            call.sock = sock
+            call.state = _CONNECTING
+            self.inflight[sock.fileno()] = call
+            self.selector.register(sock, selectors.EVENT_WRITE, call)
+            return
+
+    def _blocking(self, call: Call) -> None:
+        client = call.client
+        mode = "packet" if call.request[3] == 0 else "raw"
+        reader = ResponseReader(mode, max_size=client.max_response, node=client.node)
+        try:
+            result = client.exchange(call.request, reader, function=call.function)
+        except RPCError as exc:
+            self._failed(call, exc)
+            if call.result is None:
+                self.start(call)
+            return
+        self._succeed(call, result.body, result.timings.total, client.node)
+
+    # -- finishing ---------------------------------------------------------------------------
+    def _close(self, call: Call) -> None:
+        sock = call.sock
+        if sock is not None:
+            self.inflight.pop(sock.fileno(), None)
+            self.selector.unregister(sock)
+            sock.close()
+            call.sock = None
+
+    def _failed(self, call: Call, error: RPCError) -> None:
+        """Record ``error``; move on to the next node when that is safe, else finish."""
+        self._close(call)
+        node = call.client.node
+        retry = may_retry(error)
+        if call.health is not None and retry:
+            call.health.mark_down(node)
+        if call.attempt + 1 < len(call.clients) and may_retry(
+            error, retry_unsafe=call.retry_unsafe
+        ):
+            call.attempt += 1
+            return
+        call.result = {
+            "node": node,
+            "error": error,
+            "elapsed": time.monotonic() - call.start if call.start else None,
+            **call.info,
+        }
+
+    def _succeed(self, call: Call, body: bytes, elapsed: float, node: str) -> None:
+        self._close(call)
+        if call.health is not None:
+            call.health.mark_up(node)
+        call.result = {"node": node, "body": body, "elapsed": elapsed, **call.info}
+
+    # -- events ------------------------------------------------------------------------------
+    def poll(self) -> None:
+        now = time.monotonic()
+        soonest = min(
+            (c.connect_deadline if c.state == _CONNECTING else c.deadline)
+            for c in self.inflight.values()
+        )
+        for key, _ in self.selector.select(max(soonest - now, 0)):
+            call: Call = key.data
+            try:
+                self._event(call)
+            except CallError as exc:
+                self._failed(call, exc)
+                if call.result is None:
+                    self.start(call)
+        now = time.monotonic()
+        for call in [c for c in self.inflight.values() if c.state == _CONNECTING]:
+            if now >= call.connect_deadline:
+                client = call.client
+                self._failed(call, failures.connect_timed_out(client.node, client.connect_timeout))
+                if call.result is None:
+                    self.start(call)
+        for call in [c for c in self.inflight.values() if now >= c.deadline]:
+            client = call.client
+            self._failed(
+                call, failures.response_timed_out(client.node, client.timeout, call.received)
+            )
+
+    def _event(self, call: Call) -> None:
+        sock = call.sock
+        assert sock is not None and call.reader is not None
+        client = call.client
+        if call.state == _CONNECTING:
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise failures.connect_failed(client.node, OSError(code, os.strerror(code)))
+            call.connected = time.monotonic()
+            call.state = _SENDING
+        if call.state == _SENDING:
+            try:
+                call.pos += sock.send(call.request[call.pos :] if call.pos else call.request)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                raise failures.reset(client.node, call.function, len(call.request), 0) from exc
+            if call.pos < len(call.request):
+                return
+            call.state = _READING
+            self.selector.modify(sock, selectors.EVENT_READ, call)
+            return
+        try:
+            data = sock.recv(_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            raise self._reset(call, exc) from None
+        if not call.received:
+            call.first = time.monotonic()
+        if data:
+            call.received += len(data)
+            if not call.reader.feed(data):
+                return
+            body = call.reader.response().body
+        else:
+            try:
+                body = call.reader.feed_eof().body
+            except NoResult:
+                raise failures.no_result(client.node, call.function, len(call.request)) from None
+        self._succeed(call, body, time.monotonic() - call.start, client.node)
+
+    def _reset(self, call: Call, exc: OSError) -> CallError:
+        client = call.client
+        return failures.reset(client.node, call.function, len(call.request), call.received)
+
+
+def run(
+    source: Iterator[Call | dict[str, Any]],
+    emit: Callable[[dict[str, Any]], None],
+    *,
+    concurrency: int,
+    window: int,
+) -> None:
+    """Start calls from ``source`` (ready dicts pass through), ``emit`` results in order."""
+    loop = _Loop()
+    pending: deque[Call | dict[str, Any]] = deque()
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and len(loop.inflight) < concurrency and len(pending) < window:
+                item = next(source, None)
+                if item is None:
+                    exhausted = True
+                    break
+                pending.append(item)
+                if isinstance(item, Call):
+                    loop.start(item)
+            while pending:
+                head = pending[0]
+                result = head.result if isinstance(head, Call) else head
+                if result is None:
+                    break
+                pending.popleft()
+                emit(result)
+            if exhausted and not pending:
+                return
+            if loop.inflight:
+                loop.poll()
+    finally:
+        for call in list(loop.inflight.values()):
+            loop._close(call)
+        loop.selector.close()
