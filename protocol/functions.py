@@ -241,7 +241,9 @@ class FunctionTable:
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # a function's SystemExit must not end the server
-            text = "".join(traceback.format_exception(exc)[1:])
+            # drop this frame: the traceback starts in the function, as uWSGI prints it
+            tb = exc.__traceback__.tb_next if exc.__traceback__ else None
+            text = "".join(traceback.format_exception(type(exc), exc, tb))
             message = str(exc)
             what = f"raised {type(exc).__name__}" + (f": {message}" if message else "")
             return Outcome(None, what, text)

@@ -156,10 +156,10 @@ def peer_name(transport: asyncio.BaseTransport) -> str:
         host, port = peer[0], peer[1]
         return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
     sockname = transport.get_extra_info("sockname")
-    if isinstance(sockname, bytes) and sockname.startswith(b"\0"):
-        return "@" + sockname[1:].decode("utf-8", "replace") + " client"
+    if isinstance(sockname, bytes):
+        sockname = sockname.decode("utf-8", "replace")
     if isinstance(sockname, str) and sockname:
-        if sockname.startswith("\0"):
-            return "@" + sockname[1:] + " client"
+        if sockname.startswith("\0"):  # abstract; uWSGI-style names end in a NUL too
+            return "@" + sockname[1:].rstrip("\0") + " client"
         return f"{sockname} client"
     return "unix client"

@@ -1,0 +1,228 @@
+"""``rpccli serve [FILE.py ...]``: the bundled uWSGI-compatible RPC server.
+
+Everything it prints goes to stderr (the banner, one line per call, warnings), so stdout stays
+empty and a wrapper can still capture or discard the log as a whole. The server core lives in
+:mod:`protocol.server`; this module is the command: options, the banner, the log, signals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from protocol.address import parse_address
+from protocol.errors import AddressError
+from protocol.functions import FunctionTable
+from protocol.server import DEFAULT_THREADS, Event, Server, format_event, new_event_loop
+from protocol.wire import DEFAULT_BUFFER_SIZE
+
+__all__ = ["DEFAULT_BIND", "DEMO_FUNCTIONS", "build_table", "serve"]
+
+DEFAULT_BIND = "127.0.0.1:3031"
+#: the demo function file, a uWSGI function file shipped inside the package
+DEMO_FUNCTIONS = Path(__file__).resolve().parent / "demo_functions.py"
+
+#: connections that never sent a byte (port probes, readiness checks) are logged only with -v
+_QUIET_KINDS = frozenset({"idle"})
+
+
+def build_table(
+    files: Sequence[str | Path] = (),
+    *,
+    demo: bool = True,
+    warning: str | None = None,
+    log: object = None,
+) -> FunctionTable:
+    """A FunctionTable with the demo functions (unless ``demo=False``) and then ``files``
+    (a later file replaces a function of the same name, as uWSGI's re-registration does)."""
+    table = FunctionTable(log=log)  # type: ignore[arg-type]
+    if demo:
+        table.load_file(DEMO_FUNCTIONS)
+    for path in files:
+        table.load_file(path)
+    if warning is not None:
+        table.warning = warning
+    return table
+
+
+class _Log:
+    """Writes the server's lines to stderr, each with a time stamp."""
+
+    def __init__(self, quiet: bool, verbose: int, color: bool) -> None:
+        self.quiet = quiet
+        self.verbose = verbose
+        self.color = color
+
+    def line(self, text: str, *, fg: str | None = None, bold: bool = False) -> None:
+        if self.color and (fg or bold):
+            text = click.style(text, fg=fg, bold=bold)
+        try:
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    def message(self, text: str) -> None:
+        """From function files: ``uwsgi.log()`` and real uWSGI-style notices."""
+        if not self.quiet:
+            self.line(f"{time.strftime('%H:%M:%S')} {text}")
+
+    def event(self, event: Event) -> None:
+        if self.quiet or (event.kind in _QUIET_KINDS and not self.verbose):
+            return
+        failed = event.sent == 0 and event.kind != "ping"
+        self.line(
+            f"{time.strftime('%H:%M:%S')} {format_event(event)}", fg="red" if failed else None
+        )
+        if event.traceback:
+            for row in event.traceback.rstrip("\n").splitlines():
+                self.line("    " + row)
+
+
+def _warn_exposed(log: _Log, binds: Sequence[str]) -> None:
+    for text in binds:
+        try:
+            address = parse_address(text if not text.endswith(":0") else text[:-1] + "1")
+        except AddressError:
+            continue  # bind() reports it properly
+        if not address.is_loopback:
+            log.line(
+                f"WARNING: listening on {text}, which is NOT a loopback address: anyone who can "
+                "reach it can call every function served here (sleep, big, your own code). "
+                "rpccli serve is a test server; keep it on 127.0.0.1, ::1 or a unix socket.",
+                fg="red",
+                bold=True,
+            )
+
+
+def _banner(log: _Log, server: Server, table: FunctionTable, loop_name: str) -> None:
+    threads = server.threads
+    workers = f"{threads} threads" if threads else "calls in the event loop"
+    for node in server.nodes:
+        log.line(f"rpccli serve: listening on {node}")
+    log.line(
+        f"  buffer-size {server.buffer_size}, socket-timeout {server.socket_timeout:g}s, "
+        f"{workers}, {loop_name}"
+    )
+    by_source: dict[str, list[str]] = {}
+    for name in table.names():
+        source = table.source(name) or "?"
+        label = "demo" if Path(source) == DEMO_FUNCTIONS else source
+        by_source.setdefault(label, []).append(name)
+    log.line(f"  serving {len(table)} functions:")
+    for label, names in by_source.items():
+        log.line(f"    {label}: {' '.join(names)}")
+    if table.warning:
+        log.line(f"  ping warning: {table.warning!r}")
+    example = "hello world" if "hello" in table else (table.names() or ["FUNCTION"])[0]
+    log.line(f"  try: rpccli call {server.nodes[0]} {example}   (Ctrl-C stops)")
+
+
+async def _run(server: Server, log: _Log, table: FunctionTable, loop_name: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await server.start()
+        _banner(log, server, table, loop_name)
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await server.close()
+    log.line("rpccli serve: stopped")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-b",
+    "--bind",
+    "binds",
+    multiple=True,
+    metavar="ADDR",
+    help=f"Where to listen (repeatable): HOST:PORT, [V6]:PORT, :PORT, a unix socket path or "
+    f"@NAME (abstract). Port 0 picks a free port. Default {DEFAULT_BIND}.",
+)
+@click.option(
+    "--buffer-size",
+    type=click.IntRange(1, 65535),
+    default=DEFAULT_BUFFER_SIZE,
+    show_default=True,
+    help="Largest request body accepted, as uWSGI's --buffer-size (bigger ones are reset).",
+)
+@click.option(
+    "--socket-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=4.0,
+    show_default=True,
+    help="Seconds a connection may stay silent before it is closed, as uWSGI's option.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(0, 1024),
+    default=DEFAULT_THREADS,
+    show_default=True,
+    help="Function calls that may run at once (like uWSGI workers); 0 runs them in the event "
+    "loop, one at a time.",
+)
+@click.option("--no-demo", is_flag=True, help="Serve only the functions of FILE.py.")
+@click.option("--warning", metavar="TEXT", help="Warning text that ping answers with.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the banner and errors.")
+@click.option("-v", "--verbose", count=True, help="Also log connections that sent nothing.")
+@click.option("--no-uvloop", is_flag=True, help="Use asyncio's own event loop.")
+def serve(
+    files: tuple[Path, ...],
+    binds: tuple[str, ...],
+    buffer_size: int,
+    socket_timeout: float,
+    threads: int,
+    no_demo: bool,
+    warning: str | None,
+    quiet: bool,
+    verbose: int,
+    no_uvloop: bool,
+) -> None:
+    """Run a uWSGI-compatible RPC server for trying and testing RPC functions.
+
+    FILE.py are uWSGI function files (`import uwsgi; uwsgi.register_rpc("name", fn)`), the same
+    files real uWSGI loads with --import. Unless --no-demo, demo functions are served too:
+    hello, echo, upper, argc, sleep SECONDS, big N, binary, json, fail, empty, text, none, http,
+    and rpc_list (the served names, one per line).
+
+    \b
+      rpccli serve                           # demo functions on 127.0.0.1:3031
+      rpccli serve myfuncs.py --bind :4000   # yours too, on another port
+      rpccli serve --bind /tmp/rpc.sock --bind @rpc --no-demo myfuncs.py
+
+    On the wire it answers exactly as uWSGI 2.0 does (including the silent 0-byte close for every
+    failure); unlike uWSGI, its log says WHY a call got no result. The log goes to stderr.
+    """
+    if no_demo and not files:
+        raise click.UsageError("--no-demo without FILE.py would serve nothing")
+    log = _Log(quiet, verbose, color=sys.stderr.isatty())
+    table = build_table(files, demo=not no_demo, warning=warning, log=log.message)
+    binds = binds or (DEFAULT_BIND,)
+    _warn_exposed(log, binds)
+    loop = new_event_loop(not no_uvloop)
+    loop_name = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
+    table.opt.update({"import": b",".join(str(f).encode() for f in files)} if files else {})
+    server = Server(
+        table,
+        binds,
+        buffer_size=buffer_size,
+        socket_timeout=socket_timeout,
+        threads=threads,
+        on_event=log.event,
+    )
+    try:
+        loop.run_until_complete(_run(server, log, table, loop_name))
+    finally:
+        loop.close()
