@@ -1,0 +1,71 @@
+"""CLI tests run rpccli.cli.main in process with captured bytes, each with empty XDG dirs."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rpccli.cli import main
+
+
+@dataclass
+class Result:
+    code: int
+    out: bytes
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out.decode("utf-8")
+
+
+def run_cli(*args: str, input: bytes | str = b"", env: dict[str, str] | None = None) -> Result:
+    """Run ``rpccli ARGS`` in process: the exit code main() returns, stdout bytes, stderr text."""
+    runner = CliRunner()
+    with runner.isolation(input=input, env=env) as (out, err, _):
+        code = main(list(args))
+        sys.stdout.flush()
+        sys.stderr.flush()
+    return Result(code, out.getvalue(), err.getvalue().decode("utf-8", "replace"))
+
+
+@pytest.fixture(autouse=True)
+def xdg_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    config = tmp_path / "config"
+    state = tmp_path / "state"
+    config.mkdir()
+    state.mkdir()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    for name in ("RPCCLI_CONFIG", "RPCCLI_NODE", "RPCCLI_TIMEOUT", "NO_COLOR", "RPCCLI_TRACEBACK"):
+        monkeypatch.delenv(name, raising=False)
+    return {"config": config, "state": state}
+
+
+@pytest.fixture
+def write_config(xdg_dirs: dict[str, Path]) -> Callable[[str], Path]:
+    def write(text: str) -> Path:
+        path = xdg_dirs["config"] / "rpccli" / "config.toml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    return run_cli
+
+
+@pytest.fixture(scope="session")
+def refused_node() -> str:
+    """A loopback port nothing listens on (bound then closed)."""
+    from tests.peers import free_port
+
+    return f"127.0.0.1:{free_port()}"
