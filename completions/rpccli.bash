@@ -2,7 +2,10 @@ _rpccli_completion() {
     local IFS=$'\n'
     local response
 
-    response=$(env COMP_WORDS="${COMP_WORDS[*]}" COMP_CWORD=$COMP_CWORD _RPCCLI_COMPLETE=bash_complete $1)
+    # The line up to the cursor, not COMP_WORDS: bash splits words at ':' (COMP_WORDBREAKS),
+    # which would cut every HOST:PORT node in two.
+    response=$(env COMP_LINE="${COMP_LINE:0:$COMP_POINT}" COMP_WORDBREAKS="$COMP_WORDBREAKS" \
+_RPCCLI_COMPLETE=bash_complete $1)
 
     for completion in $response; do
         IFS=',' read type value <<< "$completion"

@@ -84,6 +84,9 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "rpccli") -> int
     """Run the program; return the exit code instead of raising SystemExit."""
     args = list(sys.argv[1:] if argv is None else argv)
     show_traceback = "--traceback" in args or os.environ.get("RPCCLI_TRACEBACK") == "1"
+    if os.environ.get("_RPCCLI_COMPLETE"):
+        # TAB: register the colon-safe bash completion (HOST:PORT words) before click answers
+        importlib.import_module("rpccli.completion")
     try:
         result = app.main(args, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Exit as exc:

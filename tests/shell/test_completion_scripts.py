@@ -1,0 +1,132 @@
+"""Shell completion: the checked-in scripts are current, `rpccli completion` prints them, TAB
+never imports rich or prompt_toolkit nor touches the network, and bash really completes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+from click.testing import CliRunner
+
+from rpccli import names
+from rpccli.cli import app
+from rpccli.completion import SHELLS, script
+from tests.peers import ROOT
+
+COMPLETIONS = ROOT / "completions"
+
+
+@pytest.mark.parametrize("shell", sorted(SHELLS))
+def test_checked_in_script_is_current(shell: str) -> None:
+    path = COMPLETIONS / SHELLS[shell]
+    assert path.read_text() == script(shell), (
+        f"{path} is stale: regenerate it with `rpccli completion {shell} > {path}`"
+    )
+
+
+@pytest.mark.parametrize("shell", sorted(SHELLS))
+def test_completion_command_prints_the_script(shell: str) -> None:
+    result = CliRunner().invoke(app, ["completion", shell])
+    assert result.exit_code == 0
+    assert result.output == (COMPLETIONS / SHELLS[shell]).read_text()
+
+
+def test_unknown_shell_is_a_usage_error() -> None:
+    result = CliRunner().invoke(app, ["completion", "tcsh"])
+    assert result.exit_code == 2
+
+
+def _tab(line: str, shell: str = "bash") -> subprocess.CompletedProcess[str]:
+    # exactly what the generated scripts run on TAB, plus a report of what got imported
+    code = (
+        "import sys\n"
+        "from rpccli.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('rich', 'prompt_toolkit', 'asyncio', 'pygments')\n"
+        "sys.stderr.write('IMPORTED ' + ' '.join(m for m in heavy if m in sys.modules))\n"
+    )
+    env = {**os.environ, "_RPCCLI_COMPLETE": f"{shell}_complete"}
+    if shell == "bash":  # what completions/rpccli.bash passes
+        env.update(COMP_LINE=line, COMP_WORDBREAKS="\"'><=;|&(:")
+    else:
+        words = line.split()
+        env.update(COMP_WORDS=line, COMP_CWORD=str(len(words) - (0 if line.endswith(" ") else 1)))
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+
+
+def test_tab_for_function_names_is_local_and_light(xdg_dirs) -> None:
+    # 127.0.0.1:1 refuses connections: any network use would fail, yet names complete
+    names.remember("127.0.0.1:1", "hello")
+    names.store_listing("127.0.0.1:1", ["hellolua", "upper"])
+    result = _tab("rpccli call 127.0.0.1:1 hel")
+    assert result.stdout.split() == ["plain,hello", "plain,hellolua"]
+    assert result.stderr.strip() == "IMPORTED"
+
+
+def test_tab_for_node_offers_profiles(xdg_dirs) -> None:
+    config = xdg_dirs["config"] / "rpccli"
+    config.mkdir()
+    (config / "config.toml").write_text('[nodes.prod]\naddress = "127.0.0.1:2"\n')
+    for command in ("call", "shell"):
+        result = _tab(f"rpccli {command} pr")
+        assert result.stdout.split() == ["plain,prod"]
+        assert result.stderr.strip() == "IMPORTED"
+
+
+def test_bash_values_are_cut_after_the_last_colon(xdg_dirs) -> None:
+    # bash replaces only the text after the word break ':'; it keeps "127.0.0.1:"
+    names.remember("127.0.0.1:3031", "hello")
+    result = _tab("rpccli call 127.0.0.1:30")
+    assert result.stdout.split() == ["plain,3031"]
+    result = _tab("rpccli call 127.0.0.1:3031 ")
+    assert result.stdout.split() == ["plain,hello"]
+
+
+def test_zsh_protocol_carries_the_source(xdg_dirs) -> None:
+    names.remember("127.0.0.1:1", "hello")
+    result = _tab("rpccli call 127.0.0.1:1 h", shell="zsh")
+    assert result.stdout.split("\n")[:3] == ["plain", "hello", "learned"]
+
+
+def test_real_bash_completes_a_function_name(xdg_dirs, tmp_path: Path) -> None:
+    bash = shutil.which("bash")
+    assert bash is not None
+    names.store_listing("127.0.0.1:1", ["hello_from_listing", "upper"])
+    bin_dir = Path(sys.executable).parent
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "TERM": "dumb",
+        "XDG_STATE_HOME": os.environ["XDG_STATE_HOME"],
+        "XDG_CONFIG_HOME": os.environ["XDG_CONFIG_HOME"],
+        "PS1": "$ ",
+    }
+    child = pexpect.spawn(
+        bash, ["--norc", "--noprofile"], env=env, encoding="utf-8", timeout=60, cwd=str(ROOT)
+    )
+    try:
+        child.expect_exact("$ ")
+        child.sendline(f"source {COMPLETIONS / 'rpccli.bash'}")
+        child.expect_exact("$ ")
+        child.send("rpccli call 127.0.0.1:1 hello_f\t")
+        child.expect_exact("hello_from_listing ")
+        child.send("\x15")  # Ctrl-U: drop the line
+        child.sendline("exit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
