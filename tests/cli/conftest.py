@@ -69,3 +69,11 @@ def refused_node() -> str:
     from tests.peers import free_port
 
     return f"127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(autouse=True)
+def fresh_health(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Node health is remembered per process; each in-process CLI run is its own process."""
+    import protocol.nodes
+
+    monkeypatch.setattr(protocol.nodes, "HEALTH", protocol.nodes.Health())
