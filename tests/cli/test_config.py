@@ -44,8 +44,6 @@ def test_explicit_missing_file_is_an_error(monkeypatch: pytest.MonkeyPatch) -> N
         load_config()
 
 
-
-
 def test_profiles_and_defaults(write_config: Write) -> None:
     path = write_config(
         "[defaults]\ntimeout = 2.5\nconnect_timeout = 1\nmode = 'raw'\njson = true\n"
@@ -57,7 +55,13 @@ def test_profiles_and_defaults(write_config: Write) -> None:
     config = load_config()
     assert config.path == path
     d = config.defaults
-    assert (d.timeout, d.connect_timeout, d.mode, d.output, d.node) == (2.5, 1, "raw", "json", "prod")
+    assert (d.timeout, d.connect_timeout, d.mode, d.output, d.node) == (
+        2.5,
+        1,
+        "raw",
+        "json",
+        "prod",
+    )
     prod = config.profiles["prod"]
     assert prod.addresses == ["10.0.0.2:3031", "127.0.0.1:3032"]
     assert (prod.strategy, prod.functions, prod.list_function) == (
