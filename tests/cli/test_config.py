@@ -40,7 +40,7 @@ def test_missing_file_is_empty_config() -> None:
 
 def test_explicit_missing_file_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RPCCLI_CONFIG", "/nonexistent/rpccli.toml")
-    with pytest.raises(ConfigError, match="config file /nonexistent/rpccli.toml does not exist"):
+    with pytest.raises(ConfigError, match=r"config file /nonexistent/rpccli\.toml does not exist"):
         load_config()
 
 
