@@ -306,7 +306,11 @@ def _register_rpc(name: str, fn: object, argc: int = 0) -> bool:
     return _table().register(name, fn, argc)
 
 
-def _rpc(node: object, func: object, *args: object) -> bytes | None:
+def _rpc(*params: object) -> bytes | None:
+    # uWSGI parses its arguments by hand: too few is the same ValueError as bad types
+    if len(params) < 2:
+        raise ValueError("unable to call rpc function")
+    node, func, args = params[0], params[1], params[2:]
     table = _table()
     if not isinstance(func, bytes) or not all(isinstance(a, bytes) for a in args):
         raise ValueError("unable to call rpc function")
@@ -315,8 +319,10 @@ def _rpc(node: object, func: object, *args: object) -> bytes | None:
     return table.call_local(func, args)
 
 
-def _call(func: object, *args: object) -> bytes | None:
-    return _table().call_local(func, args)
+def _call(*params: object) -> bytes | None:
+    if not params:
+        raise ValueError("unable to call rpc function")
+    return _table().call_local(params[0], params[1:])
 
 
 def _rpc_list() -> tuple[bytes, ...]:

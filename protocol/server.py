@@ -115,26 +115,23 @@ class _Workers:
     """Daemon threads that run function calls; results go back with call_soon_threadsafe.
 
     Daemon threads, not concurrent.futures: a function stuck in ``sleep`` must not keep the
-    process alive after Ctrl-C (ThreadPoolExecutor joins its threads at exit).
+    process alive after Ctrl-C (ThreadPoolExecutor joins its threads at exit). All threads start
+    at once, so a call never waits behind a slow one while a thread is free.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, size: int) -> None:
         self._loop = loop
-        self._size = size
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
-        self._idle = 0
-        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"rpccli-fn-{i}", daemon=True)
+            for i in range(size)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(
         self, fn: Callable[[], Any], done: Callable[[Any, BaseException | None], None]
     ) -> None:
-        with self._lock:
-            if not self._idle and len(self._threads) < self._size:
-                thread = threading.Thread(target=self._work, name="rpccli-fn", daemon=True)
-                self._threads.append(thread)
-                self._idle += 1
-                thread.start()
         self._jobs.put((fn, done))
 
     def _work(self) -> None:
@@ -142,15 +139,11 @@ class _Workers:
             job = self._jobs.get()
             if job is None:
                 return
-            with self._lock:
-                self._idle -= 1
             fn, done = job
             try:
                 result, error = fn(), None
             except BaseException as exc:  # reported to the connection, never kills the thread
                 result, error = None, exc
-            with self._lock:
-                self._idle += 1
             with contextlib.suppress(RuntimeError):  # the loop closed: the server stopped
                 self._loop.call_soon_threadsafe(done, result, error)
 

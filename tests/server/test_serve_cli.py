@@ -1,0 +1,164 @@
+"""`rpccli serve` as a real subprocess: starts, prints, serves, logs, and stops on signals."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from protocol import Client
+from protocol.errors import NoResult
+from rpccli.cli import main
+from rpccli.serve import _Log, _warn_exposed, build_table, serve
+from tests.peers import EXAMPLES, ROOT, short_tmpdir
+
+
+class Served:
+    def __init__(self, proc: subprocess.Popen[str], banner: list[str]) -> None:
+        self.proc = proc
+        self.banner = banner
+        self.nodes = [
+            m.group(1)
+            for line in banner
+            if (m := re.match(r"rpccli serve: listening on (.+)$", line))
+        ]
+
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
+        self.proc.send_signal(sig)
+        _, rest = self.proc.communicate(timeout=15)
+        return self.proc.returncode, rest
+
+
+@contextmanager
+def serving(*args: str) -> Iterator[Served]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rpccli", "serve", *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    banner: list[str] = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the banner ends with the "try:" line
+            banner.append(line.rstrip("\n"))
+            if line.lstrip().startswith("try:"):
+                break
+        else:
+            raise AssertionError("rpccli serve exited early:\n" + "\n".join(banner))
+        yield Served(proc, banner)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=15)
+
+
+def test_serves_logs_and_stops_on_sigterm() -> None:
+    sock = str(short_tmpdir() / "serve.sock")
+    with serving(str(EXAMPLES / "functions.py"), "--bind", "127.0.0.1:0", "--bind", sock) as srv:
+        tcp, unix = srv.nodes
+        assert unix == sock and Path(sock).exists()
+        assert any("serving 14 functions" in line for line in srv.banner)
+        assert any(line.strip().startswith("demo: binary") for line in srv.banner)
+        assert Client(tcp).call("hello", "cli") == b"Hello, cli"
+        assert Client(unix).call("json", "x") == b'{"args": ["x"], "count": 1}'
+        with pytest.raises(NoResult):
+            Client(tcp).call("fail")
+        code, log = srv.stop(signal.SIGTERM)
+    assert code == 0
+    assert not Path(sock).exists()
+    assert re.search(r"\d\d:\d\d:\d\d 127\.0\.0\.1:\d+ hello\('cli'\) -> 14 bytes", log)
+    assert "json('x') -> 31 bytes" in log
+    assert "fail() -> 0-byte close: raised RuntimeError: fail was called" in log
+    assert 'raise RuntimeError("fail was called")' in log  # the traceback, indented
+    assert log.rstrip().endswith("rpccli serve: stopped")
+
+
+def test_sigint_stops_with_exit_0_and_quiet_logs_nothing() -> None:
+    with serving("--bind", ":0", "-q", "--warning", "maintenance soon") as srv:
+        (node,) = srv.nodes
+        assert node.startswith("127.0.0.1:")
+        assert any("ping warning: 'maintenance soon'" in line for line in srv.banner)
+        assert Client(node).ping().warning == "maintenance soon"
+        code, log = srv.stop(signal.SIGINT)
+    assert code == 0
+    assert "ping" not in log
+
+
+def test_no_demo_serves_only_the_files() -> None:
+    with serving("--no-demo", str(EXAMPLES / "functions.py"), "--bind", "127.0.0.1:0") as srv:
+        (node,) = srv.nodes
+        assert Client(node).call("rpc_list").split(b"\n")[:2] == [b"hello", b"echo"]
+        with pytest.raises(NoResult):
+            Client(node).call("binary")
+        assert srv.stop()[0] == 0
+
+
+def run_main(args: Sequence[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(list(args))
+    return code, capsys.readouterr().err
+
+
+def test_bad_function_file_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("import uwsgi\nuwsgi.register_rpc('x', lambda: b'x')\n1/0\n")
+    code, err = run_main(["serve", str(bad), "--bind", "127.0.0.1:0"], capsys)
+    assert code == 2
+    reason = "ZeroDivisionError: division by zero (line 3)"
+    assert err == f"rpccli: cannot load function file {bad}: {reason}\n"
+    code, err = run_main(["serve", str(tmp_path / "missing.py")], capsys)
+    assert (code, err.count("\n")) == (2, 1)
+    assert "cannot read function file" in err
+
+
+def test_bind_in_use_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with serving("--bind", "127.0.0.1:0", "-q") as srv:
+        (node,) = srv.nodes
+        code, err = run_main(["serve", "--bind", node, "-q"], capsys)
+        assert code == 2
+        assert err.splitlines()[-1] == f"rpccli: cannot listen on {node}: address already in use"
+        assert srv.stop()[0] == 0
+
+
+def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(["serve", "--no-demo"], capsys)[0] == 2
+    assert run_main(["serve", "--buffer-size", "70000"], capsys)[0] == 2
+    assert run_main(["serve", "--bind", "nonsense"], capsys)[0] == 2
+
+
+def test_help_mentions_the_function_file_format() -> None:
+    result = CliRunner().invoke(serve, ["--help"])
+    assert result.exit_code == 0
+    assert "register_rpc" in result.output and "--socket-timeout" in result.output
+
+
+def test_non_loopback_binds_get_a_loud_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    # only the check: tests never listen on a non-loopback address
+    log = _Log(quiet=False, verbose=0, color=False)
+    _warn_exposed(log, ["0.0.0.0:3031", "127.0.0.1:3031", "[::1]:0", "/tmp/x.sock", "@name"])
+    err = capsys.readouterr().err
+    assert err.count("WARNING") == 1
+    assert "listening on 0.0.0.0:3031, which is NOT a loopback address" in err
+
+
+def test_build_table_for_other_commands(tmp_path: Path) -> None:
+    table = build_table(warning="w")
+    assert "hello" in table and table.warning == "w"
+    extra = tmp_path / "more.py"
+    extra.write_text("import uwsgi\nuwsgi.register_rpc('hello', lambda *a: b'mine')\n")
+    table = build_table([extra], demo=False)
+    assert table.names() == ["hello"]

@@ -1,0 +1,224 @@
+"""The bundled server in-process (serve_in_thread), driven by protocol.Client and raw sockets."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from protocol import Client
+from protocol.errors import NoResult, UsageError
+from protocol.functions import FunctionTable
+from protocol.server import BackgroundServer, Event, format_event, serve_in_thread
+from protocol.server_listen import BindError
+from tests.conftest import DEMO_FUNCTIONS, EXAMPLE_FUNCTIONS
+from tests.peers import short_tmpdir
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.changed = threading.Condition()
+
+    def __call__(self, event: Event) -> None:
+        with self.changed:
+            self.events.append(event)
+            self.changed.notify_all()
+
+    def wait_for(self, count: int) -> list[Event]:
+        with self.changed:
+            assert self.changed.wait_for(lambda: len(self.events) >= count, 10)
+            return list(self.events)
+
+
+def demo_table() -> FunctionTable:
+    table = FunctionTable()
+    table.load_file(DEMO_FUNCTIONS)
+    return table
+
+
+@pytest.fixture(scope="module")
+def recorded() -> Iterator[tuple[BackgroundServer, Recorder]]:
+    recorder = Recorder()
+    with serve_in_thread(demo_table(), socket_timeout=0.5, on_event=recorder) as server:
+        yield server, recorder
+
+
+def raw(node: str, data: bytes, *, shut: bool = False) -> tuple[bytes, str]:
+    host, port = node.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(data)
+        if shut:
+            sock.shutdown(socket.SHUT_WR)
+        out = b""
+        try:
+            while chunk := sock.recv(65536):
+                out += chunk
+        except ConnectionResetError:
+            return out, "reset"
+        return out, "close"
+
+
+def test_calls_through_the_client(bundled_node: str) -> None:
+    client = Client(bundled_node)
+    assert client.call("hello", "a", "b") == b"Hello, a b"
+    assert client.call("hello", "raw", mode="raw") == b"Hello, raw"
+    assert len(client.call("big", "100000")) == 100000
+    assert client.call_full("big", ["70000"]).response.large
+    assert client.ping().warning is None
+    with pytest.raises(NoResult):
+        client.call("fail")
+
+
+def test_every_call_is_logged_with_its_reason(recorded: tuple[BackgroundServer, Recorder]) -> None:
+    server, recorder = recorded
+    start = len(recorder.events)
+    client = Client(server.node)
+    client.call("upper", "abc")
+    for name in ("text", "no_such"):
+        with pytest.raises(NoResult):
+            client.call(name)
+    events = recorder.wait_for(start + 3)[start:]
+    assert [(e.kind, e.function, e.sent, e.reason) for e in events] == [
+        ("rpc", b"upper", 7, None),
+        ("rpc", b"text", 0, "returned str, not bytes"),
+        ("rpc", b"no_such", 0, "unknown function 'no_such'"),
+    ]
+    line = format_event(events[1])
+    assert line.startswith(events[1].peer + " text() -> 0-byte close: returned str, not bytes")
+
+
+def test_rejections_and_timeouts_are_logged(recorded: tuple[BackgroundServer, Recorder]) -> None:
+    server, recorder = recorded
+    start = len(recorder.events)
+    assert raw(server.node, b"\xad\x88\x13\x00" + b"x" * 5000) == (b"", "reset")
+    # an incomplete request: closed after --socket-timeout (0.5 s here), nothing sent
+    assert raw(server.node, b"\xad\x10\x00\x00abc") == (b"", "close")
+    assert raw(server.node, b"\xad\x10", shut=True) == (b"", "close")
+    events = recorder.wait_for(start + 3)[start:]
+    kinds = sorted(e.kind for e in events)
+    assert kinds == ["incomplete", "rejected", "timeout"]
+    rejected = next(e for e in events if e.kind == "rejected")
+    assert rejected.reason == "request body of 5000 bytes is over --buffer-size 4096"
+    assert "connection reset" in format_event(rejected)
+    timeout = next(e for e in events if e.kind == "timeout")
+    assert "--socket-timeout 0.5s (7 bytes)" in (timeout.reason or "")
+
+
+def test_a_slow_call_does_not_block_others(bundled_node: str) -> None:
+    slow_done = threading.Event()
+
+    def slow() -> None:
+        Client(bundled_node, timeout=30).call("sleep", "3")
+        slow_done.set()
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    try:
+        for _ in range(20):
+            assert Client(bundled_node).call("hello") == b"Hello, world"
+        # twenty calls were answered while the sleep was still running
+        assert not slow_done.is_set()
+    finally:
+        thread.join()
+
+
+def test_a_silent_client_does_not_block_others(bundled_node: str) -> None:
+    host, port = bundled_node.rsplit(":", 1)
+    silent = [socket.create_connection((host, int(port))) for _ in range(20)]
+    try:
+        silent[0].sendall(b"\xad\x10")  # half a header, then nothing
+        assert Client(bundled_node).call("echo", "still", "served") == b"still served"
+    finally:
+        for sock in silent:
+            sock.close()
+
+
+def test_threads_zero_runs_in_the_loop() -> None:
+    with serve_in_thread(demo_table(), threads=0) as server:
+        assert Client(server.node).call("upper", "x") == b"X"
+        assert server.server.workers is None
+
+
+def test_unix_and_abstract_sockets() -> None:
+    directory = short_tmpdir()
+    path = str(directory / "rpc.sock")
+    name = f"@rpccli-test-server-{os.getpid()}"
+    with serve_in_thread(demo_table(), (path, name, "127.0.0.1:0")) as server:
+        assert server.nodes[:2] == [path, name]
+        assert server.nodes[2].startswith("127.0.0.1:")
+        for node in server.nodes:
+            assert Client(node).call("hello", node) == b"Hello, " + node.encode()
+        assert Path(path).exists()
+    assert not Path(path).exists()  # removed on close
+
+
+def test_stale_unix_socket_is_replaced_but_a_live_one_is_not() -> None:
+    path = str(short_tmpdir() / "stale.sock")
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(path)
+    stale.close()  # the file stays, nobody listens: left over from a killed server
+    with serve_in_thread(demo_table(), (path,)) as server:
+        assert Client(server.node).call("hello") == b"Hello, world"
+        with pytest.raises(BindError, match="another server is listening there"):
+            serve_in_thread(demo_table(), (path,))
+
+
+def test_bind_errors_are_usage_errors() -> None:
+    with (
+        serve_in_thread(demo_table()) as server,
+        pytest.raises(BindError, match=f"cannot listen on {server.node}: address already in use"),
+    ):
+        serve_in_thread(demo_table(), (server.node,))
+    regular = short_tmpdir() / "file"
+    regular.write_text("x")
+    with pytest.raises(BindError, match="not a socket is in the way"):
+        serve_in_thread(demo_table(), (str(regular),))
+    with pytest.raises(UsageError):
+        serve_in_thread(demo_table(), ("not a node",))
+
+
+def test_ipv6_loopback() -> None:
+    if not socket.has_ipv6:  # pragma: no cover - every CI box has ::1
+        return
+    try:
+        server = serve_in_thread(demo_table(), ("[::1]:0",))
+    except BindError:  # pragma: no cover - a container without IPv6
+        return
+    with server:
+        assert server.node.startswith("[::1]:")
+        assert Client(server.node).call("hello", "v6") == b"Hello, v6"
+
+
+def test_close_is_idempotent_and_stops_serving() -> None:
+    server = serve_in_thread(demo_table())
+    node = server.node
+    server.close()
+    server.close()
+    with pytest.raises(Exception, match="refused"):
+        Client(node, timeout=2).call("hello")
+
+
+def test_examples_override_demo_functions(tmp_path: Path) -> None:
+    table = demo_table()
+    table.load_file(EXAMPLE_FUNCTIONS)
+    assert table.source("hello") == str(EXAMPLE_FUNCTIONS)
+    assert table.source("binary") == str(DEMO_FUNCTIONS)
+
+
+def test_format_event_lines() -> None:
+    peer = "127.0.0.1:5000"
+    ok = Event(peer, "rpc", 173, 0, b"hello", (b"a",), sent=12, elapsed=0.0012)
+    assert format_event(ok) == "127.0.0.1:5000 hello('a') -> 12 bytes (1.2 ms)"
+    raw_ok = Event(peer, "rpc", 173, 1, b"hello", (), sent=8, elapsed=0.001)
+    assert format_event(raw_ok) == "127.0.0.1:5000 hello() raw -> 8 bytes (1.0 ms)"
+    many = Event(peer, "rpc", 173, 0, b"argc", (b"x",) * 10, sent=6)
+    assert "argc('x', 'x', 'x', 'x', ... (10 args))" in format_event(many)
+    ping = Event(peer, "ping", 100, 0, sent=9, reason="hello")
+    assert format_event(ping) == "127.0.0.1:5000 ping -> warning 'hello'"
+    http = Event(peer, "http", 173, 2, b"nope", (), sent=80, reason="unknown function 'nope'")
+    assert "HTTP nope() -> 80 bytes HTTP (unknown function 'nope'" in format_event(http)
