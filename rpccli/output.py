@@ -186,8 +186,11 @@ class Printer:
 
     def write(self, data: bytes) -> None:
         out = _binary(self.stdout)
-        out.write(data)
-        out.flush()
+        try:
+            out.write(data)
+            out.flush()
+        except BrokenPipeError:
+            _reader_left()
 
     def text(self, text: str) -> None:
         """Plain text on stdout (``--dry-run``), a newline added."""
@@ -203,6 +206,23 @@ class Printer:
 
     def warn(self, text: str) -> None:
         self.info(f"rpccli: warning: {text}")
+
+
+def _reader_left() -> None:
+    """``rpccli ... | head -c1``: the reader left. End quietly with 0, as cli.main intends.
+
+    click (non-standalone) would turn the EPIPE into a silent exit 1, so leave through
+    click's own Exit with stdout pointed at /dev/null (so the final flush cannot fail again).
+    """
+    import click
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    raise click.exceptions.Exit(0)
 
 
 def color_allowed() -> bool:

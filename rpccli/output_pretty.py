@@ -29,6 +29,8 @@ def make_console(file: IO[Any], *, stderr: bool = False) -> Console:
         highlight=False,
         soft_wrap=True,
         no_color=bool(os.environ.get("NO_COLOR")),
+        # NO_COLOR: no escape sequences at all (rich would still send bold and dim)
+        force_terminal=False if os.environ.get("NO_COLOR") else None,
     )
 
 

@@ -1,0 +1,176 @@
+"""Real processes: pipelines, the light call path, a real terminal (pexpect), broken pipes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+RPCCLI = [sys.executable, "-m", "rpccli"]
+SCRIPT = Path(sys.executable).parent / "rpccli"
+
+
+def big_bytes(n: int) -> bytes:
+    pattern = bytes(range(256))
+    return (pattern * (n // 256 + 1))[:n]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("RPCCLI_")}
+    clean.update(XDG_CONFIG_HOME=str(tmp_path / "c"), XDG_STATE_HOME=str(tmp_path / "s"))
+    clean.pop("NO_COLOR", None)
+    return clean
+
+
+def sh(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command], capture_output=True, env=env, timeout=60
+    )
+
+
+def test_sha256_of_piped_output(bundled_node: str, env: dict[str, str]) -> None:
+    cmd = shlex.join([*RPCCLI, "call", bundled_node, "big", "300000"])
+    result = sh(f"{cmd} | sha256sum", env)
+    assert result.returncode == 0 and result.stderr == b""
+    expected = hashlib.sha256(big_bytes(300000)).hexdigest()
+    assert result.stdout.decode().split()[0] == expected
+
+
+def test_console_script(bundled_node: str, env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [str(SCRIPT), "call", bundled_node, "hello", "x"], capture_output=True, env=env
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"Hello, x", b"")
+
+
+def test_batch_pipeline(bundled_node: str, env: dict[str, str]) -> None:
+    batch = shlex.join([*RPCCLI, "batch", "-c", "4", bundled_node])
+    py = shlex.quote(sys.executable)
+    command = (
+        f"printf 'hello a\\nupper b\\nfail\\n' | {batch} "
+        f"| {py} -c 'import sys, json; [print(json.loads(l)[\"response\"]) for l in sys.stdin]'"
+    )
+    result = subprocess.run(["bash", "-c", command], capture_output=True, env=env, timeout=60)
+    assert result.stdout == b"Hello, a\nB\nNone\n"
+    assert b"3 calls, 1 failed" in result.stderr
+
+
+def test_batch_exit_code_in_pipeline(bundled_node: str, env: dict[str, str]) -> None:
+    batch = shlex.join([*RPCCLI, "batch", "-q", "--raw-output", bundled_node])
+    result = sh(f"printf 'hello\\nfail\\n' | {batch} | cat", env)
+    assert result.returncode == 6 and result.stdout == b"Hello, world\n\n"
+
+
+def test_broken_pipe_is_quiet(bundled_node: str, env: dict[str, str]) -> None:
+    cmd = shlex.join([*RPCCLI, "call", bundled_node, "big", "1000000"])
+    result = sh(f"{cmd} | head -c1 | od -An -tx1", env)
+    assert result.returncode == 0
+    assert result.stdout.split() == [b"00"] and result.stderr == b""
+
+
+def test_batch_broken_pipe_is_quiet(bundled_node: str, env: dict[str, str]) -> None:
+    batch = shlex.join([*RPCCLI, "batch", "-q", bundled_node])
+    command = f"yes hello | head -n 3000 | {batch} | head -n1 >/dev/null; echo ${{PIPESTATUS[2]}}"
+    result = subprocess.run(["bash", "-c", command], capture_output=True, env=env, timeout=60)
+    assert result.stdout == b"0\n" and result.stderr == b""
+
+
+PROBE = """
+import sys
+from rpccli.cli import main
+code = main(sys.argv[1:])
+heavy = sorted({m.split('.')[0] for m in sys.modules} & {'rich', 'prompt_toolkit', 'asyncio'})
+sys.stderr.write(repr(heavy))
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("extra", [[], ["--json"], ["-v"], ["--dry-run"]])
+def test_piped_call_path_stays_light(
+    bundled_node: str, env: dict[str, str], extra: list[str]
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, "call", *extra, bundled_node, "hello"],
+        capture_output=True,
+        env=env,
+    )
+    assert result.returncode == 0
+    assert result.stderr.decode().splitlines()[-1] == "[]"
+
+
+def test_piped_batch_and_ping_stay_light(bundled_node: str, env: dict[str, str]) -> None:
+    for argv in (["ping", bundled_node], ["batch", "-q", bundled_node]):
+        result = subprocess.run(
+            [sys.executable, "-c", PROBE, *argv], input=b"hello\n", capture_output=True, env=env
+        )
+        assert result.returncode == 0 and result.stderr.decode().splitlines()[-1] == "[]"
+
+
+def spawn(args: list[str], env: dict[str, str]) -> pexpect.spawn:
+    env = {**env, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "40"}
+    return pexpect.spawn(RPCCLI[0], [*RPCCLI[1:], *args], env=env, timeout=20)
+
+
+def run_tty(args: list[str], env: dict[str, str]) -> tuple[int, bytes]:
+    child = spawn(args, env)
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.exitstatus, child.before
+
+
+def test_tty_text_gets_a_display_newline(bundled_node: str, env: dict[str, str]) -> None:
+    code, out = run_tty(["call", bundled_node, "hello"], env)
+    assert code == 0 and out == b"Hello, world\r\n"
+
+
+def test_tty_binary_is_a_hexdump(bundled_node: str, env: dict[str, str]) -> None:
+    code, out = run_tty(["call", bundled_node, "big", "300"], env)
+    assert code == 0
+    assert b"00000000  00 01 02 03" in out and b"binary response, 300 bytes" in out
+
+
+def test_tty_json_is_highlighted_unless_no_color(bundled_node: str, env: dict[str, str]) -> None:
+    args = ["call", bundled_node, "echo", '{"a": [1, true]}']
+    code, out = run_tty(args, env)
+    assert code == 0 and b"\x1b[" in out and b'"a"' in out
+    code, out = run_tty(args, {**env, "NO_COLOR": "1"})
+    assert code == 0 and b"\x1b[" not in out
+    assert out.replace(b"\r\n", b"\n") == b'{\n  "a": [\n    1,\n    true\n  ]\n}\n'
+
+
+def test_tty_fan_out_table(bundled_node: str, env: dict[str, str]) -> None:
+    code, out = run_tty(["call", "-s", "all", f"{bundled_node},{bundled_node}", "hello"], env)
+    # the same node twice is one node
+    assert code == 0 and b"Hello, world" in out
+
+
+def test_tty_batch_pretty(bundled_node: str, env: dict[str, str]) -> None:
+    path = Path(env["XDG_CONFIG_HOME"]).parent / "in.txt"
+    path.write_bytes(b"hello a\nfail\n")
+    child = pexpect.spawn(
+        "bash",
+        ["-c", f"{shlex.join([*RPCCLI, 'batch', '-q', bundled_node])} < {shlex.quote(str(path))}"],
+        env={**env, "TERM": "xterm", "NO_COLOR": "1"},
+        timeout=20,
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 6
+    lines = child.before.decode().splitlines()
+    assert lines[0] == "   1 hello: Hello, a"
+    assert lines[1].startswith("   2 fail: no result from")
+
+
+def test_json_lines_from_a_real_process(bundled_node: str, env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [*RPCCLI, "call", "--json", bundled_node, "hello"], capture_output=True, env=env
+    )
+    assert json.loads(result.stdout)["response"] == "Hello, world"
