@@ -58,3 +58,13 @@ def rpc_list():
 
 for _fn in (hello, echo, argc, upper, sleep, big, fail, empty, text, rpc_list):
     uwsgi.register_rpc(_fn.__name__, _fn)
+
+
+def page(*args):
+    # a whole HTTP response: what nginx needs in raw mode (uwsgi_modifier2 1, facts 6)
+    body = b"args: " + b"|".join(args)
+    head = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n"
+    return head % len(body) + body
+
+
+uwsgi.register_rpc("page", page)
