@@ -154,7 +154,9 @@ def test_explain_nginx_block_works_in_real_nginx(uwsgi_tcp: Uwsgi, args: tuple[s
     text = run_cli("call", "--explain", uwsgi_tcp.node, "page", *args).text
     block = re.search(r"^location = /page \{\n.*?^\}$", text, re.S | re.M)
     assert block is not None
-    with nginx(block.group(0)) as server:
-        with urllib.request.urlopen(f"{server.base_url}/page", timeout=10) as response:
-            body = response.read()
+    with (
+        nginx(block.group(0)) as server,
+        urllib.request.urlopen(f"{server.base_url}/page", timeout=10) as response,
+    ):
+        body = response.read()
     assert body == b"args: " + b"|".join(a.encode() for a in args)
