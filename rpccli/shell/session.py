@@ -28,7 +28,10 @@ from rpccli.shell.commands import BARE, PREFIX, REGISTRY, find
 from rpccli.shell.listing import DEFAULT_LIST_FUNCTION, NameIndex
 from rpccli.shell.parse import Word, split_line
 
-__all__ = ["Flags", "LastCall", "Shell", "ShellExit"]
+__all__ = ["WAIT_NOTICE", "Flags", "LastCall", "Shell", "ShellExit"]
+
+#: seconds a call may take before the shell says it is waiting (and how to cancel)
+WAIT_NOTICE = 1.0
 
 
 class ShellExit(Exception):
@@ -217,7 +220,9 @@ class Shell:
             return self._fan_out(printer, request, name, args)
         start = time.monotonic()
         try:
-            result = self.run_cancellable(lambda: calls.call(settings, request, name))
+            result = self.run_cancellable(
+                lambda: calls.call(settings, request, name), f"{name} on {self.node}"
+            )
         except KeyboardInterrupt:
             self.last = LastCall(name, False, "cancelled", time.monotonic() - start)
             self.error(InputError(f"{name} cancelled (Ctrl-C); its answer will be ignored"))
@@ -263,7 +268,7 @@ class Shell:
             return read_argument(word.text, stdin=None)
         return word.value
 
-    def run_cancellable(self, work: Callable[[], Any]) -> Any:
+    def run_cancellable(self, work: Callable[[], Any], waiting: str = "") -> Any:
         """Run ``work``; interactively in a worker thread, so Ctrl-C returns to the prompt.
 
         The blocking client cannot be interrupted inside recv(); the worker is abandoned (a daemon
@@ -283,7 +288,11 @@ class Shell:
                 done.set()
 
         threading.Thread(target=run, name="rpccli-call", daemon=True).start()
-        done.wait()  # a lock wait: SIGINT interrupts it with KeyboardInterrupt
+        # a lock wait: SIGINT interrupts it with KeyboardInterrupt
+        if not done.wait(WAIT_NOTICE) and waiting:
+            self.stderr.write(f"(waiting for {waiting}; Ctrl-C cancels)\n")
+            self.stderr.flush()
+        done.wait()
         if "error" in box:
             raise box["error"]
         return box["result"]
