@@ -14,8 +14,6 @@ stays fast (design section 1: "the call path stays light").
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -62,9 +60,15 @@ def text_of(data: bytes) -> str | None:
         return None
 
 
+def _b64(data: bytes) -> str:
+    import base64  # only JSON output needs it; keep the piped call path lean
+
+    return base64.b64encode(data).decode("ascii")
+
+
 def _arg_json(arg: bytes) -> str | dict[str, str]:
     text = text_of(arg)
-    return text if text is not None else {"base64": base64.b64encode(arg).decode("ascii")}
+    return text if text is not None else {"base64": _b64(arg)}
 
 
 def record(
@@ -89,7 +93,7 @@ def record(
         "args": [_arg_json(a) for a in args],
         "ok": ok,
         "response": text_of(body) if body is not None else None,
-        "response_base64": base64.b64encode(body).decode("ascii") if body is not None else None,
+        "response_base64": _b64(body) if body is not None else None,
         "bytes": len(body) if body is not None else None,
         "elapsed_ms": round(elapsed * 1000, 3) if elapsed is not None else None,
         "error": error_record(error) if error is not None else None,
@@ -102,6 +106,8 @@ def error_record(error: RPCError) -> dict[str, str]:
 
 
 def json_line(rec: Mapping[str, Any]) -> bytes:
+    import json
+
     return (json.dumps(rec, ensure_ascii=False, separators=(", ", ": ")) + "\n").encode()
 
 
