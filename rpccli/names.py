@@ -19,10 +19,8 @@ and bounded in size (:data:`MAX_LEARNED`, :data:`MAX_LISTING`).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -96,6 +94,8 @@ def node_key(node: str) -> str:
 def _file_name(key: str) -> str:
     safe = "".join(c if c.isalnum() or c in "-_." else f"%{ord(c):02X}" for c in key)
     if len(safe) > _MAX_KEY or safe.startswith("."):
+        import hashlib  # rare (long keys); loading OpenSSL costs `rpccli call` 2 ms
+
         digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
         safe = f"{safe.lstrip('.')[: _MAX_KEY - 17]}-{digest}"
     return f"{safe}.json"
@@ -119,6 +119,8 @@ def _load(path: Path) -> dict[str, Any]:
 
 def _save(path: Path, data: dict[str, Any]) -> None:
     # Atomic: write a 0600 temp file beside the target and rename it over (no torn reads on TAB).
+    import tempfile  # only when writing: 3 ms of imports a repeated `rpccli call` need not pay
+
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
