@@ -1,0 +1,117 @@
+"""Cold start: wall time of ``rpccli call NODE hello`` (stdout piped) against a one-shot raw-socket
+Python script doing the same call with the same interpreter. Goal: ratio <= 2.5.
+
+    python bench/bench_cold_start.py                 # starts its own real uWSGI (tests.peers)
+    python bench/bench_cold_start.py --node :3031    # or any running node with hello()
+    python bench/bench_cold_start.py --runs 40
+
+Each command runs ``--runs`` times (after 3 warm-ups, so the page cache is warm for both); the
+median wall time is compared. ``-m rpccli`` and the console script are both measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RAW_SCRIPT = """\
+import socket, struct, sys
+host, port = sys.argv[1].rsplit(":", 1)
+body = struct.pack("<H", 5) + b"hello"
+s = socket.create_connection((host or "127.0.0.1", int(port)), timeout=4)
+s.sendall(struct.pack("<BHB", 173, len(body), 0) + body)
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+s.close()
+sys.stdout.buffer.write(data[4:])
+"""
+
+
+def measure(commands: dict[str, list[str]], runs: int, env: dict[str, str]) -> dict[str, Any]:
+    """Run the commands in turn, round after round, so machine noise hits them alike."""
+    times: dict[str, list[float]] = {label: [] for label in commands}
+    outputs: dict[str, bytes] = {}
+    for round_ in range(runs + 3):
+        for label, argv in commands.items():
+            start = time.perf_counter()
+            proc = subprocess.run(argv, capture_output=True, env=env)
+            elapsed = time.perf_counter() - start
+            if proc.returncode != 0:
+                raise SystemExit(f"{argv} failed: {proc.stderr.decode()}")
+            outputs[label] = proc.stdout
+            if round_ >= 3:  # warm-ups: page cache, bytecode
+                times[label].append(elapsed)
+    return {label: (statistics.median(t), min(t), outputs[label]) for label, t in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--node", help="a running node with hello(); default: start real uWSGI")
+    parser.add_argument("--runs", type=int, default=30)
+    options = parser.parse_args()
+    server = None
+    node = options.node
+    if node is None:
+        from tests.peers import start_uwsgi
+
+        server = start_uwsgi(processes=2, lua=())
+        node = server.node
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            # like an installed package: bytecode compiled once (pip does it at install time)
+            env = {
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith("RPCCLI_") and k != "PYTHONDONTWRITEBYTECODE"
+            }
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "compileall",
+                    "-q",
+                    str(ROOT / "rpccli"),
+                    str(ROOT / "protocol"),
+                ],
+                check=True,
+                env=env,
+            )
+            env.update(XDG_CONFIG_HOME=f"{tmp}/config", XDG_STATE_HOME=f"{tmp}/state")
+            script = Path(tmp) / "raw_call.py"
+            script.write_text(RAW_SCRIPT)
+            python = sys.executable
+            commands = {"raw-socket script": [python, str(script), node]}
+            console = Path(python).parent / "rpccli"
+            if console.exists():
+                commands["rpccli (console script)"] = [str(console), "call", node, "hello"]
+            commands["python -m rpccli"] = [python, "-m", "rpccli", "call", node, "hello"]
+            results = measure(commands, options.runs, env)
+    finally:
+        if server is not None:
+            server.stop()
+    print(f"node {node}, {options.runs} runs each, stdout piped (median / min wall time)")
+    raw_median, raw_min, raw_out = results["raw-socket script"]
+    for label, (median, fastest, out) in results.items():
+        assert out == raw_out, f"{label} printed {out!r}, not {raw_out!r}"
+        print(
+            f"  {label:<26} {median * 1000:7.1f} ms / {fastest * 1000:5.1f} ms"
+            f"   ratio {median / raw_median:4.2f} / {fastest / raw_min:4.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
