@@ -77,21 +77,31 @@ def shell(
     }
     interactive = sys.stdin.isatty()
     server = None
+    notice = ""
     if node is None and (demo or not default_node_text(config)):
         server, node = _start_demo()
-        names = ", ".join(server_names(server))
-        _say(
-            f"rpccli: no node given: started the bundled demo server on {node} "
-            f"(functions: {names}); try: hello world"
+        notice = (
+            f"No node given: started the bundled demo server on {node} with "
+            f"{', '.join(server_names(server))}."
         )
+        if not interactive:
+            _say(f"rpccli: {notice[0].lower()}{notice[1:]}")
     try:
         engine = Shell(config, node, interactive=interactive, options=options)
         engine.flags = Flags(json=json_flag or engine.flags.json, timing=timing, verbose=verbose)
         if not interactive:
             return engine.run_script(_lines())
+        from rpccli import __version__
         from rpccli.shell.interactive import run_interactive
 
-        return run_interactive(engine)
+        banner = [
+            f"rpccli {__version__} shell on {engine.node}. Type a function and its arguments "
+            "(TAB completes names),",
+            ".help for help, Ctrl-D to leave.",
+        ]
+        if notice:
+            banner = [notice, "Try: hello world   upper abc   binary   json a b   sleep 5", *banner]
+        return run_interactive(engine, banner="\n".join(banner))
     finally:
         if server is not None:
             server.close()

@@ -143,9 +143,11 @@ def make_session(
     return session
 
 
-def run_interactive(shell: Shell, **io: Any) -> int:
+def run_interactive(shell: Shell, *, banner: str = "", **io: Any) -> int:
     """Prompt until Ctrl-D or .quit (exit code 0). No error ends the loop."""
     session = make_session(shell, **io)
+    if banner:
+        shell.say(banner)
     while True:
         try:
             line = session.prompt()

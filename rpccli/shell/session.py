@@ -21,7 +21,7 @@ from rpccli.args import read_argument
 from rpccli.call_common import Settings, settings_for
 from rpccli.config import Config, NodeSpec
 from rpccli.errors import InputError
-from rpccli.output import Printer
+from rpccli.output import Printer, color_allowed, is_terminal
 from rpccli.output_wire import timing_line, verbose_lines
 from rpccli.shell import calls
 from rpccli.shell.commands import BARE, PREFIX, REGISTRY, find
@@ -158,8 +158,11 @@ class Shell:
 
     def error(self, error: BaseException) -> None:
         where = f"line {self.line_number}: " if not self.interactive and self.line_number else ""
+        text = f"rpccli: {where}{error}"
+        if self.interactive and is_terminal(self.stderr) and color_allowed():
+            text = f"\x1b[31m{text}\x1b[0m"
         try:
-            self.stderr.write(f"rpccli: {where}{error}\n")
+            self.stderr.write(text + "\n")
             self.stderr.flush()
         except (BrokenPipeError, ValueError):
             pass
