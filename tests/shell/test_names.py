@@ -121,3 +121,21 @@ def test_import_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_concurrent_writers_lose_nothing(xdg_dirs) -> None:
+    import threading
+
+    def learn(start: int) -> None:
+        for i in range(start, start + 20):
+            names.remember("@busy", f"f{i}")
+
+    threads = [threading.Thread(target=learn, args=(n * 100,)) for n in range(4)]
+    threads.append(threading.Thread(target=names.store_listing, args=("@busy", ["listed"])))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    known = names.known_names("@busy")
+    assert len(known) == 81
+    assert known["listed"] == "listing"

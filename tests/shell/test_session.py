@@ -164,3 +164,19 @@ def test_listing_of_a_dead_node_keeps_the_shell_usable(run) -> None:
     thread = result.shell.names.refresh()
     thread.join(10)
     assert "failed" in result.shell.names.status
+
+
+def test_profile_list_function_and_declared_names(run, bundled_node: str, xdg_dirs) -> None:
+    config_dir = xdg_dirs["config"] / "rpccli"
+    config_dir.mkdir()
+    (config_dir / "config.toml").write_text(
+        f'[nodes.demo]\naddress = "{bundled_node}"\nlist_function = "upper"\n'
+        'functions = ["declared_only"]\n'
+    )
+    shell = run(".node demo\r\x04").shell
+    assert shell.names.list_function == "upper"
+    shell.names.refresh().join(10)
+    sources = shell.names.sources()
+    assert sources["declared_only"] == ["profile"]
+    # `upper` with no arguments answers nothing: the listing failed, the shell carries on
+    assert "upper gave no result" in shell.names.status
