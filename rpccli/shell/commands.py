@@ -270,7 +270,7 @@ def _ping(shell: Shell, args: list[str]) -> int:
 
 @command(
     "mode",
-    "show or set the request mode: packet (framed answer) or raw (bytes until close)",
+    "show or set the request mode: packet (framed answer) or raw (until close)",
     usage="[packet|raw]",
     complete=_choices(("packet", "modifier2 0: a framed answer"), ("raw", "modifier2 1")),
 )

@@ -228,6 +228,7 @@ class Shell:
             )
         except KeyboardInterrupt:
             self.last = LastCall(name, False, "cancelled", time.monotonic() - start)
+            self.stderr.write("\n")  # the terminal echoed ^C without a newline
             self.error(InputError(f"{name} cancelled (Ctrl-C); its answer will be ignored"))
             return exitcodes.INTERRUPTED
         except RPCError as exc:
