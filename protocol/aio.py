@@ -19,14 +19,22 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 from . import failures
-from .client import BaseClient, CallResult, PingResult, Target, Timings, _decode_name
+from .client import (
+    CLOSE_GRACE,
+    BaseClient,
+    CallResult,
+    PingResult,
+    Target,
+    Timings,
+)
 from .errors import CallError
 from .wire import PING_REQUEST, Mode, PingReader, ResponseReader
 
 __all__ = ["AsyncClient", "new_event_loop", "run"]
 
 T = TypeVar("T")
-_CHUNK = 256 * 1024
+# under glibc malloc's mmap threshold (128 KiB): a bigger recv() buffer costs an mmap per read
+_CHUNK = 64 * 1024
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -42,6 +50,22 @@ def run(main: Coroutine[Any, Any, T], *, use_uvloop: bool = True) -> T:
     """``asyncio.run(main)`` on :func:`new_event_loop` (uvloop when available)."""
     with asyncio.Runner(loop_factory=new_event_loop if use_uvloop else None) as runner:
         return runner.run(main)
+
+
+async def _await_close(
+    loop: asyncio.AbstractEventLoop,
+    sock: socket.socket,
+    reader: ResponseReader | PingReader,
+    grace: float,
+) -> None:
+    """After a complete answer, wait up to ``grace`` for the server's close; see
+    ``protocol.client._await_close`` for why. Late bytes raise the reader's protocol error."""
+    try:
+        async with asyncio.timeout(max(grace, 0)):
+            while data := await loop.sock_recv(sock, _CHUNK):
+                reader.feed(data)
+    except (TimeoutError, ConnectionError):
+        return
 
 
 class AsyncClient(BaseClient):
@@ -67,7 +91,7 @@ class AsyncClient(BaseClient):
     ) -> CallResult:
         """Call and return the response with its header and timings (see ``Client.call_full``)."""
         request, reader = self._prepare(function, args, mode, modifier2)
-        return await self.exchange(request, reader, function=_decode_name(function))
+        return await self.exchange(request, reader, function=function)
 
     async def ping(self) -> PingResult:
         """uWSGI ping (modifier1 100); ``warning`` is the server's warning text, if any."""
@@ -76,14 +100,14 @@ class AsyncClient(BaseClient):
         return PingResult(self.node, reader.feed_eof(), timings)
 
     async def exchange(
-        self, request: bytes, reader: ResponseReader, *, function: str | None = None
+        self, request: bytes, reader: ResponseReader, *, function: str | bytes | None = None
     ) -> CallResult:
         """Send already-encoded ``request`` bytes and read the answer with ``reader``."""
         timings = await self._roundtrip(request, reader, function)
         return self._result(request, reader, function, timings)
 
     async def _roundtrip(
-        self, request: bytes, reader: ResponseReader | PingReader, function: str | None
+        self, request: bytes, reader: ResponseReader | PingReader, function: str | bytes | None
     ) -> Timings:
         loop = asyncio.get_running_loop()
         start = time.monotonic()
@@ -91,6 +115,7 @@ class AsyncClient(BaseClient):
         sock = await self._connect(loop, start, deadline)
         connected = first = time.monotonic()
         received = 0
+        complete = False
         try:
             # relative delays only: uvloop's loop.time() need not share time.monotonic()'s origin
             async with asyncio.timeout(max(deadline - connected, 0)):
@@ -99,9 +124,17 @@ class AsyncClient(BaseClient):
                     data = await loop.sock_recv(sock, _CHUNK)
                     if not received:
                         first = time.monotonic()
-                    if not data or reader.feed(data):
+                    if not data:
                         break
                     received += len(data)
+                    if reader.feed(data):
+                        complete = True
+                        break
+            if complete:
+                # let the server close first, as the blocking client does (client._await_close)
+                await _await_close(
+                    loop, sock, reader, min(CLOSE_GRACE, deadline - time.monotonic())
+                )
         except CallError:
             raise
         except OSError as exc:  # TimeoutError included: the whole-call deadline ran out

@@ -34,6 +34,7 @@ _REASONS = {
     errno.EACCES: "permission denied",
     errno.ENOTSOCK: "not a socket",
     errno.EADDRNOTAVAIL: "address not available",
+    errno.EAGAIN: "its listen queue is full",  # a unix socket whose server is not accepting
 }
 
 
