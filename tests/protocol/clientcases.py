@@ -231,3 +231,26 @@ def test_bad_requests_send_nothing(api: API) -> None:
             api.call_full(server.node, "f", mode="xml")
         time.sleep(0.1)
         assert server.requests == []
+
+
+def test_bytes_after_a_complete_answer_are_a_protocol_error(api: API) -> None:
+    def late_bytes(conn: Any, server: Any) -> None:
+        read_request(conn, server)
+        conn.sendall(packet(b"hi"))
+        time.sleep(0.01)
+        conn.sendall(b"!")
+
+    with peer(late_bytes) as server:
+        error = failure(api, server.node)
+    assert type(error) is ProtocolError and "unexpected bytes after the end" in str(error)
+
+
+def test_a_server_that_keeps_the_connection_open_still_answers(api: API) -> None:
+    def no_close(conn: Any, server: Any) -> None:
+        read_request(conn, server)
+        conn.sendall(packet(b"kept open"))
+        server.stopping.wait(5)
+
+    with peer(no_close) as server:
+        # the client waits only a short grace for the close (facts 3: uWSGI always closes)
+        assert api.call(server.node, "hello", timeout=2) == b"kept open"
