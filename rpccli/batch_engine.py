@@ -3,7 +3,7 @@
 Threads were tried first: with 16 of them, handing the GIL back and forth cost more than the
 calls (most of the time went to futex system calls). uWSGI serves one request per connection
 (facts 2), so a call is connect, send, read until done, close: a small state machine per socket,
-driven by ``selectors``. Messages and verdicts are the blocking client's (``protocol.failures``),
+driven by epoll. Messages and verdicts are the blocking client's (``protocol.failures``),
 and failover follows ``protocol.nodes.may_retry``.
 
 Results come out in input order through a window of at most ``window`` entries, so memory stays
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
-import selectors
+import select
 import socket
 import time
 from collections import deque
@@ -31,6 +31,8 @@ __all__ = ["Call", "run"]
 
 _CHUNK = 256 * 1024
 _CONNECTING, _SENDING, _READING = 1, 2, 3
+_READ = select.EPOLLIN
+_WRITE = select.EPOLLOUT
 _IN_PROGRESS = {errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK}
 
 
@@ -90,10 +92,18 @@ class Call:
 
 
 class _Loop:
+    """An epoll loop, with fewer system calls than ``selectors`` would make: closing a socket
+    removes it from epoll, so there is no unregister call."""
+
     def __init__(self) -> None:
-        self.selector = selectors.DefaultSelector()
+        self.epoll = select.epoll()
         self.inflight: dict[int, Call] = {}
         self._literal: dict[Client, bool] = {}  # Address.is_literal parses the IP each time
+
+    def close(self) -> None:
+        for call in list(self.inflight.values()):
+            self._close(call)
+        self.epoll.close()
 
     # -- starting ----------------------------------------------------------------------------
     def start(self, call: Call) -> None:
@@ -140,10 +150,39 @@ class _Loop:
                 self._failed(call, error)
                 continue
             call.sock = sock
-            call.state = _CONNECTING
             self.inflight[sock.fileno()] = call
-            self.selector.register(sock, selectors.EVENT_WRITE, call)
+            call.state = _SENDING if code == 0 else _CONNECTING
+            try:
+                # sending before the handshake is done costs a failed send: wait for EPOLLOUT
+                if code == 0 and self._send(call):
+                    self.epoll.register(sock.fileno(), _READ)
+                else:
+                    self.epoll.register(sock.fileno(), _WRITE)
+            except CallError as exc:
+                self._failed(call, exc)
+                continue
             return
+
+    def _send(self, call: Call) -> bool:
+        """Send what is left of the request; True when all of it is sent."""
+        sock = call.sock
+        assert sock is not None
+        try:
+            call.pos += sock.send(call.request[call.pos :] if call.pos else call.request)
+        except BlockingIOError:
+            return False  # still connecting, or the buffer is full
+        except OSError as exc:
+            client = call.client
+            if call.state == _CONNECTING:
+                raise failures.connect_failed(client.node, exc) from None
+            raise failures.reset(client.node, call.function, len(call.request), 0) from None
+        if call.state == _CONNECTING:
+            call.connected = time.monotonic()
+            call.state = _SENDING
+        if call.pos < len(call.request):
+            return False
+        call.state = _READING
+        return True
 
     def _blocking(self, call: Call) -> None:
         client = call.client
@@ -163,8 +202,7 @@ class _Loop:
         sock = call.sock
         if sock is not None:
             self.inflight.pop(sock.fileno(), None)
-            self.selector.unregister(sock)
-            sock.close()
+            sock.close()  # closing also removes it from the epoll set
             call.sock = None
 
     def _failed(self, call: Call, error: RPCError) -> None:
@@ -199,8 +237,11 @@ class _Loop:
             (c.connect_deadline if c.state == _CONNECTING else c.deadline)
             for c in self.inflight.values()
         )
-        for key, _ in self.selector.select(max(soonest - now, 0)):
-            call: Call = key.data
+        inflight = self.inflight
+        for fd, _ in self.epoll.poll(max(soonest - now, 0)):
+            call = inflight.get(fd)
+            if call is None:
+                continue
             try:
                 self._event(call)
             except CallError as exc:
@@ -208,13 +249,13 @@ class _Loop:
                 if call.result is None:
                     self.start(call)
         now = time.monotonic()
-        for call in [c for c in self.inflight.values() if c.state == _CONNECTING]:
+        for call in [c for c in inflight.values() if c.state == _CONNECTING]:
             if now >= call.connect_deadline:
                 client = call.client
                 self._failed(call, failures.connect_timed_out(client.node, client.connect_timeout))
                 if call.result is None:
                     self.start(call)
-        for call in [c for c in self.inflight.values() if now >= c.deadline]:
+        for call in [c for c in inflight.values() if now >= c.deadline]:
             client = call.client
             self._failed(
                 call, failures.response_timed_out(client.node, client.timeout, call.received)
@@ -228,26 +269,18 @@ class _Loop:
             code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if code:
                 raise failures.connect_failed(client.node, OSError(code, os.strerror(code)))
-            call.connected = time.monotonic()
-            call.state = _SENDING
-        if call.state == _SENDING:
-            try:
-                call.pos += sock.send(call.request[call.pos :] if call.pos else call.request)
-            except BlockingIOError:
-                return
-            except OSError as exc:
-                raise failures.reset(client.node, call.function, len(call.request), 0) from exc
-            if call.pos < len(call.request):
-                return
-            call.state = _READING
-            self.selector.modify(sock, selectors.EVENT_READ, call)
+        if call.state != _READING:
+            if self._send(call):
+                self.epoll.modify(sock.fileno(), _READ)
             return
         try:
             data = sock.recv(_CHUNK)
         except BlockingIOError:
             return
-        except OSError as exc:
-            raise self._reset(call, exc) from None
+        except OSError:
+            raise failures.reset(
+                client.node, call.function, len(call.request), call.received
+            ) from None
         if not call.received:
             call.first = time.monotonic()
         if data:
@@ -261,10 +294,6 @@ class _Loop:
             except NoResult:
                 raise failures.no_result(client.node, call.function, len(call.request)) from None
         self._succeed(call, body, time.monotonic() - call.start, client.node)
-
-    def _reset(self, call: Call, exc: OSError) -> CallError:
-        client = call.client
-        return failures.reset(client.node, call.function, len(call.request), call.received)
 
 
 def run(
@@ -300,6 +329,4 @@ def run(
             if loop.inflight:
                 loop.poll()
     finally:
-        for call in list(loop.inflight.values()):
-            loop._close(call)
-        loop.selector.close()
+        loop.close()

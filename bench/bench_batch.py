@@ -1,0 +1,88 @@
+"""Batch throughput: ``rpccli batch -c 16`` calls/s against real uWSGI (2 processes), beside wrk
+hitting the SAME uWSGI through its HTTP socket mapped onto RPC (``--http-socket-modifier1 173
+--http-socket-modifier2 2``, facts 3), one connection per request (``Connection: close``), as every
+uwsgi RPC call is. Goal: rpccli at least 0.6 of wrk's rate.
+
+    python bench/bench_batch.py                    # 20000 calls, wrk for 5 s
+    python bench/bench_batch.py --calls 50000 --seconds 10 --concurrency 16
+
+rpccli's rate is calls / wall time of the whole process (start-up and output included), with
+JSON Lines written to a pipe that is drained; wrk's is its "Requests/sec".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.peers import free_port, require, uwsgi  # noqa: E402
+
+
+def run_wrk(port: int, seconds: int, connections: int) -> float:
+    wrk = require("wrk")
+    url = f"http://127.0.0.1:{port}/hello/world"
+    command = [wrk, "-t", "2", "-c", str(connections), "-d", f"{seconds}s"]
+    command += ["-H", "Connection: close", url]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not found:
+        raise SystemExit(f"cannot read wrk's output:\n{out}")
+    return float(found.group(1))
+
+
+def run_batch(node: str, calls: int, concurrency: int) -> tuple[float, str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        lines = Path(tmp) / "calls.txt"
+        lines.write_bytes(b"hello world\n" * calls)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RPCCLI_")}
+        env.update(XDG_CONFIG_HOME=f"{tmp}/c", XDG_STATE_HOME=f"{tmp}/s")
+        command = [sys.executable, "-m", "rpccli", "batch", "-c", str(concurrency), node]
+        start = time.perf_counter()
+        with lines.open("rb") as stdin:
+            proc = subprocess.run(
+                command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+            )
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0 or proc.stdout.count(b"\n") != calls:
+            raise SystemExit(f"batch failed ({proc.returncode}): {proc.stderr.decode()}")
+        return calls / elapsed, proc.stderr.decode().strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=20000)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=16)
+    options = parser.parse_args()
+    http_port = free_port()
+    extra = [
+        "--http-socket",
+        f"127.0.0.1:{http_port}",
+        "--http-socket-modifier1",
+        "173",
+        "--http-socket-modifier2",
+        "2",
+        "--listen",
+        "1024",
+    ]
+    with uwsgi(processes=2, lua=(), extra=extra) as server:
+        wrk_rate = run_wrk(http_port, options.seconds, options.concurrency)
+        batch_rate, summary = run_batch(server.node, options.calls, options.concurrency)
+    print(f"uWSGI 2 processes; {options.concurrency} connections / calls in flight")
+    print(f"  wrk (HTTP, Connection: close)   {wrk_rate:9.0f} requests/s")
+    print(f"  rpccli batch -c {options.concurrency:<3}            {batch_rate:9.0f} calls/s")
+    print(f"    ({summary})")
+    print(f"  ratio {batch_rate / wrk_rate:.2f} (goal >= 0.6)")
+
+
+if __name__ == "__main__":
+    main()
