@@ -48,9 +48,7 @@ def run_batch(node: str, calls: int, concurrency: int) -> tuple[float, str]:
         command = [sys.executable, "-m", "rpccli", "batch", "-c", str(concurrency), node]
         start = time.perf_counter()
         with lines.open("rb") as stdin:
-            proc = subprocess.run(
-                command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-            )
+            proc = subprocess.run(command, stdin=stdin, capture_output=True, env=env)
         elapsed = time.perf_counter() - start
         if proc.returncode != 0 or proc.stdout.count(b"\n") != calls:
             raise SystemExit(f"batch failed ({proc.returncode}): {proc.stderr.decode()}")
