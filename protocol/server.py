@@ -20,11 +20,11 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, Final, cast
 
 from .functions import FunctionTable, Outcome
 from .server_listen import Listener, bind, peer_name
+from .server_log import Event, format_event
 from .server_requests import Plan, plan, run
 from .wire import DEFAULT_BUFFER_SIZE, HEADER_SIZE
 
@@ -39,63 +39,6 @@ __all__ = [
 ]
 
 DEFAULT_THREADS: Final = 8
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One finished connection, for the log.
-
-    ``kind``: rpc, http, ping, wsgi, unserved (a packet was handled), or rejected, timeout,
-    incomplete, idle (no complete packet). ``sent`` is the number of bytes written;
-    ``reason`` says why nothing useful was sent (``sent == 0`` is the 0-byte close).
-    """
-
-    peer: str
-    kind: str
-    modifier1: int = -1
-    modifier2: int = -1
-    function: bytes | None = None
-    args: tuple[bytes, ...] = ()
-    sent: int = 0
-    reason: str | None = None
-    traceback: str | None = None
-    elapsed: float = 0.0
-    reset: bool = False
-
-
-def _short(data: bytes, limit: int = 24) -> str:
-    text = data[:limit].decode("utf-8", "backslashreplace")
-    return repr(text) + ("..." if len(data) > limit else "")
-
-
-def _args_summary(args: Sequence[bytes]) -> str:
-    shown = ", ".join(_short(a) for a in args[:4])
-    if len(args) > 4:
-        shown += f", ... ({len(args)} args)"
-    return shown
-
-
-def format_event(event: Event) -> str:
-    """One log line: who, what, and the size of the answer or why it was a 0-byte close."""
-    ms = f"{event.elapsed * 1000:.1f} ms"
-    if event.kind == "ping":
-        what = "ping -> " + (f"warning {event.reason!r}" if event.reason else "ok")
-        return f"{event.peer} {what}"
-    if event.function is not None:
-        name = event.function.decode("utf-8", "backslashreplace")
-        call = f"{name}({_args_summary(event.args)})"
-        if event.kind == "http":
-            call = "HTTP " + call
-        mode = {0: "", 1: " raw"}.get(event.modifier2, f" modifier2={event.modifier2}")
-        if event.kind == "rpc" and event.sent:
-            return f"{event.peer} {call}{mode} -> {event.sent} bytes ({ms})"
-        if event.kind == "http":
-            return f"{event.peer} {call} -> {event.sent} bytes HTTP ({event.reason or 'ok'}, {ms})"
-        return f"{event.peer} {call}{mode} -> 0-byte close: {event.reason} ({ms})"
-    if event.sent:
-        return f"{event.peer} modifier1={event.modifier1} -> {event.sent} bytes: {event.reason}"
-    end = "connection reset" if event.reset else "0-byte close"
-    return f"{event.peer} {end}: {event.reason}"
 
 
 def new_event_loop(use_uvloop: bool = True) -> asyncio.AbstractEventLoop:
@@ -172,12 +115,14 @@ class _Connection(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it
         self._transport = cast(asyncio.Transport, transport)
-        self.peer = peer_name(transport)
-        loop = self._server.loop
+        server = self._server
+        if server.on_event is not None:  # a getpeername() per call only when it is logged
+            self.peer = peer_name(transport)
+        loop = server.loop
         self._last = loop.time()
         self._start = time.monotonic()
-        self._timer = loop.call_at(self._last + self._server.socket_timeout, self._idle_check)
-        self._server.connections.add(self)
+        self._timer = loop.call_at(self._last + server.socket_timeout, self._idle_check)
+        server.connections.add(self)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         # never more than uWSGI's read(fd, buf, 4 + buffer_size - pos) would take
@@ -285,8 +230,11 @@ class _Connection(asyncio.BufferedProtocol):
             return
         if data:
             transport.write(data)
-        reason = outcome.reason if outcome is not None else step.reason
-        self._finish(
+        self._finished = True
+        transport.close()
+        if self._server.on_event is None:  # the hot path builds no log record at all
+            return
+        self._server.report(
             Event(
                 self.peer,
                 step.kind,
@@ -295,12 +243,14 @@ class _Connection(asyncio.BufferedProtocol):
                 step.function,
                 step.args,
                 sent=len(data),
-                reason=reason,
+                reason=outcome.reason if outcome is not None else step.reason,
                 traceback=outcome.traceback if outcome is not None else None,
+                elapsed=time.monotonic() - self._start,
             )
         )
 
     def _finish(self, event: Event) -> None:
+        """End a connection that never got an answer (rejected, timed out, cut short)."""
         self._finished = True
         transport = self._transport
         if transport is not None:
@@ -326,7 +276,10 @@ class Server:
         threads: int = DEFAULT_THREADS,
         backlog: int = 1024,
         on_event: Callable[[Event], None] | None = None,
+        listeners: Sequence[Listener] = (),
     ) -> None:
+        """``listeners``: sockets bound by someone else (a parent process); then ``binds`` is
+        ignored and closing leaves the sockets' files to their owner."""
         if not 1 <= buffer_size <= 65535:
             raise ValueError("buffer_size must be 1..65535 (the u16 datasize limits a body)")
         self.table = table
@@ -337,7 +290,8 @@ class Server:
         self.backlog = backlog
         self.on_event = on_event
         self.connections: set[_Connection] = set()
-        self.listeners: list[Listener] = []
+        self.listeners: list[Listener] = list(listeners)
+        self._owns_listeners = not listeners
         self.workers: _Workers | None = None
         self._servers: list[asyncio.AbstractServer] = []
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
@@ -358,9 +312,10 @@ class Server:
         if self.threads > 0:
             self.workers = _Workers(self.loop, self.threads)
         try:
-            for text in self.binds:
-                listener = bind(text, backlog=self.backlog)
-                self.listeners.append(listener)
+            if self._owns_listeners:
+                for text in self.binds:
+                    self.listeners.append(bind(text, backlog=self.backlog))
+            for listener in self.listeners:
                 factory = lambda: _Connection(self)  # noqa: E731
                 if listener.unix:
                     srv = await self.loop.create_unix_server(factory, sock=listener.sock)
@@ -384,8 +339,9 @@ class Server:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(srv.wait_closed(), 2)
         self._servers.clear()
-        for listener in self.listeners:
-            listener.close()
+        if self._owns_listeners:
+            for listener in self.listeners:
+                listener.close()
         if self.workers is not None:
             self.workers.stop()
 

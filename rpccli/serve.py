@@ -8,6 +8,7 @@ empty and a wrapper can still capture or discard the log as a whole. The server 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -101,14 +102,19 @@ def _warn_exposed(log: _Log, binds: Sequence[str]) -> None:
             )
 
 
-def _banner(log: _Log, server: Server, table: FunctionTable, loop_name: str) -> None:
-    threads = server.threads
-    workers = f"{threads} threads" if threads else "calls in the event loop"
-    for node in server.nodes:
+def _banner(
+    log: _Log, nodes: Sequence[str], table: FunctionTable, settings: dict[str, object]
+) -> None:
+    for node in nodes:
         log.line(f"rpccli serve: listening on {node}")
+    threads = int(settings["threads"])  # type: ignore[call-overload]
+    processes = int(settings["processes"])  # type: ignore[call-overload]
+    workers = f"{threads} threads" if threads else "calls in the event loop"
+    if processes > 1:
+        workers = f"{processes} processes x {workers}"
     log.line(
-        f"  buffer-size {server.buffer_size}, socket-timeout {server.socket_timeout:g}s, "
-        f"{workers}, {loop_name}"
+        f"  buffer-size {settings['buffer_size']}, socket-timeout {settings['socket_timeout']:g}s, "
+        f"{workers}, {settings['loop']}"
     )
     by_source: dict[str, list[str]] = {}
     for name in table.names():
@@ -121,23 +127,24 @@ def _banner(log: _Log, server: Server, table: FunctionTable, loop_name: str) -> 
     if table.warning:
         log.line(f"  ping warning: {table.warning!r}")
     example = "hello world" if "hello" in table else (table.names() or ["FUNCTION"])[0]
-    log.line(f"  try: rpccli call {server.nodes[0]} {example}   (Ctrl-C stops)")
+    log.line(f"  try: rpccli call {nodes[0]} {example}   (Ctrl-C stops)")
 
 
-async def _run(server: Server, log: _Log, table: FunctionTable, loop_name: str) -> None:
+async def _run(
+    server: Server, log: _Log, table: FunctionTable, settings: dict[str, object]
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
         await server.start()
-        _banner(log, server, table, loop_name)
+        _banner(log, server.nodes, table, settings)
         await stop.wait()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await server.close()
-    log.line("rpccli serve: stopped")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -173,6 +180,13 @@ async def _run(server: Server, log: _Log, table: FunctionTable, loop_name: str) 
     help="Function calls that may run at once (like uWSGI workers); 0 runs them in the event "
     "loop, one at a time.",
 )
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes sharing the sockets, like uWSGI's --processes (POSIX only).",
+)
 @click.option("--no-demo", is_flag=True, help="Serve only the functions of FILE.py.")
 @click.option("--warning", metavar="TEXT", help="Warning text that ping answers with.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the banner and errors.")
@@ -184,6 +198,7 @@ def serve(
     buffer_size: int,
     socket_timeout: float,
     threads: int,
+    processes: int,
     no_demo: bool,
     warning: str | None,
     quiet: bool,
@@ -211,18 +226,53 @@ def serve(
     table = build_table(files, demo=not no_demo, warning=warning, log=log.message)
     binds = binds or (DEFAULT_BIND,)
     _warn_exposed(log, binds)
-    loop = new_event_loop(not no_uvloop)
-    loop_name = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
-    table.opt.update({"import": b",".join(str(f).encode() for f in files)} if files else {})
-    server = Server(
-        table,
-        binds,
-        buffer_size=buffer_size,
-        socket_timeout=socket_timeout,
-        threads=threads,
-        on_event=log.event,
-    )
-    try:
-        loop.run_until_complete(_run(server, log, table, loop_name))
-    finally:
-        loop.close()
+    settings: dict[str, object] = {
+        "buffer_size": buffer_size,
+        "socket_timeout": socket_timeout,
+        "threads": threads,
+        "processes": processes,
+    }
+    options = {
+        "buffer_size": buffer_size,
+        "socket_timeout": socket_timeout,
+        "threads": threads,
+        "on_event": None if quiet else log.event,
+    }
+    if files:
+        table.opt["import"] = b",".join(str(f).encode() for f in files)
+    if processes > 1:
+        from protocol.server_procs import serve_processes
+
+        settings["loop"] = "uvloop" if _has_uvloop() and not no_uvloop else "asyncio"
+        serve_processes(
+            table,
+            binds,
+            processes=processes,
+            use_uvloop=not no_uvloop,
+            on_ready=lambda nodes: _banner(log, nodes, table, settings),
+            on_respawn=lambda pid, status: log.line(
+                f"rpccli serve: worker {pid} died ({_status(status)}); starting another", fg="red"
+            ),
+            **options,
+        )
+    else:
+        loop = new_event_loop(not no_uvloop)
+        settings["loop"] = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
+        server = Server(table, binds, **options)  # type: ignore[arg-type]
+        try:
+            loop.run_until_complete(_run(server, log, table, settings))
+        finally:
+            loop.close()
+    log.line("rpccli serve: stopped")
+
+
+def _has_uvloop() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("uvloop") is not None
+
+
+def _status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"

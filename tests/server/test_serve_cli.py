@@ -70,7 +70,7 @@ def test_serves_logs_and_stops_on_sigterm() -> None:
     with serving(str(EXAMPLES / "functions.py"), "--bind", "127.0.0.1:0", "--bind", sock) as srv:
         tcp, unix = srv.nodes
         assert unix == sock and Path(sock).exists()
-        assert any("serving 14 functions" in line for line in srv.banner)
+        assert any("serving 15 functions" in line for line in srv.banner)
         assert any(line.strip().startswith("demo: binary") for line in srv.banner)
         assert Client(tcp).call("hello", "cli") == b"Hello, cli"
         assert Client(unix).call("json", "x") == b'{"args": ["x"], "count": 1}'
@@ -162,3 +162,39 @@ def test_build_table_for_other_commands(tmp_path: Path) -> None:
     extra.write_text("import uwsgi\nuwsgi.register_rpc('hello', lambda *a: b'mine')\n")
     table = build_table([extra], demo=False)
     assert table.names() == ["hello"]
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def test_processes_share_the_sockets_and_respawn(tmp_path: Path) -> None:
+    dying = tmp_path / "dying.py"
+    dying.write_text("import os\nimport uwsgi\nuwsgi.register_rpc('die', lambda: os._exit(3))\n")
+    sock = str(short_tmpdir() / "procs.sock")
+    with serving(str(dying), "--processes", "2", "--bind", "127.0.0.1:0", "--bind", sock) as srv:
+        assert any("2 processes x 8 threads" in line for line in srv.banner)
+        tcp, unix = srv.nodes
+        for _ in range(10):
+            assert Client(tcp).call("hello") == b"Hello, world"
+            assert Client(unix).call("upper", "u") == b"U"
+        workers = children_of(srv.proc.pid)
+        assert len(workers) == 2
+        with pytest.raises(NoResult):
+            Client(tcp).call("die")  # the worker exits mid-call: a 0-byte close, then a respawn
+        for _ in range(10):
+            assert Client(tcp).call("hello", "again") == b"Hello, again"
+        code, log = srv.stop(signal.SIGTERM)
+    assert code == 0
+    assert "died (exit code 3); starting another" in log
+    assert not Path(sock).exists()
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers if pid != srv.proc.pid)

@@ -1,0 +1,65 @@
+"""The bundled server's log: one :class:`Event` per connection and its one-line text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["Event", "format_event"]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One finished connection, for the log.
+
+    ``kind``: rpc, http, ping, wsgi, unserved (a packet was handled), or rejected, timeout,
+    incomplete, idle (no complete packet). ``sent`` is the number of bytes written;
+    ``reason`` says why nothing useful was sent (``sent == 0`` is the 0-byte close).
+    """
+
+    peer: str
+    kind: str
+    modifier1: int = -1
+    modifier2: int = -1
+    function: bytes | None = None
+    args: tuple[bytes, ...] = ()
+    sent: int = 0
+    reason: str | None = None
+    traceback: str | None = None
+    elapsed: float = 0.0
+    reset: bool = False
+
+
+def _short(data: bytes, limit: int = 24) -> str:
+    text = data[:limit].decode("utf-8", "backslashreplace")
+    return repr(text) + ("..." if len(data) > limit else "")
+
+
+def _args_summary(args: Sequence[bytes]) -> str:
+    shown = ", ".join(_short(a) for a in args[:4])
+    if len(args) > 4:
+        shown += f", ... ({len(args)} args)"
+    return shown
+
+
+def format_event(event: Event) -> str:
+    """One log line: who, what, and the size of the answer or why it was a 0-byte close."""
+    ms = f"{event.elapsed * 1000:.1f} ms"
+    if event.kind == "ping":
+        what = "ping -> " + (f"warning {event.reason!r}" if event.reason else "ok")
+        return f"{event.peer} {what}"
+    if event.function is not None:
+        name = event.function.decode("utf-8", "backslashreplace")
+        call = f"{name}({_args_summary(event.args)})"
+        if event.kind == "http":
+            call = "HTTP " + call
+        mode = {0: "", 1: " raw"}.get(event.modifier2, f" modifier2={event.modifier2}")
+        if event.kind == "rpc" and event.sent:
+            return f"{event.peer} {call}{mode} -> {event.sent} bytes ({ms})"
+        if event.kind == "http":
+            return f"{event.peer} {call} -> {event.sent} bytes HTTP ({event.reason or 'ok'}, {ms})"
+        return f"{event.peer} {call}{mode} -> 0-byte close: {event.reason} ({ms})"
+    if event.sent:
+        return f"{event.peer} modifier1={event.modifier1} -> {event.sent} bytes: {event.reason}"
+    end = "connection reset" if event.reset else "0-byte close"
+    return f"{event.peer} {end}: {event.reason}"

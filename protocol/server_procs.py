@@ -1,0 +1,140 @@
+"""Several server processes sharing the listening sockets, as uWSGI's ``--processes N``.
+
+The parent (like uWSGI's master) binds every socket and loads the function files once, then
+forks N workers that each run their own event loop and thread pool and accept from the same
+sockets. The parent respawns a worker that dies, and on SIGINT/SIGTERM stops the workers and
+removes the unix socket files. POSIX only (``os.fork``).
+
+As in uWSGI, a function registered or a warning set at runtime inside one worker exists only in
+that worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import Any
+
+from .functions import FunctionTable
+from .server import Server, new_event_loop
+from .server_listen import Listener, bind
+
+__all__ = ["serve_processes"]
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
+
+
+def serve_processes(
+    table: FunctionTable,
+    binds: Sequence[str],
+    *,
+    processes: int,
+    use_uvloop: bool = True,
+    backlog: int = 1024,
+    on_ready: Callable[[list[str]], None] | None = None,
+    on_respawn: Callable[[int, int], None] | None = None,
+    **options: Any,
+) -> None:
+    """Serve until SIGINT or SIGTERM with ``processes`` forked workers; blocks.
+
+    ``on_ready(nodes)`` runs in the parent once every socket listens; ``on_respawn(pid,
+    status)`` when a worker died and is replaced. ``options`` are :class:`Server`'s.
+    """
+    listeners: list[Listener] = []
+    try:
+        for text in binds:
+            listeners.append(bind(text, backlog=backlog))
+    except BaseException:
+        for listener in listeners:
+            listener.close()
+        raise
+    saved = {sig: signal.signal(sig, _raise_stop) for sig in _STOP_SIGNALS}
+    children: dict[int, int] = {}
+    try:
+        if on_ready is not None:
+            on_ready([listener.node for listener in listeners])
+        for number in range(processes):
+            children[_spawn(table, listeners, use_uvloop, options)] = number
+        while True:
+            pid, status = os.wait()
+            number = children.pop(pid, -1)
+            if number < 0:
+                continue
+            if on_respawn is not None:
+                on_respawn(pid, status)
+            time.sleep(0.2)  # a worker that dies at once must not become a fork storm
+            children[_spawn(table, listeners, use_uvloop, options)] = number
+    except _Stop:
+        pass
+    finally:
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        for listener in listeners:
+            listener.close()
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _spawn(
+    table: FunctionTable, listeners: list[Listener], use_uvloop: bool, options: dict[str, Any]
+) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()  # or the child would write the parent's buffered text again
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
+        code = _worker(table, listeners, use_uvloop, options)
+    except BaseException:  # pragma: no cover - reported by the parent as a respawn
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _worker(
+    table: FunctionTable, listeners: list[Listener], use_uvloop: bool, options: dict[str, Any]
+) -> int:
+    loop = new_event_loop(use_uvloop)
+    server = Server(table, listeners=listeners, **options)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        for sig in _STOP_SIGNALS:
+            loop.add_signal_handler(sig, stop.set)
+        await server.start()
+        await stop.wait()
+        await server.close()
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    return 0
