@@ -102,7 +102,7 @@ def script(shell: str) -> str:
     cls: Any = get_completion_class(shell)
     if cls is None:  # pragma: no cover - click.Choice below allows only known shells
         raise click.UsageError(f"no completion for {shell}")
-    source = cls(app, {}, PROG_NAME, COMPLETE_VAR).source()
+    source = str(cls(app, {}, PROG_NAME, COMPLETE_VAR).source())
     return source if source.endswith("\n") else source + "\n"
 
 

@@ -209,7 +209,7 @@ def parse_listing(body: bytes) -> list[str]:
             parsed = json.loads(text)
         except ValueError:
             parsed = None
-        words = list(parsed) if isinstance(parsed, list) else text.split()
+        words = list(parsed) if isinstance(parsed, list) else list(text.split())
     else:
         words = list(text.split())
     seen: dict[str, None] = {}
@@ -333,7 +333,7 @@ def complete_node(
                 seen.add(name)
                 items.append(CompletionItem(name, help=", ".join(profile.addresses)))
         for node in known_nodes():
-            if node.startswith(incomplete) and node not in seen and "%" not in node:
+            if node.startswith(incomplete) and node not in seen:
                 seen.add(node)
                 items.append(CompletionItem(node, help="used before"))
     except Exception:

@@ -130,10 +130,8 @@ def _start_demo() -> tuple[Any, str]:
     # the demo file is a uWSGI function file, loaded through the shim (never imported)
     table.load_file(Path(rpccli.__file__).with_name("demo_functions.py"))
     server = serve_in_thread(table, binds=("127.0.0.1:0",))
-    server.table = table
     return server, server.nodes[0]
 
 
 def server_names(server: Any) -> list[str]:
-    table = getattr(server, "table", None)
-    return list(table.names()) if table is not None else []
+    return list(server.server.table.names())

@@ -12,7 +12,7 @@ from typing import Any
 
 from protocol.client import CallResult, Client, PingResult
 from protocol.nodes import NodeGroup, Outcome
-from protocol.wire import DEFAULT_BUFFER_SIZE, ResponseReader, exceeds_default_buffer
+from protocol.wire import DEFAULT_BUFFER_SIZE, Mode, ResponseReader, exceeds_default_buffer
 from rpccli.call_common import Settings
 
 __all__ = ["buffer_warning", "call", "modifier2", "ping"]
@@ -44,7 +44,7 @@ def call(
 
     def attempt(address: Any) -> CallResult:
         client = _client(address, settings, timeout)
-        mode = "packet" if request[3] == 0 else "raw"
+        mode: Mode = "packet" if request[3] == 0 else "raw"
         reader = ResponseReader(mode, max_size=settings.max_response, node=client.node)
         return client.exchange(request, reader, function=function)
 
