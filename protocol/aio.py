@@ -13,6 +13,9 @@ b'Hello, world'
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
+import select
 import socket
 import time
 from collections.abc import Coroutine, Sequence
@@ -26,6 +29,7 @@ from .client import (
     PingResult,
     Target,
     Timings,
+    _nonblocking_socket,
 )
 from .errors import CallError
 from .wire import PING_REQUEST, Mode, PingReader, ResponseReader
@@ -52,20 +56,58 @@ def run(main: Coroutine[Any, Any, T], *, use_uvloop: bool = True) -> T:
         return runner.run(main)
 
 
-async def _await_close(
-    loop: asyncio.AbstractEventLoop,
-    sock: socket.socket,
-    reader: ResponseReader | PingReader,
-    grace: float,
-) -> None:
-    """After a complete answer, wait up to ``grace`` for the server's close; see
-    ``protocol.client._await_close`` for why. Late bytes raise the reader's protocol error."""
-    try:
-        async with asyncio.timeout(max(grace, 0)):
-            while data := await loop.sock_recv(sock, _CHUNK):
-                reader.feed(data)
-    except (TimeoutError, ConnectionError):
-        return
+class _Exchange(asyncio.Protocol):
+    """One call's connection: feeds the sans-IO reader and resolves ``done`` when it is over.
+
+    A transport (not loop.sock_recv) keeps the socket registered with the loop once per call.
+    """
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, reader: ResponseReader | PingReader
+    ) -> None:
+        self.loop = loop
+        self.reader = reader
+        self.done: asyncio.Future[None] = loop.create_future()
+        self.received = 0
+        self.first = 0.0
+        self.complete = False
+
+    def data_received(self, data: bytes) -> None:
+        if self.done.done():
+            return
+        if not self.received:
+            self.first = time.monotonic()
+        self.received += len(data)
+        try:
+            if self.reader.feed(data) and not self.complete:
+                self.complete = True
+                # wait briefly for the server's close, as the blocking client does (see
+                # protocol.client._await_close); late bytes still reach the reader meanwhile
+                self.loop.call_later(CLOSE_GRACE, self._finish)
+        except CallError as exc:
+            self.done.set_exception(exc)
+
+    @property
+    def ok(self) -> bool:
+        """True once the exchange ended without an error (or a cancellation)."""
+        done = self.done
+        return done.done() and not done.cancelled() and done.exception() is None
+
+    def eof_received(self) -> bool:
+        self._finish()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.done.done():
+            return
+        if exc is None or self.complete:  # a reset after a complete answer changes nothing
+            self.done.set_result(None)
+        else:
+            self.done.set_exception(exc)
+
+    def _finish(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
 
 
 class AsyncClient(BaseClient):
@@ -113,34 +155,30 @@ class AsyncClient(BaseClient):
         start = time.monotonic()
         deadline = start + self.timeout
         sock = await self._connect(loop, start, deadline)
-        connected = first = time.monotonic()
-        received = 0
-        complete = False
+        connected = time.monotonic()
+        exchange = _Exchange(loop, reader)
+        transport: asyncio.Transport | None = None
         try:
             # relative delays only: uvloop's loop.time() need not share time.monotonic()'s origin
             async with asyncio.timeout(max(deadline - connected, 0)):
-                await loop.sock_sendall(sock, request)
-                while True:
-                    data = await loop.sock_recv(sock, _CHUNK)
-                    if not received:
-                        first = time.monotonic()
-                    if not data:
-                        break
-                    received += len(data)
-                    if reader.feed(data):
-                        complete = True
-                        break
-            if complete:
-                # let the server close first, as the blocking client does (client._await_close)
-                await _await_close(
-                    loop, sock, reader, min(CLOSE_GRACE, deadline - time.monotonic())
-                )
+                if sock.family == socket.AF_UNIX:
+                    transport, _ = await loop.create_unix_connection(lambda: exchange, sock=sock)
+                else:
+                    transport, _ = await loop.create_connection(lambda: exchange, sock=sock)
+                transport.write(request)
+                await exchange.done
         except CallError:
             raise
         except OSError as exc:  # TimeoutError included: the whole-call deadline ran out
-            raise self._failed(exc, request, function, received) from None
+            raise self._failed(exc, request, function, exchange.received) from None
         finally:
-            sock.close()
+            if transport is None:
+                sock.close()
+            elif exchange.ok:
+                transport.close()
+            else:
+                transport.abort()
+        first = exchange.first or connected
         return Timings(connected - start, first - start, time.monotonic() - start)
 
     async def _connect(
@@ -170,11 +208,14 @@ class AsyncClient(BaseClient):
             remaining = limit - time.monotonic()
             if remaining <= 0:
                 break
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            sock.setblocking(False)
+            sock = _nonblocking_socket(family)
             try:
-                async with asyncio.timeout(remaining):
-                    await loop.sock_connect(sock, sockaddr)
+                # not loop.sock_connect(): uvloop's resolves the address again on every call
+                code = sock.connect_ex(sockaddr)
+                if code == errno.EINPROGRESS:
+                    code = await _connected(loop, sock, remaining)
+                if code:
+                    raise OSError(code, os.strerror(code))
             except TimeoutError:
                 sock.close()
                 error = failures.connect_timed_out(self.node, self.connect_timeout)
@@ -187,3 +228,24 @@ class AsyncClient(BaseClient):
             else:
                 return sock
         raise error or failures.connect_timed_out(self.node, self.connect_timeout)
+
+
+async def _connected(loop: asyncio.AbstractEventLoop, sock: socket.socket, timeout: float) -> int:
+    """Wait (at most ``timeout``) for a non-blocking connect; its error code, 0 when connected."""
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT)
+    if not poller.poll(0):  # loopback and LAN connects are usually done already
+        writable: asyncio.Future[None] = loop.create_future()
+        fd = sock.fileno()
+
+        def ready() -> None:
+            if not writable.done():
+                writable.set_result(None)
+
+        loop.add_writer(fd, ready)
+        try:
+            async with asyncio.timeout(timeout):
+                await writable
+        finally:
+            loop.remove_writer(fd)
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
