@@ -193,6 +193,13 @@ class _Nodes:
 @click.option("--json", "json_flag", is_flag=True, help="JSON Lines (-o json).")
 @click.option("--raw-output", is_flag=True, help="Each result and a newline (-o lines).")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@click.option(
+    "--local",
+    "local_file",
+    metavar="FILE.py",
+    default=None,
+    help="Call in this process from a uWSGI function file (no NODE).",
+)
 def batch(
     node: str | None,
     concurrency: int,
@@ -206,6 +213,7 @@ def batch(
     json_flag: bool,
     raw_output: bool,
     quiet: bool,
+    local_file: str | None,
 ) -> int:
     """Run one call per line of stdin: `FUNCTION ARG...` or {"function", "args", "node"}.
 
@@ -215,6 +223,13 @@ def batch(
     """
     config = load_config()
     settings: Settings | None = None
+    local = None
+    if local_file is not None:
+        if node is not None:
+            raise UsageError("--local calls in this process: give no NODE")
+        from rpccli.local import LocalFunctions
+
+        local = LocalFunctions(local_file)
     try:
         settings = settings_for(
             node,
@@ -246,6 +261,9 @@ def batch(
                 if job is None:
                     continue
                 info = {"line": number, "function": job.function, "args": job.args}
+                if local is not None:
+                    yield _local_call(local, job, info)
+                    continue
                 clients, health = nodes.clients(job.node)
                 request = rpc_request(job.function, job.args, modifier2=modifier2)
             except RPCError as exc:
@@ -265,6 +283,18 @@ def batch(
             f"{rate:.0f} calls/s ({elapsed:.2f} s)"
         )
     return exitcodes.PARTIAL if writer.failures else exitcodes.OK
+
+
+def _local_call(local: Any, job: Job, info: dict[str, Any]) -> dict[str, Any]:
+    if job.node is not None:
+        raise UsageError(f"line {job.line}: no 'node' with --local")
+    rpc_request(job.function, job.args)  # the same limits as on the wire
+    name = job.function.encode("utf-8", "surrogateescape")
+    try:
+        body, elapsed = local.call(name, job.args)
+    except RPCError as exc:
+        return {"node": local.node, "error": exc, "elapsed": None, **info}
+    return {"node": local.node, "body": body, "elapsed": elapsed, **info}
 
 
 def _bad_line(exc: RPCError, number: int, info: dict[str, Any] | None) -> dict[str, Any]:

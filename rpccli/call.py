@@ -34,6 +34,8 @@ def _complete_node(ctx: click.Context, param: click.Parameter, incomplete: str) 
 def _complete_function(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
     from rpccli.names import complete_function
 
+    if ctx.params.get("node") == ".":
+        ctx.params["node"] = None  # "." is the default node: let names find it
     return complete_function(ctx, param, incomplete)
 
 

@@ -222,3 +222,33 @@ def test_local_json_and_limits() -> None:
 def test_local_missing_file(tmp_path: Path) -> None:
     result = run_cli("call", "--local", str(tmp_path / "none.py"), "hello")
     assert result.code == 2 and result.err.count("\n") == 1
+
+
+def test_batch_local() -> None:
+    data = b'hello a\ntext\n{"function": "upper", "args": ["x"]}\necho ""\n'
+    result = run_cli("batch", "-q", "--local", FUNCTIONS, input=data)
+    records = [json.loads(line) for line in result.out.splitlines()]
+    assert result.code == 6
+    assert [r["response"] for r in records] == ["Hello, a", None, "X", None]
+    assert records[1]["error"]["message"].startswith(
+        f"no result from text in {FUNCTIONS}: returned str, not bytes"
+    )
+    assert records[3]["error"]["type"] == "usage"  # the same limits as on the wire
+    assert run_cli("batch", "--local", FUNCTIONS, ":1", input=b"hello\n").code == 2
+
+
+def test_complete_function_for_the_default_node(
+    bundled_node: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("RPCCLI_NODE", bundled_node)
+    assert run_cli("call", ".", "upper", "x").out == b"X"  # remembered for the node
+    env = {**os.environ, "_RPCCLI_COMPLETE": "zsh_complete", "COMP_WORDS": "rpccli call . up"}
+    env["COMP_CWORD"] = "3"
+    out = subprocess.run(
+        [sys.executable, "-m", "rpccli"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.splitlines()[:2] == ["plain", "upper"]
