@@ -14,7 +14,7 @@ from typing import Any
 from prompt_toolkit import PromptSession
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.formatted_text import FormattedText
-from prompt_toolkit.history import FileHistory
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 from prompt_toolkit.styles import Style
@@ -119,9 +119,15 @@ def _message(shell: Shell) -> FormattedText:
 def make_session(
     shell: Shell, *, input: Input | None = None, output: Output | None = None
 ) -> PromptSession[str]:
+    history: History
+    try:
+        history = ShellHistory(history_path())
+    except OSError as exc:  # a read-only home must not keep anyone from the shell
+        shell.error(OSError(f"history is not kept: {exc.strerror or exc} ({history_path()})"))
+        history = InMemoryHistory()
     session: PromptSession[str] = PromptSession(
         message=lambda: _message(shell),
-        history=ShellHistory(history_path()),
+        history=history,
         auto_suggest=AutoSuggestFromHistory(),
         completer=ShellCompleter(shell),
         complete_while_typing=True,

@@ -180,3 +180,12 @@ def test_profile_list_function_and_declared_names(run, bundled_node: str, xdg_di
     assert sources["declared_only"] == ["profile"]
     # `upper` with no arguments answers nothing: the listing failed, the shell carries on
     assert "upper gave no result" in shell.names.status
+
+
+def test_unwritable_state_dir_keeps_the_shell_working(run, xdg_dirs) -> None:
+    state = xdg_dirs["state"] / "rpccli"
+    state.mkdir(mode=0o700)
+    (state / "history").mkdir()  # cannot be opened as a file, even by root
+    result = run("hello\r\x04")
+    assert (result.code, result.stdout) == (0, b"Hello, world")
+    assert "history is not kept" in result.stderr
