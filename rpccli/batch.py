@@ -274,7 +274,16 @@ def batch(
             )
 
     started = time.monotonic()
-    run(jobs(), writer.emit, concurrency=concurrency, window=max(concurrency * 4, 16))
+    try:
+        run(
+            jobs(),
+            writer.emit,
+            concurrency=concurrency,
+            window=max(concurrency * 4, 16),
+            flush=writer.flush,
+        )
+    finally:
+        writer.flush()
     elapsed = time.monotonic() - started
     if not quiet:
         rate = writer.calls / elapsed if elapsed > 0 else 0.0
@@ -308,6 +317,22 @@ class _Writer:
         self.format = fmt
         self.calls = 0
         self.failures = 0
+        self._out: list[bytes] = []
+        self._size = 0
+
+    def _put(self, data: bytes) -> None:
+        # gathered and written once per engine round: one write per call would be a system call
+        self._out.append(data)
+        self._size += len(data)
+        if self._size > 65536:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._out:
+            data = b"".join(self._out)
+            self._out.clear()
+            self._size = 0
+            self.printer.write(data)
 
     def emit(self, item: dict[str, Any]) -> None:
         self.calls += 1
@@ -326,14 +351,14 @@ class _Writer:
                 elapsed=item["elapsed"],
                 line=item["line"],
             )
-            self.printer.write(json_line(rec))
+            self._put(json_line(rec))
         elif fmt == "lines":
-            self.printer.write((body or b"") + b"\n")
+            self._put((body or b"") + b"\n")
             if not ok:
                 self.printer.info(f"rpccli: line {item['line']}: {item['error']}")
         elif fmt == "netstring":
             data = body or b""
-            self.printer.write(b"%d:%s," % (len(data), data))
+            self._put(b"%d:%s," % (len(data), data))
             if not ok:
                 self.printer.info(f"rpccli: line {item['line']}: {item['error']}")
         else:
