@@ -252,3 +252,30 @@ def test_complete_function_for_the_default_node(
         [sys.executable, "-m", "rpccli"], env=env, capture_output=True, text=True, check=True
     ).stdout
     assert out.splitlines()[:2] == ["plain", "upper"]
+
+
+@pytest.mark.parametrize("raw", [[], ["--raw"]])
+def test_batch_large_answers_arrive_whole(bundled_node: str, raw: list[str]) -> None:
+    # several reads per answer (edge-triggered engine), packet large form and raw until close
+    data = b"big 300000\nhello\nbig 70000\n"
+    result = run_cli("batch", *raw, "-c", "3", "-q", "-o", "netstring", bundled_node, input=data)
+    pattern = bytes(range(256)) * 1200
+    assert result.code == 0
+    assert result.out == (
+        b"300000:" + pattern[:300000] + b",12:Hello, world,70000:" + pattern[:70000] + b","
+    )
+
+
+def test_batch_unix_socket_and_protocol_error(tmp_path: Path) -> None:
+    from tests.protocol.scripted import answer as scripted_answer
+
+    with (
+        peer(scripted_answer(b"\xad\x02\x00\x00hi"), kind="unix") as good,
+        peer(scripted_answer(b"\xad\x09\x00\x00short")) as bad,
+    ):
+        data = f'hello\n{{"function": "hello", "node": "{bad.node}"}}\n'.encode()
+        result = run_cli("batch", "-q", good.node, input=data)
+    records = [json.loads(line) for line in result.out.splitlines()]
+    assert result.code == 6
+    assert records[0]["response"] == "hi"
+    assert records[1]["error"]["type"] == "protocol"
