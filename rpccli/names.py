@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_LEARNED",
     "MAX_LISTING",
+    "MAX_NODES",
     "SOURCES",
     "complete_function",
     "complete_node",
@@ -55,6 +56,8 @@ SOURCES = ("profile", "learned", "listing")
 MAX_LEARNED = 1000
 #: at most this many names kept from one listing answer
 MAX_LISTING = 4096
+#: at most this many nodes keep a names file; the least recently updated go first
+MAX_NODES = 500
 #: a function name is 1..255 bytes (facts 2)
 _MAX_NAME = 255
 #: a cache file larger than this is ignored (and rewritten on the next update)
@@ -158,10 +161,23 @@ def _update(node: str, change: Callable[[dict[str, Any]], bool]) -> None:
     """Read, change and atomically rewrite the names file of ``node``, under the lock."""
     path = _path(node, create=True)
     with _locked(path.parent):
+        is_new = not path.exists()
         data = _load(path)
         if change(data):
             data["node"] = node_key(node)
             _save(path, data)
+            if is_new:
+                _prune(path.parent)
+
+
+def _prune(directory: Path) -> None:
+    # one file per node ever used: keep the most recently written MAX_NODES
+    try:
+        files = sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime)
+        for old in files[:-MAX_NODES]:
+            old.unlink()
+    except OSError:
+        return
 
 
 def _valid(name: object) -> bool:

@@ -87,7 +87,13 @@ def shell(
         if not interactive:
             _say(f"rpccli: {notice[0].lower()}{notice[1:]}")
     try:
-        engine = Shell(config, node, interactive=interactive, options=options)
+        engine = Shell(
+            config,
+            node,
+            interactive=interactive,
+            options=options,
+            demo_node=node if server is not None else None,
+        )
         engine.flags = Flags(json=json_flag or engine.flags.json, timing=timing, verbose=verbose)
         if not interactive:
             return engine.run_script(_lines())

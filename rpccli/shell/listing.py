@@ -30,8 +30,11 @@ class NameIndex:
         list_function: str,
         fetch: Callable[[str], bytes],
         on_change: Callable[[], None] | None = None,
+        persist: bool = True,
     ) -> None:
         self.node = node
+        #: False for the throw-away demo server: its names are kept in memory only
+        self.persist = persist
         self.list_function = list_function
         self._fetch = fetch
         self._on_change = on_change
@@ -43,7 +46,15 @@ class NameIndex:
         self.status = "not fetched"
         self._reload()
 
-    def _reload(self) -> None:
+    def _reload(self, listing: list[str] | None = None) -> None:
+        if not self.persist:
+            if listing is not None:
+                with self._lock:
+                    for name in listing:
+                        found = self._sources.setdefault(name, [])
+                        if "listing" not in found:
+                            found.append("listing")
+            return
         sources = names.name_sources(self.node)
         with self._lock:
             self._sources = sources
@@ -63,7 +74,8 @@ class NameIndex:
 
     def learn(self, function: str) -> None:
         """A call to ``function`` succeeded: persist the name and show it at once."""
-        names.remember(self.node, function)
+        if self.persist:
+            names.remember(self.node, function)
         with self._lock:
             found = self._sources.setdefault(function, [])
             if "learned" not in found:
@@ -102,8 +114,9 @@ class NameIndex:
             if generation != self._generation:
                 return  # the node changed or a newer refresh started meanwhile
         if found is not None:
-            names.store_listing(self.node, found)
-            self._reload()
+            if self.persist:
+                names.store_listing(self.node, found)
+            self._reload(found)
         with self._lock:
             if generation == self._generation:
                 self.fetching = False

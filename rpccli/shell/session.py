@@ -72,8 +72,11 @@ class Shell:
         stderr: IO[str] | None = None,
         console: Any = None,
         on_change: Callable[[], None] | None = None,
+        demo_node: str | None = None,
     ) -> None:
         self.config = config
+        #: the bundled demo server's node: a throw-away port whose names are not persisted
+        self.demo_node = demo_node
         self.interactive = interactive
         self.stdout = stdout if stdout is not None else sys.stdout
         self.stderr = stderr if stderr is not None else sys.stderr
@@ -107,6 +110,7 @@ class Shell:
             list_function=list_function,
             fetch=self._fetch_listing,
             on_change=self._changed,
+            persist=self.spec.label != self.demo_node,
         )
         if self.interactive:
             self.names.refresh()  # for completion; a script has no TAB to feed
@@ -142,7 +146,10 @@ class Shell:
     # -- output -----------------------------------------------------------------------------
     def printer(self) -> Printer:
         fmt = "json" if self.flags.json else "auto"
-        return Printer(fmt, stdout=self.stdout, stderr=self.stderr, console=self.console)
+        printer = Printer(fmt, stdout=self.stdout, stderr=self.stderr, console=self.console)
+        if printer.format == "pretty" and self.console is None:
+            self.console = printer.console  # one rich console for the whole session
+        return printer
 
     def say(self, text: str) -> None:
         """Information a command was asked for (`.functions`, `.help`): on stdout."""

@@ -139,3 +139,14 @@ def test_concurrent_writers_lose_nothing(xdg_dirs) -> None:
     known = names.known_names("@busy")
     assert len(known) == 81
     assert known["listed"] == "listing"
+
+
+def test_number_of_node_files_is_bounded(monkeypatch, xdg_dirs) -> None:
+    import os
+
+    monkeypatch.setattr(names, "MAX_NODES", 3)
+    for port in range(1, 6):
+        names.remember(f"127.0.0.1:{port}", "f")
+        path = names._path(f"127.0.0.1:{port}")
+        os.utime(path, (port, port))  # distinct ages, whatever the clock's resolution
+    assert names.known_nodes() == ["127.0.0.1:5", "127.0.0.1:4", "127.0.0.1:3"]

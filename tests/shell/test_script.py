@@ -68,6 +68,8 @@ def test_no_node_starts_the_bundled_demo_server_and_says_so(xdg_dirs) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(b"Hello, world127.0.0.1:")
     assert b"started the bundled demo server on 127.0.0.1:" in result.stderr
+    # the demo server's port is thrown away: its names are not kept as a node used before
+    assert not list((xdg_dirs["state"] / "rpccli").glob("names/*.json"))
 
 
 def test_bad_node_is_a_usage_error(xdg_dirs) -> None:
