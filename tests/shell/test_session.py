@@ -189,3 +189,11 @@ def test_unwritable_state_dir_keeps_the_shell_working(run, xdg_dirs) -> None:
     result = run("hello\r\x04")
     assert (result.code, result.stdout) == (0, b"Hello, world")
     assert "history is not kept" in result.stderr
+
+
+def test_demo_node_names_live_in_memory_only(bundled_node: str, xdg_dirs) -> None:
+    shell = Shell(load_config(), bundled_node, interactive=True, demo_node=bundled_node)
+    shell.names.refresh().join(10)
+    shell.names.learn("hello")
+    assert shell.names.sources()["hello"] == ["learned", "listing"]
+    assert names.known_names(bundled_node) == {}
