@@ -68,6 +68,8 @@ def shell(
     from rpccli.config import default_node_text, load_config
     from rpccli.shell.session import Flags, Shell
 
+    if demo and node is not None:
+        raise click.UsageError("--demo starts its own server: give no NODE with it")
     config = load_config()
     options = {
         "timeout": timeout,

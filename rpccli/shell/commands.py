@@ -299,8 +299,8 @@ def _timeout(shell: Shell, args: list[str]) -> int:
         value = float(args[0])
     except ValueError:
         value = -1.0
-    if not 0 < value < float("inf"):
-        raise InputError(f".timeout takes a number of seconds above 0, not {args[0]!r}")
+    if not 0 < value <= 86400:  # the range of `rpccli call --timeout`
+        raise InputError(f".timeout takes seconds above 0, at most 86400; not {args[0]!r}")
     shell.set_option("timeout", value)
     shell.note(f"timeout is now {value:g} s")
     return 0

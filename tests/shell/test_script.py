@@ -82,3 +82,18 @@ def test_default_node_from_env(bundled_node: str, monkeypatch, tmp_path: Path) -
     monkeypatch.setenv("RPCCLI_NODE", bundled_node)
     result = shell(b"hello env\n")
     assert (result.returncode, result.stdout, result.stderr) == (0, b"Hello, env", b"")
+
+
+def test_demo_with_a_node_is_a_usage_error(xdg_dirs) -> None:
+    result = shell(b"", "--demo", "127.0.0.1:1")
+    assert result.returncode == 2
+    assert b"--demo starts its own server" in result.stderr
+
+
+def test_bad_timeout_is_refused(bundled_node: str) -> None:
+    result = shell(b".timeout 0\n.timeout 1e9\n.timeout x\n.timeout 2.5\n.timeout\n", bundled_node)
+    assert result.returncode == 2  # the last FAILED line decides, though later lines worked
+    assert result.stdout == b"2.5\n"
+    errors = result.stderr.decode().splitlines()
+    assert [e.split(":")[1] for e in errors] == [" line 1", " line 2", " line 3"]
+    assert "at most 86400" in errors[1]
