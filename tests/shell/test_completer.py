@@ -104,3 +104,18 @@ def test_quote() -> None:
     assert quote("hello") == "hello"
     assert quote("a b") == "'a b'"
     assert quote("it's") == "'it'\\''s'"
+
+
+def test_names_learned_by_rpccli_call_complete_in_the_shell(
+    bundled_node: str, xdg_dirs: dict[str, Path]
+) -> None:
+    import subprocess
+    import sys
+
+    subprocess.run(
+        [sys.executable, "-m", "rpccli", "call", bundled_node, "argc", "x"],
+        capture_output=True,
+        check=True,
+    )
+    shell = Shell(load_config(), bundled_node, interactive=False)
+    assert complete(shell, "arg") == [("argc", "learned", -3)]
