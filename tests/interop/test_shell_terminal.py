@@ -119,6 +119,7 @@ def test_tab_completes_a_name_only_rpc_list_knew(spawn: Spawn, node: str) -> Non
     if b"hellolua" not in _listing(node).split():
         wanted, typed, answer = ("binary", "binar", "binary response")
     child.send(typed)
+    see(child, "listing")  # the menu shows the name and its source: completion is ready
     child.send("\t")
     see(child, wanted)
     child.send(" x\r")

@@ -42,7 +42,7 @@ def run(bundled_node: str) -> Callable[..., Run]:
                 # chunks arrive one by one, like typing: completion runs between them
                 def typist() -> None:
                     for chunk in keys:
-                        time.sleep(0.3)
+                        time.sleep(0.5)
                         pipe.send_text(chunk)
 
                 threading.Thread(target=typist, daemon=True).start()
