@@ -366,7 +366,7 @@ def complete_function(
     try:
         config = _config()
         node = ctx.params.get("node") if ctx is not None else None
-        if not node:
+        if not node or node.strip() == ".":  # "." is the default node, as in `rpccli call`
             node = _default_node(config)
         if not isinstance(node, str) or not node:
             return []

@@ -105,6 +105,8 @@ def test_complete_function_default_node_from_env(xdg_dirs, monkeypatch) -> None:
     monkeypatch.setenv("RPCCLI_NODE", "@app")
     ctx = click.Context(click.Command("call"))
     assert [i.value for i in names.complete_function(ctx, None, "")] == ["hello"]
+    ctx.params["node"] = "."
+    assert [i.value for i in names.complete_function(ctx, None, "")] == ["hello"]
 
 
 def test_complete_node_offers_nodes_used_before(xdg_dirs) -> None:
