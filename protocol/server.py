@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
+import errno
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final, cast
+from typing import Any, Final
 
-from .functions import FunctionTable, Outcome
-from .server_listen import Listener, bind, peer_name
+from .functions import FunctionTable
+from .server_conn import Connection, peer_text
+from .server_listen import Listener, bind
 from .server_log import Event, format_event
-from .server_requests import Plan, plan, run
-from .wire import DEFAULT_BUFFER_SIZE, HEADER_SIZE
+from .wire import DEFAULT_BUFFER_SIZE
 
 __all__ = [
     "DEFAULT_THREADS",
@@ -39,6 +38,8 @@ __all__ = [
 ]
 
 DEFAULT_THREADS: Final = 8
+#: connections accepted per wake-up of a listening socket
+_ACCEPT_BATCH: Final = 64
 
 
 def new_event_loop(use_uvloop: bool = True) -> asyncio.AbstractEventLoop:
@@ -55,7 +56,7 @@ def new_event_loop(use_uvloop: bool = True) -> asyncio.AbstractEventLoop:
 
 
 class _Workers:
-    """Daemon threads that run function calls; results go back with call_soon_threadsafe.
+    """Daemon threads that run function calls and write their answers (server_conn).
 
     Daemon threads, not concurrent.futures: a function stuck in ``sleep`` must not keep the
     process alive after Ctrl-C (ThreadPoolExecutor joins its threads at exit). All threads start
@@ -72,195 +73,21 @@ class _Workers:
         for thread in self._threads:
             thread.start()
 
-    def submit(
-        self, fn: Callable[[], Any], done: Callable[[Any, BaseException | None], None]
-    ) -> None:
-        self._jobs.put((fn, done))
+    def submit(self, fn: Callable[[Any], None], arg: Any) -> None:
+        self._jobs.put((fn, arg))
 
     def _work(self) -> None:
         while True:
             job = self._jobs.get()
             if job is None:
                 return
-            fn, done = job
-            try:
-                result, error = fn(), None
-            except BaseException as exc:  # reported to the connection, never kills the thread
-                result, error = None, exc
-            with contextlib.suppress(RuntimeError):  # the loop closed: the server stopped
-                self._loop.call_soon_threadsafe(done, result, error)
+            fn, arg = job
+            with contextlib.suppress(BaseException):  # a job reports its own failures
+                fn(arg)
 
     def stop(self) -> None:
         for _ in self._threads:
             self._jobs.put(None)
-
-
-class _Connection(asyncio.BufferedProtocol):
-    """One client connection: read one packet the way uWSGI does, answer it, close."""
-
-    def __init__(self, server: Server) -> None:
-        self._server = server
-        self._buf = bytearray(HEADER_SIZE + server.buffer_size)
-        self._view = memoryview(self._buf)
-        self._pos = 0
-        self._transport: asyncio.Transport | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._last = 0.0
-        self._start = 0.0
-        self._finished = False
-        self.peer = "?"
-
-    # -- reading -------------------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports implement asyncio.Transport without subclassing it
-        self._transport = cast(asyncio.Transport, transport)
-        server = self._server
-        if server.on_event is not None:  # a getpeername() per call only when it is logged
-            self.peer = peer_name(transport)
-        loop = server.loop
-        self._last = loop.time()
-        self._start = time.monotonic()
-        self._timer = loop.call_at(self._last + server.socket_timeout, self._idle_check)
-        server.connections.add(self)
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        # never more than uWSGI's read(fd, buf, 4 + buffer_size - pos) would take
-        return self._view[self._pos :]
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self._pos += nbytes
-        self._last = self._server.loop.time()
-        pos = self._pos
-        if pos < HEADER_SIZE:
-            return
-        buf = self._buf
-        size = buf[1] | (buf[2] << 8)
-        if pos - HEADER_SIZE >= size:
-            self._stop_reading()
-            body = bytes(buf[HEADER_SIZE : HEADER_SIZE + size])
-            self._dispatch(buf[0], buf[3], body)
-        elif size > self._server.buffer_size:
-            self._stop_reading()
-            limit = self._server.buffer_size
-            # uWSGI logs "invalid request block size" and closes; the unread rest of the body
-            # makes the kernel reset the connection (facts 2)
-            self._finish(
-                Event(
-                    self.peer,
-                    "rejected",
-                    buf[0],
-                    buf[3],
-                    reason=f"request body of {size} bytes is over --buffer-size {limit}",
-                    reset=True,
-                )
-            )
-
-    def eof_received(self) -> bool:
-        # the client shut its side before a whole packet arrived: uWSGI's read() gets 0, closes
-        if not self._finished:
-            got = self._pos
-            kind = "idle" if not got else "incomplete"
-            self._finish(Event(self.peer, kind, reason=f"client closed after {got} bytes"))
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._server.connections.discard(self)
-        if not self._finished:
-            self._finished = True
-            self._server.report(
-                Event(self.peer, "incomplete", reason=f"connection lost after {self._pos} bytes")
-            )
-
-    def _stop_reading(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        assert self._transport is not None
-        self._transport.pause_reading()
-
-    def _idle_check(self) -> None:
-        self._timer = None
-        if self._finished:
-            return
-        loop = self._server.loop
-        timeout = self._server.socket_timeout
-        if loop.time() - self._last < timeout:
-            self._timer = loop.call_at(self._last + timeout, self._idle_check)
-            return
-        got = self._pos
-        kind = "idle" if not got else "timeout"
-        self._finish(
-            Event(
-                self.peer,
-                kind,
-                reason=f"no complete request within --socket-timeout {timeout:g}s ({got} bytes)",
-            )
-        )
-
-    # -- answering -----------------------------------------------------------------------------
-
-    def _dispatch(self, modifier1: int, modifier2: int, body: bytes) -> None:
-        server = self._server
-        step = plan(modifier1, modifier2, body, warning=server.table.warning)
-        if step.function is None:
-            self._send(step, step.immediate, None)
-            return
-        table = server.table
-        if server.workers is None:
-            data, outcome = run(table, step)
-            self._send(step, data, outcome)
-            return
-
-        def done(result: Any, error: BaseException | None) -> None:
-            if error is not None:
-                outcome = Outcome(None, f"server error: {type(error).__name__}: {error}")
-                self._send(step, b"", outcome)
-            else:
-                self._send(step, result[0], result[1])
-
-        server.workers.submit(lambda: run(table, step), done)
-
-    def _send(self, step: Plan, data: bytes, outcome: Outcome | None) -> None:
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            return
-        if data:
-            transport.write(data)
-        self._finished = True
-        transport.close()
-        if self._server.on_event is None:  # the hot path builds no log record at all
-            return
-        self._server.report(
-            Event(
-                self.peer,
-                step.kind,
-                step.modifier1,
-                step.modifier2,
-                step.function,
-                step.args,
-                sent=len(data),
-                reason=outcome.reason if outcome is not None else step.reason,
-                traceback=outcome.traceback if outcome is not None else None,
-                elapsed=time.monotonic() - self._start,
-            )
-        )
-
-    def _finish(self, event: Event) -> None:
-        """End a connection that never got an answer (rejected, timed out, cut short)."""
-        self._finished = True
-        transport = self._transport
-        if transport is not None:
-            transport.close()
-        elapsed = time.monotonic() - self._start
-        self._server.report(dataclasses.replace(event, elapsed=elapsed))
-
-    def abort(self) -> None:
-        if self._transport is not None:
-            self._transport.abort()
 
 
 class Server:
@@ -289,11 +116,11 @@ class Server:
         self.threads = threads
         self.backlog = backlog
         self.on_event = on_event
-        self.connections: set[_Connection] = set()
+        self.connections: set[Connection] = set()
         self.listeners: list[Listener] = list(listeners)
         self._owns_listeners = not listeners
         self.workers: _Workers | None = None
-        self._servers: list[asyncio.AbstractServer] = []
+        self._watched: list[Listener] = []
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         table.buffer_size = buffer_size
         table.socket_timeout = socket_timeout
@@ -316,12 +143,7 @@ class Server:
                 for text in self.binds:
                     self.listeners.append(bind(text, backlog=self.backlog))
             for listener in self.listeners:
-                factory = lambda: _Connection(self)  # noqa: E731
-                if listener.unix:
-                    srv = await self.loop.create_unix_server(factory, sock=listener.sock)
-                else:
-                    srv = await self.loop.create_server(factory, sock=listener.sock)
-                self._servers.append(srv)
+                self._watch(listener)
         except BaseException:
             await self.close()
             raise
@@ -330,18 +152,42 @@ class Server:
         self.table.opt.setdefault("socket-timeout", str(int(self.socket_timeout)).encode())
         return self.nodes
 
+    def _watch(self, listener: Listener) -> None:
+        self.loop.add_reader(listener.sock.fileno(), self._accept, listener)
+        self._watched.append(listener)
+
+    def _accept(self, listener: Listener) -> None:
+        accept = listener.sock.accept
+        for _ in range(_ACCEPT_BATCH):
+            try:
+                sock, address = accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
+                    continue
+                # out of file descriptors: pause accepting instead of spinning on the error
+                self._watched.remove(listener)
+                self.loop.remove_reader(listener.sock.fileno())
+                self.loop.call_later(0.5, self._watch, listener)
+                reason = f"cannot accept: {exc.strerror or exc}"
+                self.report(Event(listener.node, "rejected", reason=reason))
+                return
+            sock.setblocking(False)
+            peer = peer_text(address, listener.node) if self.on_event is not None else "?"
+            Connection(self, sock, peer)
+
     async def close(self) -> None:
-        for srv in self._servers:
-            srv.close()
+        for listener in self._watched:
+            self.loop.remove_reader(listener.sock.fileno())
+        self._watched.clear()
         for conn in list(self.connections):
             conn.abort()
-        for srv in self._servers:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(srv.wait_closed(), 2)
-        self._servers.clear()
-        if self._owns_listeners:
-            for listener in self.listeners:
+        for listener in self.listeners:
+            if self._owns_listeners:
                 listener.close()
+            else:  # a worker process: the parent owns the socket files
+                listener.sock.close()
         if self.workers is not None:
             self.workers.stop()
 

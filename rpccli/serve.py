@@ -75,15 +75,17 @@ class _Log:
             self.line(f"{time.strftime('%H:%M:%S')} {text}")
 
     def event(self, event: Event) -> None:
+        """Called from the event loop AND from worker threads: one write per record."""
         if self.quiet or (event.kind in _QUIET_KINDS and not self.verbose):
             return
         failed = event.sent == 0 and event.kind != "ping"
-        self.line(
-            f"{time.strftime('%H:%M:%S')} {format_event(event)}", fg="red" if failed else None
-        )
+        text = f"{time.strftime('%H:%M:%S')} {format_event(event)}"
+        if self.color and failed:
+            text = click.style(text, fg="red")
         if event.traceback:
-            for row in event.traceback.rstrip("\n").splitlines():
-                self.line("    " + row)
+            rows = event.traceback.rstrip("\n").splitlines()
+            text += "".join("\n    " + row for row in rows)
+        self.line(text)
 
 
 def _warn_exposed(log: _Log, binds: Sequence[str]) -> None:

@@ -1,0 +1,260 @@
+"""One client connection of the bundled server: read the way uWSGI reads, answer once, close.
+
+No transports: the event loop only watches plain non-blocking sockets (``add_reader``), which keeps
+the hot path short and the kernel state exactly uWSGI's. Every ``recv_into`` asks for at most
+``4 + buffer_size - received`` bytes, as uWSGI's ``read()`` in ``proto/uwsgi.c`` does, reading
+stops once the packet is complete, and a body over ``--buffer-size`` is refused after the first
+read. Whatever uWSGI would have left unread stays in the kernel, so our close resets the
+connection exactly when uWSGI's does (facts 2).
+
+When a function must run, the socket leaves the event loop for a worker thread, which calls the
+function, writes the answer (each send waits at most ``--socket-timeout``, like uWSGI's writes)
+and closes: one hand-over per call and none back. Answers that need no function (ping, refusals,
+the 500 pages) and every answer with ``threads=0`` are written from the loop without blocking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+from .functions import Outcome
+from .server_log import Event
+from .server_requests import Plan, plan, run
+from .wire import HEADER_SIZE
+
+if TYPE_CHECKING:
+    from .server import Server
+
+__all__ = ["Connection", "peer_text"]
+
+_AGAIN = (BlockingIOError, InterruptedError)
+
+
+def peer_text(address: Any, local: str) -> str:
+    """A client for the log: ``127.0.0.1:50312``, ``[::1]:50312``, or ``<socket> client``."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        host, port = address[0], address[1]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return f"{local} client"
+
+
+class Connection:
+    """Lives in the event loop until its request is complete; then answers it and is gone."""
+
+    __slots__ = (
+        "_buf",
+        "_fd",
+        "_last",
+        "_pending",
+        "_pos",
+        "_reading",
+        "_server",
+        "_sock",
+        "_start",
+        "_timer",
+        "_view",
+        "_writing",
+        "peer",
+    )
+
+    def __init__(self, server: Server, sock: socket.socket, peer: str) -> None:
+        self._server = server
+        self._sock = sock
+        self._fd = sock.fileno()
+        self._buf = bytearray(HEADER_SIZE + server.buffer_size)
+        self._view = memoryview(self._buf)
+        self._pos = 0
+        self._reading = False
+        self._writing: memoryview | None = None
+        self._pending: tuple[Plan, int, Outcome | None] | None = None
+        self.peer = peer
+        self._start = time.monotonic()
+        loop = server.loop
+        self._last = loop.time()
+        self._timer: asyncio.TimerHandle | None = loop.call_at(
+            self._last + server.socket_timeout, self._idle_check
+        )
+        server.connections.add(self)
+        # the request has usually arrived by the time we accept: try before watching the socket
+        self._readable()
+        if self in server.connections and self._writing is None and not self._reading:
+            self._reading = True
+            loop.add_reader(self._fd, self._readable)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _readable(self) -> None:
+        try:
+            got = self._sock.recv_into(self._view[self._pos :])
+        except _AGAIN:
+            return
+        except OSError as exc:
+            self._end(Event(self.peer, "incomplete", reason=f"read failed: {exc.strerror or exc}"))
+            return
+        if not got:
+            # the client shut its side before a whole packet: uWSGI's read() gets 0 and closes
+            kind = "idle" if not self._pos else "incomplete"
+            self._end(Event(self.peer, kind, reason=f"client closed after {self._pos} bytes"))
+            return
+        self._pos = pos = self._pos + got
+        self._last = self._server.loop.time()
+        if pos < HEADER_SIZE:
+            return
+        buf = self._buf
+        size = buf[1] | (buf[2] << 8)
+        if pos - HEADER_SIZE >= size:
+            self._leave_loop()
+            self._dispatch(buf[0], buf[3], bytes(buf[HEADER_SIZE : HEADER_SIZE + size]))
+        elif size > self._server.buffer_size:
+            # uWSGI logs "invalid request block size" and closes; the unread rest of the body
+            # makes the kernel reset the connection (facts 2)
+            limit = self._server.buffer_size
+            reason = f"request body of {size} bytes is over --buffer-size {limit}"
+            self._end(Event(self.peer, "rejected", buf[0], buf[3], reason=reason, reset=True))
+
+    def _idle_check(self) -> None:
+        self._timer = None
+        loop = self._server.loop
+        timeout = self._server.socket_timeout
+        if loop.time() - self._last < timeout:
+            self._timer = loop.call_at(self._last + timeout, self._idle_check)
+            return
+        if self._writing is not None:
+            reason = f"client read nothing for --socket-timeout {timeout:g}s; answer cut short"
+            self._end(Event(self.peer, "timeout", reason=reason))
+            return
+        got = self._pos
+        reason = f"no complete request within --socket-timeout {timeout:g}s ({got} bytes)"
+        self._end(Event(self.peer, "idle" if not got else "timeout", reason=reason))
+
+    def _leave_loop(self) -> None:
+        """Stop watching the socket: it is either answered now or handed to a worker."""
+        loop = self._server.loop
+        if self._reading:
+            self._reading = False
+            loop.remove_reader(self._fd)
+        if self._writing is not None:
+            self._writing = None
+            loop.remove_writer(self._fd)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._server.connections.discard(self)
+
+    def _end(self, event: Event) -> None:
+        """Close without an answer (the 0-byte close, or a reset when bytes stay unread)."""
+        self._leave_loop()
+        self._sock.close()
+        self._server.report(dataclasses.replace(event, elapsed=time.monotonic() - self._start))
+
+    def abort(self) -> None:
+        """The server stops: drop this connection."""
+        self._leave_loop()
+        self._sock.close()
+
+    # -- answering -----------------------------------------------------------------------------
+
+    def _dispatch(self, modifier1: int, modifier2: int, body: bytes) -> None:
+        server = self._server
+        step = plan(modifier1, modifier2, body, warning=server.table.warning)
+        if step.function is None:
+            self._answer_in_loop(step, step.immediate, None)
+        elif server.workers is None:
+            data, outcome = run(server.table, step)
+            self._answer_in_loop(step, data, outcome)
+        else:
+            server.workers.submit(self._work, step)
+
+    def _work(self, step: Plan) -> None:
+        """In a worker thread: call, write the whole answer, close, log."""
+        try:
+            data, outcome = run(self._server.table, step)
+        except BaseException as exc:  # never expected: run() catches what functions raise
+            data, outcome = b"", Outcome(None, f"server error: {type(exc).__name__}: {exc}")
+        sock = self._sock
+        try:
+            sent = self._send_blocking(sock, data) if data else 0
+            # log before the close: once the client sees the end, its line is in the log
+            self._log(step, sent, outcome)
+        finally:
+            sock.close()
+
+    def _send_blocking(self, sock: socket.socket, data: bytes) -> int:
+        view = memoryview(data)
+        sent = 0
+        try:
+            sent = sock.send(view)  # usually everything, without a system call more
+            if sent < len(view):
+                sock.settimeout(self._server.socket_timeout)  # each send waits at most this
+                while sent < len(view):
+                    sent += sock.send(view[sent:])
+        except _AGAIN:
+            pass
+        except OSError:  # the client went away, or stopped reading for --socket-timeout
+            pass
+        return sent
+
+    def _answer_in_loop(self, step: Plan, data: bytes, outcome: Outcome | None) -> None:
+        sent = 0
+        if data:
+            try:
+                sent = self._sock.send(data)
+            except _AGAIN:
+                sent = 0
+            except OSError:
+                sent = len(data)  # the client is gone; nothing more to do
+            if sent < len(data):
+                # a big answer to a slow reader: finish it without blocking the loop
+                self._pending = (step, len(data), outcome)
+                self._writing = memoryview(data)[sent:]
+                loop = self._server.loop
+                self._last = loop.time()
+                self._timer = loop.call_at(
+                    self._last + self._server.socket_timeout, self._idle_check
+                )
+                self._server.connections.add(self)
+                loop.add_writer(self._fd, self._writable)
+                return
+        self._sock.close()
+        self._log(step, sent, outcome)
+
+    def _writable(self) -> None:
+        rest = self._writing
+        assert rest is not None and self._pending is not None
+        try:
+            sent = self._sock.send(rest)
+        except _AGAIN:
+            return
+        except OSError:
+            sent = len(rest)
+        self._last = self._server.loop.time()
+        if sent < len(rest):
+            self._writing = rest[sent:]
+            return
+        step, size, outcome = self._pending
+        self._leave_loop()
+        self._sock.close()
+        self._log(step, size, outcome)
+
+    def _log(self, step: Plan, sent: int, outcome: Outcome | None) -> None:
+        server = self._server
+        if server.on_event is None:  # the hot path builds no log record at all
+            return
+        server.report(
+            Event(
+                self.peer,
+                step.kind,
+                step.modifier1,
+                step.modifier2,
+                step.function,
+                step.args,
+                sent=sent,
+                reason=outcome.reason if outcome is not None else step.reason,
+                traceback=outcome.traceback if outcome is not None else None,
+                elapsed=time.monotonic() - self._start,
+            )
+        )
