@@ -21,10 +21,14 @@ __all__ = [
     "BARE",
     "PREFIX",
     "REGISTRY",
+    "SYNTAX",
     "Choice",
     "MetaCommand",
+    "command",
+    "complete_path",
     "find",
     "on_off",
+    "unique",
 ]
 
 PREFIX = "."

@@ -22,7 +22,7 @@ from prompt_toolkit.styles import Style
 from rpccli.shell.completer import ShellCompleter
 from rpccli.shell.session import Shell, ShellExit
 
-__all__ = ["ShellHistory", "history_path", "run_interactive"]
+__all__ = ["MAX_HISTORY", "ShellHistory", "history_path", "make_session", "run_interactive"]
 
 #: the history file is trimmed to this many entries when the shell starts
 MAX_HISTORY = 10_000

@@ -197,3 +197,14 @@ def test_demo_node_names_live_in_memory_only(bundled_node: str, xdg_dirs) -> Non
     shell.names.learn("hello")
     assert shell.names.sources()["hello"] == ["learned", "listing"]
     assert names.known_names(bundled_node) == {}
+
+
+def test_history_file_is_trimmed(xdg_dirs) -> None:
+    from rpccli.shell.interactive import MAX_HISTORY, ShellHistory
+
+    path = history_path()
+    entry = "\n# 2026-01-01 00:00:00.000000\n+" + "x" * 100 + "\n"
+    path.write_text(entry * (MAX_HISTORY + 500))
+    history = ShellHistory(path)
+    assert len(list(history.load_history_strings())) == MAX_HISTORY
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
