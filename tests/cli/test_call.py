@@ -302,3 +302,13 @@ def test_pretty_forced_text_json_binary(bundled_node: str) -> None:
     assert "(binary response, 20 bytes, shown as a hexdump" in out
     out = run_cli("call", "-o", "pretty", bundled_node, "echo", '{"a": [1, 2]}').text
     assert out == '{\n  "a": [\n    1,\n    2\n  ]\n}\n'
+
+
+def test_successful_calls_are_remembered_for_completion(bundled_node: str) -> None:
+    from rpccli import names
+
+    run_cli("call", bundled_node, "upper", "x")
+    run_cli("call", bundled_node, "fail")
+    known = names.known_names(bundled_node)
+    assert known.get("upper") == "learned"
+    assert "fail" not in known

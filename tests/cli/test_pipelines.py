@@ -174,3 +174,38 @@ def test_json_lines_from_a_real_process(bundled_node: str, env: dict[str, str]) 
         [*RPCCLI, "call", "--json", bundled_node, "hello"], capture_output=True, env=env
     )
     assert json.loads(result.stdout)["response"] == "Hello, world"
+
+
+def interrupt_after_start(
+    argv: list[str], env: dict[str, str]
+) -> subprocess.CompletedProcess[bytes]:
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [*RPCCLI, *argv],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    time.sleep(1.0)  # not a timed assertion: only gives the command time to be mid-call
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_ctrl_c_during_a_call_exits_130(bundled_node: str, env: dict[str, str]) -> None:
+    result = interrupt_after_start(["call", bundled_node, "sleep", "5"], env)
+    assert result.returncode == 130
+    # click adds a newline first, to end the terminal's ^C echo
+    assert result.stdout == b"" and result.stderr.lstrip(b"\n") == b"rpccli: interrupted\n"
+
+
+def test_ctrl_c_ends_endless_ping_with_a_summary(bundled_node: str, env: dict[str, str]) -> None:
+    result = interrupt_after_start(["ping", "-c", "0", "-i", "0.1", bundled_node], env)
+    assert result.returncode == 130
+    lines = result.stdout.decode().splitlines()
+    assert lines[0].startswith(f"{bundled_node}: seq=1 ")
+    assert lines[-1].startswith(f"--- {bundled_node}: ")
+    assert result.stderr.decode().endswith("rpccli: interrupted\n")
