@@ -7,7 +7,6 @@ always holds the real one.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import os
@@ -19,7 +18,7 @@ from typing import Any
 from .address import Address, parse_address
 from .errors import UsageError
 
-__all__ = ["BindError", "Listener", "bind", "peer_name"]
+__all__ = ["BindError", "Listener", "bind"]
 
 
 class BindError(UsageError):
@@ -147,19 +146,3 @@ def _remove_stale(path: str) -> None:
     finally:
         probe.close()
     raise BindError(f"cannot listen on {path}: another server is listening there")
-
-
-def peer_name(transport: asyncio.BaseTransport) -> str:
-    """The client as a printable node: ``127.0.0.1:50312``, ``[::1]:50312`` or ``unix``."""
-    peer = transport.get_extra_info("peername")
-    if isinstance(peer, tuple) and len(peer) >= 2:
-        host, port = peer[0], peer[1]
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-    sockname = transport.get_extra_info("sockname")
-    if isinstance(sockname, bytes):
-        sockname = sockname.decode("utf-8", "replace")
-    if isinstance(sockname, str) and sockname:
-        if sockname.startswith("\0"):  # abstract; uWSGI-style names end in a NUL too
-            return "@" + sockname[1:].rstrip("\0") + " client"
-        return f"{sockname} client"
-    return "unix client"

@@ -113,7 +113,7 @@ def test_a_slow_call_does_not_block_others(bundled_node: str) -> None:
     slow_done = threading.Event()
 
     def slow() -> None:
-        Client(bundled_node, timeout=30).call("sleep", "3")
+        Client(bundled_node, timeout=30).call("sleep", "2")
         slow_done.set()
 
     thread = threading.Thread(target=slow)
@@ -222,3 +222,48 @@ def test_format_event_lines() -> None:
     assert format_event(ping) == "127.0.0.1:5000 ping -> warning 'hello'"
     http = Event(peer, "http", 173, 2, b"nope", (), sent=80, reason="unknown function 'nope'")
     assert "HTTP nope() -> 80 bytes HTTP (unknown function 'nope'" in format_event(http)
+
+
+def test_loop_writes_big_answers_without_blocking() -> None:
+    """threads=0: a big answer to a client that reads late is finished by the event loop."""
+    recorder = Recorder()
+    with serve_in_thread(demo_table(), threads=0, on_event=recorder) as server:
+        host, port = server.node.rsplit(":", 1)
+        lazy = socket.create_connection((host, int(port)))
+        lazy.sendall(rpc_bytes(b"big", b"3000000"))
+        # the loop still serves others while that answer waits in the socket
+        assert Client(server.node).call("hello") == b"Hello, world"
+        data = b""
+        while chunk := lazy.recv(1 << 20):
+            data += chunk
+        lazy.close()
+        assert len(data) == 3000000 + 4 + 23 + 2  # header + CONTENT_LENGTH vars block
+        events = recorder.wait_for(2)
+        assert {(e.function, e.sent) for e in events} >= {(b"big", len(data))}
+
+
+def test_a_client_that_never_reads_is_dropped_after_the_timeout() -> None:
+    recorder = Recorder()
+    options = {"threads": 0, "socket_timeout": 0.3, "on_event": recorder}
+    with serve_in_thread(demo_table(), **options) as server:  # type: ignore[arg-type]
+        host, port = server.node.rsplit(":", 1)
+        stuck = socket.create_connection((host, int(port)))
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.sendall(rpc_bytes(b"big", b"20000000"))
+        (event,) = recorder.wait_for(1)
+        assert event.kind == "timeout" and "answer cut short" in (event.reason or "")
+        stuck.close()
+
+
+def rpc_bytes(*items: bytes) -> bytes:
+    from protocol.wire import rpc_request
+
+    return rpc_request(items[0], list(items[1:]))
+
+
+def test_peer_text() -> None:
+    from protocol.server_conn import peer_text
+
+    assert peer_text(("127.0.0.1", 5), "x") == "127.0.0.1:5"
+    assert peer_text(("::1", 5, 0, 0), "x") == "[::1]:5"
+    assert peer_text("", "/run/rpc.sock") == "/run/rpc.sock client"
