@@ -301,8 +301,19 @@ class ResponseReader:
             if data:
                 raise self._bad(_TRAILING)
             return True
+        size = len(data)
+        if not self._total and size >= HEADER_SIZE and self._mode == "packet":
+            # the usual case, a whole small answer in the first read, without _advance()
+            m1, body_size, m2 = HEADER.unpack_from(data)
+            if m2 == 0 and size - HEADER_SIZE == body_size <= self._max:
+                self._header = Header(m1, body_size, m2)
+                self._buf += memoryview(data)[HEADER_SIZE:]
+                self._total = size
+                self._expect = body_size
+                self._done = True
+                return True
         self._buf += data
-        self._total += len(data)
+        self._total += size
         if self._mode == "raw":
             if len(self._buf) > self._max:
                 # raw answers end only at EOF: the size so far is all we know (facts 3)
