@@ -7,8 +7,9 @@
 Each round makes N sequential calls with each contender, alternating, in this one process; the
 rate of a contender is its best round (other load on the machine only ever slows a round down;
 the median is shown too). The raw loop is what a hand-written client would do with no checks at
-all: connect, sendall the same request bytes, recv until the server closes. The library adds request validation, the response reader, the
-whole-call deadline and the response cap; its goal is at least 0.95 of the raw loop.
+all: connect, sendall the same request bytes, recv until the server closes. The library adds
+request validation, the response reader, the whole-call deadline and the response cap; its goal
+is at least 0.95 of the raw loop.
 """
 
 from __future__ import annotations
