@@ -34,6 +34,16 @@ __all__ = ["WAIT_NOTICE", "Flags", "LastCall", "Shell", "ShellExit"]
 WAIT_NOTICE = 1.0
 
 
+#: the toolbar's word for each kind of error (protocol.errors ``kind``)
+_STATUS = {
+    "no_result": "no result",
+    "connect": "connect failed",
+    "timeout": "timed out",
+    "protocol": "bad answer",
+    "usage": "usage error",
+}
+
+
 class ShellExit(Exception):
     """``.quit``: leave the shell."""
 
@@ -240,7 +250,7 @@ class Shell:
             return exitcodes.INTERRUPTED
         except RPCError as exc:
             elapsed = time.monotonic() - start
-            self.last = LastCall(name, False, exc.kind.replace("_", " "), elapsed)
+            self.last = LastCall(name, False, _STATUS.get(exc.kind, "failed"), elapsed)
             node = getattr(exc, "node", self.node)
             printer.failure(exc, node=node, function=name, args=args, elapsed=elapsed)
             raise
