@@ -27,9 +27,11 @@ import json
 import shlex
 import sys
 import time
+from base64 import b64encode
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _enc
 from typing import Any
 
 import click
@@ -311,6 +313,23 @@ def _bad_line(exc: RPCError, number: int, info: dict[str, Any] | None) -> dict[s
     return {"node": getattr(exc, "node", None), "error": exc, "elapsed": None, **base}
 
 
+def fast_ok_line(item: dict[str, Any], body: bytes) -> bytes | None:
+    """``json_line(record(...))`` of a successful call, byte for byte, about 4x faster (the
+    JSON of a batch is built once per call); None when an arg or the body is not UTF-8."""
+    try:
+        text = body.decode("utf-8")
+        args = ", ".join(_enc(a.decode("utf-8")) for a in item["args"])
+    except UnicodeDecodeError:
+        return None
+    ms = round(item["elapsed"] * 1000, 3)
+    return (
+        f'{{"node": {_enc(item["node"])}, "function": {_enc(item["function"])}, '
+        f'"args": [{args}], "ok": true, "response": {_enc(text)}, '
+        f'"response_base64": "{b64encode(body).decode("ascii")}", "bytes": {len(body)}, '
+        f'"elapsed_ms": {ms!r}, "error": null, "line": {item["line"]}}}\n'
+    ).encode("utf-8", "surrogatepass")
+
+
 class _Writer:
     def __init__(self, printer: Printer, fmt: str) -> None:
         self.printer = printer
@@ -342,6 +361,11 @@ class _Writer:
             self.failures += 1
         fmt = self.format
         if fmt == "json":
+            if ok:
+                fast = fast_ok_line(item, body)  # type: ignore[arg-type]
+                if fast is not None:
+                    self._put(fast)
+                    return
             rec = record(
                 node=item["node"],
                 function=item["function"],

@@ -279,3 +279,33 @@ def test_batch_unix_socket_and_protocol_error(tmp_path: Path) -> None:
     assert result.code == 6
     assert records[0]["response"] == "hi"
     assert records[1]["error"]["type"] == "protocol"
+
+
+@pytest.mark.parametrize(
+    ("args", "body"),
+    [
+        ([b"a", b"b c"], b"Hello, a b c"),
+        ([], 'é"\\\n\t\x00\u2028😀'.encode()),
+        ([b'"quoted"'], b"{}"),
+    ],
+)
+def test_fast_json_line_is_json_line(args: list[bytes], body: bytes) -> None:
+    from rpccli.batch import fast_ok_line
+    from rpccli.output import json_line, record
+
+    item = {"node": "127.0.0.1:1", "function": "f\u00e9", "args": args, "elapsed": 0.0012345}
+    item["line"] = 7
+    expected = json_line(
+        record(
+            node="127.0.0.1:1", function="f\u00e9", args=args, body=body, elapsed=0.0012345, line=7
+        )
+    )
+    assert fast_ok_line(item, body) == expected
+
+
+def test_fast_json_line_declines_binary() -> None:
+    from rpccli.batch import fast_ok_line
+
+    item = {"node": "n", "function": "f", "args": [b"\xff"], "elapsed": 0.1, "line": 1}
+    assert fast_ok_line(item, b"x") is None
+    assert fast_ok_line({**item, "args": []}, b"\xff") is None
