@@ -24,6 +24,7 @@ from protocol.errors import (
 from tests.peers import free_port, short_tmpdir
 from tests.protocol.scripted import (
     answer,
+    fill_backlog,
     full_backlog,
     peer,
     read_request,
@@ -154,6 +155,25 @@ def test_connect_timeout_against_a_full_backlog(api: API) -> None:
     assert isinstance(error, CallTimeout) and not error.sent
     assert str(error) == f"cannot connect to {node}: timed out after 0.3s"
     assert elapsed < 0.3 + SLACK
+
+
+def test_a_connect_that_completes_late(api: API) -> None:
+    # the peer's queue is full, so the client's SYN is dropped; the peer starts accepting after
+    # 0.3 s and the kernel's SYN retry (about 1 s) gets through: the slow connect path
+    def serve(conn: Any, server: Any) -> None:
+        if read_request(conn, server):
+            conn.sendall(packet(b"late"))
+
+    with peer(serve, backlog=0, accept_after=0.3) as server:
+        port = int(server.node.rpartition(":")[2])
+        held = fill_backlog(("127.0.0.1", port))
+        try:
+            result = api.call_full(server.node, "hello", timeout=10, connect_timeout=8)
+        finally:
+            for sock in held:
+                sock.close()
+    assert result.body == b"late"
+    assert result.timings.connect > 0.3
 
 
 def test_close_without_a_byte_is_no_result(api: API) -> None:

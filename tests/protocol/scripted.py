@@ -23,8 +23,11 @@ Script = Callable[[socket.socket, "Peer"], None]
 
 
 class Peer:
-    def __init__(self, script: Script, kind: str = "tcp") -> None:
+    def __init__(
+        self, script: Script, kind: str = "tcp", *, backlog: int = 16, accept_after: float = 0
+    ) -> None:
         self.script = script
+        self.accept_after = accept_after
         self.stopping = threading.Event()
         self.requests: list[bytes] = []
         self._threads: list[threading.Thread] = []
@@ -46,12 +49,13 @@ class Peer:
                 tail = b"" if kind == "abstract-plain" else b"\0"
                 self.listener.bind(b"\0" + name.encode() + tail)
                 self.node = "@" + name
-        self.listener.listen(16)
+        self.listener.listen(backlog)
         self.listener.settimeout(0.05)
         self._accepting = threading.Thread(target=self._accept, daemon=True)
         self._accepting.start()
 
     def _accept(self) -> None:
+        self.stopping.wait(self.accept_after)
         while not self.stopping.is_set():
             try:
                 conn, _ = self.listener.accept()
@@ -82,8 +86,8 @@ class Peer:
 
 
 @contextmanager
-def peer(script: Script, kind: str = "tcp") -> Iterator[Peer]:
-    server = Peer(script, kind)
+def peer(script: Script, kind: str = "tcp", **options: float) -> Iterator[Peer]:
+    server = Peer(script, kind, **options)  # type: ignore[arg-type]
     try:
         yield server
     finally:
@@ -168,24 +172,30 @@ def reject_big_header(conn: socket.socket, peer: Peer) -> None:
     reset(conn)
 
 
+def fill_backlog(address: tuple[str, int]) -> list[socket.socket]:
+    """Connect to a listener that does not accept until a connect hangs (its queue is full:
+    Linux then drops new SYNs, and connecting clients retry after about a second)."""
+    held: list[socket.socket] = []
+    for _ in range(8):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        held.append(sock)
+        sock.settimeout(0.2)
+        try:
+            sock.connect(address)
+        except TimeoutError:
+            break
+    return held
+
+
 @contextmanager
 def full_backlog() -> Iterator[str]:
-    """A listening socket that never accepts, its queue filled: connects to it hang (Linux)."""
+    """A listening socket that never accepts, its queue filled: connects to it hang."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(0)
-    address = listener.getsockname()
-    held: list[socket.socket] = []
+    held = fill_backlog(listener.getsockname())
     try:
-        for _ in range(8):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            held.append(sock)
-            sock.settimeout(0.2)
-            try:
-                sock.connect(address)
-            except TimeoutError:
-                break  # the queue is full: the next connect hangs too
-        yield f"127.0.0.1:{address[1]}"
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
     finally:
         for sock in held:
             sock.close()
