@@ -13,13 +13,14 @@ loop, like a single uWSGI process without threads.
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import contextlib
 import errno
 import queue
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from .functions import FunctionTable
 from .server_conn import Connection, peer_text
@@ -157,10 +158,13 @@ class Server:
         self._watched.append(listener)
 
     def _accept(self, listener: Listener) -> None:
-        accept = listener.sock.accept
+        # the C-level accept and socket type: socket.socket's Python wrappers cost more than
+        # the system calls on this path (one connection per call)
+        accept = cast(Any, listener.sock)._accept  # (fd, address), no socket object
+        family, kind = listener.sock.family, listener.sock.type
         for _ in range(_ACCEPT_BATCH):
             try:
-                sock, address = accept()
+                fd, address = accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -173,6 +177,7 @@ class Server:
                 reason = f"cannot accept: {exc.strerror or exc}"
                 self.report(Event(listener.node, "rejected", reason=reason))
                 return
+            sock = _socket.socket(family, kind, 0, fd)
             sock.setblocking(False)
             peer = peer_text(address, listener.node) if self.on_event is not None else "?"
             Connection(self, sock, peer)

@@ -15,9 +15,9 @@ the 500 pages) and every answer with ``threads=0`` are written from the loop wit
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import dataclasses
-import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +61,7 @@ class Connection:
         "peer",
     )
 
-    def __init__(self, server: Server, sock: socket.socket, peer: str) -> None:
+    def __init__(self, server: Server, sock: _socket.socket, peer: str) -> None:
         self._server = server
         self._sock = sock
         self._fd = sock.fileno()
@@ -183,7 +183,7 @@ class Connection:
         finally:
             sock.close()
 
-    def _send_blocking(self, sock: socket.socket, data: bytes) -> int:
+    def _send_blocking(self, sock: _socket.socket, data: bytes) -> int:
         view = memoryview(data)
         sent = 0
         try:
