@@ -21,17 +21,10 @@ record, not the end of the batch. Exit 0 when every call succeeded, 6 otherwise;
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import shlex
 import sys
 import time
-from base64 import b64encode
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
-from json.encoder import encode_basestring as _enc
 from typing import Any
 
 import click
@@ -41,12 +34,12 @@ from protocol.errors import RPCError, UsageError
 from protocol.nodes import Health, NodeGroup
 from protocol.wire import rpc_request
 from rpccli import exitcodes
-from rpccli.args import read_argument
 from rpccli.batch_engine import Call, run
+from rpccli.batch_input import Job, parse_line, read_lines
+from rpccli.batch_output import BatchWriter
 from rpccli.call_common import Settings, connection_options, settings_for
 from rpccli.config import STRATEGIES, Config, load_config, resolve_nodes
-from rpccli.errors import InputError
-from rpccli.output import Printer, json_line, record
+from rpccli.output import Printer
 
 __all__ = ["batch"]
 
@@ -57,71 +50,6 @@ def _complete_node(ctx: click.Context, param: click.Parameter, incomplete: str) 
     from rpccli.names import complete_node
 
     return complete_node(ctx, param, incomplete)
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    line: int
-    node: str | None  # None: the batch's NODE
-    function: str
-    args: list[bytes]
-
-
-def parse_line(text: str, number: int) -> Job | None:
-    """One input line -> a Job (None for blank and comment lines); InputError when malformed."""
-    stripped = text.strip()
-    if not stripped or stripped.startswith("#"):
-        return None
-    if stripped.startswith("{"):
-        return _parse_json(stripped, number)
-    try:
-        # the common line has no quotes or escapes: str.split gives what shlex would, faster
-        plain = not any(c in stripped for c in "\"'\\")
-        words = stripped.split() if plain else shlex.split(stripped)
-    except ValueError as exc:
-        raise InputError(f"line {number}: {exc}") from None
-    if not words:
-        return None
-    args = [read_argument(word, stdin=None) for word in words[1:]]
-    return Job(number, None, words[0], args)
-
-
-def _json_arg(value: object, number: int) -> bytes:
-    if isinstance(value, str):
-        return value.encode("utf-8", "surrogateescape")
-    if isinstance(value, dict) and set(value) == {"base64"} and isinstance(value["base64"], str):
-        try:
-            return base64.b64decode(value["base64"], validate=True)
-        except binascii.Error:
-            raise InputError(f"line {number}: bad base64 argument") from None
-    raise InputError(f'line {number}: each arg must be a string or {{"base64": "..."}}')
-
-
-def _parse_json(text: str, number: int) -> Job:
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise InputError(f"line {number}: bad JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"line {number}: a JSON line must be an object")
-    unknown = set(data) - {"function", "args", "node"}
-    if unknown:
-        raise InputError(f"line {number}: unknown key(s) {', '.join(sorted(unknown))}")
-    function = data.get("function")
-    if not isinstance(function, str) or not function:
-        raise InputError(f'line {number}: "function" must be a non-empty string')
-    raw_args = data.get("args", [])
-    if not isinstance(raw_args, list):
-        raise InputError(f'line {number}: "args" must be a list')
-    node = data.get("node")
-    if node is not None and not isinstance(node, str):
-        raise InputError(f'line {number}: "node" must be a string')
-    return Job(number, node, function, [_json_arg(a, number) for a in raw_args])
-
-
-def read_lines(stream: Any) -> Iterator[tuple[int, str]]:
-    for number, raw in enumerate(stream, 1):
-        yield number, raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
 
 
 class _Nodes:
@@ -253,7 +181,7 @@ def batch(
     printer = Printer("bytes")
     nodes = _Nodes(settings, config, retry_unsafe)
     modifier2 = 1 if raw or (settings and settings.mode == "raw") else 0
-    writer = _Writer(printer, fmt)
+    writer = BatchWriter(printer, fmt)
 
     def jobs() -> Iterator[Call | dict[str, Any]]:
         for number, text in read_lines(sys.stdin.buffer):
@@ -311,94 +239,3 @@ def _local_call(local: Any, job: Job, info: dict[str, Any]) -> dict[str, Any]:
 def _bad_line(exc: RPCError, number: int, info: dict[str, Any] | None) -> dict[str, Any]:
     base = info or {"line": number, "function": None, "args": []}
     return {"node": getattr(exc, "node", None), "error": exc, "elapsed": None, **base}
-
-
-def fast_ok_line(item: dict[str, Any], body: bytes) -> bytes | None:
-    """``json_line(record(...))`` of a successful call, byte for byte, about 4x faster (the
-    JSON of a batch is built once per call); None when an arg or the body is not UTF-8."""
-    try:
-        text = body.decode("utf-8")
-        args = ", ".join(_enc(a.decode("utf-8")) for a in item["args"])
-    except UnicodeDecodeError:
-        return None
-    ms = round(item["elapsed"] * 1000, 3)
-    return (
-        f'{{"node": {_enc(item["node"])}, "function": {_enc(item["function"])}, '
-        f'"args": [{args}], "ok": true, "response": {_enc(text)}, '
-        f'"response_base64": "{b64encode(body).decode("ascii")}", "bytes": {len(body)}, '
-        f'"elapsed_ms": {ms!r}, "error": null, "line": {item["line"]}}}\n'
-    ).encode("utf-8", "surrogatepass")
-
-
-class _Writer:
-    def __init__(self, printer: Printer, fmt: str) -> None:
-        self.printer = printer
-        self.format = fmt
-        self.calls = 0
-        self.failures = 0
-        self._out: list[bytes] = []
-        self._size = 0
-
-    def _put(self, data: bytes) -> None:
-        # gathered and written once per engine round: one write per call would be a system call
-        self._out.append(data)
-        self._size += len(data)
-        if self._size > 65536:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._out:
-            data = b"".join(self._out)
-            self._out.clear()
-            self._size = 0
-            self.printer.write(data)
-
-    def emit(self, item: dict[str, Any]) -> None:
-        self.calls += 1
-        body: bytes | None = item.get("body")
-        ok = body is not None
-        if not ok:
-            self.failures += 1
-        fmt = self.format
-        if fmt == "json":
-            if ok:
-                fast = fast_ok_line(item, body)  # type: ignore[arg-type]
-                if fast is not None:
-                    self._put(fast)
-                    return
-            rec = record(
-                node=item["node"],
-                function=item["function"],
-                args=item["args"],
-                body=body,
-                error=item.get("error"),
-                elapsed=item["elapsed"],
-                line=item["line"],
-            )
-            self._put(json_line(rec))
-        elif fmt == "lines":
-            self._put((body or b"") + b"\n")
-            if not ok:
-                self.printer.info(f"rpccli: line {item['line']}: {item['error']}")
-        elif fmt == "netstring":
-            data = body or b""
-            self._put(b"%d:%s," % (len(data), data))
-            if not ok:
-                self.printer.info(f"rpccli: line {item['line']}: {item['error']}")
-        else:
-            self._pretty(item, body)
-
-    def _pretty(self, item: dict[str, Any], body: bytes | None) -> None:
-        from rich.text import Text
-
-        from rpccli.output_pretty import is_binary
-
-        console = self.printer.console
-        head = Text(f"{item['line']:>4} {item['function'] or '?'}: ", style="bold")
-        if body is None:
-            head.append(str(item["error"]), style="red")
-        elif is_binary(body):
-            head.append(f"({len(body)} binary bytes)", style="dim")
-        else:
-            head.append(body.decode("utf-8"))
-        console.print(head)

@@ -1,0 +1,102 @@
+"""Output of ``rpccli batch``: JSON Lines, lines, netstrings or pretty, written in rounds."""
+
+from __future__ import annotations
+
+from base64 import b64encode
+from json.encoder import encode_basestring as _enc
+from typing import Any
+
+from rpccli.output import Printer, json_line, record
+
+__all__ = ["BatchWriter", "fast_ok_line"]
+
+
+def fast_ok_line(item: dict[str, Any], body: bytes) -> bytes | None:
+    """``json_line(record(...))`` of a successful call, byte for byte, about 4x faster (the
+    JSON of a batch is built once per call); None when an arg or the body is not UTF-8."""
+    try:
+        text = body.decode("utf-8")
+        args = ", ".join(_enc(a.decode("utf-8")) for a in item["args"])
+    except UnicodeDecodeError:
+        return None
+    ms = round(item["elapsed"] * 1000, 3)
+    return (
+        f'{{"node": {_enc(item["node"])}, "function": {_enc(item["function"])}, '
+        f'"args": [{args}], "ok": true, "response": {_enc(text)}, '
+        f'"response_base64": "{b64encode(body).decode("ascii")}", "bytes": {len(body)}, '
+        f'"elapsed_ms": {ms!r}, "error": null, "line": {item["line"]}}}\n'
+    ).encode("utf-8", "surrogatepass")
+
+
+class BatchWriter:
+    def __init__(self, printer: Printer, fmt: str) -> None:
+        self.printer = printer
+        self.format = fmt
+        self.calls = 0
+        self.failures = 0
+        self._out: list[bytes] = []
+        self._size = 0
+
+    def _put(self, data: bytes) -> None:
+        # gathered and written once per engine round: one write per call would be a system call
+        self._out.append(data)
+        self._size += len(data)
+        if self._size > 65536:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._out:
+            data = b"".join(self._out)
+            self._out.clear()
+            self._size = 0
+            self.printer.write(data)
+
+    def emit(self, item: dict[str, Any]) -> None:
+        self.calls += 1
+        body: bytes | None = item.get("body")
+        ok = body is not None
+        if not ok:
+            self.failures += 1
+        fmt = self.format
+        if fmt == "json":
+            if ok:
+                fast = fast_ok_line(item, body)  # type: ignore[arg-type]
+                if fast is not None:
+                    self._put(fast)
+                    return
+            rec = record(
+                node=item["node"],
+                function=item["function"],
+                args=item["args"],
+                body=body,
+                error=item.get("error"),
+                elapsed=item["elapsed"],
+                line=item["line"],
+            )
+            self._put(json_line(rec))
+        elif fmt == "lines":
+            self._put((body or b"") + b"\n")
+            if not ok:
+                self.printer.info(f"rpccli: line {item['line']}: {item['error']}")
+        elif fmt == "netstring":
+            data = body or b""
+            self._put(b"%d:%s," % (len(data), data))
+            if not ok:
+                self.printer.info(f"rpccli: line {item['line']}: {item['error']}")
+        else:
+            self._pretty(item, body)
+
+    def _pretty(self, item: dict[str, Any], body: bytes | None) -> None:
+        from rich.text import Text
+
+        from rpccli.output_pretty import is_binary
+
+        console = self.printer.console
+        head = Text(f"{item['line']:>4} {item['function'] or '?'}: ", style="bold")
+        if body is None:
+            head.append(str(item["error"]), style="red")
+        elif is_binary(body):
+            head.append(f"({len(body)} binary bytes)", style="dim")
+        else:
+            head.append(body.decode("utf-8"))
+        console.print(head)
