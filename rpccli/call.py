@@ -72,7 +72,8 @@ def _output_option(json_flag: bool, output: str | None) -> str | None:
 @click.command(
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog=ARGUMENT_HELP
-    + " NODE '.' is the default node (RPCCLI_NODE, else [defaults] node in the config).",
+    + " Put -- before an ARG that starts with '-'. NODE '.' is the default node (RPCCLI_NODE,"
+    " else [defaults] node in the config).",
 )
 @click.argument("node", metavar="NODE", required=False, shell_complete=_complete_node)
 @click.argument("function", metavar="FUNCTION", required=False, shell_complete=_complete_function)
