@@ -150,7 +150,9 @@ async def _run(
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "files", nargs=-1, metavar="[FILE.py]...", type=click.Path(dir_okay=False, path_type=Path)
+)
 @click.option(
     "-b",
     "--bind",
@@ -191,7 +193,7 @@ async def _run(
 )
 @click.option("--no-demo", is_flag=True, help="Serve only the functions of FILE.py.")
 @click.option("--warning", metavar="TEXT", help="Warning text that ping answers with.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the banner and errors.")
+@click.option("-q", "--quiet", is_flag=True, help="No line per call; only the banner and warnings.")
 @click.option("-v", "--verbose", count=True, help="Also log connections that sent nothing.")
 @click.option("--no-uvloop", is_flag=True, help="Use asyncio's own event loop.")
 def serve(
