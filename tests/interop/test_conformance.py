@@ -36,15 +36,18 @@ class Pair:
     files: list[Path] = field(default_factory=list)
 
 
-def _start_pair(python: Sequence[Path], *, socket_timeout: int | None = None) -> Pair:
+def _start_pair(
+    python: Sequence[Path], *, socket_timeout: int | None = None, socket_kind: str = "tcp"
+) -> Pair:
     extra = ["--socket-timeout", str(socket_timeout)] if socket_timeout else []
-    real = start_uwsgi(python=python, lua=(LUA_FUNCTIONS,), extra=extra)
+    real = start_uwsgi(python=python, lua=(LUA_FUNCTIONS,), extra=extra, socket_kind=socket_kind)
     table = FunctionTable()
     for path in python:
         table.load_file(path)
     options = {"socket_timeout": float(socket_timeout)} if socket_timeout else {}
+    bind = "127.0.0.1:0" if socket_kind == "tcp" else str(short_tmpdir() / "bundled.sock")
     try:
-        bundled = serve_in_thread(table, ("127.0.0.1:0",), **options)
+        bundled = serve_in_thread(table, (bind,), **options)
     except BaseException:
         real.stop()
         raise
@@ -72,12 +75,30 @@ def warned() -> Iterator[Pair]:
     pair.real.stop()
 
 
+@pytest.fixture(scope="module")
+def unix_pair() -> Iterator[Pair]:
+    """Both servers on unix sockets, where unread bytes at close also reset the peer."""
+    pair = _start_pair([PY_FUNCTIONS], socket_kind="unix")
+    yield pair
+    pair.bundled.close()
+    pair.real.stop()
+
+
+def _connect(node: str) -> socket.socket:
+    if node.startswith("/"):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(10)
+        sock.connect(node)
+        return sock
+    host, port = node.rsplit(":", 1)
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
 def exchange(
     node: str, parts: Sequence[bytes], *, shut: bool = False, pause: float = 0.1
 ) -> tuple[bytes, str]:
     """Send ``parts`` (pausing between them), read to the end: (bytes, "close"|"reset"|...)."""
-    host, port = node.rsplit(":", 1)
-    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock = _connect(node)
     received = bytearray()
     try:
         for i, part in enumerate(parts):
@@ -177,6 +198,7 @@ CASES: dict[str, tuple[Sequence[bytes], dict[str, bool]]] = {
     # ping (facts 5), other modifier1 values
     "ping": ([packet(100, b"")], {}),
     "ping-with-body": ([packet(100, b"abc", 7)], {}),
+    "ping-over-buffer": ([packet(100, b"p" * 5000)], {}),
     "unserved-modifier1": ([packet(250, b"abc")], {}),
     "echo-modifier1-101": ([packet(101, b"abcdef")], {}),
     "lua-modifier1-6": ([packet(6, encode_vars({b"PATH_INFO": b"/"}))], {}),
@@ -200,6 +222,26 @@ CASES: dict[str, tuple[Sequence[bytes], dict[str, bool]]] = {
     "http-no-path-500": ([http(QUERY_STRING=b"a=b")], {}),
     "http-empty-value-at-end": ([http(PATH_INFO=b"/hello/z", HTTP_X=b"")], {}),
     "http-array-body": ([rpc(b"hello", modifier2=2)], {}),
+    "http-128-vars": (
+        [
+            packet(
+                173,
+                encode_vars([(b"PATH_INFO", b"/argc/a")] + [(b"K%d" % i, b"") for i in range(127)]),
+                2,
+            )
+        ],
+        {},
+    ),
+    "http-129-vars": (
+        [
+            packet(
+                173,
+                encode_vars([(b"PATH_INFO", b"/argc/a")] + [(b"K%d" % i, b"") for i in range(128)]),
+                2,
+            )
+        ],
+        {},
+    ),
     "http-big": ([http(PATH_INFO=b"/big/70000")], {}),
     "xmlrpc-modifier2-3": ([rpc(b"hello", b"a", modifier2=3)], {}),
 }
@@ -212,6 +254,19 @@ WARNED_CASES: dict[str, tuple[Sequence[bytes], dict[str, bool]]] = {
     "partial-header-waits": ([b"\xad\x07"], {}),
     "silent-client": ([b""], {}),
 }
+
+
+UNIX_CASES = [
+    "hello-args",
+    "hello-raw",
+    "big-100000",
+    "empty-end",
+    "raises",
+    "body-5000",
+    "trailing-garbage-over-buffer",
+    "half-close-short-body",
+    "ping",
+]
 
 
 def _compare(pair: Pair, parts: Sequence[bytes], options: dict[str, bool]) -> None:
@@ -232,6 +287,12 @@ def test_same_bytes(plain: Pair, case: str) -> None:
 def test_same_bytes_with_warning_and_short_timeout(warned: Pair, case: str) -> None:
     parts, options = WARNED_CASES[case]
     _compare(warned, parts, options)
+
+
+@pytest.mark.parametrize("case", UNIX_CASES)
+def test_same_bytes_on_unix_sockets(unix_pair: Pair, case: str) -> None:
+    parts, options = CASES[case]
+    _compare(unix_pair, parts, options)
 
 
 def test_the_cases_say_something(plain: Pair) -> None:
