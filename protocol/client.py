@@ -2,7 +2,9 @@
 
 Two clocks guard every call: ``connect_timeout`` for making the connection, and ``timeout`` for the
 whole call, connect included. The deadline is checked before every read, so a server that
-trickles one byte a second still times out on time; ``max_response`` caps what is read.
+trickles one byte a second still times out on time; ``max_response`` caps what is read. (A DNS
+name is resolved by the system's blocking getaddrinfo(), whose own timeouts apply; the asyncio
+client bounds the lookup by ``connect_timeout`` too.)
 
 The socket is non-blocking and every wait is a poll() bounded by the deadline: fewer system
 calls than socket timeouts, which matters because a call to a local uWSGI takes well under
