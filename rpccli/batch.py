@@ -34,11 +34,12 @@ from protocol.errors import RPCError, UsageError
 from protocol.nodes import Health, NodeGroup
 from protocol.wire import rpc_request
 from rpccli import exitcodes
-from rpccli.batch_engine import Call, run
-from rpccli.batch_input import Job, parse_line, read_lines
+from rpccli.batch_engine import SKIP, Call, run
+from rpccli.batch_input import MAX_LINE, Job, LineReader, parse_line
 from rpccli.batch_output import BatchWriter
 from rpccli.call_common import Settings, connection_options, settings_for
 from rpccli.config import STRATEGIES, Config, load_config, resolve_nodes
+from rpccli.errors import InputError
 from rpccli.output import Printer
 
 __all__ = ["batch"]
@@ -183,12 +184,17 @@ def batch(
     modifier2 = 1 if raw or (settings and settings.mode == "raw") else 0
     writer = BatchWriter(printer, fmt)
 
-    def jobs() -> Iterator[Call | dict[str, Any]]:
-        for number, text in read_lines(sys.stdin.buffer):
+    lines = LineReader(sys.stdin.buffer)
+
+    def jobs() -> Iterator[Call | dict[str, Any] | object]:
+        for number, text in lines:
             info: dict[str, Any] | None = None
             try:
+                if text is None:
+                    raise InputError(f"line {number} is over {MAX_LINE} bytes")
                 job = parse_line(text, number)
                 if job is None:
+                    yield SKIP  # lets the engine look at the network before the next line
                     continue
                 info = {"line": number, "function": job.function, "args": job.args}
                 if local is not None:
@@ -211,6 +217,8 @@ def batch(
             concurrency=concurrency,
             window=max(concurrency * 4, 16),
             flush=writer.flush,
+            input_ready=lines.ready,
+            input_fd=lines.fd,
         )
     finally:
         writer.flush()

@@ -28,7 +28,7 @@ from protocol.errors import CallError, NoResult, RPCError
 from protocol.nodes import Health, may_retry
 from protocol.wire import ResponseReader
 
-__all__ = ["Call", "run"]
+__all__ = ["SKIP", "Call", "run"]
 
 _CHUNK = 256 * 1024
 _CONNECTING, _SENDING, _READING = 1, 2, 3
@@ -101,6 +101,7 @@ class _Loop:
     def __init__(self) -> None:
         self.epoll = select.epoll()
         self.inflight: dict[int, Call] = {}
+        self._input: int | None = None  # the stdin fd, once registered
         self._buffer = bytearray(_CHUNK)
         self._view = memoryview(self._buffer)
         self._literal: dict[Client, bool] = {}  # Address.is_literal parses the IP each time
@@ -239,14 +240,29 @@ class _Loop:
         call.result = {"node": node, "body": body, "elapsed": elapsed, **call.info}
 
     # -- events ------------------------------------------------------------------------------
-    def poll(self) -> None:
+    def _watch_input(self, fd: int) -> bool:
+        """Wake the next poll when ``fd`` becomes readable (one shot); False if it cannot."""
+        try:
+            if self._input is None:
+                self.epoll.register(fd, select.EPOLLIN | select.EPOLLONESHOT)
+                self._input = fd
+            else:
+                self.epoll.modify(fd, select.EPOLLIN | select.EPOLLONESHOT)
+        except OSError:
+            return False
+        return True
+
+    def poll(self, input_fd: int | None = None) -> None:
         now = time.monotonic()
         soonest = min(
             (c.connect_deadline if c.state == _CONNECTING else c.deadline)
             for c in self.inflight.values()
         )
+        wait = max(soonest - now, 0)
+        if input_fd is not None and not self._watch_input(input_fd):
+            wait = min(wait, 0.01)  # an fd epoll refuses: look at the input again soon
         inflight = self.inflight
-        for fd, _ in self.epoll.poll(max(soonest - now, 0)):
+        for fd, _ in self.epoll.poll(wait):
             call = inflight.get(fd)
             if call is None:
                 continue
@@ -306,30 +322,32 @@ class _Loop:
             return
 
 
+#: what a source yields for an input line that holds no call (blank, comment)
+SKIP = object()
+
+
 def run(
-    source: Iterator[Call | dict[str, Any]],
+    source: Iterator[Call | dict[str, Any] | object],
     emit: Callable[[dict[str, Any]], None],
     *,
     concurrency: int,
     window: int,
     flush: Callable[[], None] | None = None,
+    input_ready: Callable[[], bool] | None = None,
+    input_fd: int | None = None,
 ) -> None:
-    """Start calls from ``source`` (ready dicts pass through), ``emit`` results in order;
-    ``flush`` is called before waiting for the network, so output never lags behind."""
+    """Start calls from ``source`` (ready dicts pass through), ``emit`` results in order.
+
+    ``flush`` is called before waiting for the network, so output never lags behind. With calls
+    in flight, the next item is taken only when ``input_ready()`` says it will not block; else
+    the loop waits on the sockets and on ``input_fd`` together.
+    """
     loop = _Loop()
     pending: deque[Call | dict[str, Any]] = deque()
     exhausted = False
     try:
         while True:
-            while not exhausted and len(loop.inflight) < concurrency and len(pending) < window:
-                item = next(source, None)
-                if item is None:
-                    exhausted = True
-                    break
-                pending.append(item)
-                if isinstance(item, Call):
-                    loop.start(item)
-            while pending:
+            while pending:  # what is done, in input order
                 head = pending[0]
                 result = head.result if isinstance(head, Call) else head
                 if result is None:
@@ -338,9 +356,27 @@ def run(
                 emit(result)
             if exhausted and not pending:
                 return
+            waiting_for_input = False
+            while not exhausted and len(loop.inflight) < concurrency and len(pending) < window:
+                if input_ready is not None and not input_ready():
+                    if loop.inflight:
+                        waiting_for_input = True  # wait on the sockets and the input together
+                        break
+                    if flush is not None:
+                        flush()  # about to block on the input: show everything answered so far
+                item = next(source, None)
+                if item is None:
+                    exhausted = True
+                    break
+                if item is SKIP:
+                    continue
+                assert isinstance(item, Call | dict)
+                pending.append(item)
+                if isinstance(item, Call):
+                    loop.start(item)
             if loop.inflight:
                 if flush is not None:
                     flush()
-                loop.poll()
+                loop.poll(input_fd if waiting_for_input else None)
     finally:
         loop.close()

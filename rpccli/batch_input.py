@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
+import os
+import select
 import shlex
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +17,7 @@ from typing import Any
 from rpccli.args import read_argument
 from rpccli.errors import InputError
 
-__all__ = ["Job", "parse_line", "read_lines"]
+__all__ = ["MAX_LINE", "Job", "LineReader", "parse_line"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,85 @@ def _parse_json(text: str, number: int) -> Job:
     return Job(number, node, function, [_json_arg(a, number) for a in raw_args])
 
 
-def read_lines(stream: Any) -> Iterator[tuple[int, str]]:
-    for number, raw in enumerate(stream, 1):
-        yield number, raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
+#: a longer input line is refused (and skipped): a request body is at most 64 KiB anyway
+MAX_LINE = 1024 * 1024
+
+
+class LineReader:
+    """Numbered lines of stdin that can say, without blocking, whether one is ready.
+
+    With calls in flight, batch must not block on a slow stdin (``tail -f log | rpccli batch
+    -c 4``): the answers would wait for the next input line. So the engine asks :meth:`ready`
+    first, and waits on :attr:`fd` together with the sockets. The fd is never made non-blocking
+    (that would change it for every process sharing it): it is read only when poll says it is
+    readable. A regular file or a stream without an fd (BytesIO) is always ready. A line over
+    :data:`MAX_LINE` comes out as ``None`` and is skipped, so memory stays bounded.
+    """
+
+    CHUNK = 65536
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._buf = bytearray()
+        self._eof = False
+        self.fd: int | None = None
+        try:
+            fd = stream.fileno()
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                self._poller = select.poll()
+                self._poller.register(fd, select.POLLIN)
+                self.fd = fd
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            self.fd = None
+
+    def _fill(self) -> None:
+        if self.fd is not None:
+            data = os.read(self.fd, self.CHUNK)
+        else:
+            read1 = getattr(self._stream, "read1", None)
+            data = read1(self.CHUNK) if read1 is not None else self._stream.read(self.CHUNK)
+        if data:
+            self._buf += data
+        else:
+            self._eof = True
+
+    def ready(self) -> bool:
+        """True when the next line (or the end) can be had without blocking."""
+        if self.fd is None or self._eof or b"\n" in self._buf:
+            return True
+        while self._poller.poll(0):
+            self._fill()
+            if self._eof or b"\n" in self._buf:
+                return True
+        return False
+
+    def __iter__(self) -> Iterator[tuple[int, str | None]]:
+        number = 0
+        skipping = False
+        while True:
+            end = self._buf.find(b"\n")
+            if end < 0:
+                if self._eof:
+                    rest = bytes(self._buf)
+                    self._buf.clear()
+                    if rest and not skipping:
+                        yield number + 1, rest.decode("utf-8", "surrogateescape").rstrip("\r")
+                    return
+                if len(self._buf) > MAX_LINE:
+                    if not skipping:
+                        number += 1
+                        yield number, None
+                    skipping = True
+                    self._buf.clear()
+                self._fill()
+                continue
+            line = bytes(self._buf[:end])
+            del self._buf[: end + 1]
+            if skipping:
+                skipping = False
+                continue
+            number += 1
+            if len(line) > MAX_LINE:
+                yield number, None
+                continue
+            yield number, line.decode("utf-8", "surrogateescape").rstrip("\r")

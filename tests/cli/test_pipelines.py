@@ -209,3 +209,41 @@ def test_ctrl_c_ends_endless_ping_with_a_summary(bundled_node: str, env: dict[st
     assert lines[0].startswith(f"{bundled_node}: seq=1 ")
     assert lines[-1].startswith(f"--- {bundled_node}: ")
     assert result.stderr.decode().endswith("rpccli: interrupted\n")
+
+
+def test_batch_streams_answers_before_more_input(bundled_node: str, env: dict[str, str]) -> None:
+    # `tail -f log | rpccli batch -c 4`: each answer must come out while stdin stays open
+    import queue
+    import threading
+
+    proc = subprocess.Popen(
+        [*RPCCLI, "batch", "-q", "-c", "4", "-o", "lines", bundled_node],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    lines: queue.Queue[bytes] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        for word in (b"a", b"b"):
+            proc.stdin.write(b"# a comment first\nhello " + word + b"\n")
+            proc.stdin.flush()
+            assert lines.get(timeout=30) == b"Hello, " + word + b"\n"
+    finally:
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0
+
+
+def test_batch_over_long_line_is_skipped(bundled_node: str, env: dict[str, str]) -> None:
+    data = b"hello " + b"x" * (1024 * 1024 + 10) + b"\nhello after\n"
+    result = subprocess.run(
+        [*RPCCLI, "batch", "-q", bundled_node], input=data, capture_output=True, env=env
+    )
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 6
+    assert records[0]["line"] == 1 and records[0]["error"]["message"] == (
+        "line 1 is over 1048576 bytes"
+    )
+    assert (records[1]["line"], records[1]["response"]) == (2, "Hello, after")
