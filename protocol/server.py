@@ -1,14 +1,15 @@
-"""The bundled uWSGI-compatible RPC server: asyncio on the outside, uWSGI's rules inside.
+"""The bundled uWSGI-compatible RPC server: an asyncio event loop outside, uWSGI's rules inside.
 
-How it reads mirrors ``proto/uwsgi.c`` so that the kernel ends up in the same state as with real
-uWSGI: every read asks for at most ``4 + buffer_size - received`` bytes (a BufferedProtocol with a
-buffer of exactly that size), reading stops once the packet is complete, and a body larger than
-``--buffer-size`` is refused after the first read. Bytes uWSGI would have left unread stay in the
-kernel, so closing resets the connection exactly when uWSGI's close does (facts 2).
+Modules: :mod:`.server_listen` binds the sockets, :mod:`.server_conn` reads one request per
+connection exactly as ``proto/uwsgi.c`` does and writes the answer, :mod:`.server_requests` decides
+the answer bytes, :mod:`.server_log` describes each connection for the log, and
+:mod:`.server_procs` forks several workers (``--processes``). This module holds the
+:class:`Server` (listening sockets watched by the loop, the worker threads) and
+:func:`serve_in_thread` for tests and the shell.
 
-Function calls run in a small pool of daemon threads (``threads``): a ``sleep 30`` does not stall
-other clients, as with a uWSGI that has several processes. ``threads=0`` runs them in the event
-loop, like a single uWSGI process without threads.
+Function calls run in a pool of daemon threads (``threads``, 8 by default): a ``sleep 30`` does
+not stall other clients, as with a uWSGI that has several workers. ``threads=0`` runs calls in the
+event loop, like a single uWSGI worker: fastest for trivial functions, but one slow call stalls all.
 """
 
 from __future__ import annotations
