@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 from tests.peers import free_port, require, uwsgi  # noqa: E402
 
 
-def run_wrk(port: int, seconds: int, connections: int) -> float:
+def run_wrk(port: int, seconds: int, connections: int, threads: int) -> float:
     wrk = require("wrk")
     url = f"http://127.0.0.1:{port}/hello/world"
-    command = [wrk, "-t", "2", "-c", str(connections), "-d", f"{seconds}s"]
+    command = [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s"]
     command += ["-H", "Connection: close", url]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     found = re.search(r"Requests/sec:\s+([\d.]+)", out)
@@ -62,6 +62,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--wrk-threads",
+        type=int,
+        default=2,
+        help="wrk's threads (its default is 2; rpccli batch runs on one thread)",
+    )
     options = parser.parse_args()
     http_port = free_port()
     extra = [
@@ -79,7 +85,9 @@ def main() -> None:
     with uwsgi(processes=2, lua=(), extra=extra) as server:
         # alternate the two, round after round: a shared machine's noise then hits both alike
         for _ in range(options.rounds):
-            wrk_rates.append(run_wrk(http_port, options.seconds, options.concurrency))
+            wrk_rates.append(
+                run_wrk(http_port, options.seconds, options.concurrency, options.wrk_threads)
+            )
             rate, summary = run_batch(server.node, options.calls, options.concurrency)
             batch_rates.append(rate)
             print(f"  round: wrk {wrk_rates[-1]:8.0f}/s   rpccli batch {rate:8.0f}/s   ({summary})")
@@ -89,7 +97,7 @@ def main() -> None:
     print(
         f"uWSGI 2 processes; {c} connections / calls in flight; median of {options.rounds} rounds"
     )
-    print(f"  wrk (HTTP, Connection: close)   {wrk_rate:9.0f} requests/s")
+    print(f"  wrk -t {options.wrk_threads} (HTTP, Connection: close) {wrk_rate:9.0f} requests/s")
     print(f"  rpccli batch -c {c:<3}            {batch_rate:9.0f} calls/s")
     print(f"  ratio {batch_rate / wrk_rate:.2f} (goal >= 0.6)")
 
