@@ -114,7 +114,15 @@ class Connection:
             # makes the kernel reset the connection (facts 2)
             limit = self._server.buffer_size
             reason = f"request body of {size} bytes is over --buffer-size {limit}"
-            self._end(Event(self.peer, "rejected", buf[0], buf[3], reason=reason, reset=True))
+            reset = self._unread()
+            self._end(Event(self.peer, "rejected", buf[0], buf[3], reason=reason, reset=reset))
+
+    def _unread(self) -> bool:
+        """Are bytes waiting in the kernel? Then closing resets the connection (for the log)."""
+        try:
+            return bool(self._sock.recv(1, _socket.MSG_PEEK | _socket.MSG_DONTWAIT))
+        except OSError:
+            return False
 
     def _idle_check(self) -> None:
         self._timer = None
@@ -205,8 +213,8 @@ class Connection:
                 sent = self._sock.send(data)
             except _AGAIN:
                 sent = 0
-            except OSError:
-                sent = len(data)  # the client is gone; nothing more to do
+            except OSError:  # the client is gone: nothing more to send
+                data = b""
             if sent < len(data):
                 # a big answer to a slow reader: finish it without blocking the loop
                 self._pending = (step, len(data), outcome)
@@ -225,12 +233,13 @@ class Connection:
     def _writable(self) -> None:
         rest = self._writing
         assert rest is not None and self._pending is not None
+        lost = 0
         try:
             sent = self._sock.send(rest)
         except _AGAIN:
             return
-        except OSError:
-            sent = len(rest)
+        except OSError:  # the client went away: what is left is lost
+            sent, lost = len(rest), len(rest)
         self._last = self._server.loop.time()
         if sent < len(rest):
             self._writing = rest[sent:]
@@ -238,7 +247,7 @@ class Connection:
         step, size, outcome = self._pending
         self._leave_loop()
         self._sock.close()
-        self._log(step, size, outcome)
+        self._log(step, size - lost, outcome)
 
     def _log(self, step: Plan, sent: int, outcome: Outcome | None) -> None:
         server = self._server
