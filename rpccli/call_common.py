@@ -21,6 +21,7 @@ __all__ = [
     "connection_options",
     "parse_size",
     "settings_for",
+    "timeout_options",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,6 +62,11 @@ def connection_options(func: F) -> F:
         default=None,
         help="Refuse answers larger than this (default 64M; units k, M, G).",
     )(func)
+    return timeout_options(func)
+
+
+def timeout_options(func: F) -> F:
+    """--timeout, --connect-timeout."""
     func = click.option(
         "--connect-timeout",
         type=SECONDS,

@@ -132,7 +132,11 @@ class _Doc:
 
 
 def _number(doc: _Doc, table: str, key: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value < float("inf")
+    ):
         raise doc.error(f"{key} must be a number of seconds above 0, not {value!r}", table, key)
     return float(value)
 

@@ -26,6 +26,7 @@ __all__ = [
     "FORMATS",
     "Printer",
     "choose_format",
+    "color_allowed",
     "error_record",
     "is_terminal",
     "json_line",

@@ -15,7 +15,7 @@ import click
 from protocol.client import Client
 from protocol.errors import RPCError
 from rpccli import exitcodes
-from rpccli.call_common import connection_options, settings_for
+from rpccli.call_common import settings_for, timeout_options
 from rpccli.output import Printer, error_record, json_line
 
 __all__ = ["ping"]
@@ -64,7 +64,7 @@ def _ms(value: float) -> str:
     metavar="SECONDS",
     help="Wait between pings.",
 )
-@connection_options
+@timeout_options
 @click.option("--json", "json_flag", is_flag=True, help="One JSON object per ping.")
 def ping(
     node: str | None,
@@ -72,7 +72,6 @@ def ping(
     interval: float,
     timeout: float | None,
     connect_timeout: float | None,
-    max_response: int | None,
     json_flag: bool,
 ) -> int:
     """Ping NODE (every node of a group or profile) and print the latency.
