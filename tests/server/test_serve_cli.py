@@ -198,3 +198,20 @@ def test_processes_share_the_sockets_and_respawn(tmp_path: Path) -> None:
     assert "died (exit code 3); starting another" in log
     assert not Path(sock).exists()
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers if pid != srv.proc.pid)
+
+
+def test_log_levels(capsys: pytest.CaptureFixture[str]) -> None:
+    from protocol.server_log import Event
+
+    idle = Event("127.0.0.1:1", "idle", reason="client closed after 0 bytes")
+    call = Event("127.0.0.1:2", "rpc", 173, 0, b"fail", (), reason="raised X", traceback="TB\n")
+    _Log(quiet=False, verbose=0, color=False).event(idle)
+    _Log(quiet=False, verbose=0, color=False).event(call)
+    first = capsys.readouterr().err
+    assert "client closed" not in first
+    assert "127.0.0.1:2 fail() -> 0-byte close: raised X" in first and "\n    TB\n" in first
+    _Log(quiet=False, verbose=1, color=False).event(idle)
+    _Log(quiet=True, verbose=1, color=False).event(call)
+    second = capsys.readouterr().err
+    assert "127.0.0.1:1 0-byte close: client closed after 0 bytes" in second
+    assert "fail" not in second
