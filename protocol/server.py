@@ -27,7 +27,7 @@ from .functions import FunctionTable
 from .server_conn import Connection, peer_text
 from .server_listen import Listener, bind
 from .server_log import Event, format_event
-from .wire import DEFAULT_BUFFER_SIZE
+from .wire import DEFAULT_BUFFER_SIZE, HEADER_SIZE
 
 __all__ = [
     "DEFAULT_THREADS",
@@ -122,6 +122,9 @@ class Server:
         self.listeners: list[Listener] = list(listeners)
         self._owns_listeners = not listeners
         self.workers: _Workers | None = None
+        #: uWSGI reads at most 4 + buffer_size bytes of a request; the loop reads into this
+        self.read_limit = HEADER_SIZE + buffer_size
+        self.scratch = memoryview(bytearray(self.read_limit))
         self._watched: list[Listener] = []
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         table.buffer_size = buffer_size

@@ -2,10 +2,11 @@
 
 No transports: the event loop only watches plain non-blocking sockets (``add_reader``), which keeps
 the hot path short and the kernel state exactly uWSGI's. Every ``recv_into`` asks for at most
-``4 + buffer_size - received`` bytes, as uWSGI's ``read()`` in ``proto/uwsgi.c`` does, reading
-stops once the packet is complete, and a body over ``--buffer-size`` is refused after the first
-read. Whatever uWSGI would have left unread stays in the kernel, so our close resets the
-connection exactly when uWSGI's does (facts 2).
+``4 + buffer_size - received`` bytes, as uWSGI's ``read()`` in ``proto/uwsgi.c`` does (into one
+scratch buffer of the loop; a connection keeps only what it received), reading stops once the
+packet is complete, and a body over ``--buffer-size`` is refused after the first read. Whatever
+uWSGI would have left unread stays in the kernel, so our close resets the connection exactly when
+uWSGI's does (facts 2).
 
 When a function must run, the socket leaves the event loop for a worker thread, which calls the
 function, writes the answer (each send waits at most ``--socket-timeout``, like uWSGI's writes)
@@ -56,7 +57,6 @@ class Connection:
         "_sock",
         "_start",
         "_timer",
-        "_view",
         "_writing",
         "peer",
     )
@@ -65,8 +65,7 @@ class Connection:
         self._server = server
         self._sock = sock
         self._fd = sock.fileno()
-        self._buf = bytearray(HEADER_SIZE + server.buffer_size)
-        self._view = memoryview(self._buf)
+        self._buf = b""  # what arrived so far, when a request takes more than one read
         self._pos = 0
         self._reading = False
         self._writing: memoryview | None = None
@@ -88,8 +87,11 @@ class Connection:
     # -- reading -------------------------------------------------------------------------------
 
     def _readable(self) -> None:
+        server = self._server
+        pos = self._pos
+        scratch = server.scratch  # shared: only the event loop thread reads
         try:
-            got = self._sock.recv_into(self._view[self._pos :])
+            got = self._sock.recv_into(scratch, server.read_limit - pos)
         except _AGAIN:
             return
         except OSError as exc:
@@ -97,25 +99,29 @@ class Connection:
             return
         if not got:
             # the client shut its side before a whole packet: uWSGI's read() gets 0 and closes
-            kind = "idle" if not self._pos else "incomplete"
-            self._end(Event(self.peer, kind, reason=f"client closed after {self._pos} bytes"))
+            kind = "idle" if not pos else "incomplete"
+            self._end(Event(self.peer, kind, reason=f"client closed after {pos} bytes"))
             return
-        self._pos = pos = self._pos + got
-        self._last = self._server.loop.time()
+        # usually the whole request comes in the first read and is parsed in place
+        buf: bytes | memoryview = scratch[:got] if not pos else self._buf + scratch[:got]
+        self._pos = pos = pos + got
+        self._last = server.loop.time()
         if pos < HEADER_SIZE:
+            self._buf = bytes(buf)
             return
-        buf = self._buf
         size = buf[1] | (buf[2] << 8)
         if pos - HEADER_SIZE >= size:
             self._leave_loop()
             self._dispatch(buf[0], buf[3], bytes(buf[HEADER_SIZE : HEADER_SIZE + size]))
-        elif size > self._server.buffer_size:
+        elif size > server.buffer_size:
             # uWSGI logs "invalid request block size" and closes; the unread rest of the body
             # makes the kernel reset the connection (facts 2)
-            limit = self._server.buffer_size
+            limit = server.buffer_size
             reason = f"request body of {size} bytes is over --buffer-size {limit}"
             reset = self._unread()
             self._end(Event(self.peer, "rejected", buf[0], buf[3], reason=reason, reset=reset))
+        else:
+            self._buf = bytes(buf)  # at most --buffer-size + 4 bytes per connection
 
     def _unread(self) -> bool:
         """Are bytes waiting in the kernel? Then closing resets the connection (for the log)."""
