@@ -104,7 +104,7 @@ class _Loop:
         self._input: int | None = None  # the stdin fd, once registered
         self._buffer = bytearray(_CHUNK)
         self._view = memoryview(self._buffer)
-        self._literal: dict[Client, bool] = {}  # Address.is_literal parses the IP each time
+        self._targets: dict[Client, tuple[bool, int, Any]] = {}
 
     def close(self) -> None:
         for call in list(self.inflight.values()):
@@ -116,9 +116,12 @@ class _Loop:
         while call.result is None:
             client = call.client
             address = client.address
-            literal = self._literal.get(client)
-            if literal is None:
-                literal = self._literal[client] = address.is_literal
+            target = self._targets.get(client)
+            if target is None:
+                # worked out once per client: is_literal parses the IP, family is a property
+                target = (address.is_literal, address.family, address.sockaddr)
+                self._targets[client] = target
+            literal, family, sockaddr = target
             if not literal:
                 # a DNS name: the blocking client resolves and tries every address (rare in
                 # batch; names are usually literals or profiles of literals)
@@ -132,9 +135,9 @@ class _Loop:
             mode = "packet" if call.request[3] == 0 else "raw"
             call.reader = ResponseReader(mode, max_size=client.max_response, node=client.node)
             try:
-                if address.family == socket.AF_UNIX:
+                if family == socket.AF_UNIX:
                     # a unix connect does not complete later: do it blocking, it is immediate
-                    sock = socket.socket(address.family, socket.SOCK_STREAM)
+                    sock = socket.socket(family, socket.SOCK_STREAM)
                     sock.settimeout(max(call.connect_deadline - now, 0.001))
                     sock.connect(address.sockaddrs[0])
                     sock.setblocking(False)
@@ -142,8 +145,8 @@ class _Loop:
                 else:
                     # non-blocking from the start: no extra ioctl per call
                     # the C socket type: socket.socket's Python layer costs microseconds per call
-                    sock = _socket.socket(address.family, _STREAM_NONBLOCK)
-                    code = sock.connect_ex(address.sockaddr)
+                    sock = _socket.socket(family, _STREAM_NONBLOCK)
+                    code = sock.connect_ex(sockaddr)
             except TimeoutError:
                 sock.close()
                 self._failed(call, failures.connect_timed_out(client.node, client.connect_timeout))
