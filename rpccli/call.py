@@ -215,7 +215,8 @@ def run_call(
             f"--buffer-size ({DEFAULT_BUFFER_SIZE}) rejects it"
         )
     if dry_run:
-        target = settings.spec.addresses[0] if settings else (local_file or "")
+        # a local call has no node: show the equivalents for the usual one
+        target = settings.spec.addresses[0] if settings else "127.0.0.1:3031"
         _dry_run(printer, request, target, explain)
         return exitcodes.OK
     if local_file is not None:
