@@ -194,6 +194,7 @@ CASES: dict[str, tuple[Sequence[bytes], dict[str, bool]]] = {
     # one request per connection
     "two-requests": ([rpc(b"hello", b"one") + rpc(b"hello", b"two")], {}),
     "trailing-garbage-over-buffer": ([rpc(b"hello", b"a") + b"z" * 5000], {}),
+    "split-body": ([rpc(b"hello", b"split")[:9], rpc(b"hello", b"split")[9:]], {}),
     "split-header": ([rpc(b"hello", b"split")[:3], rpc(b"hello", b"split")[3:]], {}),
     "half-close-short-body": ([struct.pack("<BHB", 173, 20, 0) + b"\x05\x00hello"], {"shut": True}),
     "half-close-nothing": ([b""], {"shut": True}),
