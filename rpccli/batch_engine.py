@@ -122,6 +122,8 @@ class _Loop:
                 target = (address.is_literal, address.family, address.sockaddr)
                 self._targets[client] = target
             literal, family, sockaddr = target
+            if call.health is not None:
+                call.health.chosen(client.node)  # what "best" goes by (least recently chosen)
             if not literal:
                 # a DNS name: the blocking client resolves and tries every address (rare in
                 # batch; names are usually literals or profiles of literals)

@@ -196,3 +196,34 @@ def test_unknown_strategy() -> None:
 
     with pytest.raises(UsageError, match="unknown strategy"):
         NodeGroup(NODES, strategy="fastest")
+
+
+@pytest.mark.parametrize("strategy", ["round-robin", "best"])
+def test_batch_spreads_calls_over_a_group(bundled_node: str, strategy: str) -> None:
+    with peer(answer(b"\xad\x02\x00\x00hi")) as other:
+        result = run_cli(
+            "batch",
+            "-q",
+            "-o",
+            "lines",
+            "-s",
+            strategy,
+            f"{bundled_node},{other.node}",
+            input=b"hello\n" * 4,
+        )
+    assert (result.code, result.out) == (0, b"Hello, world\nhi\nHello, world\nhi\n")
+
+
+def test_random_uses_every_node(bundled_node: str) -> None:
+    with peer(answer(b"\xad\x02\x00\x00hi")) as other:
+        result = run_cli(
+            "batch",
+            "-q",
+            "-o",
+            "lines",
+            "-s",
+            "random",
+            f"{bundled_node},{other.node}",
+            input=b"hello\n" * 40,
+        )
+    assert set(result.out.splitlines()) == {b"Hello, world", b"hi"}  # 2**-39 to fail by chance
