@@ -227,3 +227,10 @@ def test_random_uses_every_node(bundled_node: str) -> None:
             input=b"hello\n" * 40,
         )
     assert set(result.out.splitlines()) == {b"Hello, world", b"hi"}  # 2**-39 to fail by chance
+
+
+def test_dns_names_in_call_and_batch(bundled_node: str) -> None:
+    node = "localhost:" + bundled_node.rsplit(":", 1)[1]
+    assert run_cli("call", node, "hello").out == b"Hello, world"
+    result = run_cli("batch", "-q", "-c", "2", "-o", "lines", node, input=b"hello a\nhello b\n")
+    assert (result.code, result.out) == (0, b"Hello, a\nHello, b\n")
