@@ -47,6 +47,7 @@ __all__ = [
     "FunctionFileError",
     "FunctionTable",
     "Outcome",
+    "active",
     "install_shim",
 ]
 
