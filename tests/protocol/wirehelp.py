@@ -41,17 +41,14 @@ def read(
     chunks: Iterable[bytes], mode: Mode = "packet", max_size: int = DEFAULT_MAX_RESPONSE
 ) -> Verdict:
     """Feed every chunk, then EOF, and say what came out."""
-    reader = ResponseReader(mode, max_size=max_size, node="peer:1")
-    try:
-        for chunk in chunks:
-            reader.feed(chunk)
-        return reader.feed_eof()
-    except CallError as exc:
-        return (type(exc), str(exc))
+    return _verdict(ResponseReader(mode, max_size=max_size, node="peer:1"), chunks)
 
 
 def ping(chunks: Iterable[bytes]) -> Verdict:
-    reader = PingReader(node="peer:1")
+    return _verdict(PingReader(node="peer:1"), chunks)
+
+
+def _verdict(reader: ResponseReader | PingReader, chunks: Iterable[bytes]) -> Verdict:
     try:
         for chunk in chunks:
             reader.feed(chunk)
