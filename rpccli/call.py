@@ -13,12 +13,12 @@ from typing import Any
 
 import click
 
-from protocol.client import CallResult, Client
+from protocol.client import CallResult
 from protocol.errors import CallError, RequestError, RPCError
-from protocol.wire import DEFAULT_BUFFER_SIZE, ResponseReader, exceeds_default_buffer, rpc_request
+from protocol.wire import DEFAULT_BUFFER_SIZE, exceeds_default_buffer, rpc_request
 from rpccli import exitcodes
 from rpccli.args import ARGUMENT_HELP, read_arguments
-from rpccli.call_common import Settings, connection_options, settings_for
+from rpccli.call_common import Settings, attempt_on, connection_options, settings_for
 from rpccli.config import STRATEGIES
 from rpccli.output import FORMATS, Printer
 
@@ -252,17 +252,7 @@ def run_call(
 
 
 def _call_one(settings: Settings, request: bytes, function: str, retry_unsafe: bool) -> CallResult:
-    def attempt(address: Any) -> CallResult:
-        client = Client(
-            address,
-            timeout=settings.timeout,
-            connect_timeout=settings.connect_timeout,
-            max_response=settings.max_response,
-        )
-        mode = "packet" if request[3] == 0 else "raw"
-        reader = ResponseReader(mode, max_size=settings.max_response, node=client.node)
-        return client.exchange(request, reader, function=function)
-
+    attempt = attempt_on(settings, request, function)
     if settings.spec.single:
         return attempt(settings.spec.addresses[0])
     from protocol.nodes import NodeGroup

@@ -13,11 +13,13 @@ from typing import Any, NamedTuple, TypeVar
 
 import click
 
-from protocol.client import DEFAULT_TIMEOUT
+from protocol.client import DEFAULT_TIMEOUT, CallResult, Client
+from protocol.wire import ResponseReader
 from rpccli.config import Config, NodeSpec, load_config, resolve_nodes
 
 __all__ = [
     "Settings",
+    "attempt_on",
     "connection_options",
     "parse_size",
     "settings_for",
@@ -126,3 +128,21 @@ def settings_for(
         strategy=strategy or spec.strategy or defaults.strategy,
         output=output or defaults.output,
     )
+
+
+def attempt_on(settings: Settings, request: bytes, function: str) -> Callable[[Any], CallResult]:
+    """One try of an encoded ``request`` on one address, as a node group calls it (with the
+    settings' deadlines and cap; read raw unless the request asked for modifier2 0, facts 3)."""
+
+    def attempt(address: Any) -> CallResult:
+        client = Client(
+            address,
+            timeout=settings.timeout,
+            connect_timeout=settings.connect_timeout,
+            max_response=settings.max_response,
+        )
+        mode = "packet" if request[3] == 0 else "raw"
+        reader = ResponseReader(mode, max_size=settings.max_response, node=client.node)
+        return client.exchange(request, reader, function=function)
+
+    return attempt

@@ -12,11 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from protocol.client import CallResult, Client
 from protocol.nodes import NodeGroup, Outcome
-from protocol.wire import ResponseReader
 from rpccli import exitcodes
-from rpccli.call_common import Settings
+from rpccli.call_common import Settings, attempt_on
 from rpccli.output import Printer, record
 
 __all__ = ["call_all", "fan_out_exit_code"]
@@ -41,19 +39,8 @@ def call_all(
     *,
     verbose: bool = False,
 ) -> int:
-    def attempt(address: Any) -> CallResult:
-        client = Client(
-            address,
-            timeout=settings.timeout,
-            connect_timeout=settings.connect_timeout,
-            max_response=settings.max_response,
-        )
-        mode = "packet" if request[3] == 0 else "raw"
-        reader = ResponseReader(mode, max_size=settings.max_response, node=client.node)
-        return client.exchange(request, reader, function=function)
-
     group = NodeGroup(settings.spec.addresses, strategy="all")
-    outcomes = group.fan_out(attempt)
+    outcomes = group.fan_out(attempt_on(settings, request, function))
     rows = []
     for outcome in outcomes:
         if outcome.value is not None:
