@@ -43,33 +43,23 @@ def call_all(
     outcomes = group.fan_out(attempt_on(settings, request, function))
     rows = []
     for outcome in outcomes:
-        if outcome.value is not None:
-            result = outcome.value
-            rows.append(
-                record(
-                    node=outcome.node,
-                    function=function,
-                    args=args,
-                    body=result.body,
-                    elapsed=result.timings.total,
-                )
+        result = outcome.value
+        rows.append(
+            record(
+                node=outcome.node,
+                function=function,
+                args=args,
+                body=None if result is None else result.body,
+                error=outcome.error,
+                # an answer's own timings; a failure has only the time until it failed
+                elapsed=outcome.elapsed if result is None else result.timings.total,
             )
-            if verbose:
-                from rpccli.output_wire import verbose_lines
+        )
+        if verbose and result is not None:
+            from rpccli.output_wire import verbose_lines
 
-                for line in verbose_lines(result):
-                    printer.info(line)
-        else:
-            assert outcome.error is not None
-            rows.append(
-                record(
-                    node=outcome.node,
-                    function=function,
-                    args=args,
-                    error=outcome.error,
-                    elapsed=outcome.elapsed,
-                )
-            )
+            for line in verbose_lines(result):
+                printer.info(line)
     if printer.format == "json":
         from rpccli.output import json_line
 
