@@ -37,7 +37,13 @@ from rpccli import exitcodes
 from rpccli.batch_engine import SKIP, Call, run
 from rpccli.batch_input import MAX_LINE, Job, LineReader, parse_line
 from rpccli.batch_output import BatchWriter
-from rpccli.call_common import Settings, connection_options, settings_for
+from rpccli.call_common import (
+    Settings,
+    complete_node_lazily,
+    connection_options,
+    local_option,
+    settings_for,
+)
 from rpccli.config import STRATEGIES, Config, load_config, resolve_nodes
 from rpccli.errors import InputError
 from rpccli.output import Printer
@@ -45,12 +51,6 @@ from rpccli.output import Printer
 __all__ = ["batch"]
 
 BATCH_OUTPUTS = ("auto", "json", "lines", "netstring", "pretty")
-
-
-def _complete_node(ctx: click.Context, param: click.Parameter, incomplete: str) -> object:
-    from rpccli.names import complete_node
-
-    return complete_node(ctx, param, incomplete)
 
 
 class _Nodes:
@@ -101,7 +101,7 @@ class _Nodes:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("node", metavar="[NODE]", required=False, shell_complete=_complete_node)
+@click.argument("node", metavar="[NODE]", required=False, shell_complete=complete_node_lazily)
 @click.option(
     "-c",
     "--concurrency",
@@ -124,13 +124,7 @@ class _Nodes:
 @click.option("--json", "json_flag", is_flag=True, help="JSON Lines (-o json).")
 @click.option("--raw-output", is_flag=True, help="Each result and a newline (-o lines).")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
-@click.option(
-    "--local",
-    "local_file",
-    metavar="FILE.py",
-    default=None,
-    help="Call in this process from a uWSGI function file (no NODE).",
-)
+@local_option
 def batch(
     node: str | None,
     concurrency: int,

@@ -18,17 +18,18 @@ from protocol.errors import CallError, RequestError, RPCError
 from protocol.wire import DEFAULT_BUFFER_SIZE, exceeds_default_buffer, rpc_request
 from rpccli import exitcodes
 from rpccli.args import ARGUMENT_HELP, read_arguments
-from rpccli.call_common import Settings, attempt_on, connection_options, settings_for
+from rpccli.call_common import (
+    Settings,
+    attempt_on,
+    complete_node_lazily,
+    connection_options,
+    local_option,
+    settings_for,
+)
 from rpccli.config import STRATEGIES
 from rpccli.output import FORMATS, Printer
 
 __all__ = ["call", "run_call"]
-
-
-def _complete_node(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
-    from rpccli.names import complete_node  # only when completing: names is not on the call path
-
-    return complete_node(ctx, param, incomplete)
 
 
 def _complete_function(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
@@ -75,7 +76,7 @@ def _output_option(json_flag: bool, output: str | None) -> str | None:
     + " Put -- before an ARG that starts with '-'. NODE '.' is the default node (RPCCLI_NODE,"
     " else [defaults] node in the config).",
 )
-@click.argument("node", metavar="NODE", required=False, shell_complete=_complete_node)
+@click.argument("node", metavar="NODE", required=False, shell_complete=complete_node_lazily)
 @click.argument("function", metavar="FUNCTION", required=False, shell_complete=_complete_function)
 @click.argument("args", metavar="[ARG]...", nargs=-1)
 @click.option("--raw", is_flag=True, help="Ask for the raw answer (modifier2 1, as nginx does).")
@@ -112,13 +113,7 @@ def _output_option(json_flag: bool, output: str | None) -> str | None:
     "--dry-run", is_flag=True, help="Print the request as an annotated hexdump; send nothing."
 )
 @click.option("--explain", is_flag=True, help="--dry-run plus the nginx and uwsgi.rpc equivalents.")
-@click.option(
-    "--local",
-    "local_file",
-    metavar="FILE.py",
-    default=None,
-    help="Call in this process from a uWSGI function file (no NODE).",
-)
+@local_option
 def call(
     node: str | None,
     function: str | None,

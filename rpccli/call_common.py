@@ -1,4 +1,4 @@
-"""What call, ping and batch share: the connection options, their defaults, and the node group.
+"""What the commands share: the connection options, their defaults, and the node group.
 
 Precedence of every setting: command-line option > environment (RPCCLI_TIMEOUT) > the node's
 profile > ``[defaults]`` of the config file > built-in default (4 s, like uWSGI's own client).
@@ -20,7 +20,9 @@ from rpccli.config import Config, NodeSpec, load_config, resolve_nodes
 __all__ = [
     "Settings",
     "attempt_on",
+    "complete_node_lazily",
     "connection_options",
+    "local_option",
     "parse_size",
     "settings_for",
     "timeout_options",
@@ -54,6 +56,25 @@ class _Size(click.ParamType):
 
 SIZE = _Size()
 SECONDS = click.FloatRange(min=0, min_open=True, max=86400)
+
+
+def complete_node_lazily(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
+    """A NODE argument's TAB completion: rpccli.names is imported only when TAB asks, so that
+    it stays off the call path."""
+    from rpccli.names import complete_node
+
+    return complete_node(ctx, param, incomplete)
+
+
+def local_option(func: F) -> F:
+    """--local FILE.py: call in this process instead of on a node."""
+    return click.option(
+        "--local",
+        "local_file",
+        metavar="FILE.py",
+        default=None,
+        help="Call in this process from a uWSGI function file (no NODE).",
+    )(func)
 
 
 def connection_options(func: F) -> F:

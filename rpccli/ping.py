@@ -15,16 +15,10 @@ import click
 from protocol.client import Client
 from protocol.errors import RPCError
 from rpccli import exitcodes
-from rpccli.call_common import settings_for, timeout_options
+from rpccli.call_common import complete_node_lazily, settings_for, timeout_options
 from rpccli.output import Printer, error_record, json_line
 
 __all__ = ["ping"]
-
-
-def _complete_node(ctx: click.Context, param: click.Parameter, incomplete: str) -> object:
-    from rpccli.names import complete_node
-
-    return complete_node(ctx, param, incomplete)
 
 
 @dataclass
@@ -46,7 +40,7 @@ def _ms(value: float) -> str:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("node", metavar="[NODE]", required=False, shell_complete=_complete_node)
+@click.argument("node", metavar="[NODE]", required=False, shell_complete=complete_node_lazily)
 @click.option(
     "-c",
     "--count",

@@ -11,23 +11,17 @@ from typing import Any
 
 import click
 
-from rpccli.call_common import connection_options
+from rpccli.call_common import complete_node_lazily, connection_options
 from rpccli.config import MODES
 
 __all__ = ["shell"]
-
-
-def _complete_node(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
-    from rpccli.names import complete_node
-
-    return complete_node(ctx, param, incomplete)
 
 
 @click.command(
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Type .help in the shell for the input syntax, meta-commands and keys.",
 )
-@click.argument("node", metavar="[NODE]", required=False, shell_complete=_complete_node)
+@click.argument("node", metavar="[NODE]", required=False, shell_complete=complete_node_lazily)
 @connection_options
 @click.option(
     "--mode", type=click.Choice(MODES), default=None, help="packet (default) or raw (modifier2 1)."
