@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from protocol.client import Client  # noqa: E402
 from protocol.wire import rpc_request  # noqa: E402
+from tests.peers import free_port, stop_process  # noqa: E402
 
 FUNCTIONS = ROOT / "examples" / "functions.py"
 
@@ -125,14 +126,6 @@ def _expected(node: str, request: bytes) -> bytes:
 # -- the servers ------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_ready(node: str, proc: subprocess.Popen[bytes], what: str) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -147,7 +140,7 @@ def _wait_ready(node: str, proc: subprocess.Popen[bytes], what: str) -> None:
 
 
 def start_uwsgi(processes: int) -> tuple[subprocess.Popen[bytes], str]:
-    node = f"127.0.0.1:{_free_port()}"
+    node = f"127.0.0.1:{free_port()}"
     args = ["uwsgi", "--plugins", "rpc,ping,python3", "--socket", node, "--master"]
     args += ["--processes", str(processes), "--die-on-term", "--import", str(FUNCTIONS)]
     args += ["--disable-logging", "--listen", "1024"]
@@ -159,7 +152,7 @@ def start_uwsgi(processes: int) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def start_bundled(extra: list[str]) -> tuple[subprocess.Popen[bytes], str]:
-    node = f"127.0.0.1:{_free_port()}"
+    node = f"127.0.0.1:{free_port()}"
     args = [sys.executable, "-m", "rpccli", "serve", "--no-demo", str(FUNCTIONS)]
     args += ["--bind", node, "-q", *extra]
     proc = subprocess.Popen(
@@ -171,16 +164,6 @@ def start_bundled(extra: list[str]) -> tuple[subprocess.Popen[bytes], str]:
     )
     _wait_ready(node, proc, "rpccli serve")
     return proc, node
-
-
-def stop(proc: subprocess.Popen[bytes], sig: int) -> None:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 def measure(node: str, options: argparse.Namespace) -> dict[str, float]:
@@ -245,8 +228,8 @@ def main() -> None:
                 best[name] = max(best[name], rate)
                 print(f"  round {round_}: {name:8} {rate:9.0f} calls/s", flush=True)
     finally:
-        stop(uwsgi_proc, signal.SIGINT)
-        stop(bundled_proc, signal.SIGTERM)
+        stop_process(uwsgi_proc, signal.SIGINT)
+        stop_process(bundled_proc, signal.SIGTERM)
     ratio = best["bundled"] / best["uwsgi"] if best["uwsgi"] else 0.0
     print(f"real uWSGI ({options.processes} processes): {best['uwsgi']:9.0f} calls/s")
     print(f"rpccli serve:               {best['bundled']:9.0f} calls/s")

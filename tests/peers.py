@@ -51,7 +51,8 @@ def short_tmpdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="rpccli-"))
 
 
-def _stop(proc: subprocess.Popen[bytes], sig: int) -> None:
+def stop_process(proc: subprocess.Popen[bytes], sig: int) -> None:
+    """Stop a process we started: ``sig``, then SIGKILL if it is still there after 10 s."""
     if proc.poll() is None:
         proc.send_signal(sig)
         try:
@@ -87,7 +88,7 @@ class Uwsgi:
 
     def stop(self) -> None:
         # SIGINT always stops a uWSGI master; SIGTERM would reload one without --die-on-term
-        _stop(self.proc, signal.SIGINT)
+        stop_process(self.proc, signal.SIGINT)
 
 
 def start_uwsgi(
@@ -178,7 +179,7 @@ class Nginx:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        _stop(self.proc, signal.SIGTERM)
+        stop_process(self.proc, signal.SIGTERM)
 
 
 def start_nginx(locations: str) -> Nginx:
