@@ -1,4 +1,5 @@
-"""Fixtures shared by every test package: the bundled server with demo and example functions."""
+"""Fixtures shared by every test package: the bundled server with demo and example functions, and
+empty XDG directories for tests that run rpccli code."""
 
 from __future__ import annotations
 
@@ -24,3 +25,18 @@ def bundled_node() -> Iterator[str]:
     table.load_file(EXAMPLE_FUNCTIONS)
     with serve_in_thread(table, ("127.0.0.1:0",)) as server:
         yield server.node
+
+
+@pytest.fixture
+def xdg_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """Empty XDG config and state directories, and none of the caller's rpccli variables (nor
+    NO_COLOR): no test sees the developer's config, history or environment."""
+    config = tmp_path / "config"
+    state = tmp_path / "state"
+    config.mkdir()
+    state.mkdir()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    for name in ("RPCCLI_CONFIG", "RPCCLI_NODE", "RPCCLI_TIMEOUT", "NO_COLOR", "RPCCLI_TRACEBACK"):
+        monkeypatch.delenv(name, raising=False)
+    return {"config": config, "state": state}

@@ -35,16 +35,8 @@ def run_cli(*args: str, input: bytes | str = b"", env: dict[str, str] | None = N
 
 
 @pytest.fixture(autouse=True)
-def xdg_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
-    config = tmp_path / "config"
-    state = tmp_path / "state"
-    config.mkdir()
-    state.mkdir()
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
-    monkeypatch.setenv("XDG_STATE_HOME", str(state))
-    for name in ("RPCCLI_CONFIG", "RPCCLI_NODE", "RPCCLI_TIMEOUT", "NO_COLOR", "RPCCLI_TRACEBACK"):
-        monkeypatch.delenv(name, raising=False)
-    return {"config": config, "state": state}
+def _isolated(xdg_dirs: dict[str, Path]) -> None:
+    """Every CLI test runs with its own empty XDG dirs (tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -21,11 +21,8 @@ NO_RESULT = "is not registered there, raised, or returned nothing"
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    for name in ("RPCCLI_CONFIG", "RPCCLI_NODE", "RPCCLI_TIMEOUT", "NO_COLOR"):
-        monkeypatch.delenv(name, raising=False)
+def _isolated(xdg_dirs: dict[str, Path]) -> None:
+    """Empty XDG dirs and no rpccli variables from the caller (tests/conftest.py)."""
 
 
 def big_bytes(n: int) -> bytes:

@@ -8,13 +8,5 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def xdg_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
-    config = tmp_path / "config"
-    state = tmp_path / "state"
-    config.mkdir()
-    state.mkdir()
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
-    monkeypatch.setenv("XDG_STATE_HOME", str(state))
-    for name in ("RPCCLI_CONFIG", "RPCCLI_NODE", "RPCCLI_TIMEOUT"):
-        monkeypatch.delenv(name, raising=False)
-    return {"config": config, "state": state}
+def _isolated(xdg_dirs: dict[str, Path]) -> None:
+    """The xdg_dirs fixture of tests/conftest.py, for every test here."""
