@@ -198,10 +198,10 @@ def test_unknown_strategy() -> None:
         NodeGroup(NODES, strategy="fastest")
 
 
-@pytest.mark.parametrize("strategy", ["round-robin", "best"])
-def test_batch_spreads_calls_over_a_group(bundled_node: str, strategy: str) -> None:
+def _batch_over_two_nodes(bundled_node: str, strategy: str, calls: int) -> Result:
+    """``calls`` hello lines through batch over the bundled server and a peer that says "hi"."""
     with peer(answer(b"\xad\x02\x00\x00hi")) as other:
-        result = run_cli(
+        return run_cli(
             "batch",
             "-q",
             "-o",
@@ -209,23 +209,18 @@ def test_batch_spreads_calls_over_a_group(bundled_node: str, strategy: str) -> N
             "-s",
             strategy,
             f"{bundled_node},{other.node}",
-            input=b"hello\n" * 4,
+            input=b"hello\n" * calls,
         )
+
+
+@pytest.mark.parametrize("strategy", ["round-robin", "best"])
+def test_batch_spreads_calls_over_a_group(bundled_node: str, strategy: str) -> None:
+    result = _batch_over_two_nodes(bundled_node, strategy, 4)
     assert (result.code, result.out) == (0, b"Hello, world\nhi\nHello, world\nhi\n")
 
 
 def test_random_uses_every_node(bundled_node: str) -> None:
-    with peer(answer(b"\xad\x02\x00\x00hi")) as other:
-        result = run_cli(
-            "batch",
-            "-q",
-            "-o",
-            "lines",
-            "-s",
-            "random",
-            f"{bundled_node},{other.node}",
-            input=b"hello\n" * 40,
-        )
+    result = _batch_over_two_nodes(bundled_node, "random", 40)
     assert set(result.out.splitlines()) == {b"Hello, world", b"hi"}  # 2**-39 to fail by chance
 
 
