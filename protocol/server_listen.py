@@ -12,6 +12,7 @@ import errno
 import os
 import socket
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,39 +93,48 @@ def _bind_tcp(address: Address, backlog: int) -> Listener:
         # prefer IPv4 for names such as localhost, as most clients try it first
         infos.sort(key=lambda info: info[0] != socket.AF_INET)
         family, sockaddr = infos[0][0], infos[0][4]
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
+
+    def bind_tcp(sock: socket.socket) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind(sockaddr)
-        sock.listen(backlog)
-        sock.setblocking(False)
-    except BaseException:
-        sock.close()
-        raise
+
+    sock = _listening(family, bind_tcp, backlog)
     port = sock.getsockname()[1]
     bound = Address("tcp", host=address.host, port=port)
     return Listener(sock, bound, str(bound), unix=False)
 
 
 def _bind_unix(address: Address, backlog: int) -> Listener:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    path: str | None = None
-    try:
-        if address.kind == "abstract":
+    path = None if address.kind == "abstract" else address.path
+
+    def bind_unix(sock: socket.socket) -> None:
+        if path is None:
             sock.bind(address.sockaddr)
         else:
-            path = address.path
             _remove_stale(path)
             sock.bind(path)
+
+    sock = _listening(socket.AF_UNIX, bind_unix, backlog)
+    inode = os.stat(path).st_ino if path is not None else None
+    return Listener(sock, address, str(address), unix=True, path=path, inode=inode)
+
+
+def _listening(
+    family: socket.AddressFamily, bind: Callable[[socket.socket], None], backlog: int
+) -> socket.socket:
+    """A new socket of ``family``, bound by ``bind``, listening and non-blocking; closed again
+    when any step fails."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        bind(sock)
         sock.listen(backlog)
         sock.setblocking(False)
     except BaseException:
         sock.close()
         raise
-    inode = os.stat(path).st_ino if path is not None else None
-    return Listener(sock, address, str(address), unix=True, path=path, inode=inode)
+    return sock
 
 
 def _remove_stale(path: str) -> None:
