@@ -216,12 +216,9 @@ class AsyncClient(BaseClient):
                     code = await _connected(loop, sock, remaining)
                 if code:
                     raise OSError(code, os.strerror(code))
-            except TimeoutError:
+            except OSError as exc:  # TimeoutError included
                 sock.close()
-                error = failures.connect_timed_out(self.node, self.connect_timeout)
-            except OSError as exc:
-                sock.close()
-                error = failures.connect_failed(self.node, exc)
+                error = self._connect_error(exc)
             except BaseException:  # cancelled: never leak the socket
                 sock.close()
                 raise

@@ -146,6 +146,12 @@ class BaseClient:
             raise failures.no_result(self.node, name, len(request)) from None
         return CallResult(self.node, request, response, timings)
 
+    def _connect_error(self, exc: OSError) -> CallError:
+        """The error for one address that could not be connected (TimeoutError: out of time)."""
+        if isinstance(exc, TimeoutError):
+            return failures.connect_timed_out(self.node, self.connect_timeout)
+        return failures.connect_failed(self.node, exc)
+
     def _failed(
         self, exc: OSError, request: bytes, function: str | bytes | None, received: int
     ) -> CallError:
@@ -286,10 +292,8 @@ class Client(BaseClient):
                 if code:
                     raise OSError(code, os.strerror(code))
                 return sock, 0
-            except TimeoutError:
-                error = failures.connect_timed_out(self.node, self.connect_timeout)
-            except OSError as exc:
-                error = failures.connect_failed(self.node, exc)
+            except OSError as exc:  # TimeoutError included
+                error = self._connect_error(exc)
             except BaseException:  # interrupted: never leak the socket
                 sock.close()
                 raise
