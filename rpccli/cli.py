@@ -64,11 +64,9 @@ def app(ctx: click.Context, traceback: bool) -> None:
 
 
 def _say(message: str) -> None:
-    try:
-        sys.stderr.write(f"rpccli: {message}\n")
-        sys.stderr.flush()
-    except (BrokenPipeError, ValueError):
-        pass
+    from rpccli.output import write_line  # only when a command ends badly
+
+    write_line(sys.stderr, f"rpccli: {message}")
 
 
 def _quiet_broken_pipe() -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "json_line",
     "record",
     "text_of",
+    "write_line",
 ]
 
 FORMATS = ("auto", "bytes", "pretty", "json")
@@ -205,14 +206,20 @@ class Printer:
 
     def info(self, text: str) -> None:
         """A line on stderr (``-v``, summaries): never mixed into the result bytes."""
-        try:
-            self.stderr.write(text + "\n")
-            self.stderr.flush()
-        except (BrokenPipeError, ValueError):
-            pass
+        write_line(self.stderr, text)
 
     def warn(self, text: str) -> None:
         self.info(f"rpccli: warning: {text}")
+
+
+def write_line(stream: IO[str], text: str) -> None:
+    """``text`` and a newline on a text stream (stderr), flushed at once. A reader that left or
+    a closed stream costs the line, never the command."""
+    try:
+        stream.write(text + "\n")
+        stream.flush()
+    except (BrokenPipeError, ValueError):
+        pass
 
 
 def _reader_left() -> None:

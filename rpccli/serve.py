@@ -22,6 +22,7 @@ from protocol.errors import AddressError
 from protocol.functions import FunctionTable
 from protocol.server import DEFAULT_THREADS, Event, Server, format_event, new_event_loop
 from protocol.wire import DEFAULT_BUFFER_SIZE
+from rpccli.output import write_line
 
 __all__ = ["DEFAULT_BIND", "DEMO_FUNCTIONS", "build_table", "serve"]
 
@@ -63,11 +64,7 @@ class _Log:
     def line(self, text: str, *, fg: str | None = None, bold: bool = False) -> None:
         if self.color and (fg or bold):
             text = click.style(text, fg=fg, bold=bold)
-        try:
-            sys.stderr.write(text + "\n")
-            sys.stderr.flush()
-        except (BrokenPipeError, ValueError):
-            pass
+        write_line(sys.stderr, text)
 
     def message(self, text: str) -> None:
         """From function files: ``uwsgi.log()`` and real uWSGI-style notices."""

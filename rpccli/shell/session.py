@@ -21,7 +21,7 @@ from rpccli.args import read_argument
 from rpccli.call_common import Settings, settings_for
 from rpccli.config import Config, NodeSpec
 from rpccli.errors import InputError
-from rpccli.output import Printer, color_allowed, is_terminal
+from rpccli.output import Printer, color_allowed, is_terminal, write_line
 from rpccli.output_wire import timing_line, verbose_lines
 from rpccli.shell import calls
 from rpccli.shell.commands import BARE, PREFIX, REGISTRY, find
@@ -178,11 +178,7 @@ class Shell:
         text = f"rpccli: {where}{error}"
         if self.interactive and is_terminal(self.stderr) and color_allowed():
             text = f"\x1b[31m{text}\x1b[0m"
-        try:
-            self.stderr.write(text + "\n")
-            self.stderr.flush()
-        except (BrokenPipeError, ValueError):
-            pass
+        write_line(self.stderr, text)
 
     # -- lines ------------------------------------------------------------------------------
     def run_line(self, line: str) -> int:
