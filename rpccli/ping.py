@@ -114,20 +114,8 @@ def _one(printer: Printer, client: Client, stats: _Stats, seq: int, say: bool) -
     try:
         result = client.ping()
     except RPCError as exc:
-        elapsed = time.monotonic() - start
         if printer.format == "json":
-            printer.write(
-                json_line(
-                    {
-                        "node": client.node,
-                        "seq": seq,
-                        "ok": False,
-                        "warning": None,
-                        "elapsed_ms": round(elapsed * 1000, 3),
-                        "error": error_record(exc),
-                    }
-                )
-            )
+            printer.write(_json(client.node, seq, time.monotonic() - start, error=exc))
         if say:
             printer.info(f"rpccli: {exc}")
         return [exc]
@@ -136,19 +124,32 @@ def _one(printer: Printer, client: Client, stats: _Stats, seq: int, say: bool) -
     if result.warning is not None:
         stats.warnings += 1
     if printer.format == "json":
-        rec = {
-            "node": client.node,
-            "seq": seq,
-            "ok": True,
-            "warning": result.warning,
-            "elapsed_ms": round(total * 1000, 3),
-            "error": None,
-        }
-        printer.write(json_line(rec))
+        printer.write(_json(client.node, seq, total, warning=result.warning))
     else:
         state = "ok" if result.warning is None else f"WARNING: {result.warning}"
         printer.text(f"{client.node}: seq={seq} time={_ms(total * 1000)} ms {state}")
     return []
+
+
+def _json(
+    node: str,
+    seq: int,
+    elapsed: float,
+    *,
+    warning: str | None = None,
+    error: RPCError | None = None,
+) -> bytes:
+    """One ping as a JSON line: its answer (and warning) or its error."""
+    return json_line(
+        {
+            "node": node,
+            "seq": seq,
+            "ok": error is None,
+            "warning": warning,
+            "elapsed_ms": round(elapsed * 1000, 3),
+            "error": None if error is None else error_record(error),
+        }
+    )
 
 
 def _summary(printer: Printer, stats: dict[str, _Stats], json_flag: bool) -> None:
