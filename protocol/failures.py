@@ -16,8 +16,10 @@ __all__ = [
     "connect_failed",
     "connect_timed_out",
     "no_result",
+    "over_buffer",
     "reset",
     "response_timed_out",
+    "shown",
 ]
 
 NO_RESULT_CAUSES = "uWSGI sends no error detail; see the server log"
@@ -58,27 +60,56 @@ def response_timed_out(node: str, timeout: float, received: int) -> CallTimeout:
     return CallTimeout(node, f"no complete answer from {node} within {timeout:g}s{got}")
 
 
+def shown(name: str) -> str:
+    """A name from the caller as it may appear in a message: as is when every character is
+    printable, else quoted with escapes (``'hel\\x01lo'``), so that a control character can
+    neither hide in nor rewrite the error line (an ESC sequence would reach the terminal)."""
+    return name if name.isprintable() else repr(name)
+
+
 def _hint(request_size: int) -> str:
     return BUFFER_HINT if request_size - HEADER_SIZE > DEFAULT_BUFFER_SIZE else ""
 
 
+def over_buffer(request_size: int) -> str:
+    """Why a big request got nothing back (facts 2), or "" when the request was small."""
+    body = request_size - HEADER_SIZE
+    if body <= DEFAULT_BUFFER_SIZE:
+        return ""
+    return (
+        f"the {body}-byte request is over the server's --buffer-size "
+        f"(uWSGI default {DEFAULT_BUFFER_SIZE}); start uWSGI with --buffer-size 65535"
+    )
+
+
 def no_result(node: str, function: str | None, request_size: int) -> NoResult:
-    """The 0-byte close, explained (facts 4); names --buffer-size after a big request."""
+    """The 0-byte close, explained (facts 4). After a request over the default --buffer-size
+    that is by far the likeliest cause, so it leads (facts 2)."""
+    cause = over_buffer(request_size)
+    if cause:
+        return NoResult(node, f"no result from {node}: {cause}")
     if function is None:
         what = f"no result from {node}"
     else:
         what = (
-            f"no result from {node}: {function} is not registered there, raised, "
+            f"no result from {node}: {shown(function)} is not registered there, raised, "
             f"or returned nothing ({NO_RESULT_CAUSES})"
         )
-    return NoResult(node, what, hint=_hint(request_size))
+    return NoResult(node, what)
 
 
 def reset(node: str, function: str | None, request_size: int, received: int) -> CallError:
-    """A connection reset: like the 0-byte close when nothing came back, else truncation."""
+    """A connection reset: like the 0-byte close when nothing came back, else truncation.
+
+    uWSGI resets (rather than closes) when it refuses a body over its --buffer-size without
+    reading it (facts 2), so after a big request the reset names that cause and nothing else.
+    """
     if not received:
+        cause = over_buffer(request_size)
+        if cause:
+            return NoResult(node, f"{node} reset the connection: {cause}")
         err = no_result(node, function, request_size)
-        return NoResult(node, f"connection reset by {node}; " + err.detail, hint=err.hint)
+        return NoResult(node, f"connection reset by {node}; " + err.detail)
     return ProtocolError(
         node,
         f"bad response from {node}: connection reset after {received} bytes",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.errors import NoResult
+from protocol.failures import shown
 
 __all__ = ["LocalFunctions", "local_node"]
 
@@ -44,7 +45,7 @@ class LocalFunctions:
         elapsed = time.monotonic() - start
         self.last_traceback = outcome.traceback
         if outcome.result is None:
-            name = function.decode("utf-8", "replace")
+            name = shown(function.decode("utf-8", "surrogateescape"))
             raise NoResult(
                 self.node,
                 f"no result from {name} in {self.path}: {outcome.reason} "
