@@ -6,7 +6,9 @@ single stderr line and an exit code (see :mod:`rpccli.exitcodes`).
 
 from __future__ import annotations
 
+import errno
 import importlib
+import io
 import os
 import sys
 from collections.abc import Sequence
@@ -70,12 +72,65 @@ def _say(message: str) -> None:
 
 
 def _quiet_broken_pipe() -> None:
-    # `rpccli call ... | head -c1`: the reader left; exit quietly, as cat does.
+    # `rpccli call ... | head -c1`: the reader left; exit quietly, as cat does. Also after any
+    # failed write: stdout then points at /dev/null so the interpreter's last flush cannot fail.
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass
+
+
+class _ClosedStdout(io.TextIOBase):
+    """Stands in for a stdout that was closed (``rpccli ... >&-``): Python gives None, and
+    every write must fail as a write to a closed descriptor would, not with AttributeError."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("standard output is closed")
+
+
+def _stand_in_for_closed_streams() -> None:
+    """A closed stdout or stderr: occupy descriptors 1 and 2 with /dev/null, so that no socket
+    the command opens lands on them, and give Python stream objects that behave. Lines for a
+    closed stderr are lost, but the exit code stays the command's."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is not None:
+            continue
+        try:
+            os.fstat(fd)
+        except OSError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
+        if name == "stdout":
+            sys.stdout = _ClosedStdout()
+        else:
+            sys.stderr = open(os.devnull, "w")  # noqa: SIM115 -- lives as long as the process
+
+
+#: a write to stdout that failed for one of these is an output failure, not a bug
+_OUTPUT_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EBADF, errno.EIO, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EINVAL}
+)
+
+
+def _output_failed(exc: OSError) -> int:
+    _quiet_broken_pipe()
+    _say(f"cannot write the output: {exc.strerror or exc}")
+    return exitcodes.OUTPUT
+
+
+def _flush_stdout() -> None:
+    stdout = sys.stdout
+    if stdout is not None:
+        stdout.flush()
 
 
 def main(argv: Sequence[str] | None = None, *, prog_name: str = "rpccli") -> int:
@@ -85,8 +140,12 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "rpccli") -> int
     if os.environ.get("_RPCCLI_COMPLETE"):
         # TAB: register the colon-safe bash completion (HOST:PORT words) before click answers
         importlib.import_module("rpccli.completion")
+    _stand_in_for_closed_streams()
     try:
-        result = app.main(args, prog_name=prog_name, standalone_mode=False)
+        try:
+            result = app.main(args, prog_name=prog_name, standalone_mode=False)
+        finally:
+            _flush_stdout()  # text buffered by click or rich fails HERE, not at interpreter exit
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -101,6 +160,11 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "rpccli") -> int
     except BrokenPipeError:
         _quiet_broken_pipe()
         return exitcodes.OK
+    except OSError as exc:
+        # nothing else reaches here as OSError: sockets, files and config wrap theirs in RPCError
+        if show_traceback or exc.errno not in _OUTPUT_ERRNOS:
+            raise
+        return _output_failed(exc)
     except RPCError as exc:
         if show_traceback:
             raise

@@ -18,6 +18,7 @@ __all__ = [
     "INTERRUPTED",
     "NO_RESULT",
     "OK",
+    "OUTPUT",
     "PARTIAL",
     "PROTOCOL",
     "TIMEOUT",
@@ -33,6 +34,9 @@ TIMEOUT: Final = 4
 PROTOCOL: Final = 5
 PARTIAL: Final = 6  # some calls of a fan-out or batch failed
 INTERRUPTED: Final = 130
+#: stdout could not be written (disk full, closed): a local I/O failure, not the node's; the
+#: value is sysexits.h's EX_IOERR, outside the design table so that no table code changes meaning
+OUTPUT: Final = 74
 
 _BY_ERROR: Final[tuple[tuple[type[RPCError], int], ...]] = (
     (UsageError, USAGE),

@@ -250,3 +250,50 @@ def test_batch_over_long_line_is_skipped(bundled_node: str, env: dict[str, str])
         "line 1 is over 1048576 bytes"
     )
     assert (records[1]["line"], records[1]["response"]) == (2, "Hello, after")
+
+
+# ---- QA F1: stdout that cannot be written, stderr closed ----
+
+WRITE_FAILURES = [
+    ("call {node} hello", "No space left on device"),
+    ("call --json {node} hello", "No space left on device"),
+    ("ping {node}", "No space left on device"),
+    ("--help", "No space left on device"),
+    ("completion bash", "No space left on device"),
+]
+
+
+@pytest.mark.parametrize(("command", "reason"), WRITE_FAILURES)
+def test_full_disk_is_one_line_and_exit_74(
+    bundled_node: str, env: dict[str, str], command: str, reason: str
+) -> None:
+    cmd = shlex.join([*RPCCLI, *shlex.split(command.format(node=bundled_node))])
+    result = sh(f"{cmd} > /dev/full", env)
+    assert result.returncode == 74
+    assert result.stderr == f"rpccli: cannot write the output: {reason}\n".encode()
+
+
+def test_batch_to_a_full_disk(bundled_node: str, env: dict[str, str]) -> None:
+    cmd = shlex.join([*RPCCLI, "batch", "-q", bundled_node])
+    result = sh(f"printf 'hello\\n' | {cmd} > /dev/full", env)
+    assert (result.returncode, result.stderr) == (
+        74,
+        b"rpccli: cannot write the output: No space left on device\n",
+    )
+
+
+def test_closed_stdout(bundled_node: str, env: dict[str, str]) -> None:
+    cmd = shlex.join([*RPCCLI, "call", bundled_node, "hello"])
+    result = sh(f"{cmd} >&-", env)
+    assert (result.returncode, result.stderr) == (
+        74,
+        b"rpccli: cannot write the output: standard output is closed\n",
+    )
+
+
+def test_closed_stderr_keeps_the_exit_code(env: dict[str, str]) -> None:
+    from tests.peers import free_port
+
+    cmd = shlex.join([*RPCCLI, "call", f"127.0.0.1:{free_port()}", "hello"])
+    result = sh(f"{cmd} 2>&-; echo rc=$?", env)
+    assert result.stdout == b"rc=3\n"
