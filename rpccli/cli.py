@@ -160,14 +160,14 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "rpccli") -> int
     except BrokenPipeError:
         _quiet_broken_pipe()
         return exitcodes.OK
-    except OSError as exc:
-        # nothing else reaches here as OSError: sockets, files and config wrap theirs in RPCError
-        if show_traceback or exc.errno not in _OUTPUT_ERRNOS:
-            raise
-        return _output_failed(exc)
     except RPCError as exc:
         if show_traceback:
             raise
         _say(str(exc))
         return exitcodes.exit_code(exc)
+    except OSError as exc:  # after RPCError: CallTimeout is a TimeoutError
+        # nothing else reaches here as OSError: sockets, files and config wrap theirs in RPCError
+        if show_traceback or exc.errno not in _OUTPUT_ERRNOS:
+            raise
+        return _output_failed(exc)
     return result if isinstance(result, int) else exitcodes.OK
