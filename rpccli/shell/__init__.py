@@ -30,7 +30,10 @@ __all__ = ["shell"]
 @click.option("--timing", is_flag=True, help="Print a timing line after each call.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the wire view of each call.")
 @click.option(
-    "--demo", is_flag=True, help="Start the bundled demo server even when a default node is set."
+    "--demo",
+    is_flag=True,
+    help="Start the bundled demo server (even when a default node is set, or stdin is not a "
+    "terminal).",
 )
 def shell(
     node: str | None,
@@ -45,9 +48,10 @@ def shell(
 ) -> int:
     """Call functions on NODE interactively, with completion and history.
 
-    NODE defaults to RPCCLI_NODE or the config's [defaults] node. With no node at all (or with
-    --demo) the shell starts the bundled server with the demo functions on a free loopback port,
-    so everything can be tried at once.
+    NODE defaults to RPCCLI_NODE or the config's [defaults] node. With no node at all at a
+    terminal (or with --demo) the shell starts the bundled server with the demo functions on a
+    free loopback port, so everything can be tried at once. A script with no node is a usage
+    error (exit 2) unless --demo is given.
 
     \b
       rpccli shell :3031
@@ -59,6 +63,7 @@ def shell(
     succeeded, else the code of the LAST line that failed (1 no result, 2 usage, 3 connect,
     4 timeout, 5 protocol, 6 partial).
     """
+    from protocol.errors import UsageError
     from rpccli.config import default_node_text, load_config
     from rpccli.shell.session import Flags, Shell
 
@@ -74,6 +79,13 @@ def shell(
     interactive = sys.stdin.isatty()
     server = None
     notice = ""
+    if node is None and not demo and not interactive and not default_node_text(config):
+        # the demo server is a convenience for a person at a terminal; a script (cron, CI)
+        # that forgot its node must fail as `rpccli call` does, not talk to a fake server
+        raise UsageError(
+            "no node given and standard input is not a terminal: pass NODE or set RPCCLI_NODE "
+            "(--demo runs the script against the bundled demo server)"
+        )
     if node is None and (demo or not default_node_text(config)):
         server, node = _start_demo()
         notice = (

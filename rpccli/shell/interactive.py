@@ -44,6 +44,12 @@ def history_path() -> Path:
     return state_dir() / "history"
 
 
+def _state_dir_text() -> str:
+    from rpccli.paths import state_dir
+
+    return str(state_dir(create=False))
+
+
 class ShellHistory(FileHistory):
     """FileHistory kept private (0600), without space-led lines (bash's ignorespace) or repeats."""
 
@@ -122,8 +128,12 @@ def make_session(
     history: History
     try:
         history = ShellHistory(history_path())
-    except OSError as exc:  # a read-only home must not keep anyone from the shell
-        shell.error(OSError(f"history is not kept: {exc.strerror or exc} ({history_path()})"))
+    except OSError as exc:
+        # a read-only home, or XDG_STATE_HOME naming a file, must not keep anyone from the
+        # shell: history lives in memory, and the reason is said once
+        where = exc.filename or _state_dir_text()
+        reason = exc.strerror or str(exc)
+        shell.error(OSError(f"cannot keep history in {where} ({reason}); history is not saved"))
         history = InMemoryHistory()
     session: PromptSession[str] = PromptSession(
         message=lambda: _message(shell),

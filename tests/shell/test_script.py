@@ -63,8 +63,18 @@ def test_stdin_argument_is_refused(bundled_node: str) -> None:
     assert b"@- (standard input) cannot be used here" in result.stderr
 
 
-def test_no_node_starts_the_bundled_demo_server_and_says_so(xdg_dirs) -> None:
-    result = shell(b"hello\n.node\n")
+def test_no_node_in_a_script_is_a_usage_error(xdg_dirs) -> None:
+    # no demo server behind a script's back: cron or CI that forgot the node must fail
+    result = shell(b"hello\n")
+    assert (result.returncode, result.stdout) == (2, b"")
+    assert result.stderr.decode().splitlines() == [
+        "rpccli: no node given and standard input is not a terminal: pass NODE or set "
+        "RPCCLI_NODE (--demo runs the script against the bundled demo server)"
+    ]
+
+
+def test_demo_flag_starts_the_bundled_demo_server_and_says_so(xdg_dirs) -> None:
+    result = shell(b"hello\n.node\n", "--demo")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(b"Hello, world127.0.0.1:")
     assert b"started the bundled demo server on 127.0.0.1:" in result.stderr

@@ -188,7 +188,22 @@ def test_unwritable_state_dir_keeps_the_shell_working(run, xdg_dirs) -> None:
     (state / "history").mkdir()  # cannot be opened as a file, even by root
     result = run("hello\r\x04")
     assert (result.code, result.stdout) == (0, b"Hello, world")
-    assert "history is not kept" in result.stderr
+    assert "history is not saved" in result.stderr
+
+
+def test_state_home_that_is_a_file_keeps_history_in_memory(
+    run, xdg_dirs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # XDG_STATE_HOME naming a regular file: the state directory cannot be created at all
+    blocker = xdg_dirs["state"] / "statefile"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_STATE_HOME", str(blocker))
+    result = run(["hello one\rupper two\r", "\x1b[A", "\r\x04"])
+    assert (result.code, result.stdout) == (0, b"Hello, oneTWOTWO")  # Up recalls
+    errors = result.stderr.splitlines()
+    assert errors == [
+        f"rpccli: cannot keep history in {blocker}/rpccli (Not a directory); history is not saved"
+    ]
 
 
 def test_demo_node_names_live_in_memory_only(bundled_node: str, xdg_dirs) -> None:
