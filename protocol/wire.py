@@ -364,7 +364,7 @@ class ResponseReader:
                     raise self._too_large(header.size)
                 self._expect = header.size
             else:
-                raise self._bad(f"unexpected response modifier2 {header.modifier2} (want 0 or 5)")
+                raise self._bad(_unexpected(header))
         if self._large and self._expect < 0:
             size = self._header.size
             if len(buf) < size:
@@ -388,6 +388,13 @@ class ResponseReader:
         if size > self._max:
             raise self._too_large(size)
         return size
+
+
+def _unexpected(header: Header) -> str:
+    if HEADER.pack(*header) == b"HTTP":
+        # the usual mistake: pointing rpccli at uWSGI's --http-socket, or at a web server
+        return "it answered with HTTP; rpccli speaks the uwsgi protocol: use uWSGI's --socket"
+    return f"unexpected response modifier2 {header.modifier2} (want 0 or 5)"
 
 
 class PingReader:

@@ -204,7 +204,7 @@ BAD = [
     ("packet", large(b"hello") + b"!!", ProtocolError, "unexpected bytes after the end"),
     ("packet", b"\xad\x02\x00\x01hi", ProtocolError, "modifier2 1"),
     ("packet", b"\xad\x02\x00\x02hi", ProtocolError, "modifier2 2"),
-    ("packet", b"HTTP/1.1 200 OK\r\n", ProtocolError, "modifier2"),
+    ("packet", b"HTTP/1.1 200 OK\r\n", ProtocolError, "answered with HTTP"),
     ("packet", b"\xad\x04\x00\x05\x01\x00a\x00", ProtocolError, "CONTENT_LENGTH"),
     ("packet", b"\xad\x00\x00\x05", ProtocolError, "CONTENT_LENGTH"),
     ("packet", b"\xad\x05\x00\x05\x01\x00k\x00\x00", ProtocolError, "CONTENT_LENGTH"),
