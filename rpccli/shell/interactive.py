@@ -13,9 +13,12 @@ from typing import Any
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.completion import CompleteEvent, get_common_complete_suffix
+from prompt_toolkit.filters import emacs_insert_mode, has_completions, vi_insert_mode
 from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.input import Input
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.output import Output
 from prompt_toolkit.styles import Style
 
@@ -122,6 +125,35 @@ def _message(shell: Shell) -> FormattedText:
     return FormattedText([("class:prompt.node", shell.node), ("", "> ")])
 
 
+def _key_bindings() -> KeyBindings:
+    keys = KeyBindings()
+
+    @keys.add("tab", filter=(emacs_insert_mode | vi_insert_mode) & ~has_completions)
+    def _complete_now(event: KeyPressEvent) -> None:
+        """TAB when no menu is up yet: complete NOW, as readline does.
+
+        prompt_toolkit's own TAB starts a completion in a background task, which is dropped while
+        the complete-while-typing task for the keys just before it is pending (they arrived in
+        the same read: a paste, tmux send-keys, pexpect); the menu then showed the one candidate
+        without inserting it. The completer reads only memory, so it can run right here.
+        """
+        buffer = event.current_buffer
+        completer = buffer.completer
+        if completer is None:
+            return
+        document = buffer.document
+        found = list(completer.get_completions(document, CompleteEvent(completion_requested=True)))
+        common = get_common_complete_suffix(document, found)
+        if common:
+            buffer.insert_text(common)  # complete-while-typing then shows what is left, if any
+        elif len(found) == 1:
+            buffer.apply_completion(found[0])  # e.g. a name that needs quotes
+        elif found:
+            buffer.start_completion(insert_common_part=True)  # the menu, as before
+
+    return keys
+
+
 def make_session(
     shell: Shell, *, input: Input | None = None, output: Output | None = None
 ) -> PromptSession[str]:
@@ -141,6 +173,7 @@ def make_session(
         auto_suggest=AutoSuggestFromHistory(),
         completer=ShellCompleter(shell),
         complete_while_typing=True,
+        key_bindings=_key_bindings(),
         bottom_toolbar=lambda: _toolbar(shell),
         style=_STYLE,
         input=input,

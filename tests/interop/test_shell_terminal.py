@@ -127,6 +127,14 @@ def test_tab_completes_a_name_only_rpc_list_knew(spawn: Spawn, node: str) -> Non
     quit_with_ctrl_d(child)
 
 
+def test_tab_sent_in_one_write_with_the_word_completes_it(spawn: Spawn, node: str) -> None:
+    child = spawn(node)
+    see(child, r"names (\x1b\[[0-9;]*m)*[1-9]", regex=True)  # the listing arrived
+    child.send("upp\t wxyz\r")  # as tmux send-keys 'upp' Tab does: one read for all of it
+    see(child, "WXYZ")
+    quit_with_ctrl_d(child)
+
+
 def _listing(node: str) -> bytes:
     from protocol import Client
 

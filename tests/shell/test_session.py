@@ -106,6 +106,14 @@ def test_tab_completes_a_function_name(run, bundled_node: str) -> None:
     assert result.stdout == b"X"
 
 
+def test_tab_completes_when_the_keys_arrive_together(run, bundled_node: str) -> None:
+    # one write: the word, TAB and the rest (a paste, tmux send-keys, pexpect); TAB must not
+    # lose the race with the complete-while-typing task of the keys before it
+    names.store_listing(bundled_node, ["upper", "echo", "echo_all"])
+    result = run("upp\t x\rec\t y\r\x04")  # a unique name; a common part (echo, echo_all)
+    assert (result.code, result.stdout, result.stderr) == (0, b"Xy", "")
+
+
 def test_successful_calls_are_learned(run, bundled_node: str) -> None:
     run("argc 1 2\r\x04")
     assert names.known_names(bundled_node)["argc"] in ("learned", "profile")
