@@ -9,6 +9,7 @@ name happens when connecting.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 from typing import Literal
@@ -118,6 +119,7 @@ def parse_address(node: str) -> Address:
         if len(text) == 5:
             raise AddressError("unix socket path is empty after 'unix:'")
         return Address("unix", path=_socket_path(text[5:], node))
+    _refuse_urls(text, node)
     if text.startswith("["):
         host, sep, port = text[1:].partition("]:")
         if not sep:
@@ -141,6 +143,26 @@ def parse_address(node: str) -> Address:
     elif not _valid_host(host):
         raise AddressError(f"bad host {host!r} in node {node!r}")
     return Address("tcp", host=host, port=_port(port, node))
+
+
+#: HOST:PORT or [IPV6]:PORT followed by a path: a URL without its scheme
+_HOST_PORT_PATH = re.compile(r"(\[[^\]]*\]|[^/:\[]*):\d+/")
+
+
+def _refuse_urls(text: str, node: str) -> None:
+    """A URL or ``HOST:PORT/path`` is never a sane socket path, but would parse as one (it has a
+    '/'): say what is wrong before anything connects. ``unix:PATH`` still forces a path."""
+    if "://" in text:
+        scheme = text.split("://", 1)[0].lower()
+        what = "HTTP" if scheme in ("http", "https") else "URLs"
+        raise AddressError(
+            f"bad node {node!r}: rpccli speaks the uwsgi protocol, not {what}; use HOST:PORT "
+            "(or unix:PATH for a socket path)"
+        )
+    if _HOST_PORT_PATH.match(text):
+        raise AddressError(
+            f"bad node {node!r}: a node has no path; use HOST:PORT (or unix:PATH for a socket path)"
+        )
 
 
 def _socket_path(path: str, node: str, limit: int = MAX_SOCKET_PATH) -> str:

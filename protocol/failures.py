@@ -6,6 +6,8 @@ Shared by the blocking and the asyncio client so that both say exactly the same 
 from __future__ import annotations
 
 import errno
+import os
+import stat
 
 from .errors import CallError, CallTimeout, ConnectError, NoResult, ProtocolError
 from .wire import DEFAULT_BUFFER_SIZE, HEADER_SIZE
@@ -40,8 +42,22 @@ _REASONS = {
 }
 
 
+def _not_a_socket(node: str) -> bool:
+    # connect() to a file that is no socket gives ECONNREFUSED on Linux, which would blame a
+    # server that is not there; only unix nodes have a '/' or the unix: prefix
+    if "/" not in node and not node.startswith("unix:"):
+        return False
+    try:
+        mode = os.stat(node[5:] if node.startswith("unix:") else node).st_mode
+    except (OSError, ValueError):
+        return False
+    return not stat.S_ISSOCK(mode)
+
+
 def connect_failed(node: str, exc: OSError) -> ConnectError:
     reason = _REASONS.get(exc.errno or 0) or (exc.strerror or str(exc)).lower()
+    if exc.errno == errno.ECONNREFUSED and _not_a_socket(node):
+        reason = "not a socket"
     return ConnectError(node, f"cannot connect to {node}: {reason}")
 
 

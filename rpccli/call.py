@@ -14,7 +14,8 @@ from typing import Any
 import click
 
 from protocol.client import CallResult
-from protocol.errors import CallError, RequestError, RPCError
+from protocol.errors import CallError, RequestError, RPCError, UsageError
+from protocol.failures import shown
 from protocol.wire import DEFAULT_BUFFER_SIZE, exceeds_default_buffer, rpc_request
 from rpccli import exitcodes
 from rpccli.args import ARGUMENT_HELP, read_arguments
@@ -26,8 +27,8 @@ from rpccli.call_common import (
     local_option,
     settings_for,
 )
-from rpccli.config import STRATEGIES
-from rpccli.output import FORMATS, Printer
+from rpccli.config import STRATEGIES, Config, default_node_text, is_node_word, load_config
+from rpccli.output import FORMATS, Printer, is_terminal
 
 __all__ = ["call", "run_call"]
 
@@ -62,6 +63,99 @@ def _modifier2(raw: bool, modifier2: int | None, mode: str) -> int:
     return 1 if raw or mode == "raw" else 0
 
 
+def _function_is_first(first: str, local: bool, config: Config) -> bool:
+    """Whether the first word is the FUNCTION, not the NODE: with --local there is no node, and
+    with a default node a first word that is no node (nor profile) is the function."""
+    if local:
+        return True
+    return bool(default_node_text(config)) and not is_node_word(first, config)
+
+
+def _option_values(command: click.Command) -> set[str]:
+    return {
+        name
+        for param in command.params
+        if isinstance(param, click.Option) and not param.is_flag and not param.count
+        for name in param.opts
+    }
+
+
+class CallCommand(click.Command):
+    """``call`` stops parsing options at FUNCTION: every word after it is an ARG, so ``echo -1``
+    sends ``-1`` (grpcurl and redis-cli pass such words through, too). Options go before FUNCTION.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, self._end_options_at_function(ctx, list(args)))
+
+    def _end_options_at_function(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value = _option_values(self)
+        local = False
+        positionals = 0
+        needed = 2
+        index = 0
+        while index < len(args):
+            word = args[index]
+            if word == "--":
+                return args  # the user ended the options already
+            if word.startswith("-") and word != "-":
+                name = word.split("=", 1)[0]
+                local = local or name == "--local"
+                if word.startswith("--"):
+                    index += 1 if "=" not in word and name in takes_value else 0
+                else:  # a cluster of short options: -vt 3, -t3
+                    for pos, char in enumerate(word[1:], 1):
+                        if f"-{char}" in takes_value:
+                            index += 1 if pos == len(word) - 1 else 0
+                            break
+                index += 1
+                continue
+            if positionals == 0:
+                try:
+                    config = load_config()
+                except RPCError:
+                    if not ctx.resilient_parsing:
+                        raise
+                    config = Config()
+                needed = 1 if _function_is_first(word, local, config) else 2
+            positionals += 1
+            if positionals == needed:
+                rest = args[index + 1 :]
+                if rest and rest[0] == "--":
+                    return args
+                return [*args[: index + 1], "--", *rest]
+            index += 1
+        return args
+
+
+def _split_words(
+    words: list[str], local: bool, config: Config
+) -> tuple[str | None, str, list[str]]:
+    """NODE, FUNCTION and the ARG words (NODE None: --local, or the default node)."""
+    if local:
+        if len(words) >= 2 and is_node_word(words[0], config):
+            raise UsageError(
+                f"--local calls in this process and takes no NODE ({shown(words[0])!r}): "
+                "rpccli call --local FILE.py FUNCTION [ARG ...]"
+            )
+        if not words:
+            raise click.UsageError("missing FUNCTION")
+        return None, words[0], words[1:]
+    if words and _function_is_first(words[0], local, config):
+        return None, words[0], words[1:]
+    if not words:
+        raise click.UsageError("missing NODE and FUNCTION")
+    if len(words) == 1:
+        if default_node_text(config) or is_node_word(words[0], config):
+            raise click.UsageError("missing FUNCTION")
+        raise click.UsageError(
+            f"missing FUNCTION after NODE {shown(words[0])!r}; to leave NODE out, set a default "
+            "node (RPCCLI_NODE=HOST:PORT, or node under [defaults] in the config): then "
+            f"'rpccli call {shown(words[0])}' or 'rpccli call . {shown(words[0])}'"
+        )
+    return words[0], words[1], words[2:]
+
+
 def _output_option(json_flag: bool, output: str | None) -> str | None:
     if json_flag:
         if output not in (None, "json"):
@@ -71,10 +165,13 @@ def _output_option(json_flag: bool, output: str | None) -> str | None:
 
 
 @click.command(
+    cls=CallCommand,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog=ARGUMENT_HELP
-    + " Put -- before an ARG that starts with '-'. NODE '.' is the default node (RPCCLI_NODE,"
-    " else [defaults] node in the config).",
+    + " Options go before FUNCTION: every word after it is an ARG (echo -1 sends '-1')."
+    " NODE '.' is the default node (RPCCLI_NODE, else [defaults] node in the config); with a"
+    " default node, NODE may be left out: 'rpccli call hello' when 'hello' is no node or"
+    " profile.",
 )
 @click.argument("node", metavar="NODE", required=False, shell_complete=complete_node_lazily)
 @click.argument("function", metavar="FUNCTION", required=False, shell_complete=_complete_function)
@@ -140,18 +237,13 @@ def call(
       rpccli call -v --json prod,10.0.0.3:3031 hello
     """
     words = [w for w in (node, function) if w is not None] + list(args)
-    if local_file is not None:
-        node, words = None, words
-    else:
-        if not words:
-            raise click.UsageError("missing NODE and FUNCTION")
-        node, words = words[0], words[1:]
-    if not words:
-        raise click.UsageError("missing FUNCTION")
+    node, name, arg_words = _split_words(words, local_file is not None, load_config())
+    if (dry_run or explain) and (json_flag or output == "json"):
+        raise UsageError("--dry-run and --explain print text; they have no JSON form (drop --json)")
     return run_call(
         node,
-        words[0],
-        words[1:],
+        name,
+        arg_words,
         raw=raw,
         modifier2=modifier2,
         timeout=timeout,
@@ -200,6 +292,10 @@ def run_call(
             output=output,
         )
         fmt = settings.output
+        if fmt == "auto" and settings.strategy == "all" and not settings.spec.single:
+            # several answers in one byte stream could not be split again: piped, a fan-out
+            # writes JSON Lines (as batch does) unless -o bytes is asked for
+            fmt = "auto" if is_terminal(sys.stdout) else "json"
     printer = Printer(fmt)
     args = read_arguments(list(words), stdin=sys.stdin.buffer)
     mode = settings.mode if settings else "packet"
@@ -223,7 +319,7 @@ def run_call(
         return call_all(printer, settings, request, function, args, verbose=verbose)
     start = time.monotonic()
     try:
-        result = _call_one(settings, request, function, retry_unsafe)
+        result = _call_one(settings, request, function, retry_unsafe, printer if verbose else None)
     except CallError as exc:
         printer.failure(
             exc,
@@ -246,16 +342,38 @@ def run_call(
     return exitcodes.OK
 
 
-def _call_one(settings: Settings, request: bytes, function: str, retry_unsafe: bool) -> CallResult:
+def _call_one(
+    settings: Settings,
+    request: bytes,
+    function: str,
+    retry_unsafe: bool,
+    verbose: Printer | None = None,
+) -> CallResult:
     attempt = attempt_on(settings, request, function)
     if settings.spec.single:
         return attempt(settings.spec.addresses[0])
-    from protocol.nodes import NodeGroup
+    from protocol.nodes import NodeGroup, may_retry
 
     group = NodeGroup(
         settings.spec.addresses, strategy=settings.strategy, retry_unsafe=retry_unsafe
     )
-    return group.call(attempt)
+    if verbose is None:
+        return group.call(attempt)
+    tried = 0
+
+    def logged(address: Any) -> CallResult:
+        # -v shows the failover that is otherwise silent (as curl -v shows each try)
+        nonlocal tried
+        tried += 1
+        try:
+            return attempt(address)
+        except RPCError as exc:
+            left = tried < len(settings.spec.addresses)
+            if left and may_retry(exc, retry_unsafe=retry_unsafe):
+                verbose.info(f"* {exc}; trying the next node")
+            raise
+
+    return group.call(logged)
 
 
 def _dry_run(printer: Printer, request: bytes, target: str, explain: bool) -> None:

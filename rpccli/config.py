@@ -41,6 +41,8 @@ __all__ = [
     "Defaults",
     "NodeSpec",
     "Profile",
+    "default_node_text",
+    "is_node_word",
     "load_config",
     "resolve_nodes",
 ]
@@ -187,6 +189,11 @@ def _defaults(doc: _Doc, data: object) -> Defaults:
     return Defaults(**values)
 
 
+_PROFILE_KEYS = frozenset(
+    {"address", "strategy", "functions", "list_function", "timeout", "connect_timeout", "mode"}
+)
+
+
 def _profile(doc: _Doc, name: str, data: object) -> Profile:
     table = f"nodes.{name}"
     if _FORBIDDEN_IN_NAMES.search(name) or not name or name == DEFAULT_NODE_WORD:
@@ -195,9 +202,12 @@ def _profile(doc: _Doc, name: str, data: object) -> Profile:
         )
     if not isinstance(data, dict):
         raise doc.error(f"[nodes.{name}] must be a table", table)
+    values: dict[str, Any] = {}
+    for key in data:
+        if key not in _PROFILE_KEYS:  # a typo ("adress") says so, not "has no address"
+            raise doc.error(f"unknown key {key!r} in [nodes.{name}]", table, key)
     if "address" not in data:
         raise doc.error(f"profile {name!r} has no address", table)
-    values: dict[str, Any] = {}
     for key, value in data.items():
         if key == "address":
             addresses = _strings(doc, table, key, value)
@@ -317,11 +327,7 @@ def resolve_nodes(text: str | None, config: Config) -> NodeSpec:
                 found = [str(a) for a in parse_addresses(part)]
             except AddressError as exc:
                 if _looks_like_name(part):
-                    where = f"in {config.path}" if config.path else "(no config file)"
-                    raise AddressError(
-                        f"unknown node {part!r}: not HOST:PORT, :PORT, a socket path or @NAME, "
-                        f"and no profile of that name {where}"
-                    ) from None
+                    raise AddressError(_unknown_node(part, config)) from None
                 raise exc from None
         addresses += [a for a in found if a not in addresses]
     single = profiles[0] if len(parts) == 1 else None
@@ -331,6 +337,36 @@ def resolve_nodes(text: str | None, config: Config) -> NodeSpec:
         strategy=single.strategy if single else None,
         profile=single,
     )
+
+
+def is_node_word(text: str, config: Config) -> bool:
+    """True when ``text`` names a node: ``.``, a profile, a node, a group of those -- or a URL,
+    which is no node but is meant as one (resolving it gives the error that says so)."""
+    from protocol.address import parse_address
+
+    if text.strip() == DEFAULT_NODE_WORD or "://" in text:
+        return True
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
+        return False
+    for part in parts:
+        if part in config.profiles:
+            continue
+        try:
+            parse_address(part)
+        except AddressError:
+            return False
+    return True
+
+
+def _unknown_node(part: str, config: Config) -> str:
+    where = f"in {config.path}" if config.path else "(no config file)"
+    known = ", ".join(sorted(config.profiles))
+    profiles = f"no profile of that name {where}" + (f" (profiles: {known})" if known else "")
+    message = f"unknown node {part!r}: not HOST:PORT, :PORT, a socket path or @NAME, and {profiles}"
+    if os.path.exists(part):
+        message += f"; did you mean ./{part}?"
+    return message
 
 
 def _looks_like_name(part: str) -> bool:

@@ -1,7 +1,9 @@
 """``--strategy all``: the same request to every node at once, one result per node.
 
-Output: a table on a terminal, JSON Lines with ``--json``, and when piped without ``--json`` each
-node's answer followed by a newline, in the order the nodes were given (failures go to stderr).
+Output: a table on a terminal; JSON Lines with ``--json`` AND by default when stdout is not a
+terminal (several answers in one byte stream could not be split again); with an explicit
+``-o bytes`` each node's answer followed by a newline. Always in the order the nodes were given;
+a node named twice is called once. Failures go to stderr too.
 
 Exit code: 0 when every node answered; 6 (partial) when some failed; when EVERY node failed, the
 code of their error if they all agree (3 when all refused, 4 when all timed out, ...), else 6.

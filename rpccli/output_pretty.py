@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -74,6 +75,12 @@ def print_body(console: Console, data: bytes) -> None:
     console.print(Text(text[:-1] if text.endswith("\n") else text))
 
 
+def _binary_preview(data: bytes, limit: int = 16) -> str:
+    """A short form of a binary answer for one table cell: its size and first bytes in hex."""
+    more = " ..." if len(data) > limit else ""
+    return f"({len(data)} binary bytes: {data[:limit].hex(' ')}{more})"
+
+
 def print_table(
     console: Console, rows: Iterable[Mapping[str, Any]], *, title: str | None = None
 ) -> None:
@@ -87,8 +94,10 @@ def print_table(
         ok = bool(row.get("ok"))
         if ok:
             response = row.get("response")
-            shown = response if response is not None else f"({row.get('bytes')} binary bytes)"
-            shown = shown if not is_binary(shown.encode()) else repr(shown)
+            if response is None or is_binary(response.encode()):
+                shown = _binary_preview(base64.b64decode(row.get("response_base64") or ""))
+            else:
+                shown = response
         else:
             error = row.get("error") or {}
             shown = str(error.get("message", ""))

@@ -88,7 +88,7 @@ def annotate_request(request: bytes) -> str:
             lines += _segment(offset, item, f"{what} {_preview(item)}")
         offset += len(item)
     total = f"{len(request)} bytes: 4-byte header + {len(body)}-byte body"
-    return "\n".join([f"# {total}, {len(items)} items", *lines])
+    return "\n".join([f"# {total}, {_count(len(items), 'item')}", *lines])
 
 
 def _q(data: bytes) -> str:
@@ -165,6 +165,10 @@ def uwsgi_rpc_call(node: str, function: bytes, args: Iterable[bytes]) -> str:
     return f"uwsgi.rpc({', '.join(parts)}){note}"
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
 
@@ -185,7 +189,8 @@ def verbose_lines(result: CallResult) -> list[str]:
         f"> {result.node}",
         f"> request: modifier1 {head.modifier1}, size {head.size}, modifier2 {head.modifier2} "
         f"({_mode_name(head.modifier2)})",
-        f"> items: function {_preview(items[0])}, {len(items) - 1} args (at most {MAX_ARGS})",
+        f"> items: function {_preview(items[0])}, {_count(len(items) - 1, 'arg')} "
+        f"(at most {MAX_ARGS})",
     ]
     response = result.response
     if response.header is None:

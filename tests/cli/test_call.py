@@ -135,7 +135,7 @@ def test_verbose_on_stderr_only(bundled_node: str) -> None:
     lines = result.err.splitlines()
     assert lines[0] == f"> {bundled_node}"
     assert lines[1] == "> request: modifier1 173, size 10, modifier2 0 (packet: a framed answer)"
-    assert lines[2] == '> items: function "hello", 1 args (at most 254)'
+    assert lines[2] == '> items: function "hello", 1 arg (at most 254)'
     assert lines[3] == "< response: modifier1 173, size 8, modifier2 0"
     assert lines[4] == "< body: 8 bytes"
     assert lines[5].startswith("* timing: connect ") and "first byte" in lines[5]
