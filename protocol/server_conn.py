@@ -193,7 +193,7 @@ class Connection:
         try:
             sent = self._send_blocking(sock, data) if data else 0
             # log before the close: once the client sees the end, its line is in the log
-            self._log(step, sent, outcome)
+            self._log(step, sent, len(data), outcome)
         finally:
             sock.close()
 
@@ -214,6 +214,7 @@ class Connection:
 
     def _answer_in_loop(self, step: Plan, data: bytes, outcome: Outcome | None) -> None:
         sent = 0
+        total = len(data)
         if data:
             try:
                 sent = self._sock.send(data)
@@ -234,7 +235,7 @@ class Connection:
                 loop.add_writer(self._fd, self._writable)
                 return
         self._sock.close()
-        self._log(step, sent, outcome)
+        self._log(step, sent, total, outcome)
 
     def _writable(self) -> None:
         rest = self._writing
@@ -253,9 +254,9 @@ class Connection:
         step, size, outcome = self._pending
         self._leave_loop()
         self._sock.close()
-        self._log(step, size - lost, outcome)
+        self._log(step, size - lost, size, outcome)
 
-    def _log(self, step: Plan, sent: int, outcome: Outcome | None) -> None:
+    def _log(self, step: Plan, sent: int, total: int, outcome: Outcome | None) -> None:
         server = self._server
         if server.on_event is None:  # the hot path builds no log record at all
             return
@@ -268,6 +269,9 @@ class Connection:
                 step.function,
                 step.args,
                 sent=sent,
+                # the client reports the result's size, not the framing around it (QA F6)
+                size=len(outcome.result) if outcome is not None and outcome.result else 0,
+                total=total,
                 reason=outcome.reason if outcome is not None else step.reason,
                 traceback=outcome.traceback if outcome is not None else None,
                 elapsed=time.monotonic() - self._start,

@@ -13,7 +13,9 @@ class Event:
     """One finished connection, for the log.
 
     ``kind``: rpc, http, ping, wsgi, unserved (a packet was handled), or rejected, timeout,
-    incomplete, idle (no complete packet). ``sent`` is the number of bytes written;
+    incomplete, idle (no complete packet). ``sent`` is the number of bytes written, of the
+    ``total`` the answer has on the wire; ``size`` is the length of the function's result (what
+    a client reports: the wire adds a 4-byte header, or the large form's header and vars block);
     ``reason`` says why nothing useful was sent (``sent == 0`` is the 0-byte close).
     """
 
@@ -24,6 +26,8 @@ class Event:
     function: bytes | None = None
     args: tuple[bytes, ...] = ()
     sent: int = 0
+    size: int = 0
+    total: int = 0
     reason: str | None = None
     traceback: str | None = None
     elapsed: float = 0.0
@@ -42,6 +46,18 @@ def _args_summary(args: Sequence[bytes]) -> str:
     return shown
 
 
+def _result(event: Event, ms: str) -> str:
+    """``8 bytes (1.2 ms)``: the result's size, as the client reports it, and what the framing
+    or a cut answer changed."""
+    size = event.size or event.sent  # an Event built without ``size``
+    notes = []
+    if event.modifier2 == 0 and size > 0xFFFF:
+        notes.append("large form")  # the modifier2 5 framing (facts 3)
+    if event.total and event.sent < event.total:
+        notes.append(f"cut short: {event.sent} of {event.total} bytes sent")
+    return f"{size} bytes ({', '.join([*notes, ms])})"
+
+
 def format_event(event: Event) -> str:
     """One log line: who, what, and the size of the answer or why it was a 0-byte close."""
     ms = f"{event.elapsed * 1000:.1f} ms"
@@ -55,7 +71,7 @@ def format_event(event: Event) -> str:
             call = "HTTP " + call
         mode = {0: "", 1: " raw"}.get(event.modifier2, f" modifier2={event.modifier2}")
         if event.kind == "rpc" and event.sent:
-            return f"{event.peer} {call}{mode} -> {event.sent} bytes ({ms})"
+            return f"{event.peer} {call}{mode} -> {_result(event, ms)}"
         if event.kind == "http":
             return f"{event.peer} {call} -> {event.sent} bytes HTTP ({event.reason or 'ok'}, {ms})"
         return f"{event.peer} {call}{mode} -> 0-byte close: {event.reason} ({ms})"

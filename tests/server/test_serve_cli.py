@@ -74,13 +74,18 @@ def test_serves_logs_and_stops_on_sigterm() -> None:
         assert any(line.strip().startswith("demo: binary") for line in srv.banner)
         assert Client(tcp).call("hello", "cli") == b"Hello, cli"
         assert Client(unix).call("json", "x") == b'{"args": ["x"], "count": 1}'
+        assert len(Client(tcp, mode="raw").call("hello", "raw")) == 10
+        assert len(Client(tcp).call("big", "100000")) == 100000
         with pytest.raises(NoResult):
             Client(tcp).call("fail")
         code, log = srv.stop(signal.SIGTERM)
     assert code == 0
     assert not Path(sock).exists()
-    assert re.search(r"\d\d:\d\d:\d\d 127\.0\.0\.1:\d+ hello\('cli'\) -> 14 bytes", log)
-    assert "json('x') -> 31 bytes" in log
+    # the result's size, as the client reports it, in both modes (not the 4-byte header too)
+    assert re.search(r"\d\d:\d\d:\d\d 127\.0\.0\.1:\d+ hello\('cli'\) -> 10 bytes \(", log)
+    assert "hello('raw') raw -> 10 bytes (" in log
+    assert "json('x') -> 27 bytes (" in log
+    assert "big('100000') -> 100000 bytes (large form, " in log
     assert "fail() -> 0-byte close: raised RuntimeError: fail was called" in log
     assert 'raise RuntimeError("fail was called")' in log  # the traceback, indented
     assert log.rstrip().endswith("rpccli serve: stopped")

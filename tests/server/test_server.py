@@ -212,10 +212,19 @@ def test_examples_override_demo_functions(tmp_path: Path) -> None:
 
 def test_format_event_lines() -> None:
     peer = "127.0.0.1:5000"
-    ok = Event(peer, "rpc", 173, 0, b"hello", (b"a",), sent=12, elapsed=0.0012)
-    assert format_event(ok) == "127.0.0.1:5000 hello('a') -> 12 bytes (1.2 ms)"
-    raw_ok = Event(peer, "rpc", 173, 1, b"hello", (), sent=8, elapsed=0.001)
+    # the RESULT's size, as the client reports it, whatever the framing (QA F6)
+    ok = Event(peer, "rpc", 173, 0, b"hello", (b"a",), sent=12, size=8, total=12, elapsed=0.0012)
+    assert format_event(ok) == "127.0.0.1:5000 hello('a') -> 8 bytes (1.2 ms)"
+    raw_ok = Event(peer, "rpc", 173, 1, b"hello", (), sent=8, size=8, total=8, elapsed=0.001)
     assert format_event(raw_ok) == "127.0.0.1:5000 hello() raw -> 8 bytes (1.0 ms)"
+    large = Event(peer, "rpc", 173, 0, b"big", (b"100000",), sent=100029, size=100000, total=100029)
+    assert (
+        format_event(large) == "127.0.0.1:5000 big('100000') -> 100000 bytes (large form, 0.0 ms)"
+    )
+    cut = Event(peer, "rpc", 173, 1, b"big", (b"9000",), sent=4000, size=9000, total=9000)
+    assert "big('9000') raw -> 9000 bytes (cut short: 4000 of 9000 bytes sent, 0.0 ms)" in (
+        format_event(cut)
+    )
     many = Event(peer, "rpc", 173, 0, b"argc", (b"x",) * 10, sent=6)
     assert "argc('x', 'x', 'x', 'x', ... (10 args))" in format_event(many)
     ping = Event(peer, "ping", 100, 0, sent=9, reason="hello")
