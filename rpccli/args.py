@@ -21,12 +21,18 @@ from typing import BinaryIO
 from protocol.wire import MAX_ITEM
 from rpccli.errors import InputError
 
-__all__ = ["ARGUMENT_HELP", "read_argument", "read_arguments"]
+__all__ = ["ARGUMENT_HELP", "read_argument", "read_arguments", "unterminated_quote"]
 
 ARGUMENT_HELP = (
     "An ARG is sent as UTF-8 text; @PATH sends the bytes of a file, @- all of stdin "
     "(once per command), @@TEXT the literal @TEXT."
 )
+
+
+def unterminated_quote(quote: str) -> str:
+    """The one message for a quote left open, in batch lines and the shell alike (``'``, ``"``
+    or ``$'``): ``unterminated " quote``."""
+    return f"unterminated {quote} quote"
 
 
 def _word_bytes(word: str) -> bytes:

@@ -112,7 +112,13 @@ class _Nodes:
 )
 @click.option("--raw", is_flag=True, help="Ask for raw answers (modifier2 1).")
 @connection_options
-@click.option("-s", "--strategy", type=click.Choice(STRATEGIES[:-1]), default=None)
+@click.option(
+    "-s",
+    "--strategy",
+    type=click.Choice(STRATEGIES[:-1]),
+    default=None,
+    help="How each call uses several nodes (default first, or the profile's).",
+)
 @click.option("--retry-unsafe", is_flag=True, help="Fail over even after the request was sent.")
 @click.option(
     "-o",
@@ -179,13 +185,16 @@ def batch(
     writer = BatchWriter(printer, fmt)
 
     lines = LineReader(sys.stdin.buffer)
+    if not quiet and sys.stdin.isatty():
+        # as psql and sqlite3 do: a silent wait on a terminal looks like a hang
+        printer.info("rpccli: reading calls from the terminal, one per line; Ctrl-D ends")
 
     def jobs() -> Iterator[Call | dict[str, Any] | object]:
         for number, text in lines:
             info: dict[str, Any] | None = None
             try:
                 if text is None:
-                    raise InputError(f"line {number} is over {MAX_LINE} bytes")
+                    raise InputError(f"the line is over {MAX_LINE} bytes")
                 job = parse_line(text, number)
                 if job is None:
                     yield SKIP  # lets the engine look at the network before the next line
@@ -228,7 +237,7 @@ def batch(
 
 def _local_call(local: Any, job: Job, info: dict[str, Any]) -> dict[str, Any]:
     if job.node is not None:
-        raise UsageError(f"line {job.line}: no 'node' with --local")
+        raise UsageError("no 'node' with --local")
     rpc_request(job.function, job.args)  # the same limits as on the wire
     name = job.function.encode("utf-8", "surrogateescape")
     try:

@@ -14,7 +14,7 @@ import stat
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from rpccli.args import read_argument
+from rpccli.args import read_argument, unterminated_quote
 from rpccli.errors import InputError
 
 __all__ = ["MAX_LINE", "Job", "LineReader", "parse_line"]
@@ -41,11 +41,36 @@ def parse_line(text: str, number: int) -> Job | None:
         # the common line has no quotes or escapes: str.split gives what shlex would, faster
         words = shlex.split(stripped) if _QUOTING.search(stripped) else stripped.split()
     except ValueError as exc:
-        raise InputError(f"line {number}: {exc}") from None
+        raise InputError(_shlex_message(stripped, str(exc))) from None
     if not words:
         return None
     args = [read_argument(word, stdin=None) for word in words[1:]]
     return Job(number, None, words[0], args)
+
+
+def _open_quote(text: str) -> str | None:
+    """The quote shlex (POSIX rules) left open in ``text``, if any."""
+    quote: str | None = None
+    escaped = False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\" and quote != "'":
+            escaped = True
+        elif quote is None and char in "'\"":
+            quote = char
+        elif char == quote:
+            quote = None
+    return quote
+
+
+def _shlex_message(text: str, message: str) -> str:
+    # shlex's own words ("No closing quotation") differ from the shell's for the same line
+    if message == "No closing quotation":
+        return unterminated_quote(_open_quote(text) or '"')
+    if message == "No escaped character":
+        return "a line cannot end with a backslash"
+    return message
 
 
 def _json_arg(value: object, number: int) -> bytes:
@@ -55,29 +80,31 @@ def _json_arg(value: object, number: int) -> bytes:
         try:
             return base64.b64decode(value["base64"], validate=True)
         except binascii.Error:
-            raise InputError(f"line {number}: bad base64 argument") from None
-    raise InputError(f'line {number}: each arg must be a string or {{"base64": "..."}}')
+            raise InputError("bad base64 argument") from None
+    raise InputError('each arg must be a string or {"base64": "..."}')
 
 
 def _parse_json(text: str, number: int) -> Job:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise InputError(f"line {number}: bad JSON: {exc}") from None
+        raise InputError(f"bad JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise InputError(f"line {number}: a JSON line must be an object")
+        raise InputError("a JSON line must be an object")
     unknown = set(data) - {"function", "args", "node"}
     if unknown:
-        raise InputError(f"line {number}: unknown key(s) {', '.join(sorted(unknown))}")
-    function = data.get("function")
+        raise InputError(f"unknown key(s) {', '.join(sorted(unknown))}")
+    if "function" not in data:
+        raise InputError('missing "function"')
+    function = data["function"]
     if not isinstance(function, str) or not function:
-        raise InputError(f'line {number}: "function" must be a non-empty string')
+        raise InputError('"function" must be a non-empty string')
     raw_args = data.get("args", [])
     if not isinstance(raw_args, list):
-        raise InputError(f'line {number}: "args" must be a list')
+        raise InputError('"args" must be a list')
     node = data.get("node")
     if node is not None and not isinstance(node, str):
-        raise InputError(f'line {number}: "node" must be a string')
+        raise InputError('"node" must be a string')
     return Job(number, node, function, [_json_arg(a, number) for a in raw_args])
 
 

@@ -6,6 +6,7 @@ from base64 import b64encode
 from json.encoder import encode_basestring as _enc
 from typing import Any
 
+from protocol.failures import shown
 from rpccli.output import Printer, json_line, record
 
 __all__ = ["BatchWriter", "fast_ok_line"]
@@ -92,7 +93,8 @@ class BatchWriter:
         from rpccli.output_pretty import is_binary
 
         console = self.printer.console
-        head = Text(f"{item['line']:>4} {item['function'] or '?'}: ", style="bold")
+        name = shown(item["function"]) if item["function"] else "?"
+        head = Text(f"{item['line']:>4} {name}: ", style="bold")
         if body is None:
             head.append(str(item["error"]), style="red")
         elif is_binary(body):

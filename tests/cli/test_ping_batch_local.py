@@ -129,7 +129,7 @@ def test_batch_bad_lines_do_not_stop_it(bundled_node: str, refused_node: str) ->
         "usage",
         None,
     ]
-    assert records[0]["error"]["message"] == "line 1: No closing quotation"
+    assert records[0]["error"]["message"] == 'unterminated " quote'
     assert records[3]["node"] == refused_node
     assert records[4]["function"] == "echo"
     assert result.err.startswith("rpccli: 6 calls, 5 failed, ")

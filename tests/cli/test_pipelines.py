@@ -247,7 +247,7 @@ def test_batch_over_long_line_is_skipped(bundled_node: str, env: dict[str, str])
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.returncode == 6
     assert records[0]["line"] == 1 and records[0]["error"]["message"] == (
-        "line 1 is over 1048576 bytes"
+        "the line is over 1048576 bytes"
     )
     assert (records[1]["line"], records[1]["response"]) == (2, "Hello, after")
 
@@ -297,3 +297,15 @@ def test_closed_stderr_keeps_the_exit_code(env: dict[str, str]) -> None:
     cmd = shlex.join([*RPCCLI, "call", f"127.0.0.1:{free_port()}", "hello"])
     result = sh(f"{cmd} 2>&-; echo rc=$?", env)
     assert result.stdout == b"rc=3\n"
+
+
+def test_batch_from_a_terminal_says_how_it_reads(bundled_node: str, env: dict[str, str]) -> None:
+    # QA F12: a silent wait on a terminal looks like a hang
+    child = spawn(["batch", "-o", "lines", bundled_node], env)
+    child.expect_exact("rpccli: reading calls from the terminal, one per line; Ctrl-D ends")
+    child.sendline("hello t")
+    child.expect_exact("Hello, t")
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0

@@ -208,3 +208,30 @@ def test_unknown_profile_lists_the_known_ones(write_config) -> None:  # type: ig
         "rpccli: unknown node 'prd': not HOST:PORT, :PORT, a socket path or @NAME, and no "
         f"profile of that name in {path} (profiles: dev, prod)\n",
     )
+
+
+# ---- F5: batch error lines ----
+
+
+def test_batch_errors_say_line_once(bundled_node: str) -> None:
+    data = b'echo "unterminated\n{"bad json\n{"args":["x"]}\necho it\'s\n'
+    result = run_cli("batch", "--raw-output", bundled_node, input=data)
+    assert (result.code, result.out) == (6, b"\n\n\n\n")
+    assert result.err.splitlines()[:4] == [
+        'rpccli: line 1: unterminated " quote',
+        "rpccli: line 2: bad JSON: Unterminated string starting at: line 1 column 2 (char 1)",
+        'rpccli: line 3: missing "function"',
+        "rpccli: line 4: unterminated ' quote",
+    ]
+
+
+def test_batch_json_error_messages_have_no_line_prefix(bundled_node: str) -> None:
+    import json
+
+    result = run_cli("batch", "-q", bundled_node, input=b'{"args": []}\n')
+    rec = json.loads(result.out)
+    assert (rec["line"], rec["error"]["message"]) == (1, 'missing "function"')
+
+
+def test_batch_strategy_has_help() -> None:
+    assert "How each call uses several nodes" in run_cli("batch", "--help").text
