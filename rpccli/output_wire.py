@@ -91,11 +91,25 @@ def annotate_request(request: bytes) -> str:
     return "\n".join([f"# {total}, {_count(len(items), 'item')}", *lines])
 
 
-def _q(data: bytes) -> str:
+#: nginx's config parser turns these escapes back into the characters (and no others)
+_NGINX_ESCAPES = {"\\": "\\\\", '"': '\\"', "\t": "\\t", "\r": "\\r", "\n": "\\n"}
+#: the helper variable that stands for a literal '$' in a value (see nginx_location)
+DOLLAR_VARIABLE = "rpccli_dollar"
+DOLLAR_GEO = f'geo ${DOLLAR_VARIABLE} {{ default "$"; }}'
+
+
+def _nginx_string(data: bytes, *, value: bool) -> str:
+    """One nginx config token that stands for exactly ``data``.
+
+    Keys of ``uwsgi_param`` (and the location path) are literal; values are complex values in
+    which ``$`` starts a variable, and nginx has no escape for it: a literal ``$`` in a value
+    is written as the helper variable ``${rpccli_dollar}`` (a ``geo`` at http level)."""
     text = data.decode("utf-8", "surrogateescape")
     if text and all(c.isalnum() or c in "_-./:@" for c in text):
         return text
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    escaped = "".join(_NGINX_ESCAPES.get(c, c) for c in text)
+    if value:
+        escaped = escaped.replace("$", "${" + DOLLAR_VARIABLE + "}")
     return f'"{escaped}"'
 
 
@@ -112,9 +126,23 @@ def nginx_location(node: str, function: bytes, args: Iterable[bytes]) -> str:
     if len(items) % 2:
         # [name, ""] would end with the empty item: with no args the padding goes first
         items = [b"", function] if len(items) == 1 else [function, b"", *items[1:]]
+    pairs = list(zip(items[::2], items[1::2], strict=True))
     params = [
-        f"    uwsgi_param {_q(k)} {_q(v)};" for k, v in zip(items[::2], items[1::2], strict=True)
+        f"    uwsgi_param {_nginx_string(k, value=False)} {_nginx_string(v, value=True)};"
+        for k, v in pairs
     ]
+    # nginx cannot write a literal '$' in a value: a helper variable at http level stands in
+    dollar = any(b"$" in v for _, v in pairs)
+    http = (
+        [
+            "# a value holds '$', which nginx cannot write literally: put this at http level",
+            "# (outside any server block), once:",
+            DOLLAR_GEO,
+            "",
+        ]
+        if dollar
+        else []
+    )
     try:
         address = parse_address(node)
         target = f"unix:{address.path}" if address.kind == "unix" else str(address)
@@ -122,9 +150,10 @@ def nginx_location(node: str, function: bytes, args: Iterable[bytes]) -> str:
             target = f"unix:@{address.path}"
     except AddressError:
         target = node
-    path = "/" + function.decode("utf-8", "replace").strip("/")
+    path = _nginx_string(b"/" + function.strip(b"/"), value=False)
     return "\n".join(
         [
+            *http,
             f"location = {path} {{",
             "    # raw mode: nginx cannot read uwsgi-framed answers, so the function must",
             "    # return a complete HTTP response (facts 6)",

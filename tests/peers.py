@@ -182,8 +182,9 @@ class Nginx:
         stop_process(self.proc, signal.SIGTERM)
 
 
-def start_nginx(locations: str) -> Nginx:
-    """Start nginx on a free loopback port with ``locations`` inside its one ``server`` block."""
+def start_nginx(locations: str, http: str = "") -> Nginx:
+    """Start nginx on a free loopback port with ``locations`` inside its one ``server`` block
+    (and ``http``, if given, at http level before it)."""
     binary = require("nginx")
     prefix = short_tmpdir()
     port = free_port()
@@ -196,7 +197,7 @@ def start_nginx(locations: str) -> Nginx:
     conf.write_text(
         f"{user}worker_processes 1;\ndaemon off;\npid {prefix}/nginx.pid;\n"
         f"error_log {prefix}/error.log info;\nevents {{ worker_connections 256; }}\n"
-        f"http {{\n  access_log {prefix}/access.log;\n  {temp}\n"
+        f"http {{\n  access_log {prefix}/access.log;\n  {temp}\n{http}\n"
         f"  server {{\n    listen 127.0.0.1:{port};\n{locations}\n  }}\n}}\n"
     )
     proc = subprocess.Popen(
@@ -225,8 +226,8 @@ def start_nginx(locations: str) -> Nginx:
 
 
 @contextmanager
-def nginx(locations: str) -> Iterator[Nginx]:
-    server = start_nginx(locations)
+def nginx(locations: str, http: str = "") -> Iterator[Nginx]:
+    server = start_nginx(locations, http)
     try:
         yield server
     finally:
