@@ -106,9 +106,11 @@ class Server:
         backlog: int = 1024,
         on_event: Callable[[Event], None] | None = None,
         listeners: Sequence[Listener] = (),
+        grace: float = 0.0,
     ) -> None:
         """``listeners``: sockets bound by someone else (a parent process); then ``binds`` is
-        ignored and closing leaves the sockets' files to their owner."""
+        ignored and closing leaves the sockets' files to their owner. ``grace``: seconds that
+        calls still running when :meth:`close` begins get to finish."""
         if not 1 <= buffer_size <= 65535:
             raise ValueError("buffer_size must be 1..65535 (the u16 datasize limits a body)")
         self.table = table
@@ -119,6 +121,13 @@ class Server:
         self.backlog = backlog
         self.on_event = on_event
         self.connections: set[Connection] = set()
+        #: connections whose function runs in a worker thread (added in the loop, removed by
+        #: the worker or by close(), whichever comes first: the one that removes it logs it)
+        self.calls: set[Connection] = set()
+        self.calls_lock = threading.Lock()
+        self.grace = grace
+        self._hurry = threading.Event()
+        self._closed = False
         self.listeners: list[Listener] = list(listeners)
         self._owns_listeners = not listeners
         self.workers: _Workers | None = None
@@ -186,17 +195,57 @@ class Server:
             peer = peer_text(address, listener.node) if self.on_event is not None else "?"
             Connection(self, sock, peer)
 
+    def take_call(self, conn: Connection) -> bool:
+        """Claim a finished call for logging; False when close() dropped (and logged) it."""
+        with self.calls_lock:
+            if conn in self.calls:
+                self.calls.discard(conn)
+                return True
+            return False
+
+    def running(self) -> int:
+        """Calls not finished yet: functions running in workers and answers still being written."""
+        with self.calls_lock:
+            busy = len(self.calls)
+        return busy + sum(1 for conn in self.connections if conn.writing)
+
+    def hurry(self) -> None:
+        """Stop waiting for running calls (a second Ctrl-C); safe from any thread."""
+        self._hurry.set()
+
     async def close(self) -> None:
+        """Stop accepting at once, give running calls up to ``grace`` seconds (:meth:`hurry`
+        cuts it short), then drop what is still running, one log record per dropped call."""
+        if self._closed:
+            return
+        self._closed = True
         for listener in self._watched:
             self.loop.remove_reader(listener.sock.fileno())
         self._watched.clear()
-        for conn in list(self.connections):
-            conn.abort()
         for listener in self.listeners:
             if self._owns_listeners:
                 listener.close()
             else:  # a worker process: the parent owns the socket files
                 listener.sock.close()
+        for conn in list(self.connections):
+            if not conn.writing:
+                conn.abort()  # a request still arriving (or a silent probe): not a call yet
+        running = self.running()
+        if running and self.grace > 0 and not self._hurry.is_set():
+            calls = f"{running} call{'s' if running > 1 else ''}"
+            reason = f"{calls} still running; waiting up to {self.grace:g}s"
+            self.report(Event(", ".join(self.nodes), "stopping", reason=reason))
+            deadline = self.loop.time() + self.grace
+            while self.running() and not self._hurry.is_set() and self.loop.time() < deadline:
+                await asyncio.sleep(0.02)
+        reason = "still running when the server stopped"
+        if self.grace > 0:
+            reason += " (the wait was cut short)" if self._hurry.is_set() else f" ({self.grace:g}s)"
+        with self.calls_lock:
+            dropped = list(self.calls)
+            self.calls.clear()
+        for conn in dropped + list(self.connections):
+            conn.drop(reason)
         if self.workers is not None:
             self.workers.stop()
 

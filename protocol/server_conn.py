@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import _socket
 import asyncio
+import contextlib
 import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,7 @@ class Connection:
         "_server",
         "_sock",
         "_start",
+        "_step",
         "_timer",
         "_writing",
         "peer",
@@ -70,6 +72,7 @@ class Connection:
         self._reading = False
         self._writing: memoryview | None = None
         self._pending: tuple[Plan, int, Outcome | None] | None = None
+        self._step: Plan | None = None  # the call a worker runs (for the log if it is dropped)
         self.peer = peer
         self._start = time.monotonic()
         loop = server.loop
@@ -165,10 +168,44 @@ class Connection:
         self._sock.close()
         self._server.report(dataclasses.replace(event, elapsed=time.monotonic() - self._start))
 
+    @property
+    def writing(self) -> bool:
+        """The event loop is still writing this connection's answer."""
+        return self._writing is not None
+
     def abort(self) -> None:
-        """The server stops: drop this connection."""
+        """The server stops: drop this connection (no call yet, nothing to log)."""
         self._leave_loop()
         self._sock.close()
+
+    def drop(self, reason: str) -> None:
+        """The server stops while this call runs or its answer is written: end it now, so the
+        client sees the close at once, and log it as dropped."""
+        step: Plan | None
+        if self._writing is not None:  # the loop writes the answer: the loop owns the socket
+            assert self._pending is not None
+            step, size, _ = self._pending
+            sent = size - len(self._writing)
+            self._leave_loop()
+            self._sock.close()
+        else:  # a worker owns the socket: wake it from its send, it closes the socket itself
+            step, sent = self._step, 0
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(_socket.SHUT_RDWR)
+        if step is None or step.function is None:
+            return
+        event = Event(
+            self.peer,
+            "dropped",
+            step.modifier1,
+            step.modifier2,
+            step.function,
+            step.args,
+            sent=sent,
+            reason=reason,
+            elapsed=time.monotonic() - self._start,
+        )
+        self._server.report(event)
 
     # -- answering -----------------------------------------------------------------------------
 
@@ -181,6 +218,9 @@ class Connection:
             data, outcome = run(server.table, step)
             self._answer_in_loop(step, data, outcome)
         else:
+            self._step = step
+            with server.calls_lock:
+                server.calls.add(self)
             server.workers.submit(self._work, step)
 
     def _work(self, step: Plan) -> None:
@@ -192,8 +232,10 @@ class Connection:
         sock = self._sock
         try:
             sent = self._send_blocking(sock, data) if data else 0
-            # log before the close: once the client sees the end, its line is in the log
-            self._log(step, sent, len(data), outcome)
+            # log before the close: once the client sees the end, its line is in the log;
+            # unless the stopping server dropped this call (and logged it) meanwhile
+            if self._server.take_call(self):
+                self._log(step, sent, len(data), outcome)
         finally:
             sock.close()
 

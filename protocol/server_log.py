@@ -13,10 +13,12 @@ class Event:
     """One finished connection, for the log.
 
     ``kind``: rpc, http, ping, wsgi, unserved (a packet was handled), or rejected, timeout,
-    incomplete, idle (no complete packet). ``sent`` is the number of bytes written, of the
-    ``total`` the answer has on the wire; ``size`` is the length of the function's result (what
-    a client reports: the wire adds a 4-byte header, or the large form's header and vars block);
-    ``reason`` says why nothing useful was sent (``sent == 0`` is the 0-byte close).
+    incomplete, idle (no complete packet), or dropped (a call still running when the server
+    stopped), or stopping (the server waits for running calls; ``peer`` is its nodes).
+    ``sent`` is the number of bytes written, of the ``total`` the answer has on the wire;
+    ``size`` is the length of the function's result (what a client reports: the wire adds a
+    4-byte header, or the large form's header and vars block); ``reason`` says why nothing
+    useful was sent (``sent == 0`` is the 0-byte close).
     """
 
     peer: str
@@ -72,9 +74,13 @@ def format_event(event: Event) -> str:
         mode = {0: "", 1: " raw"}.get(event.modifier2, f" modifier2={event.modifier2}")
         if event.kind == "rpc" and event.sent:
             return f"{event.peer} {call}{mode} -> {_result(event, ms)}"
+        if event.kind == "dropped":
+            return f"{event.peer} {call}{mode} -> dropped: {event.reason} ({ms})"
         if event.kind == "http":
             return f"{event.peer} {call} -> {event.sent} bytes HTTP ({event.reason or 'ok'}, {ms})"
         return f"{event.peer} {call}{mode} -> 0-byte close: {event.reason} ({ms})"
+    if event.kind == "stopping":
+        return f"{event.peer} stopping: {event.reason}"
     if event.sent:
         return f"{event.peer} modifier1={event.modifier1} -> {event.sent} bytes: {event.reason}"
     end = "connection reset" if event.reset else "0-byte close"

@@ -2,8 +2,9 @@
 
 The parent (like uWSGI's master) binds every socket and loads the function files once, then
 forks N workers that each run their own event loop and thread pool and accept from the same
-sockets. The parent respawns a worker that dies, and on SIGINT/SIGTERM stops the workers and
-removes the unix socket files. POSIX only (``os.fork``).
+sockets. The parent respawns a worker that dies, and on SIGINT/SIGTERM stops the workers (each
+gives its running calls the server's ``grace``; another signal to the parent is passed on and
+stops them at once) and removes the unix socket files. POSIX only (``os.fork``).
 
 As in uWSGI, a function registered or a warning set at runtime inside one worker exists only in
 that worker.
@@ -81,16 +82,23 @@ def serve_processes(
     except _Stop:
         pass
     finally:
+
+        def stop_workers(signum: int = 0, frame: FrameType | None = None) -> None:
+            # the first SIGTERM stops a worker gracefully, a second one at once; a pid is
+            # signalled only while it is unreaped, so it cannot belong to another process
+            for pid in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+
         for sig in _STOP_SIGNALS:
-            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        for pid in children:
+            signal.signal(sig, stop_workers)  # a second Ctrl-C: pass it on, never cut cleanup
+        stop_workers()
+        for listener in listeners:
+            listener.close()  # no new connections while the workers finish their calls
+        for pid in list(children):
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
-        for listener in listeners:
-            listener.close()
+            del children[pid]
         for sig, handler in saved.items():
             signal.signal(sig, handler)
 
@@ -106,8 +114,10 @@ def _spawn(
         return pid
     code = 1
     try:
-        for sig in _STOP_SIGNALS:
-            signal.signal(sig, signal.SIG_DFL)
+        # Ctrl-C at a terminal reaches every process of the group: the parent passes it on as
+        # SIGTERM, so a worker must not count it as a second signal too
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         code = _worker(table, listeners, use_uvloop, options)
     except BaseException:  # pragma: no cover - reported by the parent as a respawn
         import traceback
@@ -127,8 +137,13 @@ def _worker(
 
     async def main() -> None:
         stop = asyncio.Event()
-        for sig in _STOP_SIGNALS:
-            loop.add_signal_handler(sig, stop.set)
+
+        def on_term() -> None:
+            if stop.is_set():
+                server.hurry()  # a second SIGTERM: drop the running calls now
+            stop.set()
+
+        loop.add_signal_handler(signal.SIGTERM, on_term)
         await server.start()
         await stop.wait()
         await server.close()

@@ -75,8 +75,10 @@ class _Log:
         """Called from the event loop AND from worker threads: one write per record."""
         if self.quiet or (event.kind in _QUIET_KINDS and not self.verbose):
             return
-        failed = event.sent == 0 and event.kind != "ping"
+        failed = event.sent == 0 and event.kind not in ("ping", "stopping")
         text = f"{time.strftime('%H:%M:%S')} {format_event(event)}"
+        if event.kind == "stopping":
+            text += " (Ctrl-C again stops at once)"
         if self.color and failed:
             text = click.style(text, fg="red")
         if event.traceback:
@@ -134,16 +136,25 @@ async def _run(
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        # the first SIGINT/SIGTERM stops gracefully (--grace); another one stops at once
+        if stop.is_set():
+            server.hurry()
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     try:
         await server.start()
         _banner(log, server.nodes, table, settings)
         await stop.wait()
+        await server.close()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        await server.close()
+        server.hurry()
+        await server.close()  # after a failed start; a no-op once closed
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -188,6 +199,15 @@ async def _run(
     show_default=True,
     help="Worker processes sharing the sockets, like uWSGI's --processes (POSIX only).",
 )
+@click.option(
+    "--grace",
+    type=click.FloatRange(0),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="On Ctrl-C or SIGTERM, calls already running get this long to finish (a second "
+    "signal stops at once); calls still running then are dropped and logged.",
+)
 @click.option("--no-demo", is_flag=True, help="Serve only the functions of FILE.py.")
 @click.option("--warning", metavar="TEXT", help="Warning text that ping answers with.")
 @click.option("-q", "--quiet", is_flag=True, help="No line per call; only the banner and warnings.")
@@ -200,6 +220,7 @@ def serve(
     socket_timeout: float,
     threads: int,
     processes: int,
+    grace: float,
     no_demo: bool,
     warning: str | None,
     quiet: bool,
@@ -237,6 +258,7 @@ def serve(
         "buffer_size": buffer_size,
         "socket_timeout": socket_timeout,
         "threads": threads,
+        "grace": grace,
         "on_event": None if quiet else log.event,
     }
     if files:

@@ -33,12 +33,27 @@ class Served:
 
     def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
         self.proc.send_signal(sig)
+        return self.wait()
+
+    def wait(self) -> tuple[int, str]:
+        """The exit status and the rest of the log (after what read_until() consumed)."""
         _, rest = self.proc.communicate(timeout=15)
         return self.proc.returncode, rest
 
+    def read_until(self, text: str) -> str:
+        """Log lines up to and including the first one that contains ``text``."""
+        assert self.proc.stderr is not None
+        seen = []
+        for line in self.proc.stderr:
+            seen.append(line)
+            if text in line:
+                return "".join(seen)
+        raise AssertionError(f"{text!r} never logged:\n" + "".join(seen))
+
 
 @contextmanager
-def serving(*args: str) -> Iterator[Served]:
+def serving(*args: str, new_session: bool = False) -> Iterator[Served]:
+    """``new_session``: its own process group, so a test can signal it as a terminal does."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "rpccli", "serve", *args],
@@ -48,6 +63,7 @@ def serving(*args: str) -> Iterator[Served]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=new_session,
     )
     banner: list[str] = []
     try:
