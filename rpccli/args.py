@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
+from protocol.failures import shown
 from protocol.wire import MAX_ITEM
 from rpccli.errors import InputError
 
@@ -40,23 +41,30 @@ def _word_bytes(word: str) -> bytes:
     return word.encode("utf-8", "surrogateescape")
 
 
+def _at(path_text: str) -> str:
+    # a file name is echoed escaped: a control character must not rewrite the error line
+    return shown(f"@{path_text}")
+
+
 def _read_file(path_text: str) -> bytes:
     path = Path(path_text).expanduser()
     try:
         with path.open("rb") as file:
             data = file.read(MAX_ITEM + 1)
     except FileNotFoundError:
-        raise InputError(f"cannot read @{path_text}: no such file") from None
+        raise InputError(f"cannot read {_at(path_text)}: no such file") from None
     except IsADirectoryError:
-        raise InputError(f"cannot read @{path_text}: it is a directory") from None
+        raise InputError(f"cannot read {_at(path_text)}: it is a directory") from None
     except PermissionError:
-        raise InputError(f"cannot read @{path_text}: permission denied") from None
+        raise InputError(f"cannot read {_at(path_text)}: permission denied") from None
     except OSError as exc:
         raise InputError(
-            f"cannot read @{path_text}: {(exc.strerror or str(exc)).lower()}"
+            f"cannot read {_at(path_text)}: {(exc.strerror or str(exc)).lower()}"
         ) from None
     if len(data) > MAX_ITEM:
-        raise InputError(f"@{path_text} is over {MAX_ITEM} bytes, the most one argument can carry")
+        raise InputError(
+            f"{_at(path_text)} is over {MAX_ITEM} bytes, the most one argument can carry"
+        )
     return data
 
 

@@ -135,7 +135,7 @@ def _split_words(
     if local:
         if len(words) >= 2 and is_node_word(words[0], config):
             raise UsageError(
-                f"--local calls in this process and takes no NODE ({shown(words[0])!r}): "
+                f"--local calls in this process and takes no NODE ({words[0]!r}): "
                 "rpccli call --local FILE.py FUNCTION [ARG ...]"
             )
         if not words:
@@ -149,7 +149,7 @@ def _split_words(
         if default_node_text(config) or is_node_word(words[0], config):
             raise click.UsageError("missing FUNCTION")
         raise click.UsageError(
-            f"missing FUNCTION after NODE {shown(words[0])!r}; to leave NODE out, set a default "
+            f"missing FUNCTION after NODE {words[0]!r}; to leave NODE out, set a default "
             "node (RPCCLI_NODE=HOST:PORT, or node under [defaults] in the config): then "
             f"'rpccli call {shown(words[0])}' or 'rpccli call . {shown(words[0])}'"
         )

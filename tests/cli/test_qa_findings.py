@@ -235,3 +235,8 @@ def test_batch_json_error_messages_have_no_line_prefix(bundled_node: str) -> Non
 
 def test_batch_strategy_has_help() -> None:
     assert "How each call uses several nodes" in run_cli("batch", "--help").text
+
+
+def test_control_characters_in_a_file_name_are_escaped() -> None:
+    result = run_cli("call", ":1", "echo", "@no\x1bsuch")
+    assert (result.code, result.err) == (2, "rpccli: cannot read '@no\\x1bsuch': no such file\n")
