@@ -203,7 +203,7 @@ def _output_option(json_flag: bool, output: str | None) -> str | None:
     "--output",
     type=click.Choice(FORMATS),
     default=None,
-    help="auto: pretty on a terminal, exact bytes otherwise.",
+    help="auto: pretty on a terminal, exact bytes otherwise (JSON Lines for -s all).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Headers and timings on stderr.")
 @click.option(
