@@ -86,8 +86,9 @@ def shell(
             "no node given and standard input is not a terminal: pass NODE or set RPCCLI_NODE "
             "(--demo runs the script against the bundled demo server)"
         )
+    reasons = None
     if node is None and (demo or not default_node_text(config)):
-        server, node = _start_demo()
+        server, node, reasons = _start_demo()
         notice = (
             f"No node given: started the bundled demo server on {node} with "
             f"{', '.join(server_names(server))}."
@@ -101,6 +102,7 @@ def shell(
             interactive=interactive,
             options=options,
             demo_node=node if server is not None else None,
+            demo_reasons=reasons,
         )
         engine.flags = Flags(json=json_flag or engine.flags.json, timing=timing, verbose=verbose)
         if not interactive:
@@ -133,18 +135,20 @@ def _lines() -> Any:
     return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="surrogateescape")
 
 
-def _start_demo() -> tuple[Any, str]:
+def _start_demo() -> tuple[Any, str, Any]:
     from pathlib import Path
 
     import rpccli
     from protocol.functions import FunctionTable
     from protocol.server import serve_in_thread
+    from rpccli.shell.calls import DemoReasons
 
     table = FunctionTable()
     # the demo file is a uWSGI function file, loaded through the shim (never imported)
     table.load_file(Path(rpccli.__file__).with_name("demo_functions.py"))
-    server = serve_in_thread(table, binds=("127.0.0.1:0",))
-    return server, server.nodes[0]
+    reasons = DemoReasons()
+    server = serve_in_thread(table, binds=("127.0.0.1:0",), on_event=reasons)
+    return server, server.nodes[0], reasons
 
 
 def server_names(server: Any) -> list[str]:

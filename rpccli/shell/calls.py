@@ -8,14 +8,17 @@ main thread (session.py), so a call abandoned with Ctrl-C can never write under 
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from protocol.client import CallResult, Client, PingResult
+from protocol.errors import NoResult
+from protocol.failures import shown
 from protocol.nodes import NodeGroup, Outcome
 from protocol.wire import DEFAULT_BUFFER_SIZE, Mode, ResponseReader, exceeds_default_buffer
 from rpccli.call_common import Settings
 
-__all__ = ["buffer_warning", "call", "modifier2", "ping"]
+__all__ = ["DemoReasons", "buffer_warning", "call", "modifier2", "ping"]
 
 
 def modifier2(settings: Settings) -> int:
@@ -56,6 +59,38 @@ def call(
 def ping(settings: Settings) -> list[Outcome[PingResult]]:
     nodes = NodeGroup(settings.spec.addresses, strategy="all")
     return nodes.fan_out(lambda address: _client(address, settings).ping())
+
+
+class DemoReasons:
+    """The in-process demo server's log, as far as the shell needs it.
+
+    On the wire every failure is the same 0-byte close (facts 4) and the usual advice is "see
+    the server log"; with the demo server that log is in this process, so the shell can say
+    why instead. The server logs a call before it closes the connection, so the reason is here
+    by the time the client sees the close.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: tuple[bytes, str] | None = None
+
+    def __call__(self, event: Any) -> None:  # the server's on_event, from its threads
+        if event.function is not None and not event.sent and event.reason:
+            with self._lock:
+                self._last = (event.function, event.reason)
+
+    def explain(self, error: NoResult, function: bytes) -> NoResult:
+        """``error`` with the server's own reason, when it logged one for ``function``."""
+        with self._lock:
+            last, self._last = self._last, None
+        if last is None or last[0] != function:
+            return error
+        name = shown(function.decode("utf-8", "surrogateescape"))
+        return NoResult(
+            error.node,
+            f"no result from {error.node}: {name}: {last[1]} (from the demo server's log; "
+            "uWSGI sends no error detail)",
+        )
 
 
 def buffer_warning(request: bytes) -> str | None:

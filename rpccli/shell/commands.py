@@ -252,7 +252,12 @@ def _ping(shell: Shell, args: list[str]) -> int:
     from rpccli import exitcodes
     from rpccli.shell import calls
 
-    outcomes = shell.run_cancellable(lambda: calls.ping(shell.settings))
+    try:
+        outcomes = shell.run_cancellable(
+            lambda: calls.ping(shell.settings), f"the ping of {shell.node}"
+        )
+    except KeyboardInterrupt:
+        return shell.cancelled("ping")
     status = 0
     for outcome in outcomes:
         if outcome.error is not None:

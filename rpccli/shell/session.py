@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
-from protocol.errors import RPCError
+from protocol.errors import NoResult, RPCError
 from protocol.wire import rpc_request
 from rpccli import exitcodes, names
 from rpccli.args import read_argument
@@ -83,10 +83,13 @@ class Shell:
         console: Any = None,
         on_change: Callable[[], None] | None = None,
         demo_node: str | None = None,
+        demo_reasons: calls.DemoReasons | None = None,
     ) -> None:
         self.config = config
         #: the bundled demo server's node: a throw-away port whose names are not persisted
         self.demo_node = demo_node
+        #: why the demo server gave no result (it runs in this process and knows)
+        self.demo_reasons = demo_reasons
         self.interactive = interactive
         self.stdout = stdout if stdout is not None else sys.stdout
         self.stderr = stderr if stderr is not None else sys.stderr
@@ -241,15 +244,15 @@ class Shell:
             )
         except KeyboardInterrupt:
             self.last = LastCall(name, False, "cancelled", time.monotonic() - start)
-            self.stderr.write("\n")  # the terminal echoed ^C without a newline
-            self.error(InputError(f"{name} cancelled (Ctrl-C); its answer will be ignored"))
-            return exitcodes.INTERRUPTED
+            return self.cancelled(name)
         except RPCError as exc:
+            if isinstance(exc, NoResult) and self.demo_reasons and self.node == self.demo_node:
+                exc = self.demo_reasons.explain(exc, function)
             elapsed = time.monotonic() - start
             self.last = LastCall(name, False, _STATUS.get(exc.kind, "failed"), elapsed)
             node = getattr(exc, "node", self.node)
             printer.failure(exc, node=node, function=name, args=args, elapsed=elapsed)
-            raise
+            raise exc from None
         finally:
             self._changed()
         self.last = LastCall(name, True, "ok", result.timings.total)
@@ -284,6 +287,12 @@ class Shell:
         if word.value.startswith(b"@"):
             return read_argument(word.text, stdin=None)
         return word.value
+
+    def cancelled(self, what: str) -> int:
+        """Ctrl-C stopped ``what`` (a call, a ping): one line, then the prompt again."""
+        self.stderr.write("\n")  # the terminal echoed ^C without a newline
+        self.error(InputError(f"{what} cancelled (Ctrl-C); its answer will be ignored"))
+        return exitcodes.INTERRUPTED
 
     def run_cancellable(self, work: Callable[[], Any], waiting: str = "") -> Any:
         """Run ``work``; interactively in a worker thread, so Ctrl-C returns to the prompt.

@@ -188,6 +188,22 @@ def test_ctrl_c_cancels_a_long_call(spawn: Spawn, sleepy_node: str) -> None:
     quit_with_ctrl_d(child)
 
 
+def test_ctrl_c_cancels_a_ping_and_says_so(spawn: Spawn) -> None:
+    import socket
+
+    # a node that never answers: the kernel completes the handshake, nobody accepts
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(8)
+        child = spawn("--timeout", "120", f"127.0.0.1:{mute.getsockname()[1]}")
+        prompt(child)
+        child.send(".ping\r")
+        see(child, "Ctrl-C cancels")  # the shell says it waits: the ping is running
+        child.sendintr()
+        see(child, "ping cancelled (Ctrl-C)")
+        quit_with_ctrl_d(child)
+
+
 def test_ctrl_c_at_the_prompt_clears_the_line(spawn: Spawn, bundled_node: str) -> None:
     child = spawn(bundled_node)
     prompt(child)

@@ -82,6 +82,19 @@ def test_demo_flag_starts_the_bundled_demo_server_and_says_so(xdg_dirs) -> None:
     assert not list((xdg_dirs["state"] / "rpccli").glob("names/*.json"))
 
 
+def test_demo_server_failures_say_why(xdg_dirs) -> None:
+    # the demo server runs in the shell's process: its log's reason replaces "see the server log"
+    result = shell(b"fail\ntext\nnope\n", "--demo")
+    assert result.returncode == 1
+    errors = result.stderr.decode().splitlines()[1:]
+    assert [e.split(": ", 3)[3] for e in errors] == [
+        "fail: raised RuntimeError: fail was called (from the demo server's log; "
+        "uWSGI sends no error detail)",
+        "text: returned str, not bytes (from the demo server's log; uWSGI sends no error detail)",
+        "nope: unknown function 'nope' (from the demo server's log; uWSGI sends no error detail)",
+    ]
+
+
 def test_bad_node_is_a_usage_error(xdg_dirs) -> None:
     result = shell(b"hello\n", "no-such-profile")
     assert result.returncode == 2
