@@ -27,6 +27,12 @@ __all__ = ["shell"]
     "--mode", type=click.Choice(MODES), default=None, help="packet (default) or raw (modifier2 1)."
 )
 @click.option("--json", "json_flag", is_flag=True, help="Print each call as one JSON object.")
+@click.option(
+    "--raw-output",
+    is_flag=True,
+    help="When stdout is not a terminal: each result and a newline, an empty line for a failed "
+    "call (as batch --raw-output).",
+)
 @click.option("--timing", is_flag=True, help="Print a timing line after each call.")
 @click.option("-v", "--verbose", is_flag=True, help="Show the wire view of each call.")
 @click.option(
@@ -42,6 +48,7 @@ def shell(
     max_response: int | None,
     mode: str | None,
     json_flag: bool,
+    raw_output: bool,
     timing: bool,
     verbose: bool,
     demo: bool,
@@ -59,7 +66,8 @@ def shell(
       rpccli shell :3031 < calls.txt     # not a terminal: one command per line
 
     When standard input is not a terminal, each line runs as typed; results are written as
-    `rpccli call` writes them (exact bytes when piped). The exit code is 0 when every line
+    `rpccli call` writes them (exact bytes when piped, one after the other: add --raw-output
+    for one line per call, or --json for JSON Lines). The exit code is 0 when every line
     succeeded, else the code of the LAST line that failed (1 no result, 2 usage, 3 connect,
     4 timeout, 5 protocol, 6 partial).
     """
@@ -104,7 +112,12 @@ def shell(
             demo_node=node if server is not None else None,
             demo_reasons=reasons,
         )
-        engine.flags = Flags(json=json_flag or engine.flags.json, timing=timing, verbose=verbose)
+        engine.flags = Flags(
+            json=json_flag or engine.flags.json,
+            timing=timing,
+            verbose=verbose,
+            lines=raw_output,
+        )
         if not interactive:
             return engine.run_script(_lines())
         from rpccli import __version__

@@ -55,6 +55,9 @@ class Flags:
     json: bool = False
     timing: bool = False
     verbose: bool = False
+    #: piped output: each call's result and a newline, an empty line for a failed call
+    #: (``--raw-output``, as ``rpccli batch --raw-output``), so N calls give N lines
+    lines: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +255,8 @@ class Shell:
             self.last = LastCall(name, False, _STATUS.get(exc.kind, "failed"), elapsed)
             node = getattr(exc, "node", self.node)
             printer.failure(exc, node=node, function=name, args=args, elapsed=elapsed)
+            if self.flags.lines and printer.format == "bytes":
+                printer.write(b"\n")  # a real result is never empty (facts 4)
             raise exc from None
         finally:
             self._changed()
@@ -260,7 +265,10 @@ class Shell:
         if self.flags.verbose:
             for line in verbose_lines(result):
                 printer.info(line)
-        printer.result(result, name, args)
+        if self.flags.lines and printer.format == "bytes":
+            printer.write(result.body + b"\n")
+        else:
+            printer.result(result, name, args)
         if self.flags.timing and not self.flags.verbose:
             printer.info(timing_line(result))
         return exitcodes.OK

@@ -31,6 +31,14 @@ def test_lines_run_in_order_with_exact_bytes(bundled_node: str) -> None:
     assert result.stderr == b""
 
 
+def test_raw_output_gives_one_line_per_call(bundled_node: str) -> None:
+    # QA F17: piped, N calls are N lines (an empty one for a failed call), not one blob
+    script = b"hello a\n# comment\n.timeout 3\nnope\nbig 3\n"
+    result = shell(script, "--raw-output", bundled_node)
+    assert result.returncode == 1
+    assert result.stdout == b"Hello, a\n\n\x00\x01\x02\n"
+
+
 def test_failed_lines_are_reported_and_the_last_failure_is_the_exit_code(
     bundled_node: str,
 ) -> None:
