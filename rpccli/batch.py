@@ -2,9 +2,12 @@
 
 Input lines (UTF-8; blank lines and lines starting with ``#`` are skipped):
 
-- shell-quoted words ``FUNCTION ARG ...`` (``shlex`` rules; ``@PATH`` and ``@@`` as for call), or
+- words ``FUNCTION ARG ...`` in the shell's syntax (:mod:`rpccli.words`: quotes, backslashes,
+  ``$'\\x41'`` escapes; ``@PATH`` and ``@@`` as for call), or
 - a JSON object ``{"function": "hello", "args": ["a", {"base64": "AAE="}], "node": ":3032"}``
-  (``args`` and ``node`` optional), recognised by its leading ``{``.
+  (``args`` and ``node`` optional), recognised by its leading ``{``, or
+- a JSON array ``["hello", "a", {"base64": "AAE="}]`` (the function, then the args), recognised by
+  its leading ``[``. A line starting with ``{`` or ``[`` is JSON or an error, never words.
 
 Output (``-o``): ``json`` (JSON Lines, one object per input line with its ``line`` number; the
 default when piped), ``lines`` (each result followed by a newline; a failed call prints an empty
@@ -146,7 +149,16 @@ def batch(
     quiet: bool,
     local_file: str | None,
 ) -> int:
-    """Run one call per line of stdin: `FUNCTION ARG...` or {"function", "args", "node"}.
+    """Run one call per line of stdin (JSON Lines out when piped).
+
+    \b
+    A line is one of:
+      FUNCTION ARG ...            words as in `rpccli shell`: 'quotes', "quotes",
+                                  backslashes, $'\\x41' escapes; @PATH, @@TEXT as for call
+      {"function": F, "args": [...], "node": N}    a JSON object (args, node optional)
+      ["FUNCTION", "ARG", ...]    a JSON array of strings
+    A JSON arg may be {"base64": "..."} for binary data. Blank lines and # lines are
+    skipped; a line starting with { or [ is JSON or an error.
 
     \b
       printf 'hello a\\nupper "b c"\\n' | rpccli batch :3031

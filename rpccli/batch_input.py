@@ -1,4 +1,5 @@
-"""Input lines of ``rpccli batch``: shell-quoted words or JSON objects -> :class:`Job`."""
+"""Input lines of ``rpccli batch`` -> :class:`Job`: words in the shell's syntax
+(:mod:`rpccli.words`: quotes, backslashes, ``$'\\x41'``), a JSON object, or a JSON array."""
 
 from __future__ import annotations
 
@@ -9,18 +10,20 @@ import json
 import os
 import re
 import select
-import shlex
 import stat
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from rpccli.args import read_argument, unterminated_quote
+from rpccli.args import read_arguments
 from rpccli.errors import InputError
+from rpccli.words import split_line
 
 __all__ = ["MAX_LINE", "Job", "LineReader", "parse_line"]
 
-#: characters that make shlex's answer differ from str.split's
+#: characters that can make the shell's word syntax differ from plain splitting at blanks
 _QUOTING = re.compile(r"[\"'\\]")
+#: the blanks that separate words (the same as rpccli.words)
+_WORD = re.compile(r"[^ \t\r\n]+")
 
 
 class Job(NamedTuple):  # a NamedTuple: built once per input line, and cheaper than a dataclass
@@ -35,42 +38,17 @@ def parse_line(text: str, number: int) -> Job | None:
     stripped = text.strip()
     if not stripped or stripped.startswith("#"):
         return None
-    if stripped.startswith("{"):
+    if stripped.startswith(("{", "[")):
         return _parse_json(stripped, number)
-    try:
-        # the common line has no quotes or escapes: str.split gives what shlex would, faster
-        words = shlex.split(stripped) if _QUOTING.search(stripped) else stripped.split()
-    except ValueError as exc:
-        raise InputError(_shlex_message(stripped, str(exc))) from None
+    if _QUOTING.search(stripped):
+        # the one word syntax of the shell (QA F15): $'\x41' is A here too
+        words = [word.text for word in split_line(stripped)]
+    else:
+        words = _WORD.findall(stripped)  # the common line: the same words, faster
     if not words:
         return None
-    args = [read_argument(word, stdin=None) for word in words[1:]]
+    args = read_arguments(words[1:], stdin=None)
     return Job(number, None, words[0], args)
-
-
-def _open_quote(text: str) -> str | None:
-    """The quote shlex (POSIX rules) left open in ``text``, if any."""
-    quote: str | None = None
-    escaped = False
-    for char in text:
-        if escaped:
-            escaped = False
-        elif char == "\\" and quote != "'":
-            escaped = True
-        elif quote is None and char in "'\"":
-            quote = char
-        elif char == quote:
-            quote = None
-    return quote
-
-
-def _shlex_message(text: str, message: str) -> str:
-    # shlex's own words ("No closing quotation") differ from the shell's for the same line
-    if message == "No closing quotation":
-        return unterminated_quote(_open_quote(text) or '"')
-    if message == "No escaped character":
-        return "a line cannot end with a backslash"
-    return message
 
 
 def _json_arg(value: object, number: int) -> bytes:
@@ -89,8 +67,13 @@ def _parse_json(text: str, number: int) -> Job:
         data = json.loads(text)
     except ValueError as exc:
         raise InputError(f"bad JSON: {exc}") from None
+    if isinstance(data, list):
+        return _json_array(data, number)
     if not isinstance(data, dict):
-        raise InputError("a JSON line must be an object")
+        raise InputError(
+            'a JSON line must be an object {"function": ..., "args": [...]} '
+            'or an array ["FUNCTION", "ARG", ...]'
+        )
     unknown = set(data) - {"function", "args", "node"}
     if unknown:
         raise InputError(f"unknown key(s) {', '.join(sorted(unknown))}")
@@ -106,6 +89,16 @@ def _parse_json(text: str, number: int) -> Job:
     if node is not None and not isinstance(node, str):
         raise InputError('"node" must be a string')
     return Job(number, node, function, [_json_arg(a, number) for a in raw_args])
+
+
+def _json_array(data: list[Any], number: int) -> Job:
+    # ["echo", "x"]: the words of a line as JSON strings (args may also be {"base64": ...})
+    if not data:
+        raise InputError('an empty JSON array: write ["FUNCTION", "ARG", ...]')
+    function = data[0]
+    if not isinstance(function, str) or not function:
+        raise InputError("a JSON array starts with the function name, a non-empty string")
+    return Job(number, None, function, [_json_arg(a, number) for a in data[1:]])
 
 
 #: a longer input line is refused (and skipped): a request body is at most 64 KiB anyway
