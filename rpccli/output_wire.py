@@ -113,6 +113,31 @@ def _nginx_string(data: bytes, *, value: bool) -> str:
     return f'"{escaped}"'
 
 
+def _nginx_obstacle(data: bytes) -> str | None:
+    """Why ``data`` is not written into the printed nginx config, or None.
+
+    nginx's config syntax has escapes only for the tab, CR and LF (and quotes, backslash). A NUL,
+    another control character or a byte that is not UTF-8 could only be written RAW -- real
+    nginx does pass such raw bytes on -- but raw, they would corrupt the terminal showing the
+    config and rarely survive copy and paste. So --explain never prints them (QA F23)."""
+    why = "nginx config has no escape for it, and --explain writes no raw control bytes"
+    if b"\0" in data:
+        return f"contains a NUL byte (at offset {data.index(0)}): {why}"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return (
+            f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}): "
+            "nginx config has no escape for it, and --explain writes no raw bytes"
+        )
+    for offset, char in enumerate(text):
+        code = ord(char)
+        if (code < 32 and char not in "\t\r\n") or 0x7F <= code <= 0x9F:
+            where = len(text[:offset].encode("utf-8"))
+            return f"contains the control character {char!r} (at offset {where}): {why}"
+    return None
+
+
 def nginx_location(node: str, function: bytes, args: Iterable[bytes]) -> str:
     """The nginx ``location`` block that sends the same call (facts 6).
 
@@ -123,6 +148,14 @@ def nginx_location(node: str, function: bytes, args: Iterable[bytes]) -> str:
     b;``), or, with no args, first (``uwsgi_param "" hello;``; checked on real uWSGI 2.0.21).
     """
     items = [function, *args]
+    obstacles = [
+        f"# {'the function name' if i == 0 else f'argument {i}'} {why}"
+        for i, why in enumerate(map(_nginx_obstacle, items))
+        if why is not None
+    ]
+    if obstacles:
+        # no block at all: one with a line left out would send a different call
+        return "\n".join(["# no nginx block printed for this call:", *obstacles])
     if len(items) % 2:
         # [name, ""] would end with the empty item: with no args the padding goes first
         items = [b"", function] if len(items) == 1 else [function, b"", *items[1:]]

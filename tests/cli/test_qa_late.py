@@ -4,6 +4,7 @@ round-robin and best across one-shot calls (F20), help polish (F19)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +69,50 @@ def test_batch_bracket_line_is_never_a_function_name(bundled_node: str) -> None:
 def test_batch_help_documents_the_syntax() -> None:
     text = run_cli("batch", "--help").text
     assert "$'\\x41'" in text and '["FUNCTION", "ARG", ...]' in text
+
+
+# ---- F23: --explain never prints raw NUL, control or non-UTF-8 bytes ----
+
+
+def _printable_text(out: bytes) -> str:
+    text = out.decode("utf-8")  # strict: no raw invalid UTF-8
+    assert all(c == "\n" or (ord(c) >= 32 and not 0x7F <= ord(c) <= 0x9F) for c in text)
+    return text
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"x\0y\xff", ["argument 1 contains a NUL byte (at offset 1)"]),
+        (b"\xffz", ["argument 1 is not UTF-8 text (byte 0xff at offset 0)"]),
+        (b"a\x1b[2J", ["argument 1 contains the control character '\\x1b' (at offset 1)"]),
+        (b"\xc2\x9b", ["argument 1 contains the control character '\\x9b' (at offset 0)"]),
+    ],
+)
+def test_explain_prints_a_comment_instead_of_raw_bytes(
+    tmp_path: Path, data: bytes, words: list[str]
+) -> None:
+    (tmp_path / "arg.bin").write_bytes(data)
+    result = run_cli("call", "--explain", ":3031", "echo", f"@{tmp_path / 'arg.bin'}", "z")
+    text = _printable_text(result.out)
+    assert result.code == 0
+    assert "location" not in text and "uwsgi_param" not in text
+    assert "# no nginx block printed for this call:" in text
+    for word in words:
+        assert f"# {word}: nginx config has no escape for it" in text
+    assert f"uwsgi.rpc('127.0.0.1:3031', b'echo', {data!r}, b'z')" in text
+
+
+def test_explain_names_the_function_and_every_bad_argument() -> None:
+    result = run_cli("call", "--explain", ":3031", "he\x01llo", "ok", "a\x02", "b\tc")
+    text = _printable_text(result.out)
+    assert [line.split(" contains")[0] for line in text.splitlines() if "contains" in line] == [
+        "# the function name",
+        "# argument 2",
+    ]
+
+
+def test_explain_keeps_text_tabs_and_newlines_in_the_block() -> None:
+    text = _printable_text(run_cli("call", "--explain", ":3031", "echo", "é\tx", "a\nb").out)
+    assert 'uwsgi_param echo "";' in text
+    assert 'uwsgi_param "é\\tx" "a\\nb";' in text

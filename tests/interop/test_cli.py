@@ -172,6 +172,7 @@ def test_explain_nginx_block_works_in_real_nginx(uwsgi_tcp: Uwsgi, args: tuple[s
         ("$v", 'a"b'),  # '$v' in key position is literal there
         ("x", "a$b\\c $", "${y}", "tab\there"),
         ("q'uote", "{brace;}", "new\nline"),
+        ("héllo €", "ü"),  # UTF-8 text is written as is (QA F23 refuses only raw control bytes)
     ],
 )
 def test_explain_nginx_block_keeps_dollars_quotes_and_backslashes(
