@@ -244,6 +244,8 @@ class Server:
         with self.calls_lock:
             dropped = list(self.calls)
             self.calls.clear()
+            for conn in dropped:
+                conn.wake()
         for conn in dropped + list(self.connections):
             conn.drop(reason)
         if self.workers is not None:

@@ -178,6 +178,13 @@ class Connection:
         self._leave_loop()
         self._sock.close()
 
+    def wake(self) -> None:
+        """End a worker's call on the wire now (the client sees the close, a blocked send
+        fails); the worker still closes the socket. Called under the server's ``calls_lock``,
+        so it always comes before that close (the worker's take_call() waits for the lock)."""
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(_socket.SHUT_RDWR)
+
     def drop(self, reason: str) -> None:
         """The server stops while this call runs or its answer is written: end it now, so the
         client sees the close at once, and log it as dropped."""
@@ -188,10 +195,8 @@ class Connection:
             sent = size - len(self._writing)
             self._leave_loop()
             self._sock.close()
-        else:  # a worker owns the socket: wake it from its send, it closes the socket itself
+        else:  # a worker owns the socket (close() has shut it down: see wake())
             step, sent = self._step, 0
-            with contextlib.suppress(OSError):
-                self._sock.shutdown(_socket.SHUT_RDWR)
         if step is None or step.function is None:
             return
         event = Event(
