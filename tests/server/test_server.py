@@ -276,3 +276,22 @@ def test_peer_text() -> None:
     assert peer_text(("127.0.0.1", 5), "x") == "127.0.0.1:5"
     assert peer_text(("::1", 5, 0, 0), "x") == "[::1]:5"
     assert peer_text("", "/run/rpc.sock") == "/run/rpc.sock client"
+
+
+def test_close_drops_an_answer_still_being_written_and_logs_it() -> None:
+    """threads=0: the loop writes a big answer to a client that does not read; close() (no
+    grace) ends it and logs the call as dropped, with how much of it went out."""
+    recorder = Recorder()
+    server = serve_in_thread(demo_table(), threads=0, on_event=recorder)
+    host, port = server.node.rsplit(":", 1)
+    with socket.create_connection((host, int(port))) as stuck:
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.sendall(rpc_bytes(b"big", b"20000000"))
+        assert stuck.recv(1)  # the answer is on its way: the loop is writing it
+        server.close()
+        (event,) = recorder.wait_for(1)
+    assert event.kind == "dropped" and event.function == b"big"
+    assert 0 < event.sent < 20000000
+    assert format_event(event).startswith(
+        f"{event.peer} big('20000000') -> dropped: still running when the server stopped ("
+    )
