@@ -357,6 +357,13 @@ def _call_one(
     group = NodeGroup(
         settings.spec.addresses, strategy=settings.strategy, retry_unsafe=retry_unsafe
     )
+    if settings.strategy in ("round-robin", "best"):
+        # a one-shot call is a new process: where the group's last call left off is in the
+        # state dir, so a loop of calls spreads over the nodes (QA F20)
+        from rpccli.rotation import starting_order
+
+        order = starting_order(settings.strategy, group.addresses)
+        group = NodeGroup(order, strategy="first", retry_unsafe=retry_unsafe)
     if verbose is None:
         return group.call(attempt)
     tried = 0
