@@ -74,17 +74,17 @@ def _choose(data: dict[str, Any], strategy: str, key: str, nodes: list[T]) -> li
         order = nodes[start:] + nodes[:start]
         entry = {"next": (start + 1) % len(nodes)}
     else:
-        chosen = entry.get("chosen")
-        chosen = chosen if isinstance(chosen, dict) else {}
+        stored = entry.get("chosen")
+        chosen: dict[str, Any] = stored if isinstance(stored, dict) else {}
 
         def last(node: T) -> float:
             value = chosen.get(str(node), 0.0)
             return float(value) if isinstance(value, int | float) else 0.0
 
         order = sorted(nodes, key=last)  # stable: never-chosen nodes keep the given order
-        chosen = {str(node): last(node) for node in nodes}
-        chosen[str(order[0])] = now
-        entry = {"chosen": chosen}
+        times = {str(node): last(node) for node in nodes}
+        times[str(order[0])] = now
+        entry = {"chosen": times}
     groups[key] = entry
     while len(groups) > MAX_GROUPS:
         del groups[next(iter(groups))]
