@@ -98,4 +98,12 @@ def read_arguments(words: list[str] | tuple[str, ...], *, stdin: BinaryIO | None
     """Every word of one command; ``@-`` may appear once (stdin can be read only once)."""
     if sum(1 for word in words if word == "@-") > 1:
         raise InputError("@- (standard input) can be used only once per command")
-    return [read_argument(word, stdin=stdin) for word in words]
+    args = [read_argument(word, stdin=stdin) for word in words]
+    for index, (word, data) in enumerate(zip(words, args, strict=True), 1):
+        if not data and word.startswith("@") and not word.startswith("@@"):
+            # the wire's own message ("argument 1 is empty") would not say where it came from
+            source = "@-, standard input" if word == "@-" else f"{_at(word[1:])}, 0 bytes"
+            raise InputError(
+                f"argument {index} ({source}) is empty; uWSGI skips or rejects empty arguments"
+            )
+    return args

@@ -171,7 +171,8 @@ def _output_option(json_flag: bool, output: str | None) -> str | None:
     + " Options go before FUNCTION: every word after it is an ARG (echo -1 sends '-1')."
     " NODE '.' is the default node (RPCCLI_NODE, else [defaults] node in the config); with a"
     " default node, NODE may be left out: 'rpccli call hello' when 'hello' is no node or"
-    " profile.",
+    " profile. Exit codes: 0 ok, 1 no result, 2 usage (nothing sent), 3 cannot connect,"
+    " 4 timeout, 5 protocol error, 6 some nodes of -s all failed (rpccli --help has more).",
 )
 @click.argument("node", metavar="NODE", required=False, shell_complete=complete_node_lazily)
 @click.argument("function", metavar="FUNCTION", required=False, shell_complete=_complete_function)

@@ -31,6 +31,20 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: one line per command for `rpccli --help` (click would cut the docstrings' first lines short,
+#: and reading them would import every command)
+SUMMARIES: dict[str, str] = {
+    "batch": "Many calls from stdin, one per line; JSON Lines out.",
+    "call": "Call FUNCTION on NODE with ARGs; print the result.",
+    "completion": "Print the TAB-completion script (bash, zsh, fish).",
+    "ping": "Ping every node of NODE (uWSGI's ping packet).",
+    "serve": "Run the bundled uWSGI-compatible RPC server.",
+    "shell": "Call functions interactively, with completion.",
+}
+
+_TRACEBACK_HELP = "Show tracebacks of errors (also RPCCLI_TRACEBACK=1)."
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(COMMANDS) | set(self.commands))
@@ -44,14 +58,52 @@ class LazyGroup(click.Group):
         module, _, attr = target.partition(":")
         command = getattr(importlib.import_module(module), attr)
         assert isinstance(command, click.Command)
+        if not any(param.name == "traceback" for param in command.params):
+            # `rpccli call --traceback ...` too, not only before the command (main() reads it)
+            command.params.append(
+                click.Option(["--traceback"], is_flag=True, hidden=True, expose_value=False)
+            )
         return command
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            import difflib
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=1)
+            if close:
+                ctx.fail(f"No such command '{name}'. Did you mean '{close[0]}'?")
+        return super().resolve_command(ctx, args)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SUMMARIES.get(name, "")) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+EPILOG = """\b
+Exit codes (every command):
+  0 success          1 no result (the 0-byte close), or a ping warning
+  2 usage or input error, nothing sent      3 cannot connect
+  4 timed out        5 protocol error       6 some calls of a fan-out or batch failed
+  74 cannot write the output                130 interrupted
+
+\b
+Environment:
+  RPCCLI_NODE       the default node ('.' or a left-out NODE)
+  RPCCLI_TIMEOUT    the default timeout in seconds
+  RPCCLI_CONFIG     the config file (else $XDG_CONFIG_HOME/rpccli/config.toml)
+  RPCCLI_TRACEBACK  1: show tracebacks
+  NO_COLOR          no colours
+State (history, learned names, round-robin cursors): $XDG_STATE_HOME/rpccli/.
+Run 'rpccli COMMAND --help' for a command's options."""
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(__version__, prog_name="rpccli")
-@click.option(
-    "--traceback", is_flag=True, envvar="RPCCLI_TRACEBACK", help="Show tracebacks of errors."
-)
+@click.option("--traceback", is_flag=True, envvar="RPCCLI_TRACEBACK", help=_TRACEBACK_HELP)
 @click.pass_context
 def app(ctx: click.Context, traceback: bool) -> None:
     """Call uWSGI RPC functions on any node.

@@ -184,3 +184,37 @@ def test_broken_state_never_breaks_a_call(
     (state / "strategy.json").mkdir()  # cannot be read or replaced: a random start, no error
     assert _answered_by("-s", "best", group) in (bundled_node, second_node)
     assert _answered_by("-s", "round-robin", group) in (bundled_node, second_node)
+
+
+# ---- F19: --help polish ----
+
+
+def test_top_help_lists_whole_summaries_exit_codes_and_environment() -> None:
+    text = run_cli("--help").text
+    commands = text.split("Commands:\n")[1].split("\n\n")[0].splitlines()
+    assert len(commands) == 6 and not any(line.endswith("...") for line in commands)
+    for word in ("Exit codes", "130 interrupted", "RPCCLI_NODE", "RPCCLI_TIMEOUT", "NO_COLOR"):
+        assert word in text
+    assert "RPCCLI_CONFIG" in text and "config.toml" in text
+    assert "6 some nodes of -s all failed" in run_cli("call", "--help").text.replace("\n  ", " ")
+
+
+def test_traceback_after_the_command_name(refused_node: str) -> None:
+    with pytest.raises(Exception, match="refused"):
+        run_cli("call", "--traceback", refused_node, "hello")
+    assert run_cli("call", refused_node, "hello").code == 3
+
+
+def test_unknown_command_suggests_the_close_one() -> None:
+    result = run_cli("cal", ":1", "hello")
+    assert result.code == 2 and "No such command 'cal'. Did you mean 'call'?" in result.err
+    assert "Did you mean" not in run_cli("zzz").err
+
+
+def test_empty_file_argument_names_its_source(tmp_path: Path) -> None:
+    (tmp_path / "e.bin").write_bytes(b"")
+    result = run_cli("call", ":1", "echo", "a", f"@{tmp_path / 'e.bin'}")
+    assert (result.code, result.out) == (2, b"")
+    assert f"argument 2 (@{tmp_path / 'e.bin'}, 0 bytes) is empty" in result.err
+    result = run_cli("call", ":1", "echo", "@-", input=b"")
+    assert "argument 1 (@-, standard input) is empty" in result.err
