@@ -32,6 +32,15 @@ def fan_out_exit_code(outcomes: Sequence[Outcome[Any]]) -> int:
     return codes.pop() if len(codes) == 1 else exitcodes.PARTIAL
 
 
+def _remember(label: str, function: str, outcomes: Sequence[Outcome[Any]]) -> None:
+    # every node that answered learns the name, as a plain call to it would (QA F22), and so
+    # does the group or profile as written, for TAB after `rpccli call -s all A,B `
+    from rpccli.names import remember  # never raises
+
+    for node in dict.fromkeys([label, *(o.node for o in outcomes if o.error is None)]):
+        remember(node, function)
+
+
 def call_all(
     printer: Printer,
     settings: Settings,
@@ -80,6 +89,8 @@ def call_all(
             if outcome.error is not None:
                 printer.info(f"rpccli: {outcome.error}")
     failed = sum(1 for o in outcomes if o.error is not None)
+    if failed < len(outcomes):
+        _remember(settings.spec.label, function, outcomes)
     if failed:
         printer.info(f"rpccli: {failed} of {len(outcomes)} nodes failed")
     return fan_out_exit_code(outcomes)

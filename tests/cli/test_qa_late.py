@@ -218,3 +218,19 @@ def test_empty_file_argument_names_its_source(tmp_path: Path) -> None:
     assert f"argument 2 (@{tmp_path / 'e.bin'}, 0 bytes) is empty" in result.err
     result = run_cli("call", ":1", "echo", "@-", input=b"")
     assert "argument 1 (@-, standard input) is empty" in result.err
+
+
+# ---- F22: fan-out and group calls teach each answering node its names ----
+
+
+def test_fan_out_and_group_calls_teach_every_answering_node(
+    bundled_node: str, second_node: str, refused_node: str
+) -> None:
+    from rpccli.names import known_names
+
+    group = f"{bundled_node},{second_node},{refused_node}"
+    assert run_cli("call", "-s", "all", "--json", group, "hello").code == 6
+    assert run_cli("call", "--json", f"{refused_node},{second_node}", "echo", "x").code == 0
+    assert "hello" in known_names(bundled_node) and "hello" in known_names(second_node)
+    assert "hello" in known_names(group) and "echo" in known_names(second_node)
+    assert "hello" not in known_names(refused_node)
