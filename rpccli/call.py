@@ -22,7 +22,9 @@ from rpccli.args import ARGUMENT_HELP, read_arguments
 from rpccli.call_common import (
     Settings,
     attempt_on,
-    complete_node_lazily,
+    complete_call_function,
+    complete_call_node,
+    complete_file_argument,
     connection_options,
     local_option,
     settings_for,
@@ -31,14 +33,6 @@ from rpccli.config import STRATEGIES, Config, default_node_text, is_node_word, l
 from rpccli.output import FORMATS, Printer, is_terminal
 
 __all__ = ["call", "run_call"]
-
-
-def _complete_function(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
-    from rpccli.names import complete_function
-
-    if ctx.params.get("node") == ".":
-        ctx.params["node"] = None  # "." is the default node: let names find it
-    return complete_function(ctx, param, incomplete)
 
 
 def _remember(node: str, function: str) -> None:
@@ -174,9 +168,11 @@ def _output_option(json_flag: bool, output: str | None) -> str | None:
     " profile. Exit codes: 0 ok, 1 no result, 2 usage (nothing sent), 3 cannot connect,"
     " 4 timeout, 5 protocol error, 6 some nodes of -s all failed (rpccli --help has more).",
 )
-@click.argument("node", metavar="NODE", required=False, shell_complete=complete_node_lazily)
-@click.argument("function", metavar="FUNCTION", required=False, shell_complete=_complete_function)
-@click.argument("args", metavar="[ARG]...", nargs=-1)
+@click.argument("node", metavar="NODE", required=False, shell_complete=complete_call_node)
+@click.argument(
+    "function", metavar="FUNCTION", required=False, shell_complete=complete_call_function
+)
+@click.argument("args", metavar="[ARG]...", nargs=-1, shell_complete=complete_file_argument)
 @click.option("--raw", is_flag=True, help="Ask for the raw answer (modifier2 1, as nginx does).")
 @click.option(
     "--modifier2",

@@ -20,6 +20,9 @@ from rpccli.config import Config, NodeSpec, load_config, resolve_nodes
 __all__ = [
     "Settings",
     "attempt_on",
+    "complete_call_function",
+    "complete_call_node",
+    "complete_file_argument",
     "complete_node_lazily",
     "connection_options",
     "local_option",
@@ -64,6 +67,61 @@ def complete_node_lazily(ctx: click.Context, param: click.Parameter, incomplete:
     from rpccli.names import complete_node
 
     return complete_node(ctx, param, incomplete)
+
+
+def complete_file_argument(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
+    """TAB for an ARG: after ``@``, the files and directories there (``@PATH`` sends a file)."""
+    from click.shell_completion import CompletionItem
+
+    if not incomplete.startswith("@") or incomplete.startswith("@@"):
+        return []
+    partial = incomplete[1:]
+    head = partial[: partial.rfind("/") + 1]  # the directory part, with its slash
+    prefix = partial[len(head) :]
+    try:
+        directory = os.path.expanduser(head) or "."
+        entries = sorted(
+            entry
+            for entry in os.listdir(directory)
+            if entry.startswith(prefix) and (prefix.startswith(".") or not entry.startswith("."))
+        )[:500]
+        return [
+            CompletionItem(
+                f"@{head}{entry}{'/' if os.path.isdir(os.path.join(directory, entry)) else ''}"
+            )
+            for entry in entries
+        ]
+    except OSError:
+        return []
+
+
+def complete_call_node(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
+    """TAB for call's NODE; with --local (no NODE) the names the function file registers."""
+    local_file = ctx.params.get("local_file")
+    if not local_file:
+        return complete_node_lazily(ctx, param, incomplete)
+    # --local takes no NODE: this first word is the FUNCTION, one the file registers
+    from click.shell_completion import CompletionItem
+
+    from rpccli.local import file_function_names
+
+    return [
+        CompletionItem(name, help=local_file)
+        for name in file_function_names(local_file)
+        if name.startswith(incomplete)
+    ]
+
+
+def complete_call_function(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
+    """TAB for call's FUNCTION: the names known for NODE (with --local it is the first ARG)."""
+    from rpccli.names import complete_function
+
+    if ctx.params.get("local_file"):
+        return complete_file_argument(ctx, param, incomplete)  # the first ARG (no NODE)
+
+    if ctx.params.get("node") == ".":
+        ctx.params["node"] = None  # "." is the default node: let names find it
+    return complete_function(ctx, param, incomplete)
 
 
 def local_option(func: F) -> F:
