@@ -92,9 +92,11 @@ def serve_processes(
 
         for sig in _STOP_SIGNALS:
             signal.signal(sig, stop_workers)  # a second Ctrl-C: pass it on, never cut cleanup
-        stop_workers()
         for listener in listeners:
-            listener.close()  # no new connections while the workers finish their calls
+            # before the workers hear of the stop: by the time one logs "stopping", the socket
+            # files are gone, and no new connection can arrive while they finish their calls
+            listener.close()
+        stop_workers()
         for pid in list(children):
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
