@@ -8,7 +8,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal, NamedTuple
+from typing import Final, Literal, NamedTuple, cast
 
 from .errors import NoResult, ProtocolError, RequestError, ResponseTooLarge
 
@@ -37,8 +37,10 @@ __all__ = [
     "encode_array",
     "encode_vars",
     "exceeds_default_buffer",
+    "function_item",
     "mode_modifier2",
     "pack_header",
+    "request_from_item",
     "rpc_request",
     "to_bytes",
     "unpack_header",
@@ -46,6 +48,7 @@ __all__ = [
 ]
 
 HEADER: Final = struct.Struct("<BHB")
+_unpack_header: Final = HEADER.unpack_from
 HEADER_SIZE: Final = 4
 _LEN: Final = struct.Struct("<H")
 
@@ -187,6 +190,12 @@ def validate_function(function: str | bytes) -> bytes:
     return name
 
 
+def function_item(function: str | bytes) -> bytes:
+    """The checked function name as the request's first array item: u16 length, then the name."""
+    name = validate_function(function)
+    return _LEN.pack(len(name)) + name
+
+
 def rpc_request(
     function: str | bytes,
     args: Sequence[str | bytes] = (),
@@ -194,15 +203,28 @@ def rpc_request(
     modifier2: int = 0,
 ) -> bytes:
     """A complete RPC request packet (modifier1 173), checked against every limit of facts 2."""
+    return request_from_item(function_item(function), args, modifier2=modifier2)
+
+
+def request_from_item(
+    item: bytes, args: Sequence[str | bytes] = (), *, modifier2: int = 0
+) -> bytes:
+    """:func:`rpc_request` for a name already encoded by :func:`function_item`.
+
+    A client that calls the same functions again and again keeps their items (see Client.call).
+    """
     # written out rather than built from encode_array(): this runs on every call (bench/)
-    name = validate_function(function)
+    if not 0 <= modifier2 <= 255:
+        raise RequestError("modifier1 and modifier2 must be 0..255", limit="modifier")
+    if not args:  # the body is the name item alone, at most 257 bytes
+        return HEADER.pack(MODIFIER1_RPC, len(item), modifier2) + item
     if len(args) > MAX_ARGS:
         raise RequestError(
             f"{len(args)} arguments; uWSGI reads at most {MAX_ARGS} and drops the rest silently",
             limit="args",
         )
     pack_len = _LEN.pack
-    parts = [pack_len(len(name)), name]
+    parts = [item]
     for i, arg in enumerate(args, 1):
         data = arg.encode("utf-8", "surrogateescape") if isinstance(arg, str) else bytes(arg)
         size = len(data)
@@ -222,8 +244,6 @@ def rpc_request(
             f"the request body is {len(body)} bytes; the protocol allows at most {MAX_BODY}",
             limit="body",
         )
-    if not 0 <= modifier2 <= 255:
-        raise RequestError("modifier1 and modifier2 must be 0..255", limit="modifier")
     return HEADER.pack(MODIFIER1_RPC, len(body), modifier2) + body
 
 
@@ -274,7 +294,7 @@ class ResponseReader:
         self._mode = mode
         self._max = max_size
         self._node = node
-        self._buf = bytearray()
+        self._buf: bytearray | bytes = bytearray()  # bytes once a whole packet came in one read
         self._header: Header | None = None
         self._large = False
         self._vars: tuple[tuple[bytes, bytes], ...] = ()
@@ -303,11 +323,11 @@ class ResponseReader:
             return True
         size = len(data)
         if not self._total and size >= HEADER_SIZE and self._mode == "packet":
-            # the usual case, a whole small answer in the first read, without _advance()
-            m1, body_size, m2 = HEADER.unpack_from(data)
-            if m2 == 0 and size - HEADER_SIZE == body_size <= self._max:
+            # the usual case, a whole answer in the first read: keep its body, copied once
+            m1, body_size, m2 = _unpack_header(data)
+            if not m2 and size - HEADER_SIZE == body_size <= self._max:
                 self._header = Header(m1, body_size, m2)
-                self._buf += memoryview(data)[HEADER_SIZE:]
+                self._buf = bytes(data[HEADER_SIZE:])
                 self._total = size
                 self._expect = body_size
                 self._done = True
@@ -349,7 +369,7 @@ class ResponseReader:
         )
 
     def _advance(self) -> bool:
-        buf = self._buf
+        buf = cast(bytearray, self._buf)  # bytes only after the single-read case, never here
         if self._header is None:
             if len(buf) < HEADER_SIZE:
                 return False
