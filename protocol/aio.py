@@ -29,7 +29,6 @@ from .client import (
     PingResult,
     Target,
     Timings,
-    _nonblocking_socket,
 )
 from .errors import CallError
 from .wire import PING_REQUEST, Mode, PingReader, ResponseReader
@@ -39,6 +38,7 @@ __all__ = ["AsyncClient", "new_event_loop", "run"]
 T = TypeVar("T")
 # under glibc malloc's mmap threshold (128 KiB): a bigger recv() buffer costs an mmap per read
 _CHUNK = 64 * 1024
+_SOCK_NONBLOCK: int = getattr(socket, "SOCK_NONBLOCK", 0)  # one system call less on Linux
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -246,3 +246,11 @@ async def _connected(loop: asyncio.AbstractEventLoop, sock: socket.socket, timeo
         finally:
             loop.remove_writer(fd)
     return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+
+
+def _nonblocking_socket(family: socket.AddressFamily) -> socket.socket:
+    if _SOCK_NONBLOCK:
+        return socket.socket(family, socket.SOCK_STREAM | _SOCK_NONBLOCK)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    return sock

@@ -6,23 +6,19 @@ trickles one byte a second still times out on time; ``max_response`` caps what i
 name is resolved by the system's blocking getaddrinfo(), whose own timeouts apply; the asyncio
 client bounds the lookup by ``connect_timeout`` too.)
 
-The socket is non-blocking and every wait is a poll() bounded by the deadline: fewer system
-calls than socket timeouts, which matters because a call to a local uWSGI takes well under
-100 microseconds (bench/bench_client.py measures the client against a bare socket loop).
+Every wait is the socket's own timeout, set to what is left of the deadline before each read:
+the waiting happens in C, which matters because a call to a local uWSGI takes about 100
+microseconds and each Python step on the way shows (bench/bench_client.py measures the client
+against a bare socket loop).
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import math
-import os
-import select
 import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar, overload
 
 from . import failures
 from .address import Address, parse_address
@@ -35,8 +31,9 @@ from .wire import (
     Response,
     ResponseReader,
     check_mode,
+    function_item,
     mode_modifier2,
-    rpc_request,
+    request_from_item,
 )
 
 __all__ = ["DEFAULT_TIMEOUT", "BaseClient", "CallResult", "Client", "PingResult", "Timings"]
@@ -47,7 +44,15 @@ DEFAULT_TIMEOUT = 4.0
 _CHUNK = 64 * 1024
 #: how long a complete answer waits for the server's close (see _await_close)
 CLOSE_GRACE = 0.05
-_SOCK_NONBLOCK: int = getattr(socket, "SOCK_NONBLOCK", 0)  # one system call less on Linux
+# function names whose checked, encoded form a client keeps: uWSGI exports at most 64 (facts 2),
+# so this leaves room for mistyped names while bounding what a long-lived client holds
+_NAMES_KEPT = 256
+# a request this small fits a fresh connection's send buffer (16 KiB by default on Linux), so
+# sending it never waits; bigger ones get the deadline's remainder as their timeout
+_NEVER_BLOCKS = 4096
+# the C socket type under socket.socket: the same methods and errors, without the Python-level
+# __init__ and close() that socket.socket wraps around every socket (bench/: about 4% a call)
+_Socket = socket.SocketType
 
 
 class Timings(NamedTuple):
@@ -82,6 +87,7 @@ def _decode_name(function: str | bytes) -> str:
 
 
 Target = tuple[socket.AddressFamily, Any]
+R = TypeVar("R", ResponseReader, PingReader)
 
 
 class BaseClient:
@@ -109,6 +115,7 @@ class BaseClient:
             if address.is_literal
             else None
         )
+        self._names: dict[str | bytes, bytes] = {}  # function -> function_item(function)
 
     def __repr__(self) -> str:
         name = type(self).__name__
@@ -125,11 +132,23 @@ class BaseClient:
             raise TypeError("args must be a sequence of arguments, not one str or bytes")
         if modifier2 is None:
             modifier2 = mode_modifier2(self.mode if mode is None else check_mode(mode))
-        request = rpc_request(function, args, modifier2=modifier2)
+        request = self._request(function, args, modifier2)
         reader = ResponseReader(
             "packet" if modifier2 == 0 else "raw", max_size=self.max_response, node=self.node
         )
         return request, reader
+
+    def _request(self, function: str | bytes, args: Sequence[str | bytes], modifier2: int) -> bytes:
+        """rpc_request(), with each function name checked and encoded once per client."""
+        try:
+            item = self._names[function]
+        except KeyError:
+            item = function_item(function)
+            if len(self._names) < _NAMES_KEPT:
+                self._names[function] = item
+        except TypeError:  # an unhashable name (a bytearray): nothing to remember it by
+            item = function_item(function)
+        return request_from_item(item, args, modifier2=modifier2)
 
     def _result(
         self,
@@ -171,16 +190,13 @@ class Client(BaseClient):
 
     def call(self, function: str | bytes, *args: str | bytes, mode: Mode | None = None) -> bytes:
         """Call ``function(*args)`` and return the result bytes."""
-        # call_full() without building the result objects: the hot path of bench/
+        # call_full() without the timings and result objects: the hot path of bench/
         modifier2 = mode_modifier2(self.mode if mode is None else check_mode(mode))
-        request = rpc_request(function, args, modifier2=modifier2)
-        reader = ResponseReader(
-            "raw" if modifier2 else "packet", max_size=self.max_response, node=self.node
-        )
-        timings = self._roundtrip(request, reader, function)
+        request = self._request(function, args, modifier2)
+        reader, _ = self._roundtrip(request, None, function, timed=False)
         if reader.done:
             return reader.body
-        return self._result(request, reader, function, timings).response.body
+        return self._result(request, reader, function, _NO_TIMINGS).response.body
 
     def call_full(
         self,
@@ -199,57 +215,68 @@ class Client(BaseClient):
 
     def ping(self) -> PingResult:
         """uWSGI ping (modifier1 100); ``warning`` is the server's warning text, if any."""
-        reader = PingReader(node=self.node)
-        timings = self._roundtrip(PING_REQUEST, reader, None)
+        reader, timings = self._roundtrip(PING_REQUEST, PingReader(node=self.node), None)
         return PingResult(self.node, reader.feed_eof(), timings)
 
     def exchange(
         self, request: bytes, reader: ResponseReader, *, function: str | bytes | None = None
     ) -> CallResult:
         """Send already-encoded ``request`` bytes and read the answer with ``reader``."""
-        timings = self._roundtrip(request, reader, function)
+        _, timings = self._roundtrip(request, reader, function)
         return self._result(request, reader, function, timings)
 
+    @overload
     def _roundtrip(
-        self, request: bytes, reader: ResponseReader | PingReader, function: str | bytes | None
-    ) -> Timings:
-        # Non-blocking socket + poll(): every wait is bounded by the deadline, with fewer system
-        # calls than socket timeouts (which poll before AND toggle O_NONBLOCK around each call).
-        # Written out flat: this is the hot path that bench/bench_client.py measures.
+        self, request: bytes, reader: None, function: str | bytes | None, *, timed: bool = ...
+    ) -> tuple[ResponseReader, Timings]: ...
+
+    @overload
+    def _roundtrip(
+        self, request: bytes, reader: R, function: str | bytes | None, *, timed: bool = ...
+    ) -> tuple[R, Timings]: ...
+
+    def _roundtrip(
+        self,
+        request: bytes,
+        reader: ResponseReader | PingReader | None,
+        function: str | bytes | None,
+        *,
+        timed: bool = True,
+    ) -> tuple[ResponseReader | PingReader, Timings]:
+        """Connect, send ``request``, feed the answer to ``reader`` until it is complete or EOF.
+
+        Every wait is the socket's own timeout (poll() in C), set to what is left of the deadline
+        before each read. With ``reader`` None, a ResponseReader for the request's modifier2 is
+        made while the server works on the request. Written out flat: bench/bench_client.py
+        measures this path, and against a local server every Python step shows.
+        """
         monotonic = time.monotonic
         start = monotonic()
         deadline = start + self.timeout
-        sock, sent = self._connect(start, deadline, request)
-        connected = first = monotonic()
+        sock = self._connect(start, deadline)
+        connected = first = monotonic() if timed else start
         received = 0
-        poller = select.poll()
         try:
-            if sent < len(request):
-                _send(sock, request, sent, deadline)
-            poller.register(sock, select.POLLIN)
+            if len(request) > _NEVER_BLOCKS:  # else the send never waits (see _NEVER_BLOCKS)
+                sock.settimeout(deadline - monotonic())
+            sock.sendall(request)
+            if reader is None:  # modifier2 0 asks for a packet, anything else raw (facts 3)
+                mode: Mode = "raw" if request[3] else "packet"
+                reader = ResponseReader(mode, max_size=self.max_response, node=self.node)
             while True:
                 # checked before every read, so a trickling peer cannot stretch the call
                 remaining = deadline - monotonic()
-                if remaining <= 0 or not poller.poll(int(remaining * 1000) + 1):
+                if remaining <= 0:
                     raise TimeoutError
-                try:
-                    data = sock.recv(_CHUNK)
-                except BlockingIOError:
-                    continue
-                if not received:
+                sock.settimeout(remaining)
+                data = sock.recv(_CHUNK)
+                if timed and not received:
                     first = monotonic()
                 if not data:
                     break
                 received += len(data)
                 if reader.feed(data):
-                    try:
-                        tail = sock.recv(_CHUNK)  # the server's close usually came along
-                    except BlockingIOError:
-                        _await_close(sock, poller, reader, min(deadline, monotonic() + CLOSE_GRACE))
-                    except OSError:
-                        pass  # a reset after a complete answer changes nothing
-                    else:
-                        reader.feed(tail)  # raises if these are bytes after the end
+                    _await_close(sock, reader, deadline)
                     break
         except CallError:
             raise
@@ -257,14 +284,12 @@ class Client(BaseClient):
             raise self._failed(exc, request, function, received) from None
         finally:
             sock.close()
-        return Timings(connected - start, first - start, monotonic() - start)
+        if not timed:
+            return reader, _NO_TIMINGS
+        return reader, Timings(connected - start, first - start, monotonic() - start)
 
-    def _connect(self, start: float, deadline: float, request: bytes) -> tuple[socket.socket, int]:
-        """A connected non-blocking socket and how many bytes of ``request`` it has sent.
-
-        The first send() doubles as the check that the connection is up: on loopback and unix
-        sockets it always is by then, which saves a poll() and a getsockopt() per call.
-        """
+    def _connect(self, start: float, deadline: float) -> socket.SocketType:
+        """A socket connected to the first target that answers within the connect timeout."""
         targets = self._targets
         if targets is None:
             address = self.address
@@ -279,19 +304,11 @@ class Client(BaseClient):
             remaining = limit - time.monotonic()
             if remaining <= 0:
                 break
-            sock = _nonblocking_socket(family)
+            sock = _Socket(family, socket.SOCK_STREAM)
             try:
-                code = sock.connect_ex(sockaddr)
-                if code == 0 or code == errno.EINPROGRESS:
-                    try:
-                        return sock, sock.send(request)
-                    except BlockingIOError:  # still connecting: wait for it
-                        if not _wait(sock, select.POLLOUT, limit):
-                            raise TimeoutError from None
-                    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                if code:
-                    raise OSError(code, os.strerror(code))
-                return sock, 0
+                sock.settimeout(remaining)
+                sock.connect(sockaddr)
+                return sock
             except OSError as exc:  # TimeoutError included
                 error = self._connect_error(exc)
             except BaseException:  # interrupted: never leak the socket
@@ -301,57 +318,24 @@ class Client(BaseClient):
         raise error or failures.connect_timed_out(self.node, self.connect_timeout)
 
 
-def _wait(sock: socket.socket, events: int, until: float) -> bool:
-    """poll() one socket for ``events`` until ``until``; False when the time ran out."""
-    poller = select.poll()
-    poller.register(sock, events)
-    return bool(poller.poll(_millis(until - time.monotonic())))
-
-
-def _send(sock: socket.socket, data: bytes, sent: int, deadline: float) -> None:
-    """sendall() for a non-blocking socket, within the deadline."""
-    view = memoryview(data)
-    while True:
-        with contextlib.suppress(BlockingIOError):
-            sent += sock.send(view[sent:])
-        if sent >= len(data):
-            return
-        if not _wait(sock, select.POLLOUT, deadline):
-            raise TimeoutError
+_NO_TIMINGS = Timings(0.0, 0.0, 0.0)
 
 
 def _await_close(
-    sock: socket.socket, poller: select.poll, reader: ResponseReader | PingReader, until: float
+    sock: socket.SocketType, reader: ResponseReader | PingReader, deadline: float
 ) -> None:
     """After a complete answer, wait briefly for the server's close (facts 3: "Then close").
 
     Letting the server close first keeps TIME_WAIT on its side: a client that closes first
     piles up TIME_WAIT sockets on its own ephemeral ports, and its connects slow down. Bytes
-    that arrive meanwhile are a protocol error (raised by the reader); a server that keeps the
+    that arrive meanwhile are a protocol error (the reader raises it); a server that keeps the
     connection open costs at most CLOSE_GRACE and is not an error.
     """
-    while True:
-        try:
-            data = sock.recv(_CHUNK)  # the close usually came with the answer: try first
-        except BlockingIOError:
-            if not poller.poll(_millis(until - time.monotonic())):
-                return
-            continue
-        except OSError:
-            return  # a reset after a complete answer changes nothing
-        if not data:
-            return
-        reader.feed(data)
-
-
-def _millis(seconds: float) -> int:
-    """A poll() timeout: whole milliseconds, rounded up so we never wake before the deadline."""
-    return max(math.ceil(seconds * 1000), 0)
-
-
-def _nonblocking_socket(family: socket.AddressFamily) -> socket.socket:
-    if _SOCK_NONBLOCK:
-        return socket.socket(family, socket.SOCK_STREAM | _SOCK_NONBLOCK)
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setblocking(False)
-    return sock
+    # the close usually came along with the answer, and then the read does not wait at all
+    sock.settimeout(min(CLOSE_GRACE, max(deadline - time.monotonic(), 0.0)))
+    try:
+        data = sock.recv(_CHUNK)
+    except OSError:
+        return  # out of time, or a reset after a complete answer: it changes nothing
+    if data:
+        reader.feed(data)  # raises: nothing may follow a complete answer
