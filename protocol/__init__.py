@@ -23,7 +23,7 @@ from .errors import (
     RPCError,
     UsageError,
 )
-from .wire import Mode, Response, rpc_request
+from .wire import Mode, RequestEncoder, Response, rpc_request
 
 if TYPE_CHECKING:
     from .aio import AsyncClient
@@ -43,6 +43,7 @@ __all__ = [
     "PingResult",
     "ProtocolError",
     "RPCError",
+    "RequestEncoder",
     "RequestError",
     "Response",
     "ResponseTooLarge",

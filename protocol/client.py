@@ -28,12 +28,11 @@ from .wire import (
     PING_REQUEST,
     Mode,
     PingReader,
+    RequestEncoder,
     Response,
     ResponseReader,
     check_mode,
-    function_item,
     mode_modifier2,
-    request_from_item,
 )
 
 __all__ = ["DEFAULT_TIMEOUT", "BaseClient", "CallResult", "Client", "PingResult", "Timings"]
@@ -44,9 +43,6 @@ DEFAULT_TIMEOUT = 4.0
 _CHUNK = 64 * 1024
 #: how long a complete answer waits for the server's close (see _await_close)
 CLOSE_GRACE = 0.05
-# function names whose checked, encoded form a client keeps: uWSGI exports at most 64 (facts 2),
-# so this leaves room for mistyped names while bounding what a long-lived client holds
-_NAMES_KEPT = 256
 # a request this small fits a fresh connection's send buffer (16 KiB by default on Linux), so
 # sending it never waits; bigger ones get the deadline's remainder as their timeout
 _NEVER_BLOCKS = 4096
@@ -115,7 +111,7 @@ class BaseClient:
             if address.is_literal
             else None
         )
-        self._names: dict[str | bytes, bytes] = {}  # function -> function_item(function)
+        self._encode = RequestEncoder()  # each function name checked and encoded once
 
     def __repr__(self) -> str:
         name = type(self).__name__
@@ -132,23 +128,11 @@ class BaseClient:
             raise TypeError("args must be a sequence of arguments, not one str or bytes")
         if modifier2 is None:
             modifier2 = mode_modifier2(self.mode if mode is None else check_mode(mode))
-        request = self._request(function, args, modifier2)
+        request = self._encode(function, args, modifier2=modifier2)
         reader = ResponseReader(
             "packet" if modifier2 == 0 else "raw", max_size=self.max_response, node=self.node
         )
         return request, reader
-
-    def _request(self, function: str | bytes, args: Sequence[str | bytes], modifier2: int) -> bytes:
-        """rpc_request(), with each function name checked and encoded once per client."""
-        try:
-            item = self._names[function]
-        except KeyError:
-            item = function_item(function)
-            if len(self._names) < _NAMES_KEPT:
-                self._names[function] = item
-        except TypeError:  # an unhashable name (a bytearray): nothing to remember it by
-            item = function_item(function)
-        return request_from_item(item, args, modifier2=modifier2)
 
     def _result(
         self,
@@ -192,7 +176,7 @@ class Client(BaseClient):
         """Call ``function(*args)`` and return the result bytes."""
         # call_full() without the timings and result objects: the hot path of bench/
         modifier2 = mode_modifier2(self.mode if mode is None else check_mode(mode))
-        request = self._request(function, args, modifier2)
+        request = self._encode(function, args, modifier2=modifier2)
         reader, _ = self._roundtrip(request, None, function, timed=False)
         if reader.done:
             return reader.body

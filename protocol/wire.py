@@ -29,6 +29,7 @@ __all__ = [
     "Header",
     "Mode",
     "PingReader",
+    "RequestEncoder",
     "Response",
     "ResponseReader",
     "check_mode",
@@ -245,6 +246,34 @@ def request_from_item(
             limit="body",
         )
     return HEADER.pack(MODIFIER1_RPC, len(body), modifier2) + body
+
+
+class RequestEncoder:
+    """:func:`rpc_request` that checks and encodes each function name once.
+
+    For callers that make many calls to the few functions a server exports (uWSGI: at most 64,
+    facts 2): the name is most of the work of building a small request. At most ``keep`` names
+    are remembered, so mistyped ones cannot grow it without bound.
+    """
+
+    __slots__ = ("_items", "_keep")
+
+    def __init__(self, keep: int = 256) -> None:
+        self._items: dict[str | bytes, bytes] = {}
+        self._keep = keep
+
+    def __call__(
+        self, function: str | bytes, args: Sequence[str | bytes] = (), *, modifier2: int = 0
+    ) -> bytes:
+        try:
+            item = self._items[function]
+        except KeyError:
+            item = function_item(function)
+            if len(self._items) < self._keep:
+                self._items[function] = item
+        except TypeError:  # an unhashable name (a bytearray): nothing to remember it by
+            item = function_item(function)
+        return request_from_item(item, args, modifier2=modifier2)
 
 
 def exceeds_default_buffer(request: bytes) -> bool:

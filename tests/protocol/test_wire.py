@@ -13,6 +13,7 @@ from protocol.wire import (
     MAX_NAME,
     PING_REQUEST,
     Header,
+    RequestEncoder,
     Response,
     check_mode,
     decode_array,
@@ -287,3 +288,14 @@ def test_bad_ping_replies(wire: bytes, error: type[Exception], fragment: str) ->
     assert len(verdicts) == 1, verdicts
     result = ping([wire])
     assert isinstance(result, tuple) and result[0] is error and fragment in result[1], result
+
+
+def test_the_encoder_remembers_at_most_keep_names_and_takes_unhashable_ones() -> None:
+    encode = RequestEncoder(keep=2)
+    for name in ("a", "b", "c", "a", b"a"):
+        assert encode(name, ["x"]) == rpc_request(name, ["x"])
+    assert len(encode._items) == 2  # "c" and b"a" were encoded but not kept
+    assert encode(bytearray(b"hello")) == rpc_request(b"hello")  # unhashable: encoded each time
+    with pytest.raises(RequestError, match="empty"):
+        encode("")
+    assert "" not in encode._items  # a bad name is never remembered

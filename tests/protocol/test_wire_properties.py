@@ -10,6 +10,7 @@ from protocol.wire import (
     HEADER_SIZE,
     MAX_ARGS,
     MODIFIER1_RPC,
+    RequestEncoder,
     Response,
     decode_array,
     decode_vars,
@@ -49,6 +50,27 @@ def test_request_decodes_to_what_was_asked(name: bytes, values: list[bytes], m2:
     assert (header.modifier1, header.modifier2) == (MODIFIER1_RPC, m2)
     assert header.size == len(request) - HEADER_SIZE
     assert decode_array(request[HEADER_SIZE:]) == [name, *values]
+
+
+any_names = st.one_of(st.binary(max_size=300), st.text(max_size=100))
+any_args = st.lists(st.one_of(st.binary(max_size=70000), st.text(max_size=50)), max_size=300)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(any_names, any_args, st.integers(-1, 256)), min_size=1, max_size=6))
+def test_the_encoder_says_what_rpc_request_says(calls: list[tuple[object, list, int]]) -> None:
+    # the same bytes, or the same error, call after call (names remembered or not)
+    encode = RequestEncoder(keep=2)
+    for name, values, m2 in calls * 2:
+        try:
+            expected: object = rpc_request(name, values, modifier2=m2)  # type: ignore[arg-type]
+        except Exception as exc:
+            expected = (type(exc), str(exc), getattr(exc, "limit", None))
+        try:
+            got: object = encode(name, values, modifier2=m2)  # type: ignore[arg-type]
+        except Exception as exc:
+            got = (type(exc), str(exc), getattr(exc, "limit", None))
+        assert got == expected
 
 
 @given(st.data(), st.binary(max_size=3000), st.sampled_from(["packet", "large", "raw"]))
