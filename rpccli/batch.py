@@ -24,10 +24,12 @@ record, not the end of the batch. Exit 0 when every call succeeded, 6 otherwise;
 
 from __future__ import annotations
 
+import io
+import os
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import click
@@ -35,10 +37,11 @@ import click
 from protocol.client import Client
 from protocol.errors import RPCError, UsageError
 from protocol.nodes import Health, NodeGroup
-from protocol.wire import rpc_request
+from protocol.wire import RequestEncoder, rpc_request
 from rpccli import exitcodes
 from rpccli.batch_engine import SKIP, Call, run
 from rpccli.batch_input import MAX_LINE, Job, LineReader, parse_line
+from rpccli.batch_lanes import CHUNK_END, ChunkSource, FrameSink, LaneFailed, run_lanes
 from rpccli.batch_output import BatchWriter
 from rpccli.call_common import (
     Settings,
@@ -133,6 +136,13 @@ class _Nodes:
 @click.option("--json", "json_flag", is_flag=True, help="JSON Lines (-o json).")
 @click.option("--raw-output", is_flag=True, help="Each result and a newline (-o lines).")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@click.option(
+    "--lanes",
+    type=click.IntRange(0, 64),
+    default=0,
+    help="Processes sharing the calls (default: 2 on a multi-core machine with -c 4 or more "
+    "and piped input, else 1; pretty output and --local use 1).",
+)
 @local_option
 def batch(
     node: str | None,
@@ -147,6 +157,7 @@ def batch(
     json_flag: bool,
     raw_output: bool,
     quiet: bool,
+    lanes: int,
     local_file: str | None,
 ) -> int:
     """Run one call per line of stdin (JSON Lines out when piped).
@@ -194,15 +205,18 @@ def batch(
     printer = Printer("bytes")
     nodes = _Nodes(settings, config, retry_unsafe)
     modifier2 = 1 if raw or (settings and settings.mode == "raw") else 0
-    writer = BatchWriter(printer, fmt)
 
     lines = LineReader(sys.stdin.buffer)
+    encode = RequestEncoder()  # a batch calls a few functions many times: names encoded once
     if not quiet and sys.stdin.isatty():
         # as psql and sqlite3 do: a silent wait on a terminal looks like a hang
         printer.info("rpccli: reading calls from the terminal, one per line; Ctrl-D ends")
 
-    def jobs() -> Iterator[Call | dict[str, Any] | object]:
-        for number, text in lines:
+    def jobs(source: Iterable[tuple[int, Any]]) -> Iterator[Call | dict[str, Any] | object]:
+        for number, text in source:
+            if text is CHUNK_END:  # a lane's chunk is over (rpccli.batch_lanes)
+                yield _CHUNK_DONE
+                continue
             info: dict[str, Any] | None = None
             try:
                 if text is None:
@@ -216,7 +230,7 @@ def batch(
                     yield _local_call(local, job, info)
                     continue
                 clients, health = nodes.clients(job.node)
-                request = rpc_request(job.function, job.args, modifier2=modifier2)
+                request = encode(job.function, job.args, modifier2=modifier2)
             except RPCError as exc:
                 yield _bad_line(exc, number, info)
                 continue
@@ -224,27 +238,70 @@ def batch(
                 clients, request, job.function, info, health=health, retry_unsafe=retry_unsafe
             )
 
+    def one_lane(source: LineReader | ChunkSource, writer: BatchWriter, in_flight: int) -> None:
+        def emit(item: dict[str, Any]) -> None:
+            if item is _CHUNK_DONE:
+                writer.flush()
+                writer.printer.chunk_done()  # type: ignore[union-attr]
+            else:
+                writer.emit(item)
+
+        try:
+            run(
+                jobs(source),
+                emit,
+                concurrency=in_flight,
+                window=max(in_flight * 4, 16),
+                flush=writer.flush,
+                input_ready=source.ready,
+                input_fd=source.fd,
+            )
+        finally:
+            writer.flush()
+
+    def lane(source: ChunkSource, sink: FrameSink) -> tuple[int, int]:
+        writer = BatchWriter(sink, fmt)
+        one_lane(source, writer, max(concurrency // count, 1))
+        return writer.calls, writer.failures
+
+    count = _lanes(lanes, concurrency, fmt, local)
     started = time.monotonic()
-    try:
-        run(
-            jobs(),
-            writer.emit,
-            concurrency=concurrency,
-            window=max(concurrency * 4, 16),
-            flush=writer.flush,
-            input_ready=lines.ready,
-            input_fd=lines.fd,
-        )
-    finally:
-        writer.flush()
+    if count > 1:
+        try:
+            calls, failures = run_lanes(count, lines, printer, lane)
+        except LaneFailed as exc:
+            printer.info(f"rpccli: {exc}: the results of its calls are lost")
+            return exitcodes.PARTIAL
+    else:
+        writer = BatchWriter(printer, fmt)
+        one_lane(lines, writer, concurrency)
+        calls, failures = writer.calls, writer.failures
     elapsed = time.monotonic() - started
     if not quiet:
-        rate = writer.calls / elapsed if elapsed > 0 else 0.0
-        printer.info(
-            f"rpccli: {writer.calls} calls, {writer.failures} failed, "
-            f"{rate:.0f} calls/s ({elapsed:.2f} s)"
-        )
-    return exitcodes.PARTIAL if writer.failures else exitcodes.OK
+        rate = calls / elapsed if elapsed > 0 else 0.0
+        on = f", {count} lanes" if count > 1 else ""
+        summary = f"{calls} calls, {failures} failed, {rate:.0f} calls/s ({elapsed:.2f} s{on})"
+        printer.info(f"rpccli: {summary}")
+    return exitcodes.PARTIAL if failures else exitcodes.OK
+
+
+#: a lane's marker item, passed through the engine in order after the last result of a chunk
+_CHUNK_DONE: dict[str, Any] = {"chunk_done": True}
+
+
+def _lanes(asked: int, concurrency: int, fmt: str, local: object) -> int:
+    """How many processes share the calls: ``asked`` (0: two when they pay -- a second core,
+    at least 4 calls in flight, input from a pipe or file). The terminal's pretty output and
+    --local (one process's functions) always run in this one process."""
+    if fmt == "pretty" or local is not None:
+        return 1
+    if asked:
+        return asked
+    try:
+        piped = not os.isatty(sys.stdin.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        piped = False  # no file descriptor (an in-process test's stdin): stay in one process
+    return 2 if piped and concurrency >= 4 and (os.cpu_count() or 1) >= 2 else 1
 
 
 def _local_call(local: Any, job: Job, info: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,193 @@
+"""``rpccli batch`` on several processes (rpccli.batch_lanes): the same bytes as one process,
+in order, streaming, and nothing left behind. Real processes against the bundled server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+RPCCLI = [sys.executable, "-m", "rpccli"]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("RPCCLI_")}
+    clean.update(XDG_CONFIG_HOME=str(tmp_path / "c"), XDG_STATE_HOME=str(tmp_path / "s"))
+    return clean
+
+
+def mixed_input(repeat: int) -> bytes:
+    """Every kind of line, over several chunks (rpccli.batch_lanes.CHUNK_LINES is 256)."""
+    block = [
+        b"hello a",
+        b'upper "b c"',
+        b"",
+        b"# a comment",
+        b"nosuch",
+        b'{"function": "echo", "args": ["x", {"base64": "AAE="}]}',
+        b'["argc", "1", "2"]',
+        b"{bad json",
+        b"hello ''",
+        b"binary 3",
+        b"echo $'\\x00\\xff'",
+        b"empty",
+    ]
+    return b"\n".join(block * repeat) + b"\n"
+
+
+def run_batch(node: str, env: dict[str, str], *args: str, data: bytes) -> tuple[int, bytes, str]:
+    proc = subprocess.run(
+        [*RPCCLI, "batch", *args, node], input=data, capture_output=True, env=env, timeout=120
+    )
+    return proc.returncode, proc.stdout, proc.stderr.decode()
+
+
+def without_timing(json_lines: bytes) -> list[dict[str, object]]:
+    records = [json.loads(line) for line in json_lines.splitlines()]
+    for record in records:
+        record.pop("elapsed_ms")
+    return records
+
+
+def summary_counts(err: str) -> str:
+    return err.strip().splitlines()[-1].split(" calls/s")[0].rsplit(",", 1)[0]
+
+
+@pytest.mark.parametrize("lanes", ["2", "3"])
+def test_lanes_write_what_one_process_writes(
+    bundled_node: str, env: dict[str, str], lanes: str
+) -> None:
+    data = mixed_input(60)  # 720 lines: three chunks and a bit
+    code, out, err = run_batch(bundled_node, env, "-c", "8", "--lanes", "1", data=data)
+    code_n, out_n, err_n = run_batch(bundled_node, env, "-c", "8", "--lanes", lanes, data=data)
+    assert (code_n, code) == (6, 6)
+    assert without_timing(out_n) == without_timing(out)
+    numbers = [r["line"] for r in without_timing(out_n)]
+    assert numbers == sorted(numbers) and len(numbers) == 600  # in input order, none lost
+    assert summary_counts(err_n) == summary_counts(err) == "rpccli: 600 calls, 240 failed"
+    assert f"{lanes} lanes)" in err_n and "lanes)" not in err
+
+
+@pytest.mark.parametrize("fmt", ["lines", "netstring"])
+def test_lanes_keep_bytes_and_error_lines_in_order(
+    bundled_node: str, env: dict[str, str], fmt: str
+) -> None:
+    data = mixed_input(30)
+    one = run_batch(bundled_node, env, "-c", "8", "-o", fmt, "--lanes", "1", data=data)
+    two = run_batch(bundled_node, env, "-c", "8", "-o", fmt, "--lanes", "2", data=data)
+    assert two[1] == one[1]  # the result bytes, binary ones included
+    # each failed line's message on stderr, in input order, before the summary
+    assert two[2].splitlines()[:-1] == one[2].splitlines()[:-1]
+    assert len(one[2].splitlines()) == 4 * 30 + 1  # nosuch, {bad json, hello '', empty
+
+
+def test_two_lanes_by_default_when_they_pay(bundled_node: str, env: dict[str, str]) -> None:
+    data = b"hello a\n" * 50
+    _, _, err = run_batch(bundled_node, env, "-c", "16", data=data)
+    expected = "2 lanes)" if (os.cpu_count() or 1) >= 2 else "s)"
+    assert err.strip().endswith(expected)
+    _, _, err = run_batch(bundled_node, env, "-c", "3", data=data)  # few calls in flight
+    assert "lanes" not in err
+
+
+def test_local_functions_stay_in_one_process(env: dict[str, str], tmp_path: Path) -> None:
+    functions = tmp_path / "f.py"
+    functions.write_text(
+        "import os, uwsgi\nuwsgi.register_rpc('pid', lambda: str(os.getpid()).encode())\n"
+    )
+    proc = subprocess.run(
+        [*RPCCLI, "batch", "-o", "lines", "-c", "8", "--lanes", "4", "--local", str(functions)],
+        input=b"pid\n" * 20,
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 0
+    assert len(set(proc.stdout.splitlines())) == 1  # one process answered every line
+    assert b"lanes" not in proc.stderr
+
+
+def test_lanes_answer_a_slow_stream_line_by_line(bundled_node: str, env: dict[str, str]) -> None:
+    proc = subprocess.Popen(
+        [*RPCCLI, "batch", "-q", "-c", "4", "--lanes", "2", "-o", "lines", bundled_node],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        for word in (b"a", b"b", b"c", b"d"):  # one line at a time, so lanes take turns
+            proc.stdin.write(b"hello " + word + b"\n")
+            proc.stdin.flush()
+            assert proc.stdout.readline() == b"Hello, " + word + b"\n"
+    finally:
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0
+
+
+def processes_with(mark: str) -> list[int]:
+    """Pids whose environment holds ``mark`` (forked lanes inherit their parent's)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if mark.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_reader_that_leaves_ends_every_lane(bundled_node: str, env: dict[str, str]) -> None:
+    mark = f"LANES_TEST_MARK={uuid.uuid4()}"
+    env = {**env, "LANES_TEST_MARK": mark.split("=", 1)[1]}
+    proc = subprocess.Popen(
+        [*RPCCLI, "batch", "-q", "-c", "8", "--lanes", "2", "-o", "lines", bundled_node],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(b"hello a\n" * 3000)
+    proc.stdin.flush()
+    assert proc.stdout.readline() == b"Hello, a\n"
+    proc.stdout.close()  # `| head -n1`
+    proc.stdin.close()
+    assert proc.wait(timeout=30) == 0
+    assert proc.stderr is not None and proc.stderr.read() == b""
+    deadline = time.monotonic() + 10
+    while processes_with(mark) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_with(mark) == []
+
+
+def test_a_lane_that_dies_is_one_line_and_exit_6(bundled_node: str, env: dict[str, str]) -> None:
+    proc = subprocess.Popen(
+        [*RPCCLI, "batch", "-q", "-c", "4", "--lanes", "2", "-o", "lines", bundled_node],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    proc.stdin.write(b"sleep 0.2\n" * 40)
+    proc.stdin.flush()
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 10
+    while not children.read_text().split() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    lane = int(children.read_text().split()[0])
+    os.kill(lane, signal.SIGKILL)  # a lane this test's batch started, by its pid
+    proc.stdin.close()
+    assert proc.wait(timeout=30) == 6
+    err = proc.stderr.read().decode()
+    assert err == f"rpccli: batch lane {lane} ended early: the results of its calls are lost\n"
