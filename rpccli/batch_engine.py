@@ -278,6 +278,8 @@ class _Loop:
                 if call.result is None:
                     self.start(call)
         now = time.monotonic()
+        if now < soonest:
+            return  # no deadline has come: nothing to time out (the usual round)
         for call in [c for c in inflight.values() if c.state == _CONNECTING]:
             if now >= call.connect_deadline:
                 client = call.client
