@@ -333,6 +333,10 @@ class _Loop:
 SKIP = object()
 
 
+def _done(item: Call | dict[str, Any]) -> bool:
+    return item.result is not None if isinstance(item, Call) else True
+
+
 def run(
     source: Iterator[Call | dict[str, Any] | object],
     emit: Callable[[dict[str, Any]], None],
@@ -354,13 +358,9 @@ def run(
     exhausted = False
     try:
         while True:
-            while pending:  # what is done, in input order
-                head = pending[0]
-                result = head.result if isinstance(head, Call) else head
-                if result is None:
-                    break
-                pending.popleft()
-                emit(result)
+            while pending and _done(pending[0]):  # what is done, in input order
+                head = pending.popleft()
+                emit(head.result if isinstance(head, Call) else head)  # type: ignore[arg-type]
             if exhausted and not pending:
                 return
             waiting_for_input = False
@@ -369,6 +369,8 @@ def run(
                     if loop.inflight:
                         waiting_for_input = True  # wait on the sockets and the input together
                         break
+                    if pending and _done(pending[0]):
+                        break  # write what is answered (a bad line's record) before waiting
                     if flush is not None:
                         flush()  # about to block on the input: show everything answered so far
                 item = next(source, None)

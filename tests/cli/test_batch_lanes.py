@@ -115,22 +115,38 @@ def test_local_functions_stay_in_one_process(env: dict[str, str], tmp_path: Path
     assert b"lanes" not in proc.stderr
 
 
-def test_lanes_answer_a_slow_stream_line_by_line(bundled_node: str, env: dict[str, str]) -> None:
+@pytest.mark.parametrize("lanes", ["1", "2"])
+def test_a_slow_stream_is_answered_line_by_line(
+    bundled_node: str, env: dict[str, str], lanes: str
+) -> None:
+    # `tail -f calls | rpccli batch -c 4`: every answer -- a bad line's record too, which needs
+    # no call -- comes out before the next line is written (with lanes: lanes take turns)
     proc = subprocess.Popen(
-        [*RPCCLI, "batch", "-q", "-c", "4", "--lanes", "2", "-o", "lines", bundled_node],
+        [*RPCCLI, "batch", "-q", "-c", "4", "--lanes", lanes, "-o", "lines", bundled_node],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         env=env,
     )
     assert proc.stdin is not None and proc.stdout is not None
+    exchange = [
+        (b"hello a", b"Hello, a\n"),
+        (b"{bad json", b"\n"),  # a failed line prints an empty line (-o lines)
+        (b"# a comment", None),
+        (b"hello b", b"Hello, b\n"),
+        (b"hello ''", b"\n"),
+        (b"nosuch", b"\n"),
+        (b"hello c", b"Hello, c\n"),
+    ]
     try:
-        for word in (b"a", b"b", b"c", b"d"):  # one line at a time, so lanes take turns
-            proc.stdin.write(b"hello " + word + b"\n")
+        for line, answer in exchange:
+            proc.stdin.write(line + b"\n")
             proc.stdin.flush()
-            assert proc.stdout.readline() == b"Hello, " + word + b"\n"
+            if answer is not None:
+                assert proc.stdout.readline() == answer, line
     finally:
         proc.stdin.close()
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=30) == 6
 
 
 def processes_with(mark: str) -> list[int]:
