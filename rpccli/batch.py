@@ -268,7 +268,9 @@ def batch(
     started = time.monotonic()
     if count > 1:
         try:
-            calls, failures = run_lanes(count, lines, printer, lane)
+            calls, failures = run_lanes(
+                count, lines, printer, lane, chunk_lines=max(concurrency // count * 8, 16)
+            )
         except LaneFailed as exc:
             printer.info(f"rpccli: {exc}: the results of its calls are lost")
             return exitcodes.PARTIAL

@@ -42,7 +42,6 @@ CHUNK_END: Final = object()
 
 _FRAME: Final = struct.Struct("<BI")  # kind, payload size
 _LINES, _OUT, _ERR, _CHUNK_DONE, _TOTALS = b"l"[0], b"o"[0], b"e"[0], b"c"[0], b"t"[0]
-CHUNK_LINES = 256  # lines per chunk at most
 CHUNKS_PER_LANE = 4  # chunks handed out and not yet written, per lane
 _READ = 65536
 
@@ -176,13 +175,19 @@ def _spawn(work: Work, others: list[_Lane]) -> _Lane:
     return _Lane(pid, to_w, from_r)
 
 
-def run_lanes(lanes: int, reader: LineReader, printer: Printer, work: Work) -> tuple[int, int]:
-    """Run the batch on ``lanes`` forked processes; return (calls, failures) over all of them."""
+def run_lanes(
+    lanes: int, reader: LineReader, printer: Printer, work: Work, *, chunk_lines: int
+) -> tuple[int, int]:
+    """Run the batch on ``lanes`` forked processes; return (calls, failures) over all of them.
+
+    A chunk has at most ``chunk_lines`` lines, and at most CHUNKS_PER_LANE chunks per lane are
+    out at once: that bounds what is in memory (lines and results) however long the input is.
+    """
     started: list[_Lane] = []
     try:
         for _ in range(lanes):
             started.append(_spawn(work, started))
-        return _coordinate(started, reader, printer)
+        return _coordinate(started, reader, printer, chunk_lines)
     finally:
         for lane in started:
             _stop(lane)
@@ -207,7 +212,9 @@ class LaneFailed(Exception):
     """A lane ended without its totals: its results are lost."""
 
 
-def _coordinate(lanes: list[_Lane], reader: LineReader, printer: Printer) -> tuple[int, int]:
+def _coordinate(
+    lanes: list[_Lane], reader: LineReader, printer: Printer, chunk_lines: int
+) -> tuple[int, int]:
     lines = iter(reader)
     owners: deque[_Lane] = deque()  # the lane of each chunk handed out and not yet written
     turn = 0
@@ -224,7 +231,7 @@ def _coordinate(lanes: list[_Lane], reader: LineReader, printer: Printer) -> tup
         # hand out chunks while the input has lines ready and the lanes have room
         while not input_over and len(owners) < CHUNKS_PER_LANE * len(lanes) and reader.ready():
             chunk: list[Entry] = []
-            while len(chunk) < CHUNK_LINES:
+            while len(chunk) < chunk_lines:
                 entry = next(lines, None)
                 if entry is None:
                     input_over = True
@@ -258,9 +265,10 @@ def _coordinate(lanes: list[_Lane], reader: LineReader, printer: Printer) -> tup
         if input_over and not owners:
             break
         flush()
-        _wait(
-            lanes, reader, want_input=not input_over and len(owners) < CHUNKS_PER_LANE * len(lanes)
-        )
+        room = not input_over and len(owners) < CHUNKS_PER_LANE * len(lanes)
+        if room and reader.ready():
+            continue  # written chunks made room and lines are waiting: hand them out first
+        _wait(lanes, reader, want_input=room)
     flush()
     calls = failures = 0
     for lane in lanes:

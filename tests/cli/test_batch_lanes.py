@@ -149,6 +149,49 @@ def test_a_slow_stream_is_answered_line_by_line(
         assert proc.wait(timeout=30) == 6
 
 
+# lanes whose work is instant (no network): they finish every chunk before the coordinator
+# comes back, which is when it must hand out the lines it has already read without waiting
+ECHO_LANES = """
+import sys
+from rpccli.batch_input import LineReader
+from rpccli.batch_lanes import CHUNK_END, run_lanes
+from rpccli.output import Printer
+
+def work(source, sink):
+    calls = 0
+    for number, text in source:
+        if text is CHUNK_END:
+            sink.chunk_done()
+        else:
+            calls += 1
+            sink.write(b"%d %s\\n" % (number, text.encode()))
+    return calls, 0
+
+chunk = int(sys.argv[1])
+print(run_lanes(2, LineReader(sys.stdin.buffer), Printer("bytes"), work, chunk_lines=chunk),
+      file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("source", ["file", "pipe"])
+@pytest.mark.parametrize("chunk", [1, 16])
+def test_lanes_hand_out_lines_as_fast_as_lanes_take_them(
+    env: dict[str, str], tmp_path: Path, source: str, chunk: int
+) -> None:
+    calls = tmp_path / "calls.txt"
+    calls.write_bytes(b"".join(b"line %d\n" % n for n in range(1, 3001)))
+    command = [sys.executable, "-c", ECHO_LANES, str(chunk)]
+    if source == "file":
+        with calls.open("rb") as stdin:
+            proc = subprocess.run(command, stdin=stdin, capture_output=True, env=env, timeout=60)
+    else:
+        proc = subprocess.run(
+            command, input=calls.read_bytes(), capture_output=True, env=env, timeout=60
+        )
+    assert proc.stderr == b"(3000, 0)\n"
+    assert proc.stdout == b"".join(b"%d line %d\n" % (n, n) for n in range(1, 3001))
+
+
 def processes_with(mark: str) -> list[int]:
     """Pids whose environment holds ``mark`` (forked lanes inherit their parent's)."""
     found = []
