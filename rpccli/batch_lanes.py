@@ -293,6 +293,8 @@ def _push(lane: _Lane, *, close: bool) -> None:
             sent = os.write(lane.to_lane, lane.outgoing)
         except BlockingIOError:
             return
+        except BrokenPipeError:  # never our stdout's EPIPE, which would end the batch quietly
+            raise LaneFailed(f"batch lane {lane.pid} ended early") from None
         del lane.outgoing[:sent]
     if close and not lane.outgoing:
         os.close(lane.to_lane)

@@ -250,3 +250,36 @@ def test_a_lane_that_dies_is_one_line_and_exit_6(bundled_node: str, env: dict[st
     assert proc.wait(timeout=30) == 6
     err = proc.stderr.read().decode()
     assert err == f"rpccli: batch lane {lane} ended early: the results of its calls are lost\n"
+
+
+def test_ctrl_c_stops_every_lane_with_one_line(bundled_node: str, env: dict[str, str]) -> None:
+    # a terminal's ^C reaches the whole process group: the coordinator and its lanes
+    proc = subprocess.Popen(
+        [*RPCCLI, "batch", "-q", "-c", "4", "--lanes", "2", "-o", "lines", bundled_node],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(b"sleep 5\n" * 8)
+    proc.stdin.flush()
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 10
+    while len(children.read_text().split()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.5)  # not a timed assertion: lets the lanes be mid-call
+    os.killpg(proc.pid, signal.SIGINT)  # the group this test started
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert out == b"" and err.lstrip(b"\n") == b"rpccli: interrupted\n"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("a lane outlived the interrupted batch")
