@@ -358,9 +358,13 @@ def run(
     exhausted = False
     try:
         while True:
-            while pending and _done(pending[0]):  # what is done, in input order
-                head = pending.popleft()
-                emit(head.result if isinstance(head, Call) else head)  # type: ignore[arg-type]
+            while pending:  # what is done, in input order
+                head = pending[0]
+                result = head.result if isinstance(head, Call) else head
+                if result is None:
+                    break
+                pending.popleft()
+                emit(result)
             if exhausted and not pending:
                 return
             waiting_for_input = False
