@@ -317,7 +317,7 @@ class _Loop:
                 call.received += size
                 if not call.reader.feed(self._view[:size]):
                     continue
-                body = call.reader.response().body
+                body = call.reader.body  # done: all of it, no Response object needed
             else:
                 try:
                     body = call.reader.feed_eof().body

@@ -47,7 +47,10 @@ def parse_line(text: str, number: int) -> Job | None:
         words = _WORD.findall(stripped)  # the common line: the same words, faster
     if not words:
         return None
-    args = read_arguments(words[1:], stdin=None)
+    if "@" in stripped:  # @PATH, @@TEXT: as for call
+        args = read_arguments(words[1:], stdin=None)
+    else:  # the common line: each word's bytes
+        args = [word.encode("utf-8", "surrogateescape") for word in words[1:]]
     return Job(number, None, words[0], args)
 
 
