@@ -257,7 +257,11 @@ class _Loop:
             return False
         return True
 
-    def poll(self, input_fd: int | None = None) -> None:
+    def poll(
+        self, input_fd: int | None = None, before_blocking: Callable[[], None] | None = None
+    ) -> None:
+        """Handle what the sockets (and ``input_fd``) have; ``before_blocking`` runs only when
+        nothing is ready yet, so a busy loop does not write its output after every round."""
         now = time.monotonic()
         soonest = min(
             (c.connect_deadline if c.state == _CONNECTING else c.deadline)
@@ -267,7 +271,12 @@ class _Loop:
         if input_fd is not None and not self._watch_input(input_fd):
             wait = min(wait, 0.01)  # an fd epoll refuses: look at the input again soon
         inflight = self.inflight
-        for fd, _ in self.epoll.poll(wait):
+        events = self.epoll.poll(0)
+        if not events:
+            if before_blocking is not None:
+                before_blocking()
+            events = self.epoll.poll(wait)
+        for fd, _ in events:
             call = inflight.get(fd)
             if call is None:
                 continue
@@ -388,8 +397,6 @@ def run(
                 if isinstance(item, Call):
                     loop.start(item)
             if loop.inflight:
-                if flush is not None:
-                    flush()
-                loop.poll(input_fd if waiting_for_input else None)
+                loop.poll(input_fd if waiting_for_input else None, before_blocking=flush)
     finally:
         loop.close()
