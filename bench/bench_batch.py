@@ -5,6 +5,7 @@ uwsgi RPC call is. Goal: rpccli at least 0.6 of wrk's rate.
 
     python bench/bench_batch.py                    # 3 rounds: wrk 3 s, then 50000 calls
     python bench/bench_batch.py --calls 150000 --seconds 10 --rounds 5
+    python bench/bench_batch.py --lanes 1          # rpccli batch in one process
 
 rpccli's rate is calls / wall time of the whole process (start-up, both lanes and output
 included), with JSON Lines written to a pipe that is drained; wrk's is its "Requests/sec". The
@@ -42,13 +43,13 @@ def run_wrk(port: int, seconds: int, connections: int, threads: int) -> float:
     return float(found.group(1))
 
 
-def run_batch(node: str, calls: int, concurrency: int) -> tuple[float, str]:
+def run_batch(node: str, calls: int, concurrency: int, extra: list[str]) -> tuple[float, str]:
     with tempfile.TemporaryDirectory() as tmp:
         lines = Path(tmp) / "calls.txt"
         lines.write_bytes(b"hello world\n" * calls)
         env = {k: v for k, v in os.environ.items() if not k.startswith("RPCCLI_")}
         env.update(XDG_CONFIG_HOME=f"{tmp}/c", XDG_STATE_HOME=f"{tmp}/s")
-        command = [sys.executable, "-m", "rpccli", "batch", "-c", str(concurrency), node]
+        command = [sys.executable, "-m", "rpccli", "batch", "-c", str(concurrency), *extra, node]
         start = time.perf_counter()
         with lines.open("rb") as stdin:
             proc = subprocess.run(command, stdin=stdin, capture_output=True, env=env)
@@ -70,7 +71,11 @@ def main() -> None:
         default=2,
         help="wrk's threads (its default is 2; rpccli batch runs 2 lanes here)",
     )
+    parser.add_argument(
+        "--lanes", type=int, help="rpccli batch --lanes (default: rpccli's own choice)"
+    )
     options = parser.parse_args()
+    lanes = [] if options.lanes is None else ["--lanes", str(options.lanes)]
     http_port = free_port()
     extra = [
         "--http-socket",
@@ -90,7 +95,7 @@ def main() -> None:
             wrk_rates.append(
                 run_wrk(http_port, options.seconds, options.concurrency, options.wrk_threads)
             )
-            rate, summary = run_batch(server.node, options.calls, options.concurrency)
+            rate, summary = run_batch(server.node, options.calls, options.concurrency, lanes)
             batch_rates.append(rate)
             print(f"  round: wrk {wrk_rates[-1]:8.0f}/s   rpccli batch {rate:8.0f}/s   ({summary})")
     wrk_rate = statistics.median(wrk_rates)
