@@ -212,7 +212,7 @@ def request_from_item(
 ) -> bytes:
     """:func:`rpc_request` for a name already encoded by :func:`function_item`.
 
-    A client that calls the same functions again and again keeps their items (see Client.call).
+    A caller that calls the same functions again and again keeps their items: RequestEncoder.
     """
     # written out rather than built from encode_array(): this runs on every call (bench/)
     if not 0 <= modifier2 <= 255:

@@ -259,9 +259,10 @@ def batch(
         finally:
             writer.flush()
 
-    def lane(source: ChunkSource, sink: FrameSink) -> tuple[int, int]:
+    def lane(number: int, source: ChunkSource, sink: FrameSink) -> tuple[int, int]:
         writer = BatchWriter(sink, fmt)
-        one_lane(source, writer, max(concurrency // count, 1))
+        share = concurrency // count + (number < concurrency % count)  # -c split, all of it
+        one_lane(source, writer, share)
         return writer.calls, writer.failures
 
     count = _lanes(lanes, concurrency, fmt, local)
@@ -298,7 +299,7 @@ def _lanes(asked: int, concurrency: int, fmt: str, local: object) -> int:
     if fmt == "pretty" or local is not None:
         return 1
     if asked:
-        return asked
+        return min(asked, concurrency)  # every lane has a call in flight, and -c still holds
     try:
         piped = not os.isatty(sys.stdin.fileno())
     except (OSError, ValueError, io.UnsupportedOperation):

@@ -128,7 +128,7 @@ class FrameSink:
         self._send(_frame(_TOTALS, struct.pack("<QQ", calls, failures)))
 
 
-Work = Callable[[ChunkSource, FrameSink], tuple[int, int]]
+Work = Callable[[int, ChunkSource, FrameSink], tuple[int, int]]  # lane number, input, output
 
 
 # -- the coordinator -------------------------------------------------------------------------
@@ -158,7 +158,7 @@ def _spawn(work: Work, others: list[_Lane]) -> _Lane:
                     if fd is not None:
                         os.close(fd)
             sink = FrameSink(from_w)
-            calls, failures = work(ChunkSource(to_r), sink)
+            calls, failures = work(len(others), ChunkSource(to_r), sink)
             sink.totals(calls, failures)
         except BrokenPipeError:
             code = 0  # the coordinator is gone (its reader left): nothing more to say

@@ -157,7 +157,7 @@ from rpccli.batch_input import LineReader
 from rpccli.batch_lanes import CHUNK_END, run_lanes
 from rpccli.output import Printer
 
-def work(source, sink):
+def work(number, source, sink):
     calls = 0
     for number, text in source:
         if text is CHUNK_END:
@@ -283,3 +283,11 @@ def test_ctrl_c_stops_every_lane_with_one_line(bundled_node: str, env: dict[str,
         time.sleep(0.05)
     else:
         pytest.fail("a lane outlived the interrupted batch")
+
+
+def test_lanes_never_exceed_the_calls_in_flight(bundled_node: str, env: dict[str, str]) -> None:
+    # -c 3 on 4 lanes asked: 3 lanes of 1 call each; -c 1 stays one call at a time
+    _, _, err = run_batch(bundled_node, env, "-c", "3", "--lanes", "4", data=b"hello a\n" * 30)
+    assert err.strip().endswith(" 3 lanes)")
+    _, _, err = run_batch(bundled_node, env, "-c", "1", "--lanes", "4", data=b"hello a\n" * 30)
+    assert "lanes" not in err
