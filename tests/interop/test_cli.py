@@ -130,6 +130,25 @@ def test_batch_python_and_lua(uwsgi_tcp: Uwsgi) -> None:
     assert (result.code, result.out) == (6, expected)
 
 
+def test_batch_lanes_against_real_uwsgi(uwsgi_tcp: Uwsgi, tmp_path: Path) -> None:
+    # two forked lanes (rpccli.batch_lanes): the same bytes, in input order, as one process
+    lines = b"".join(b"hello %d\nhellolua %d x\nnosuch\n" % (i, i) for i in range(700))
+    calls = tmp_path / "calls.txt"
+    calls.write_bytes(lines)
+    outputs = []
+    for lanes in ("1", "2"):
+        command = [sys.executable, "-m", "rpccli", "batch", "-c", "16", "--lanes", lanes]
+        with calls.open("rb") as stdin:
+            proc = subprocess.run(
+                [*command, "-o", "lines", uwsgi_tcp.node], stdin=stdin, capture_output=True
+            )
+        assert proc.returncode == 6
+        assert proc.stderr.decode().splitlines()[-1].startswith("rpccli: 2100 calls, 700 failed")
+        outputs.append(proc.stdout)
+    expected = b"".join(b"Hello, %d\nargs are %d x\n\n" % (i, i) for i in range(700))
+    assert outputs == [expected, expected]
+
+
 def test_fan_out_to_two_real_servers(uwsgi_tcp: Uwsgi, uwsgi_factory) -> None:  # type: ignore[no-untyped-def]
     other = uwsgi_factory(socket_kind="unix", processes=1)
     result = run_cli("call", "-s", "all", "--json", f"{uwsgi_tcp.node},{other.node}", "hellolua")
