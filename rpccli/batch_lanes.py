@@ -1,9 +1,10 @@
 """Lanes: ``rpccli batch`` on several processes, when one core is the limit.
 
-One batch process spends about 55 microseconds of CPU per call, two thirds of it in the kernel
-setting up and tearing down the TCP connection (uWSGI serves one request per connection), so a
-single thread tops out near 18,000 calls/s while a second core sits idle. Threads cannot help
-(the GIL; measured slower), so the calls are spread over worker processes ("lanes"):
+One batch process spends 55-70 microseconds of CPU per call, two thirds of it in the kernel
+setting up and tearing down the TCP connection (uWSGI serves one request per connection), so it
+tops out at one core (14,000-16,000 calls/s on the 2-core development VM) while the other core
+is half idle. Threads cannot help (the GIL; measured slower), so the calls are spread over worker
+processes ("lanes"); bench/README.md has the figures:
 
 - this process (the coordinator) reads the input lines, numbers them and hands them out in
   chunks, one lane after the other; a chunk goes out as soon as the input would block, so a slow
