@@ -140,7 +140,6 @@ class _Lane:
         self.from_lane: int | None = from_lane  # None once the lane has closed its output
         self.outgoing = bytearray()
         self.incoming = bytearray()
-        self.totals: tuple[int, int] | None = None
 
 
 def _spawn(work: Work, others: list[_Lane]) -> _Lane:
@@ -273,15 +272,11 @@ def _coordinate(
     flush()
     calls = failures = 0
     for lane in lanes:
-        while lane.totals is None:
-            for kind, payload in _frames(lane.incoming):
-                if kind == _TOTALS:
-                    lane_calls, lane_failures = struct.unpack("<QQ", payload)
-                    lane.totals = (lane_calls, lane_failures)
-            if lane.totals is None and not _receive(lane, block=True):
+        while (totals := _totals(lane)) is None:
+            if not _receive(lane):
                 raise LaneFailed(f"batch lane {lane.pid} ended early")
-        calls += lane.totals[0]
-        failures += lane.totals[1]
+        calls += totals[0]
+        failures += totals[1]
     return calls, failures
 
 
@@ -302,12 +297,10 @@ def _push(lane: _Lane, *, close: bool) -> None:
         lane.to_lane = None
 
 
-def _receive(lane: _Lane, *, block: bool = False) -> bool:
-    """Read what the lane has sent; False once it has closed its end."""
+def _receive(lane: _Lane) -> bool:
+    """Read what the lane has sent (blocking); False once it has closed its end."""
     if lane.from_lane is None:
         return False
-    if not block and not select.select([lane.from_lane], [], [], 0)[0]:
-        return True
     data = os.read(lane.from_lane, _READ)
     if not data:
         os.close(lane.from_lane)
@@ -320,7 +313,7 @@ def _receive(lane: _Lane, *, block: bool = False) -> bool:
 def _wait(lanes: list[_Lane], reader: LineReader, *, want_input: bool) -> None:
     """Block until a lane sent something, can take more, or (if wanted) input arrived."""
     poller = select.poll()
-    watched: dict[int, _Lane | None] = {}
+    watched: dict[int, _Lane] = {}
     for lane in lanes:
         if lane.from_lane is not None:
             poller.register(lane.from_lane, select.POLLIN)
@@ -333,13 +326,18 @@ def _wait(lanes: list[_Lane], reader: LineReader, *, want_input: bool) -> None:
         raise LaneFailed("every batch lane ended early")
     for fd, _ in poller.poll():
         lane = watched.get(fd)
-        if lane is None or fd != lane.from_lane or _receive(lane, block=True):
+        if lane is None or _receive(lane):
             continue
-        if lane.totals is None and not _has_totals(lane):
+        if _totals(lane) is None:
             raise LaneFailed(f"batch lane {lane.pid} ended early")
 
 
-def _has_totals(lane: _Lane) -> bool:
-    """True when the lane's totals frame is among what it sent (it ended normally)."""
-    probe = bytearray(lane.incoming)
-    return any(kind == _TOTALS for kind, _ in _frames(probe))
+def _totals(lane: _Lane) -> tuple[int, int] | None:
+    """(calls, failures) when the lane's totals frame is among what it sent (it ended normally).
+
+    Reads a copy: the frames before it may belong to chunks not written yet."""
+    for kind, payload in _frames(bytearray(lane.incoming)):
+        if kind == _TOTALS:
+            calls, failures = struct.unpack("<QQ", payload)
+            return calls, failures
+    return None
