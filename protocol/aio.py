@@ -142,9 +142,16 @@ class AsyncClient(BaseClient):
         return PingResult(self.node, reader.feed_eof(), timings)
 
     async def exchange(
-        self, request: bytes, reader: ResponseReader, *, function: str | bytes | None = None
+        self,
+        request: bytes,
+        reader: ResponseReader | None = None,
+        *,
+        function: str | bytes | None = None,
     ) -> CallResult:
-        """Send already-encoded ``request`` bytes and read the answer with ``reader``."""
+        """Send already-encoded ``request`` bytes and read the answer with ``reader`` (by default
+        the one its modifier2 asks for, with this client's response cap)."""
+        if reader is None:
+            reader = self._reader_for(request)
         timings = await self._roundtrip(request, reader, function)
         return self._result(request, reader, function, timings)
 

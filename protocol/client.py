@@ -129,10 +129,10 @@ class BaseClient:
         if modifier2 is None:
             modifier2 = mode_modifier2(self.mode if mode is None else check_mode(mode))
         request = self._encode(function, args, modifier2=modifier2)
-        reader = ResponseReader(
-            "packet" if modifier2 == 0 else "raw", max_size=self.max_response, node=self.node
-        )
-        return request, reader
+        return request, self._reader_for(request)
+
+    def _reader_for(self, request: bytes) -> ResponseReader:
+        return ResponseReader.for_request(request, max_size=self.max_response, node=self.node)
 
     def _result(
         self,
@@ -203,11 +203,16 @@ class Client(BaseClient):
         return PingResult(self.node, reader.feed_eof(), timings)
 
     def exchange(
-        self, request: bytes, reader: ResponseReader, *, function: str | bytes | None = None
+        self,
+        request: bytes,
+        reader: ResponseReader | None = None,
+        *,
+        function: str | bytes | None = None,
     ) -> CallResult:
-        """Send already-encoded ``request`` bytes and read the answer with ``reader``."""
-        _, timings = self._roundtrip(request, reader, function)
-        return self._result(request, reader, function, timings)
+        """Send already-encoded ``request`` bytes and read the answer with ``reader`` (by default
+        the one its modifier2 asks for, with this client's response cap)."""
+        done, timings = self._roundtrip(request, reader, function)
+        return self._result(request, done, function, timings)
 
     @overload
     def _roundtrip(
@@ -244,9 +249,8 @@ class Client(BaseClient):
             if len(request) > _NEVER_BLOCKS:  # else the send never waits (see _NEVER_BLOCKS)
                 sock.settimeout(deadline - monotonic())
             sock.sendall(request)
-            if reader is None:  # modifier2 0 asks for a packet, anything else raw (facts 3)
-                mode: Mode = "raw" if request[3] else "packet"
-                reader = ResponseReader(mode, max_size=self.max_response, node=self.node)
+            if reader is None:
+                reader = self._reader_for(request)
             while True:
                 # checked before every read, so a trickling peer cannot stretch the call
                 remaining = deadline - monotonic()

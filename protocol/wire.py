@@ -331,6 +331,14 @@ class ResponseReader:
         self._done = False
         self._total = 0  # every byte fed, header and vars block included
 
+    @classmethod
+    def for_request(
+        cls, request: bytes, *, max_size: int = DEFAULT_MAX_RESPONSE, node: str = "node"
+    ) -> ResponseReader:
+        """The reader of the answer to ``request``: its modifier2 0 asks for a packet, any
+        other value for raw bytes (facts 3)."""
+        return cls("raw" if request[3] else "packet", max_size=max_size, node=node)
+
     @property
     def done(self) -> bool:
         return self._done

@@ -134,8 +134,9 @@ class _Loop:
             call.deadline = now + client.timeout
             call.connect_deadline = min(now + client.connect_timeout, call.deadline)
             call.received = call.pos = 0
-            mode = "packet" if call.request[3] == 0 else "raw"
-            call.reader = ResponseReader(mode, max_size=client.max_response, node=client.node)
+            call.reader = ResponseReader.for_request(
+                call.request, max_size=client.max_response, node=client.node
+            )
             try:
                 if family == socket.AF_UNIX:
                     # a unix connect does not complete later: do it blocking, it is immediate
@@ -200,10 +201,8 @@ class _Loop:
 
     def _blocking(self, call: Call) -> None:
         client = call.client
-        mode = "packet" if call.request[3] == 0 else "raw"
-        reader = ResponseReader(mode, max_size=client.max_response, node=client.node)
         try:
-            result = client.exchange(call.request, reader, function=call.function)
+            result = client.exchange(call.request, function=call.function)
         except RPCError as exc:
             self._failed(call, exc)
             if call.result is None:

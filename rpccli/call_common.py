@@ -14,7 +14,6 @@ from typing import Any, NamedTuple, TypeVar
 import click
 
 from protocol.client import DEFAULT_TIMEOUT, CallResult, Client
-from protocol.wire import ResponseReader
 from rpccli.config import Config, NodeSpec, load_config, resolve_nodes
 
 __all__ = [
@@ -220,8 +219,6 @@ def attempt_on(settings: Settings, request: bytes, function: str) -> Callable[[A
             connect_timeout=settings.connect_timeout,
             max_response=settings.max_response,
         )
-        mode = "packet" if request[3] == 0 else "raw"
-        reader = ResponseReader(mode, max_size=settings.max_response, node=client.node)
-        return client.exchange(request, reader, function=function)
+        return client.exchange(request, function=function)
 
     return attempt

@@ -15,7 +15,7 @@ from protocol.client import CallResult, Client, PingResult
 from protocol.errors import NoResult
 from protocol.failures import shown
 from protocol.nodes import NodeGroup, Outcome
-from protocol.wire import DEFAULT_BUFFER_SIZE, Mode, ResponseReader, exceeds_default_buffer
+from protocol.wire import DEFAULT_BUFFER_SIZE, exceeds_default_buffer
 from rpccli.call_common import Settings
 
 __all__ = ["DemoReasons", "buffer_warning", "call", "modifier2", "ping"]
@@ -47,9 +47,7 @@ def call(
 
     def attempt(address: Any) -> CallResult:
         client = _client(address, settings, timeout)
-        mode: Mode = "packet" if request[3] == 0 else "raw"
-        reader = ResponseReader(mode, max_size=settings.max_response, node=client.node)
-        return client.exchange(request, reader, function=function)
+        return client.exchange(request, function=function)
 
     if settings.spec.single:
         return attempt(settings.spec.addresses[0])
