@@ -29,7 +29,7 @@ import os
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import click
@@ -238,14 +238,12 @@ def batch(
                 clients, request, job.function, info, health=health, retry_unsafe=retry_unsafe
             )
 
-    def one_lane(source: LineReader | ChunkSource, writer: BatchWriter, in_flight: int) -> None:
-        def emit(item: dict[str, Any]) -> None:
-            if item is _CHUNK_DONE:
-                writer.flush()
-                writer.printer.chunk_done()  # type: ignore[union-attr]
-            else:
-                writer.emit(item)
-
+    def one_lane(
+        source: LineReader | ChunkSource,
+        writer: BatchWriter,
+        in_flight: int,
+        emit: Callable[[dict[str, Any]], None],
+    ) -> None:
         try:
             run(
                 jobs(source),
@@ -261,8 +259,16 @@ def batch(
 
     def lane(number: int, source: ChunkSource, sink: FrameSink) -> tuple[int, int]:
         writer = BatchWriter(sink, fmt)
+
+        def emit(item: dict[str, Any]) -> None:
+            if item is _CHUNK_DONE:
+                writer.flush()
+                sink.chunk_done()
+            else:
+                writer.emit(item)
+
         share = concurrency // count + (number < concurrency % count)  # -c split, all of it
-        one_lane(source, writer, share)
+        one_lane(source, writer, share, emit)
         return writer.calls, writer.failures
 
     count = _lanes(lanes, concurrency, fmt, local)
@@ -277,7 +283,7 @@ def batch(
             return exitcodes.PARTIAL
     else:
         writer = BatchWriter(printer, fmt)
-        one_lane(lines, writer, concurrency)
+        one_lane(lines, writer, concurrency, writer.emit)
         calls, failures = writer.calls, writer.failures
     elapsed = time.monotonic() - started
     if not quiet:

@@ -325,11 +325,11 @@ def _wait(lanes: list[_Lane], reader: LineReader, *, want_input: bool) -> None:
     if not watched:
         raise LaneFailed("every batch lane ended early")
     for fd, _ in poller.poll():
-        lane = watched.get(fd)
-        if lane is None or _receive(lane):
+        sender = watched.get(fd)
+        if sender is None or _receive(sender):
             continue
-        if _totals(lane) is None:
-            raise LaneFailed(f"batch lane {lane.pid} ended early")
+        if _totals(sender) is None:
+            raise LaneFailed(f"batch lane {sender.pid} ended early")
 
 
 def _totals(lane: _Lane) -> tuple[int, int] | None:

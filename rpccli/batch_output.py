@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from base64 import b64encode
 from json.encoder import encode_basestring as _enc
-from typing import Any
+from typing import Any, Protocol
 
 from protocol.failures import shown
 from rpccli.output import Printer, json_line, record
@@ -29,8 +29,16 @@ def fast_ok_line(item: dict[str, Any], body: bytes) -> bytes | None:
     ).encode("utf-8", "surrogatepass")
 
 
+class Sink(Protocol):
+    """Where results go: a Printer, or a batch lane's FrameSink."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def info(self, text: str) -> None: ...
+
+
 class BatchWriter:
-    def __init__(self, printer: Printer, fmt: str) -> None:
+    def __init__(self, printer: Sink, fmt: str) -> None:
         self.printer = printer
         self.format = fmt
         self.calls = 0
@@ -92,6 +100,7 @@ class BatchWriter:
 
         from rpccli.output_pretty import is_binary
 
+        assert isinstance(self.printer, Printer)  # pretty output never runs in a lane
         console = self.printer.console
         name = shown(item["function"]) if item["function"] else "?"
         head = Text(f"{item['line']:>4} {name}: ", style="bold")
