@@ -50,6 +50,26 @@ def run_batch(node: str, env: dict[str, str], *args: str, data: bytes) -> tuple[
     return proc.returncode, proc.stdout, proc.stderr.decode()
 
 
+def start_batch(
+    node: str, env: dict[str, str], concurrency: int, lanes: int, **popen: object
+) -> subprocess.Popen[bytes]:
+    """``rpccli batch -q -o lines`` as a process with pipes, for tests that talk to it."""
+    command = [*RPCCLI, "batch", "-q", "-c", str(concurrency), "--lanes", str(lanes)]
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+        [*command, "-o", "lines", node], env=env, **{**pipes, **popen}
+    )
+
+
+def lanes_of(proc: subprocess.Popen[bytes], count: int) -> list[int]:
+    """The pids of the lanes ``proc`` forked, once there are ``count`` (10 s at most)."""
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 10
+    while len(children.read_text().split()) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return [int(pid) for pid in children.read_text().split()]
+
+
 def without_timing(json_lines: bytes) -> list[dict[str, object]]:
     records = [json.loads(line) for line in json_lines.splitlines()]
     for record in records:
@@ -121,13 +141,7 @@ def test_a_slow_stream_is_answered_line_by_line(
 ) -> None:
     # `tail -f calls | rpccli batch -c 4`: every answer -- a bad line's record too, which needs
     # no call -- comes out before the next line is written (with lanes: lanes take turns)
-    proc = subprocess.Popen(
-        [*RPCCLI, "batch", "-q", "-c", "4", "--lanes", lanes, "-o", "lines", bundled_node],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
+    proc = start_batch(bundled_node, env, 4, int(lanes), stderr=subprocess.DEVNULL)
     assert proc.stdin is not None and proc.stdout is not None
     exchange = [
         (b"hello a", b"Hello, a\n"),
@@ -208,13 +222,7 @@ def processes_with(mark: str) -> list[int]:
 def test_a_reader_that_leaves_ends_every_lane(bundled_node: str, env: dict[str, str]) -> None:
     mark = f"LANES_TEST_MARK={uuid.uuid4()}"
     env = {**env, "LANES_TEST_MARK": mark.split("=", 1)[1]}
-    proc = subprocess.Popen(
-        [*RPCCLI, "batch", "-q", "-c", "8", "--lanes", "2", "-o", "lines", bundled_node],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
+    proc = start_batch(bundled_node, env, 8, 2)
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(b"hello a\n" * 3000)
     proc.stdin.flush()
@@ -230,21 +238,11 @@ def test_a_reader_that_leaves_ends_every_lane(bundled_node: str, env: dict[str, 
 
 
 def test_a_lane_that_dies_is_one_line_and_exit_6(bundled_node: str, env: dict[str, str]) -> None:
-    proc = subprocess.Popen(
-        [*RPCCLI, "batch", "-q", "-c", "4", "--lanes", "2", "-o", "lines", bundled_node],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
+    proc = start_batch(bundled_node, env, 4, 2)
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     proc.stdin.write(b"sleep 0.2\n" * 40)
     proc.stdin.flush()
-    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-    deadline = time.monotonic() + 10
-    while not children.read_text().split() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    lane = int(children.read_text().split()[0])
+    lane = lanes_of(proc, 1)[0]
     os.kill(lane, signal.SIGKILL)  # a lane this test's batch started, by its pid
     proc.stdin.close()
     assert proc.wait(timeout=30) == 6
@@ -254,21 +252,11 @@ def test_a_lane_that_dies_is_one_line_and_exit_6(bundled_node: str, env: dict[st
 
 def test_ctrl_c_stops_every_lane_with_one_line(bundled_node: str, env: dict[str, str]) -> None:
     # a terminal's ^C reaches the whole process group: the coordinator and its lanes
-    proc = subprocess.Popen(
-        [*RPCCLI, "batch", "-q", "-c", "4", "--lanes", "2", "-o", "lines", bundled_node],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        start_new_session=True,
-    )
+    proc = start_batch(bundled_node, env, 4, 2, start_new_session=True)
     assert proc.stdin is not None
     proc.stdin.write(b"sleep 5\n" * 8)
     proc.stdin.flush()
-    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-    deadline = time.monotonic() + 10
-    while len(children.read_text().split()) < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    lanes_of(proc, 2)
     time.sleep(0.5)  # not a timed assertion: lets the lanes be mid-call
     os.killpg(proc.pid, signal.SIGINT)  # the group this test started
     out, err = proc.communicate(timeout=30)
