@@ -359,24 +359,40 @@ class ResponseReader:
                 raise self._bad(_TRAILING)
             return True
         size = len(data)
-        if not self._total and size >= HEADER_SIZE and self._mode == "packet":
-            # the usual case, a whole answer in the first read: keep its body, copied once
-            m1, body_size, m2 = _unpack_header(data)
-            if not m2 and size - HEADER_SIZE == body_size <= self._max:
-                self._header = Header(m1, body_size, m2)
-                self._buf = bytes(data[HEADER_SIZE:])
-                self._total = size
-                self._expect = body_size
-                self._done = True
-                return True
-        self._buf += data
         self._total += size
         if self._mode == "raw":
+            self._buf += data
             if len(self._buf) > self._max:
                 # raw answers end only at EOF: the size so far is all we know (facts 3)
                 raise self._too_large(None)
             return False
+        if self._expect >= 0:  # the body, its size known: uWSGI writes header and body apart
+            return self._body(data)
+        if self._total == size and size >= HEADER_SIZE:
+            # the usual start, a plain packet's header at the start of the first read
+            m1, body_size, m2 = _unpack_header(data)
+            if not m2 and body_size <= self._max:
+                self._header = Header(m1, body_size, m2)
+                self._expect = body_size
+                return self._body(data[HEADER_SIZE:])
+        self._buf += data
         return self._advance()
+
+    def _body(self, data: bytes | bytearray | memoryview) -> bool:
+        """Take body bytes once the body's size is known (``_expect``)."""
+        buf = cast(bytearray, self._buf)  # bytes only once done, and then feed() returns early
+        if not buf and len(data) == self._expect:
+            self._buf = bytes(data)  # the whole body in one read: kept as it came, no copy
+            self._done = True
+            return True
+        buf += data
+        return self._checked_body()
+
+    def _checked_body(self) -> bool:
+        if len(self._buf) > self._expect:
+            raise self._bad(_TRAILING)
+        self._done = len(self._buf) == self._expect
+        return self._done
 
     def feed_eof(self) -> Response:
         """The peer closed the connection: return the answer or raise why there is none."""
@@ -428,10 +444,7 @@ class ResponseReader:
                 return False
             self._expect = self._content_length(bytes(buf[:size]))
             del buf[:size]
-        if len(buf) > self._expect:
-            raise self._bad(_TRAILING)
-        self._done = len(buf) == self._expect
-        return self._done
+        return self._checked_body()
 
     def _content_length(self, block: bytes) -> int:
         try:
