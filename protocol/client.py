@@ -6,15 +6,18 @@ trickles one byte a second still times out on time; ``max_response`` caps what i
 name is resolved by the system's blocking getaddrinfo(), whose own timeouts apply; the asyncio
 client bounds the lookup by ``connect_timeout`` too.)
 
-Every wait is the socket's own timeout, set to what is left of the deadline before each read:
-the waiting happens in C, which matters because a call to a local uWSGI takes about 100
-microseconds and each Python step on the way shows (bench/bench_client.py measures the client
-against a bare socket loop).
+Once connected, the socket is a plain blocking one and every read waits in the kernel: before
+each read its SO_RCVTIMEO is set to what is left of the deadline. That is one system call a read
+instead of the three (ioctl, poll, recv) of Python's own socket timeouts, which matters because a
+call to a local uWSGI takes about 100 microseconds and every step on the way shows
+(bench/bench_client.py measures the client against a bare socket loop). POSIX only (SO_RCVTIMEO
+takes a struct timeval, MSG_DONTWAIT).
 """
 
 from __future__ import annotations
 
 import socket
+import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,8 +47,11 @@ _CHUNK = 64 * 1024
 #: how long a complete answer waits for the server's close (see _await_close)
 CLOSE_GRACE = 0.05
 # a request this small fits a fresh connection's send buffer (16 KiB by default on Linux), so
-# sending it never waits; bigger ones get the deadline's remainder as their timeout
+# sending it never waits; bigger ones are sent with the deadline's remainder as their timeout
 _NEVER_BLOCKS = 4096
+_SOL_SOCKET, _SO_RCVTIMEO = socket.SOL_SOCKET, socket.SO_RCVTIMEO
+_MSG_DONTWAIT = socket.MSG_DONTWAIT
+_TIMEVAL = struct.Struct("@ll")  # struct timeval: seconds, microseconds (both C longs)
 # the C socket type under socket.socket: the same methods and errors, without the Python-level
 # __init__ and close() that socket.socket wraps around every socket (bench/: about 4% a call)
 _Socket = socket.SocketType
@@ -158,8 +164,11 @@ class BaseClient:
     def _failed(
         self, exc: OSError, request: bytes, function: str | bytes | None, received: int
     ) -> CallError:
-        """The error for a socket failure after connecting (facts 2: resets after big bodies)."""
-        if isinstance(exc, TimeoutError):
+        """The error for a socket failure after connecting (facts 2: resets after big bodies).
+
+        Out of time is TimeoutError, or BlockingIOError from a read whose SO_RCVTIMEO ran out.
+        """
+        if isinstance(exc, TimeoutError | BlockingIOError):
             return failures.response_timed_out(self.node, self.timeout, received)
         name = None if function is None else _decode_name(function)
         return failures.reset(self.node, name, len(request), received)
@@ -234,10 +243,11 @@ class Client(BaseClient):
     ) -> tuple[ResponseReader | PingReader, Timings]:
         """Connect, send ``request``, feed the answer to ``reader`` until it is complete or EOF.
 
-        Every wait is the socket's own timeout (poll() in C), set to what is left of the deadline
-        before each read. With ``reader`` None, a ResponseReader for the request's modifier2 is
-        made while the server works on the request. Written out flat: bench/bench_client.py
-        measures this path, and against a local server every Python step shows.
+        Every read waits in the kernel for at most what is left of the deadline (SO_RCVTIMEO,
+        set before each read). With ``reader`` None, a ResponseReader for the request's
+        modifier2 is made while the server works on the request. Written out flat:
+        bench/bench_client.py measures this path, and against a local server every Python step
+        shows.
         """
         monotonic = time.monotonic
         start = monotonic()
@@ -247,16 +257,17 @@ class Client(BaseClient):
         received = 0
         try:
             if len(request) > _NEVER_BLOCKS:  # else the send never waits (see _NEVER_BLOCKS)
-                sock.settimeout(deadline - monotonic())
-            sock.sendall(request)
+                _send_by(sock, request, deadline)
+            else:
+                sock.sendall(request)
             if reader is None:
                 reader = self._reader_for(request)
             while True:
-                # checked before every read, so a trickling peer cannot stretch the call
+                # armed before every read, so a trickling peer cannot stretch the call
                 remaining = deadline - monotonic()
                 if remaining <= 0:
                     raise TimeoutError
-                sock.settimeout(remaining)
+                sock.setsockopt(_SOL_SOCKET, _SO_RCVTIMEO, _timeval(remaining))
                 data = sock.recv(_CHUNK)
                 if timed and not received:
                     first = monotonic()
@@ -296,6 +307,7 @@ class Client(BaseClient):
             try:
                 sock.settimeout(remaining)
                 sock.connect(sockaddr)
+                sock.settimeout(None)  # blocking from here on: reads arm SO_RCVTIMEO instead
                 return sock
             except OSError as exc:  # TimeoutError included
                 error = self._connect_error(exc)
@@ -309,6 +321,19 @@ class Client(BaseClient):
 _NO_TIMINGS = Timings(0.0, 0.0, 0.0)
 
 
+def _timeval(seconds: float) -> bytes:
+    """A SO_RCVTIMEO/SO_SNDTIMEO value; never {0, 0}, which would mean "wait forever"."""
+    return _TIMEVAL.pack(*divmod(max(int(seconds * 1_000_000), 1), 1_000_000))
+
+
+def _send_by(sock: socket.SocketType, request: bytes, deadline: float) -> None:
+    """Send a request that may not fit the send buffer, all of it by ``deadline``."""
+    # Python's own timeout bounds sendall() as a whole; SO_SNDTIMEO would bound each send()
+    sock.settimeout(max(deadline - time.monotonic(), 1e-6))
+    sock.sendall(request)
+    sock.settimeout(None)
+
+
 def _await_close(
     sock: socket.SocketType, reader: ResponseReader | PingReader, deadline: float
 ) -> None:
@@ -319,11 +344,17 @@ def _await_close(
     that arrive meanwhile are a protocol error (the reader raises it); a server that keeps the
     connection open costs at most CLOSE_GRACE and is not an error.
     """
-    # the close usually came along with the answer, and then the read does not wait at all
-    sock.settimeout(min(CLOSE_GRACE, max(deadline - time.monotonic(), 0.0)))
     try:
-        data = sock.recv(_CHUNK)
+        # the close usually came along with the answer: then this read does not wait at all
+        data = sock.recv(_CHUNK, _MSG_DONTWAIT)
+    except BlockingIOError:
+        grace = min(CLOSE_GRACE, deadline - time.monotonic())
+        try:
+            sock.setsockopt(_SOL_SOCKET, _SO_RCVTIMEO, _timeval(grace))
+            data = sock.recv(_CHUNK)
+        except OSError:
+            return  # out of time, or a reset after a complete answer: it changes nothing
     except OSError:
-        return  # out of time, or a reset after a complete answer: it changes nothing
+        return
     if data:
         reader.feed(data)  # raises: nothing may follow a complete answer

@@ -37,3 +37,15 @@ def test_constructor_checks_node_and_mode() -> None:
         Client(":1", mode="xml")  # type: ignore[arg-type]
     client = Client("[::1]:3031", timeout=2)
     assert client.connect_timeout == 2 and client.node == "[::1]:3031"
+
+
+def test_a_read_timeout_is_never_zero_which_would_mean_forever() -> None:
+    import struct
+
+    from protocol.client import _timeval
+
+    def seconds(value: bytes) -> tuple[int, int]:
+        return struct.unpack("@ll", value)
+
+    assert seconds(_timeval(2.5)) == (2, 500000)
+    assert seconds(_timeval(1e-9)) == seconds(_timeval(0)) == seconds(_timeval(-3)) == (0, 1)
