@@ -6,12 +6,15 @@ trickles one byte a second still times out on time; ``max_response`` caps what i
 name is resolved by the system's blocking getaddrinfo(), whose own timeouts apply; the asyncio
 client bounds the lookup by ``connect_timeout`` too.)
 
-Once connected, the socket is a plain blocking one and every read waits in the kernel: before
-each read its SO_RCVTIMEO is set to what is left of the deadline. That is one system call a read
-instead of the three (ioctl, poll, recv) of Python's own socket timeouts, which matters because a
-call to a local uWSGI takes about 100 microseconds and every step on the way shows
-(bench/bench_client.py measures the client against a bare socket loop). POSIX only (SO_RCVTIMEO
-takes a struct timeval, MSG_DONTWAIT).
+The connect waits under Python's socket timeout. Then the socket is a plain blocking one and
+every read waits in the kernel, its SO_RCVTIMEO set to what is left of the deadline just before:
+two system calls a read (setsockopt, recv) instead of the three (ioctl, poll, recv) of Python's
+timeouts, and a send that does not poll first. That matters because a call to a local uWSGI
+takes about 100 microseconds and every step on the way shows (bench/bench_client.py measures the
+client against a bare socket loop, bench/bench_phases.py where the difference lies). One
+imprecision comes with it: a signal whose Python handler returns makes CPython retry the read
+with the timeout armed before it, so each such signal can stretch the call by what that read
+had already waited. POSIX only (a struct timeval for SO_RCVTIMEO, MSG_DONTWAIT).
 """
 
 from __future__ import annotations
