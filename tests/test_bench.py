@@ -1,0 +1,42 @@
+"""The benchmarks still run: each one, tiny, against the real peers it starts itself.
+
+Speed is never asserted here (bench/README.md); only that every script works from a checkout and
+prints its result line, so that the figures in the closing notes can always be measured again.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.peers import require
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SMALL_RUNS = [
+    (["bench_client.py", "--calls", "5", "--rounds", "2"], "ratio Client / raw:"),
+    (["bench_phases.py", "--calls", "5", "--rounds", "2"], "library extra"),
+    (["bench_batch.py", "--calls", "300", "--seconds", "1", "--rounds", "1"], "ratio "),
+    (["bench_server.py", "--duration", "0.3", "--rounds", "1"], "ratio rpccli/uWSGI:"),
+    (["bench_cold_start.py", "--runs", "2"], "ratio"),
+]
+
+
+@pytest.mark.parametrize(("argv", "result"), SMALL_RUNS, ids=[run[0][0] for run in SMALL_RUNS])
+def test_a_benchmark_runs_and_prints_its_result(argv: list[str], result: str) -> None:
+    require("uwsgi")
+    if argv[0] == "bench_batch.py":
+        require("wrk")
+    script, *options = argv
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *options],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert result in done.stdout, done.stdout[-2000:]
