@@ -6,19 +6,25 @@ trickles one byte a second still times out on time; ``max_response`` caps what i
 name is resolved by the system's blocking getaddrinfo(), whose own timeouts apply; the asyncio
 client bounds the lookup by ``connect_timeout`` too.)
 
-The connect waits under Python's socket timeout. Then the socket is a plain blocking one and
-every read waits in the kernel, its SO_RCVTIMEO set to what is left of the deadline just before:
-two system calls a read (setsockopt, recv) instead of the three (ioctl, poll, recv) of Python's
-timeouts, and a send that does not poll first. That matters because a call to a local uWSGI
-takes about 100 microseconds and every step on the way shows (bench/bench_client.py measures the
-client against a bare socket loop, bench/bench_phases.py where the difference lies). One
-imprecision comes with it: a signal whose Python handler returns makes CPython retry the read
-with the timeout armed before it, so each such signal can stretch the call by what that read
-had already waited. POSIX only (a struct timeval for SO_RCVTIMEO, MSG_DONTWAIT).
+The request goes out with the connection (Client._open): the socket starts non-blocking, connect()
+does not wait, and the send right after it finds the connection made whenever the server is
+local; only a connection still in progress is waited for, under poll() and the connect timeout.
+Then the socket is a plain blocking one and every read waits in the kernel, its SO_RCVTIMEO set
+to what is left of the deadline just before: two system calls a read (setsockopt, recv) instead
+of the three (ioctl, poll, recv) of Python's timeouts. That matters because a call to a local
+uWSGI takes about 100 microseconds and every step on the way shows (bench/bench_client.py
+measures the client against a bare socket loop, bench/bench_phases.py where the difference
+lies). One imprecision comes with it: a signal whose Python handler returns makes CPython retry
+the read with the timeout armed before it, so each such signal can stretch the call by what that
+read had already waited. POSIX only (poll, a struct timeval for SO_RCVTIMEO, MSG_DONTWAIT).
 """
 
 from __future__ import annotations
 
+import errno
+import math
+import os
+import select
 import socket
 import struct
 import time
@@ -49,9 +55,12 @@ DEFAULT_TIMEOUT = 4.0
 _CHUNK = 64 * 1024
 #: how long a complete answer waits for the server's close (see _await_close)
 CLOSE_GRACE = 0.05
-# a request this small fits a fresh connection's send buffer (16 KiB by default on Linux), so
-# sending it never waits; bigger ones are sent with the deadline's remainder as their timeout
-_NEVER_BLOCKS = 4096
+# sockets start non-blocking (in one system call where the flag exists): see Client._open
+_NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
+# what a non-blocking connect() may say while the connection is still being made, or made
+_CONNECTING = (0, errno.EINPROGRESS, errno.EINTR)
+# what a send() says before the connection is made: Linux EAGAIN, the BSDs and macOS ENOTCONN
+_NOT_YET = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOTCONN)
 _SOL_SOCKET, _SO_RCVTIMEO = socket.SOL_SOCKET, socket.SO_RCVTIMEO
 _MSG_DONTWAIT = socket.MSG_DONTWAIT
 _TIMEVAL = struct.Struct("@ll")  # struct timeval: seconds, microseconds (both C longs)
@@ -61,7 +70,8 @@ _Socket = socket.SocketType
 
 
 class Timings(NamedTuple):
-    """Seconds from the start of the call: connected, first response byte, done."""
+    """Seconds from the start of the call: connected (the request handed over), first response
+    byte, done."""
 
     connect: float
     first_byte: float
@@ -255,14 +265,13 @@ class Client(BaseClient):
         monotonic = time.monotonic
         start = monotonic()
         deadline = start + self.timeout
-        sock = self._connect(start, deadline)
+        sock, sent = self._open(request, start, deadline)
         connected = first = monotonic() if timed else start
         received = 0
         try:
-            if len(request) > _NEVER_BLOCKS:  # else the send never waits (see _NEVER_BLOCKS)
-                _send_by(sock, request, deadline)
-            else:
-                sock.sendall(request)
+            if sent < len(request):  # a big request, more than the kernel took at once
+                _send_by(sock, memoryview(request)[sent:], deadline)
+            sock.setblocking(True)  # reads wait in the kernel, under SO_RCVTIMEO
             if reader is None:
                 reader = self._reader_for(request)
             while True:
@@ -290,8 +299,17 @@ class Client(BaseClient):
             return reader, _NO_TIMINGS
         return reader, Timings(connected - start, first - start, monotonic() - start)
 
-    def _connect(self, start: float, deadline: float) -> socket.SocketType:
-        """A socket connected to the first target that answers within the connect timeout."""
+    def _open(self, request: bytes, start: float, deadline: float) -> tuple[socket.SocketType, int]:
+        """Connect to the first target that answers within the connect timeout and hand it the
+        request: the socket (non-blocking) and how many bytes of ``request`` the kernel took.
+
+        The request goes out with the connection: connect() does not wait, and the send right
+        after it is the test that the connection is made. On loopback it always is (the
+        handshake is done by the time connect() returns), so a local call never waits for its
+        connection; elsewhere the send says "not yet" (EAGAIN; ENOTCONN on the BSDs), and only
+        then is there a wait, for at most the connect timeout. A failure before any byte was
+        taken is a connect error: nothing was sent, so trying another node is safe.
+        """
         targets = self._targets
         if targets is None:
             address = self.address
@@ -303,15 +321,22 @@ class Client(BaseClient):
         limit = min(start + self.connect_timeout, deadline)
         error: CallError | None = None
         for family, sockaddr in targets:
-            remaining = limit - time.monotonic()
-            if remaining <= 0:
+            if time.monotonic() >= limit:
                 break
-            sock = _Socket(family, socket.SOCK_STREAM)
+            sock = _Socket(family, socket.SOCK_STREAM | _NONBLOCK)
             try:
-                sock.settimeout(remaining)
-                sock.connect(sockaddr)
-                sock.settimeout(None)  # blocking from here on: reads arm SO_RCVTIMEO instead
-                return sock
+                if not _NONBLOCK:
+                    sock.setblocking(False)
+                code = sock.connect_ex(sockaddr)
+                if code not in _CONNECTING:
+                    raise OSError(code, os.strerror(code))
+                try:
+                    return sock, sock.send(request)
+                except OSError as exc:
+                    if exc.errno not in _NOT_YET:
+                        raise
+                _wait_connected(sock, limit)
+                return sock, sock.send(request)
             except OSError as exc:  # TimeoutError included
                 error = self._connect_error(exc)
             except BaseException:  # interrupted: never leak the socket
@@ -329,12 +354,24 @@ def _timeval(seconds: float) -> bytes:
     return _TIMEVAL.pack(*divmod(max(int(seconds * 1_000_000), 1), 1_000_000))
 
 
-def _send_by(sock: socket.SocketType, request: bytes, deadline: float) -> None:
-    """Send a request that may not fit the send buffer, all of it by ``deadline``."""
+def _wait_connected(sock: socket.SocketType, limit: float) -> None:
+    """Wait for a connection in progress: return once it is made, raise why it was not
+    (TimeoutError once ``limit`` has passed)."""
+    remaining = limit - time.monotonic()
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT)
+    if remaining <= 0 or not poller.poll(math.ceil(remaining * 1000)):
+        raise TimeoutError
+    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if code:
+        raise OSError(code, os.strerror(code))
+
+
+def _send_by(sock: socket.SocketType, rest: memoryview, deadline: float) -> None:
+    """Send the rest of a request that did not fit the send buffer, all of it by ``deadline``."""
     # Python's own timeout bounds sendall() as a whole; SO_SNDTIMEO would bound each send()
     sock.settimeout(max(deadline - time.monotonic(), 1e-6))
-    sock.sendall(request)
-    sock.settimeout(None)
+    sock.sendall(rest)
 
 
 def _await_close(

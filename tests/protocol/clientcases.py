@@ -235,6 +235,29 @@ def test_buffer_size_hint_when_a_big_request_gets_no_bytes(api: API) -> None:
     assert type(error) is NoResult and str(error) == f"no result from {server.node}: {BIG_CAUSE}"
 
 
+def test_a_big_request_reaches_a_slow_reader_whole(api: API) -> None:
+    # the peer reads late through a small buffer: the kernel takes only part of the request at
+    # first, and the client sends the rest as the peer reads
+    def late_reader(conn: Any, server: Any) -> None:
+        time.sleep(0.3)
+        conn.sendall(packet(str(len(read_request(conn, server))).encode()))
+
+    with peer(late_reader, rcvbuf=4096) as server:
+        assert api.call(server.node, "echo", b"x" * 60000) == b"60012"
+        assert server.requests[0].endswith(b"x" * 60000)
+
+
+def test_a_big_request_nobody_reads_times_out_on_time(api: API) -> None:
+    def never_reads(conn: Any, server: Any) -> None:
+        server.stopping.wait(10)
+
+    with peer(never_reads, rcvbuf=4096) as server:
+        start = time.monotonic()
+        error = failure(api, server.node, "echo", b"x" * 60000, timeout=0.5)
+        elapsed = time.monotonic() - start
+    assert isinstance(error, CallTimeout) and elapsed < 0.5 + SLACK
+
+
 def test_a_control_character_in_the_function_name_is_escaped(api: API) -> None:
     with peer(answer(b"")) as server:
         error = failure(api, server.node, "hel\x01lo\x1b[2J")

@@ -24,7 +24,13 @@ Script = Callable[[socket.socket, "Peer"], None]
 
 class Peer:
     def __init__(
-        self, script: Script, kind: str = "tcp", *, backlog: int = 16, accept_after: float = 0
+        self,
+        script: Script,
+        kind: str = "tcp",
+        *,
+        backlog: int = 16,
+        accept_after: float = 0,
+        rcvbuf: int = 0,
     ) -> None:
         self.script = script
         self.accept_after = accept_after
@@ -49,6 +55,8 @@ class Peer:
                 tail = b"" if kind == "abstract-plain" else b"\0"
                 self.listener.bind(b"\0" + name.encode() + tail)
                 self.node = "@" + name
+        if rcvbuf:  # inherited by accepted sockets: a small one makes a big request wait
+            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.listener.listen(backlog)
         self.listener.settimeout(0.05)
         self._accepting = threading.Thread(target=self._accept, daemon=True)
