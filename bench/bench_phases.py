@@ -7,7 +7,7 @@ bench_client.py gives the ratio; this says where the difference lies, with far l
 median over thousands of single calls per phase instead of rates of whole rounds). Each call is
 cut in three by timestamps taken in the same socket subclass for both contenders:
 
-- **before send**: from the call until ``sendall()`` starts (request building, socket, connect);
+- **before send**: from the call until its first send starts (request building, socket, connect);
 - **exchange**: from there until ``close()`` starts (the server's work, the waits, the reads);
 - **close**: ``close()`` and the return to the caller.
 
@@ -43,12 +43,16 @@ marks: dict[str, int] = {}
 
 
 class MarkedSocket(socket.SocketType):
-    """The C socket type, noting when sending and closing start."""
+    """The C socket type, noting when sending (the first send of a call) and closing start."""
 
     __slots__ = ()
 
+    def send(self, data: ReadableBuffer, flags: int = 0, /) -> int:
+        marks.setdefault("send", now())
+        return super().send(data, flags)
+
     def sendall(self, data: ReadableBuffer, flags: int = 0, /) -> None:
-        marks["send"] = now()
+        marks.setdefault("send", now())
         super().sendall(data, flags)
 
     def close(self) -> None:
@@ -78,6 +82,7 @@ def raw_call(node: str, request: bytes) -> Callable[[], object]:
 
 def timed(call: Callable[[], object], calls: int, into: dict[str, list[int]]) -> None:
     for _ in range(calls):
+        marks.clear()
         start = now()
         call()
         end = now()
