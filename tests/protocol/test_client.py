@@ -83,3 +83,14 @@ def test_a_request_sent_in_parts_to_nobody_times_out_on_time(
     api: Blocking, small_send_buffer: None
 ) -> None:
     test_a_big_request_nobody_reads_times_out_on_time(api)  # noqa: F405
+
+
+def test_without_sock_nonblock_the_socket_is_made_non_blocking_by_hand(
+    api: Blocking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # macOS has no SOCK_NONBLOCK: the path it takes, exercised here. A connect left blocking
+    # would hang on the full backlog instead of timing out after the connect timeout.
+    monkeypatch.setattr(protocol.client, "_NONBLOCK", 0)
+    test_connect_timeout_against_a_full_backlog(api)  # noqa: F405
+    with peer(answer(packet(b"pong"))) as server:
+        assert Client(server.node, timeout=2).call("hello") == b"pong"
