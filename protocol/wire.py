@@ -382,7 +382,7 @@ class ResponseReader:
         """Take body bytes once the body's size is known (``_expect``)."""
         buf = cast(bytearray, self._buf)  # bytes only once done, and then feed() returns early
         if not buf and len(data) == self._expect:
-            self._buf = bytes(data)  # the whole body in one read: kept as it came, no copy
+            self._buf = bytes(data)  # the whole body in one read: no bytearray to grow
             self._done = True
             return True
         buf += data
