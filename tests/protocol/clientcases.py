@@ -236,8 +236,8 @@ def test_buffer_size_hint_when_a_big_request_gets_no_bytes(api: API) -> None:
 
 
 def test_a_big_request_reaches_a_slow_reader_whole(api: API) -> None:
-    # the peer reads late through a small buffer: the kernel takes only part of the request at
-    # first, and the client sends the rest as the peer reads
+    # the peer reads late through a small buffer, so the request waits in the kernels for it
+    # (test_client.py also makes the client's kernel take it in parts)
     def late_reader(conn: Any, server: Any) -> None:
         time.sleep(0.3)
         conn.sendall(packet(str(len(read_request(conn, server))).encode()))
