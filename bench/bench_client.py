@@ -33,15 +33,21 @@ from protocol import Client, parse_address, rpc_request  # noqa: E402
 from protocol.aio import AsyncClient, run  # noqa: E402
 
 
+def raw_target(node: str) -> tuple[int, Any]:
+    """The family and address a hand-written client would connect to, looked up once."""
+    address = parse_address(node)
+    if address.is_literal:
+        return address.family, address.sockaddr
+    family, _, _, _, sockaddr = socket.getaddrinfo(
+        address.host, address.port, type=socket.SOCK_STREAM
+    )[0]
+    return family, sockaddr
+
+
 def raw_loop(
     node: str, request: bytes, calls: int, socket_type: Callable[..., Any] = socket.socket
 ) -> None:
-    address = parse_address(node)
-    family, sockaddr = address.family, address.sockaddr
-    if not address.is_literal:
-        family, _, _, _, sockaddr = socket.getaddrinfo(
-            address.host, address.port, type=socket.SOCK_STREAM
-        )[0]
+    family, sockaddr = raw_target(node)
     for _ in range(calls):
         sock = socket_type(family, socket.SOCK_STREAM)
         sock.connect(sockaddr)

@@ -25,7 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -35,7 +35,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run from a checkout: python bench/bench_phases.py
 
 import protocol.client  # noqa: E402
-from protocol import Client, parse_address, rpc_request  # noqa: E402
+from bench.bench_client import raw_target  # noqa: E402
+from protocol import Client, rpc_request  # noqa: E402
 
 PHASES = ("before send", "exchange", "close")
 now = time.perf_counter_ns
@@ -61,13 +62,7 @@ class MarkedSocket(socket.SocketType):
 
 
 def raw_call(node: str, request: bytes) -> Callable[[], object]:
-    address = parse_address(node)
-    family: int = address.family
-    sockaddr: Any = address.sockaddr
-    if not address.is_literal:
-        family, _, _, _, sockaddr = socket.getaddrinfo(
-            address.host, address.port, type=socket.SOCK_STREAM
-        )[0]
+    family, sockaddr = raw_target(node)
 
     def call() -> None:
         sock = MarkedSocket(family, socket.SOCK_STREAM)
