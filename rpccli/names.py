@@ -70,7 +70,9 @@ def _names_dir(create: bool) -> Path:
 
     path = state_dir(create=create) / "names"
     if create:
-        path.mkdir(mode=0o700, exist_ok=True)
+        from rpccli.statefile import private_dir
+
+        private_dir(path)
     return path
 
 
@@ -109,8 +111,10 @@ def _path(node: str, *, create: bool = False) -> Path:
 
 
 def _load(path: Path) -> dict[str, Any]:
+    from rpccli.statefile import open_read
+
     try:
-        with path.open("rb") as fh:
+        with open_read(path) as fh:  # a symlink in its place reads as absent, never followed
             raw = fh.read(_MAX_FILE + 1)
         if len(raw) > _MAX_FILE:
             return {}
@@ -121,19 +125,10 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _save(path: Path, data: dict[str, Any]) -> None:
-    # Atomic: write a 0600 temp file beside the target and rename it over (no torn reads on TAB).
-    import tempfile  # only when writing: 3 ms of imports a repeated `rpccli call` need not pay
+    # Atomic (no torn reads on TAB), 0600, and a symlink in its place is replaced, not followed.
+    from rpccli.statefile import replace
 
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, separators=(",", ":"))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    replace(path, json.dumps(data, separators=(",", ":")).encode("utf-8"))
 
 
 _LOCK = threading.Lock()
@@ -146,7 +141,9 @@ def _locked(directory: Path) -> Iterator[None]:
         try:
             import fcntl
 
-            fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+            from rpccli.statefile import open_private  # a symlink is replaced, never followed
+
+            fd = open_private(directory / ".lock")
         except (ImportError, OSError):
             yield
             return

@@ -28,8 +28,14 @@ def config_path() -> Path:
 
 
 def state_dir(*, create: bool = True) -> Path:
-    """``$XDG_STATE_HOME/rpccli`` (~/.local/state by default), created with mode 0700."""
+    """``$XDG_STATE_HOME/rpccli`` (~/.local/state by default).
+
+    With ``create``, it and any missing parent are created 0700, and an OSError says why it
+    cannot hold state (see :func:`rpccli.statefile.private_dir`: a symlink, another user's).
+    """
     path = _xdg("XDG_STATE_HOME", ".local/state") / "rpccli"
-    if create and not path.is_dir():
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if create:
+        from rpccli.statefile import private_dir
+
+        private_dir(path)
     return path

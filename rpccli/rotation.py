@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+
+from rpccli.statefile import locked, open_read, replace
 
 __all__ = ["MAX_GROUPS", "starting_order"]
 
@@ -93,7 +94,7 @@ def _choose(data: dict[str, Any], strategy: str, key: str, nodes: list[T]) -> li
 
 def _load(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as fh:
+        with open_read(path) as fh:  # a symlink in its place reads as absent, never followed
             raw = fh.read(_MAX_FILE + 1)
         data = json.loads(raw) if len(raw) <= _MAX_FILE else {}
     except (OSError, ValueError):
@@ -102,27 +103,12 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _save(path: Path, data: dict[str, Any]) -> None:
-    # atomic: a 0600 temp file beside the target, renamed over it
-    tmp = path.with_name(f".{_FILE}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, separators=(",", ":"))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    # atomic, 0600, and a symlink in its place is replaced, not followed
+    replace(path, json.dumps(data, separators=(",", ":")).encode("utf-8"))
 
 
 @contextlib.contextmanager
 def _locked(directory: Path) -> Iterator[None]:
     """One writer at a time across rpccli processes (flock), so two calls never share a start."""
-    import fcntl
-
-    fd = os.open(directory / ".strategy.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with locked(directory / ".strategy.lock"):
         yield
-    finally:
-        os.close(fd)

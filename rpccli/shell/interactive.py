@@ -7,8 +7,6 @@ Ctrl-D on an empty line leaves with exit code 0.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 from prompt_toolkit import PromptSession
@@ -16,19 +14,17 @@ from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import CompleteEvent, get_common_complete_suffix
 from prompt_toolkit.filters import emacs_insert_mode, has_completions, vi_insert_mode
 from prompt_toolkit.formatted_text import FormattedText
-from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.history import History, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.output import Output
 from prompt_toolkit.styles import Style
 
 from rpccli.shell.completer import ShellCompleter
+from rpccli.shell.history import MAX_HISTORY, ShellHistory, history_path
 from rpccli.shell.session import Shell, ShellExit
 
 __all__ = ["MAX_HISTORY", "ShellHistory", "history_path", "make_session", "run_interactive"]
-
-#: the history file is trimmed to this many entries when the shell starts
-MAX_HISTORY = 10_000
 
 _STYLE = Style.from_dict(
     {
@@ -41,53 +37,10 @@ _STYLE = Style.from_dict(
 )
 
 
-def history_path() -> Path:
-    from rpccli.paths import state_dir
-
-    return state_dir() / "history"
-
-
 def _state_dir_text() -> str:
     from rpccli.paths import state_dir
 
     return str(state_dir(create=False))
-
-
-class ShellHistory(FileHistory):
-    """FileHistory kept private (0600), without space-led lines (bash's ignorespace) or repeats."""
-
-    def __init__(self, path: Path) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.close(fd)
-        os.chmod(path, 0o600)
-        _trim(path)
-        super().__init__(str(path))
-
-    def append_string(self, string: str) -> None:
-        if not string.strip() or string.startswith((" ", "\t")):
-            return
-        if self._loaded_strings and self._loaded_strings[0] == string:
-            return
-        super().append_string(string)
-
-
-def _trim(path: Path) -> None:
-    # FileHistory only appends; keep the file bounded by rewriting its newest entries.
-    try:
-        if path.stat().st_size < 1024 * 1024:
-            return
-        text = path.read_text("utf-8", "replace")
-    except OSError:
-        return
-    entries = text.split("\n\n")
-    if len(entries) <= MAX_HISTORY:
-        return
-    kept = "\n\n".join(entries[-MAX_HISTORY:])
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(kept)
-    os.replace(tmp, path)
 
 
 def _toolbar(shell: Shell) -> FormattedText:
