@@ -304,8 +304,8 @@ def run_call(
         )
     if dry_run:
         # a local call has no node: show the equivalents for the usual one
-        target = settings.spec.addresses[0] if settings else "127.0.0.1:3031"
-        _dry_run(printer, request, target, explain)
+        targets = settings.spec.addresses if settings else ["127.0.0.1:3031"]
+        _dry_run(printer, request, targets, explain, settings.strategy if settings else "first")
         return exitcodes.OK
     if local_file is not None:
         return _call_local(printer, local_file, function, args, verbose)
@@ -382,20 +382,25 @@ def _call_one(
     return group.call(logged)
 
 
-def _dry_run(printer: Printer, request: bytes, target: str, explain: bool) -> None:
+def _dry_run(
+    printer: Printer, request: bytes, targets: Sequence[str], explain: bool, strategy: str
+) -> None:
     from protocol.wire import HEADER_SIZE, decode_array
     from rpccli.output_wire import annotate_request, nginx_location, uwsgi_rpc_call
 
+    items = decode_array(request[HEADER_SIZE:])
+    # built first: a node nginx cannot name is refused (exit 2) before anything is printed
+    block = nginx_location(targets, items[0], items[1:], strategy=strategy) if explain else ""
     printer.text(annotate_request(request))
     if not explain:
         return
-    items = decode_array(request[HEADER_SIZE:])
     printer.text("")
     printer.text("# the same call from nginx (facts 6):")
-    printer.text(nginx_location(target, items[0], items[1:]))
+    printer.text(block)
     printer.text("")
-    printer.text("# the same call from Python inside a uWSGI worker:")
-    printer.text(uwsgi_rpc_call(target, items[0], items[1:]))
+    one = " (one node: uwsgi.rpc has no failover)" if len(targets) > 1 else ""
+    printer.text(f"# the same call from Python inside a uWSGI worker{one}:")
+    printer.text(uwsgi_rpc_call(targets[0], items[0], items[1:]))
 
 
 def _call_local(

@@ -4,13 +4,15 @@ equivalents printed by ``--explain``. Pure functions from bytes to text (no IO, 
 
 from __future__ import annotations
 
+import hashlib
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from protocol.address import parse_address
+from protocol.address import Address, parse_address
 from protocol.client import CallResult
 from protocol.errors import AddressError
 from protocol.wire import HEADER_SIZE, MAX_ARGS, MODIFIER1_RPC, decode_array, unpack_header
+from rpccli.errors import InputError
 
 __all__ = [
     "annotate_request",
@@ -138,7 +140,81 @@ def _nginx_obstacle(data: bytes) -> str | None:
     return None
 
 
-def nginx_location(node: str, function: bytes, args: Iterable[bytes]) -> str:
+#: bidi controls have no nginx escape and, printed raw, would reorder the config on the screen
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+#: how an ``upstream`` follows each rpccli strategy: lines inside it before the servers
+_UPSTREAM_STRATEGY = {
+    "first": ["    # -s first: the first node; the others (backup, in turn) only while it fails"],
+    "round-robin": [],  # nginx's default
+    "random": ["    random;"],
+    "best": ["    # -s best: nginx's round-robin, which also skips a node that just failed"],
+    "all": ["    # -s all calls every node; nginx sends each request to one of them"],
+}
+
+
+def _nginx_addresses(nodes: Sequence[str]) -> list[Address]:
+    """The parsed nodes, refusing one whose text nginx config cannot hold (exit 2).
+
+    Inside a quoted nginx string every character but the quote and backslash is literal (and
+    those two are escaped), so ';', '{', '#', spaces and quotes in a socket path cannot start
+    another directive. What stays is text with no escape at all: raw control bytes, bytes that
+    are not UTF-8 and bidi controls, which would garble or disguise the printed block."""
+    addresses = []
+    for node in nodes:
+        address = parse_address(node)
+        if address.kind == "unix":
+            raw = address.path.encode("utf-8", "surrogateescape")
+            why = _nginx_obstacle(raw)
+            if why is None and _BIDI.intersection(address.path):
+                char = min(_BIDI.intersection(address.path), key=address.path.index)
+                why = f"contains the bidi control {char!r}: nginx config has no escape for it"
+            if why is not None:
+                # repr: the node is shown with its control and bidi characters escaped
+                raise InputError(
+                    f"--explain cannot write node {node!r} into nginx config: its path {why}"
+                )
+        elif "%" in address.host:
+            raise InputError(
+                f"--explain cannot write node {node!r} into nginx config: nginx reads no "
+                "IPv6 scope (the '%' suffix); use the address without it"
+            )
+        addresses.append(address)
+    return addresses
+
+
+def _pass_text(address: Address) -> str:
+    """The address as ``uwsgi_pass`` and ``server`` take it (unquoted)."""
+    if address.kind == "unix":
+        return f"unix:{address.path}"
+    if ":" in address.host:
+        return f"[{address.host}]:{address.port}"
+    # nginx resolves names with the system resolver, which wants their ASCII (IDNA) form
+    return f"{address.host.encode('idna').decode('ascii')}:{address.port}"
+
+
+def _upstream(addresses: Sequence[Address], strategy: str) -> tuple[list[str], str]:
+    """An ``upstream`` block naming every node of a group, and its name for ``uwsgi_pass``.
+
+    In ``server`` a '$' is literal (nginx reads no variables there), so paths are only quoted.
+    The name is a digest of the block: the same group and strategy always give the same name,
+    it holds only [a-z0-9_], and two different blocks (pasted into one config) do not clash."""
+    servers = [
+        f"    server {_nginx_string(_pass_text(a).encode('utf-8'), value=False)}"
+        f"{' backup' if strategy == 'first' and i else ''};"
+        for i, a in enumerate(addresses)
+    ]
+    inside = [*_UPSTREAM_STRATEGY.get(strategy, []), *servers]
+    name = "rpccli_" + hashlib.sha256("\n".join(inside).encode("utf-8")).hexdigest()[:12]
+    return [f"upstream {name} {{", *inside, "}"], name
+
+
+def nginx_location(
+    node: str | Sequence[str],
+    function: bytes,
+    args: Iterable[bytes],
+    *,
+    strategy: str = "first",
+) -> str:
     """The nginx ``location`` block that sends the same call (facts 6).
 
     nginx writes each ``uwsgi_param K V`` as the two items K, V. An RPC needs an odd number of
@@ -146,7 +222,18 @@ def nginx_location(node: str, function: bytes, args: Iterable[bytes]) -> str:
     uWSGI rejects a request ending with an empty item and skips an empty one elsewhere (facts 2).
     So the padding goes right after the function name (``uwsgi_param hello ""; uwsgi_param a
     b;``), or, with no args, first (``uwsgi_param "" hello;``; checked on real uWSGI 2.0.21).
+
+    ``node`` may be a node group (several nodes): they become an ``upstream`` block. A node
+    nginx cannot name raises :class:`InputError`; an abstract socket gives one comment line.
     """
+    nodes = [node] if isinstance(node, str) else list(node)
+    addresses = _nginx_addresses(nodes)
+    abstract = [a for a in addresses if a.kind == "abstract"]
+    if abstract:
+        return (
+            f"# nginx cannot reach abstract sockets ({str(abstract[0])!r}): no nginx block; "
+            "bind the uWSGI socket to a path or a port for nginx"
+        )
     items = [function, *args]
     obstacles = [
         f"# {'the function name' if i == 0 else f'argument {i}'} {why}"
@@ -165,24 +252,26 @@ def nginx_location(node: str, function: bytes, args: Iterable[bytes]) -> str:
         for k, v in pairs
     ]
     # nginx cannot write a literal '$' in a value: a helper variable at http level stands in
-    dollar = any(b"$" in v for _, v in pairs)
-    http = (
-        [
-            "# a value holds '$', which nginx cannot write literally: put this at http level",
+    dollar = "a value" if any(b"$" in v for _, v in pairs) else ""
+    http: list[str] = []
+    if len(addresses) == 1:
+        target = _nginx_string(_pass_text(addresses[0]).encode("utf-8"), value=True)
+        if "$" in addresses[0].path:
+            # a '$' anywhere in uwsgi_pass makes nginx read the whole value as variables
+            dollar = dollar or "the socket path"
+    else:
+        upstream, target = _upstream(addresses, strategy)
+        http = [*upstream, ""]
+    if dollar:
+        http = [
+            f"# {dollar} holds '$', which nginx cannot write literally: put this at http level",
             "# (outside any server block), once:",
             DOLLAR_GEO,
             "",
+            *http,
         ]
-        if dollar
-        else []
-    )
-    try:
-        address = parse_address(node)
-        target = f"unix:{address.path}" if address.kind == "unix" else str(address)
-        if address.kind == "abstract":
-            target = f"unix:@{address.path}"
-    except AddressError:
-        target = node
+    elif http:
+        http = ["# put this at http level (outside any server block), once:", *http]
     path = _nginx_string(b"/" + function.strip(b"/"), value=False)
     return "\n".join(
         [
