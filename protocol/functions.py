@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .errors import RPCError, UsageError
+from .visible import visible
 from .wire import DEFAULT_BUFFER_SIZE, MAX_ARGS, MAX_NAME
 
 __all__ = [
@@ -225,7 +226,8 @@ class FunctionTable:
         if self._log is not None:
             self._log(message)
         else:
-            sys.stderr.write(message.rstrip("\n") + "\n")
+            # a traceback may quote a caller's arguments: escaped for the terminal
+            sys.stderr.write(visible(message.rstrip("\n"), keep="\n\t", reversible=False) + "\n")
 
     # -- calling -----------------------------------------------------------------------------
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .visible import visible
+
 __all__ = ["Event", "format_event"]
 
 
@@ -61,13 +63,20 @@ def _result(event: Event, ms: str) -> str:
 
 
 def format_event(event: Event) -> str:
-    """One log line: who, what, and the size of the answer or why it was a 0-byte close."""
+    """One log line: who, what, and the size of the answer or why it was a 0-byte close.
+
+    Clients choose the function name and the arguments, and a reason may quote them: the line
+    shows their control, bidi and format characters escaped, for the terminal it is read on."""
+    return visible(_format(event), reversible=False)
+
+
+def _format(event: Event) -> str:
     ms = f"{event.elapsed * 1000:.1f} ms"
     if event.kind == "ping":
         what = "ping -> " + (f"warning {event.reason!r}" if event.reason else "ok")
         return f"{event.peer} {what}"
     if event.function is not None:
-        name = event.function.decode("utf-8", "backslashreplace")
+        name = visible(event.function.decode("utf-8", "surrogateescape"))
         call = f"{name}({_args_summary(event.args)})"
         if event.kind == "http":
             call = "HTTP " + call

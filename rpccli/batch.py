@@ -202,7 +202,7 @@ def batch(
     fmt = chosen or config.defaults.output
     if fmt in ("auto", "bytes"):
         fmt = "pretty" if sys.stdout.isatty() else "json"
-    printer = Printer("bytes")
+    printer = Printer("json" if fmt == "json" else "bytes")  # json: escaped on a terminal
     nodes = _Nodes(settings, config, retry_unsafe)
     modifier2 = 1 if raw or (settings and settings.mode == "raw") else 0
 

@@ -7,6 +7,7 @@ from json.encoder import encode_basestring as _enc
 from typing import Any, Protocol
 
 from protocol.failures import shown
+from protocol.visible import visible
 from rpccli.output import Printer, json_line, record
 
 __all__ = ["BatchWriter", "fast_ok_line"]
@@ -98,6 +99,7 @@ class BatchWriter:
     def _pretty(self, item: dict[str, Any], body: bytes | None) -> None:
         from rich.text import Text
 
+        from rpccli import output_pretty
         from rpccli.output_pretty import is_binary
 
         assert isinstance(self.printer, Printer)  # pretty output never runs in a lane
@@ -105,9 +107,9 @@ class BatchWriter:
         name = shown(item["function"]) if item["function"] else "?"
         head = Text(f"{item['line']:>4} {name}: ", style="bold")
         if body is None:
-            head.append(str(item["error"]), style="red")
+            head.append(visible(str(item["error"]), reversible=False), style="red")
         elif is_binary(body):
             head.append(f"({len(body)} binary bytes)", style="dim")
         else:
-            head.append(body.decode("utf-8"))
+            head.append(output_pretty.visible_text(body.decode("utf-8"), keep="\n\t"))
         console.print(head)

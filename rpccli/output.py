@@ -21,6 +21,7 @@ from typing import IO, Any, BinaryIO
 
 from protocol.client import CallResult
 from protocol.errors import RPCError
+from protocol.visible import json_visible, visible
 
 __all__ = [
     "FORMATS",
@@ -193,6 +194,8 @@ class Printer:
         return self._console
 
     def write(self, data: bytes) -> None:
+        if self.format == "json" and is_terminal(self.stdout):
+            data = _json_for_terminal(data)
         out = _binary(self.stdout)
         try:
             out.write(data)
@@ -202,6 +205,8 @@ class Printer:
 
     def text(self, text: str) -> None:
         """Plain text on stdout (``--dry-run``), a newline added."""
+        if is_terminal(self.stdout):
+            text = visible(text, keep="\n\t", reversible=False)
         self.write((text + "\n").encode("utf-8", "surrogateescape"))
 
     def info(self, text: str) -> None:
@@ -212,9 +217,21 @@ class Printer:
         self.info(f"rpccli: warning: {text}")
 
 
-def write_line(stream: IO[str], text: str) -> None:
+def _json_for_terminal(data: bytes) -> bytes:
+    """JSON Lines for a person: C1, bidi and format characters as ``\\uXXXX`` (the same JSON;
+    piped JSON keeps them raw, as before)."""
+    return json_visible(data.decode("utf-8", "surrogatepass")).encode("utf-8", "surrogatepass")
+
+
+def write_line(stream: IO[str], text: str, *, styled: bool = False) -> None:
     """``text`` and a newline on a text stream (stderr), flushed at once. A reader that left or
-    a closed stream costs the line, never the command."""
+    a closed stream costs the line, never the command.
+
+    A message may quote a node (an error, a warning): every control, bidi and format character
+    in it is escaped (a message is never data, piped or not). ``styled``: the caller escaped
+    the text already and added its own colour sequences."""
+    if not styled:
+        text = visible(text, keep="\n\t", reversible=False)
     try:
         stream.write(text + "\n")
         stream.flush()

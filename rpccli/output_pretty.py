@@ -5,21 +5,35 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from typing import IO, Any
 
 from rich.console import Console
-from rich.json import JSON
+from rich.highlighter import JSONHighlighter
 from rich.table import Table
 from rich.text import Text
 
+from protocol.visible import json_visible, visible_parts
 from rpccli.output_wire import hexdump
 
-__all__ = ["HEXDUMP_LIMIT", "is_binary", "make_console", "print_body", "print_table"]
+__all__ = [
+    "ESCAPE_STYLE",
+    "HEXDUMP_LIMIT",
+    "is_binary",
+    "make_console",
+    "print_body",
+    "print_table",
+    "visible_text",
+]
 
 #: bytes of a binary answer shown as a hexdump on a terminal; the rest is summarised
 HEXDUMP_LIMIT = 1024
 _TEXT_CONTROLS = {9, 10, 13}
+#: how an escape (``\x1b``, ``\u202e``) stands out from the text the node sent
+ESCAPE_STYLE = "reverse"
+#: a JSON ``\uXXXX`` escape in pretty JSON (of a control character, or one json_visible wrote)
+_JSON_ESCAPE = re.compile(r"\\\\|\\u[0-9a-fA-F]{4}")
 
 
 def make_console(file: IO[Any], *, stderr: bool = False) -> Console:
@@ -44,15 +58,33 @@ def is_binary(data: bytes) -> bool:
     return any((ord(c) < 32 and ord(c) not in _TEXT_CONTROLS) or ord(c) == 127 for c in text)
 
 
-def _as_json(text: str) -> JSON | None:
+def visible_text(text: str, *, keep: str = "", reversible: bool = True) -> Text:
+    """Text from a node as rich Text: never read as markup, every control, bidi and invisible
+    character escaped (see protocol.visible) in ESCAPE_STYLE; ``keep``: C0 characters kept.
+    ``reversible=False`` for a message whose node parts were quoted already."""
+    out = Text()
+    for piece, escaped in visible_parts(text, keep=keep, reversible=reversible):
+        out.append(piece, style=ESCAPE_STYLE if escaped else None)
+    return out
+
+
+def _as_json(text: str) -> Text | None:
+    """Pretty JSON, as rich's JSON renderable draws it -- but a C1, bidi or format character
+    that JSON decoding produced (``"\\u009b"``) is written back as its escape, not raw."""
     stripped = text.strip()
     if not stripped or stripped[0] not in "[{":
         return None
     try:
-        json.loads(stripped)
+        data = json.loads(stripped)
     except ValueError:
         return None
-    return JSON(stripped)
+    rendered = JSONHighlighter()(json_visible(json.dumps(data, indent=2, ensure_ascii=False)))
+    for match in _JSON_ESCAPE.finditer(rendered.plain):
+        if match.group() != "\\\\":  # an escaped backslash is JSON, not a hidden character
+            rendered.stylize(ESCAPE_STYLE, match.start(), match.end())
+    rendered.no_wrap = True
+    rendered.overflow = None
+    return rendered
 
 
 def print_body(console: Console, data: bytes) -> None:
@@ -72,7 +104,7 @@ def print_body(console: Console, data: bytes) -> None:
         console.print(rendered)
         return
     # a newline only for display: do not double the one the text already ends with
-    console.print(Text(text[:-1] if text.endswith("\n") else text))
+    console.print(visible_text(text[:-1] if text.endswith("\n") else text, keep="\n\t"))
 
 
 def _binary_preview(data: bytes, limit: int = 16) -> str:
@@ -85,27 +117,29 @@ def print_table(
     console: Console, rows: Iterable[Mapping[str, Any]], *, title: str | None = None
 ) -> None:
     """One row per call of a fan-out (``--strategy all``): node, status, time, response."""
-    table = Table(title=title, show_lines=False)
+    table = Table(title=None if title is None else visible_text(title), show_lines=False)
     table.add_column("node")
     table.add_column("ok")
     table.add_column("ms", justify="right")
     table.add_column("response / error", overflow="fold")
     for row in rows:
         ok = bool(row.get("ok"))
+        reversible = True
         if ok:
             response = row.get("response")
             if response is None or is_binary(response.encode()):
-                shown = _binary_preview(base64.b64decode(row.get("response_base64") or ""))
+                cell = _binary_preview(base64.b64decode(row.get("response_base64") or ""))
             else:
-                shown = response
+                cell = response
         else:
             error = row.get("error") or {}
-            shown = str(error.get("message", ""))
+            cell = str(error.get("message", ""))
+            reversible = False  # a message: its node parts are quoted already
         elapsed = row.get("elapsed_ms")
         table.add_row(
-            str(row.get("node", "")),
+            visible_text(str(row.get("node", ""))),
             Text("ok", style="green") if ok else Text("FAIL", style="bold red"),
             f"{elapsed:.1f}" if isinstance(elapsed, int | float) else "",
-            Text(shown),
+            visible_text(cell, keep="\n\t", reversible=reversible),
         )
     console.print(table)

@@ -14,6 +14,7 @@ import click
 
 from protocol.client import Client
 from protocol.errors import RPCError
+from protocol.visible import visible
 from rpccli import exitcodes
 from rpccli.call_common import complete_node_lazily, settings_for, timeout_options
 from rpccli.output import Printer, error_record, json_line
@@ -126,7 +127,8 @@ def _one(printer: Printer, client: Client, stats: _Stats, seq: int, say: bool) -
     if printer.format == "json":
         printer.write(_json(client.node, seq, total, warning=result.warning))
     else:
-        state = "ok" if result.warning is None else f"WARNING: {result.warning}"
+        # the node's own text, on one report line: escaped, piped or not (--json has it exact)
+        state = "ok" if result.warning is None else f"WARNING: {visible(result.warning)}"
         printer.text(f"{client.node}: seq={seq} time={_ms(total * 1000)} ms {state}")
     return []
 

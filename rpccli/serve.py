@@ -21,6 +21,7 @@ from protocol.address import parse_address
 from protocol.errors import AddressError
 from protocol.functions import FunctionTable
 from protocol.server import DEFAULT_THREADS, Event, Server, format_event, new_event_loop
+from protocol.visible import visible
 from protocol.wire import DEFAULT_BUFFER_SIZE
 from rpccli.output import write_line
 
@@ -62,9 +63,12 @@ class _Log:
         self.color = color
 
     def line(self, text: str, *, fg: str | None = None, bold: bool = False) -> None:
+        # clients choose function names and arguments, function files log what they like:
+        # escaped before the log's own colour is added
+        text = visible(text, keep="\n\t", reversible=False)
         if self.color and (fg or bold):
             text = click.style(text, fg=fg, bold=bold)
-        write_line(sys.stderr, text)
+        write_line(sys.stderr, text, styled=True)
 
     def message(self, text: str) -> None:
         """From function files: ``uwsgi.log()`` and real uWSGI-style notices."""
@@ -79,12 +83,13 @@ class _Log:
         text = f"{time.strftime('%H:%M:%S')} {format_event(event)}"
         if event.kind == "stopping":
             text += " (Ctrl-C again stops at once)"
+        text = visible(text, keep="\t", reversible=False)
         if self.color and failed:
             text = click.style(text, fg="red")
         if event.traceback:
-            rows = event.traceback.rstrip("\n").splitlines()
-            text += "".join("\n    " + row for row in rows)
-        self.line(text)
+            rows = event.traceback.rstrip("\n").split("\n")
+            text += "".join("\n    " + visible(row, keep="\t", reversible=False) for row in rows)
+        write_line(sys.stderr, text, styled=True)
 
 
 def _warn_exposed(log: _Log, binds: Sequence[str]) -> None:

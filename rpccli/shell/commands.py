@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from protocol.visible import visible
 from rpccli.errors import InputError
 
 if TYPE_CHECKING:
@@ -219,7 +220,8 @@ def _nodes(shell: Shell, args: list[str]) -> int:
 )
 def _functions(shell: Shell, args: list[str]) -> int:
     prefix = args[0] if args else ""
-    known = {n: s for n, s in shell.names.snapshot().items() if n.startswith(prefix)}
+    # a name is the node's text: escaped, so that the listing cannot rewrite the terminal
+    known = {visible(n): s for n, s in shell.names.snapshot().items() if n.startswith(prefix)}
     lines = []
     if known:
         width = max(len(n) for n in known)
@@ -268,7 +270,8 @@ def _ping(shell: Shell, args: list[str]) -> int:
         ms = outcome.value.timings.total * 1000
         warning = outcome.value.warning
         shell.say(
-            f"{outcome.node}: pong in {ms:.2f} ms" + (f", warning: {warning}" if warning else "")
+            f"{outcome.node}: pong in {ms:.2f} ms"
+            + (f", warning: {visible(warning)}" if warning else "")
         )
         if warning and not status:
             status = exitcodes.NO_RESULT

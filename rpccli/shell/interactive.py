@@ -20,6 +20,7 @@ from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.output import Output
 from prompt_toolkit.styles import Style
 
+from protocol.visible import visible
 from rpccli.shell.completer import ShellCompleter
 from rpccli.shell.history import MAX_HISTORY, ShellHistory, history_path
 from rpccli.shell.session import Shell, ShellExit
@@ -61,7 +62,7 @@ def _toolbar(shell: Shell) -> FormattedText:
         style = "class:bottom-toolbar.ok" if last.ok else "class:bottom-toolbar.fail"
         parts += [
             ("class:bottom-toolbar.key", "  last "),
-            ("", f"{last.function} "),
+            ("", f"{visible(last.function)} "),
             (style, last.status),
         ]
         if last.elapsed is not None:

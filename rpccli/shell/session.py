@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from protocol.errors import NoResult, RPCError
+from protocol.visible import visible
 from protocol.wire import rpc_request
 from rpccli import exitcodes, names
 from rpccli.args import read_argument
@@ -169,22 +170,22 @@ class Shell:
 
     def say(self, text: str) -> None:
         """Information a command was asked for (`.functions`, `.help`): on stdout."""
-        self.stdout.write(text + "\n")
+        self.stdout.write(visible(text, keep="\n\t", reversible=False) + "\n")
         self.stdout.flush()
 
     def note(self, text: str) -> None:
         """A confirmation ("timeout is now 10 s"): shown to a person, kept out of piped output."""
         stream = self.stdout if self.interactive else self.stderr
         if self.interactive or self.flags.verbose:
-            stream.write(text + "\n")
+            stream.write(visible(text, keep="\n\t", reversible=False) + "\n")
             stream.flush()
 
     def error(self, error: BaseException) -> None:
         where = f"line {self.line_number}: " if not self.interactive and self.line_number else ""
-        text = f"rpccli: {where}{error}"
+        text = visible(f"rpccli: {where}{error}", keep="\n\t", reversible=False)
         if self.interactive and is_terminal(self.stderr) and color_allowed():
             text = f"\x1b[31m{text}\x1b[0m"
-        write_line(self.stderr, text)
+        write_line(self.stderr, text, styled=True)
 
     # -- lines ------------------------------------------------------------------------------
     def run_line(self, line: str) -> int:
