@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from protocol.functions import FunctionTable
 from rpccli import names
 from tests.hostile.conftest import listing_table
-from tests.peers import ROOT, require
+from tests.peers import ROOT, free_port, require
 
 COMPLETIONS = ROOT / "completions"
 SCRIPTS = {"bash": "rpccli.bash", "zsh": "_rpccli", "fish": "rpccli.fish"}
@@ -166,9 +166,11 @@ class Terminal:
             raise AssertionError(f"the line was left open: {self.child.before!r}")
         return str(self.child.before)
 
-    def tab_enter(self, line: str) -> str:
-        """Type ``line``, press TAB, then Enter; return what the terminal showed."""
-        self.child.send(line + "\t")
+    def tab_enter(self, line: str, *more: str) -> str:
+        """Type ``line`` and each of ``more``, each followed by TAB, then Enter; return what the
+        terminal showed."""
+        for part in (line, *more):
+            self.child.send(part + "\t")
         self.child.send("\r")
         return self._next_prompt()
 
@@ -201,6 +203,17 @@ def test_tab_then_enter_calls_exactly_the_listed_name(terminal: Terminal, hostil
         screen = terminal.tab_enter(f"rpccli call {node} {typed}")
         assert calls == [name], f"{typed!r}<TAB> ran {calls}, not {name!r}: {screen!r}"
         _clean(cwd)
+
+
+def test_a_node_group_completes_whole_then_the_names_of_its_nodes(
+    terminal: Terminal, hostile_node
+) -> None:
+    # fish cut every answer at its first comma: a node group lost all but its first node
+    node, calls, _ = hostile_node
+    down = f"127.0.0.1:{free_port()}"  # refused: the call fails over to the hostile node
+    names.remember(f"{down},{node}", "echo")  # as `rpccli call` does after a success
+    terminal.tab_enter(f"rpccli call {down},", " bs")
+    assert calls == ["bs\\x"]
 
 
 def test_unsafe_entries_are_never_offered(terminal: Terminal, hostile_node) -> None:
