@@ -9,8 +9,11 @@ sources, merged:
   the shell with :func:`store_listing` after a background fetch.
 
 Everything here is local: NOTHING in this module touches the network, because TAB must never wait
-on a node. It imports only the standard library (and rpccli.paths/config lazily, inside
-functions), so that shell completion stays fast.
+on a node. It imports only the standard library and rpccli.name_rule (and rpccli.paths/config
+lazily, inside functions), so that shell completion stays fast.
+
+A name from any source -- a node's listing above all, which a stranger may write -- is kept, read
+back and offered only when it passes the one rule of :mod:`rpccli.name_rule`.
 
 Per node, one small JSON file lives in ``state_dir()/names/``, written atomically with mode 0600
 and bounded in size (:data:`MAX_LEARNED`, :data:`MAX_LISTING`).
