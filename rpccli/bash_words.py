@@ -51,7 +51,7 @@ def read_line(line: str, breaks: str = DEFAULT_BREAKS) -> BashLine:
     value: list[str] = []
     in_word = False
     quote = ""  # "", "'", '"' or "$'"
-    expands = False  # the word holds a $ or ` that bash would expand
+    expands_at = -1  # where the word's first $ or ` that bash would expand is, if any
     opened_at = broken_at = 0  # lengths of ``value`` where a quote opened / after a break
     i, end = 0, len(line)
     while i < end:
@@ -69,8 +69,9 @@ def read_line(line: str, breaks: str = DEFAULT_BREAKS) -> BashLine:
                 value.append(nxt)
                 i += 1
             elif not (char == "\\" and not nxt):  # a last lone backslash waits for its char
+                if char in "$`" and expands_at < 0:
+                    expands_at = len(value)
                 value.append(char)
-                expands = expands or char in "$`"
             i += 1
             continue
         if quote == "$'":
@@ -86,7 +87,7 @@ def read_line(line: str, breaks: str = DEFAULT_BREAKS) -> BashLine:
         if char in _BLANKS:
             if in_word:
                 words.append("".join(value))
-                value, in_word, expands = [], False, False
+                value, in_word, expands_at = [], False, -1
             i += 1
             continue
         if not in_word:
@@ -101,16 +102,18 @@ def read_line(line: str, breaks: str = DEFAULT_BREAKS) -> BashLine:
             quote, opened_at = ("$'" if nxt == "'" else '"'), len(value)
             i += 2
         else:
+            if char in "$`" and expands_at < 0:
+                expands_at = len(value)
             value.append(char)
-            expands = expands or char in "$`"
             if char in breaks:
                 broken_at = len(value)
             i += 1
     incomplete = "".join(value) if in_word else ""
-    if quote == "$'" or expands:
-        # what bash makes of $'\...', $VAR or `...` is not the text typed: write nothing there
-        return BashLine(words, incomplete, None, "")
     kept = incomplete[: opened_at if quote else broken_at]
+    if quote == "$'" or 0 <= expands_at < len(kept):
+        # a completion would continue $'\...', or a $(...) or `...` the user left open before
+        # the text readline replaces: bash would not read back what is written there
+        return BashLine(words, incomplete, None, "")
     return BashLine(words, incomplete, quote, kept)
 
 

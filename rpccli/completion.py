@@ -180,6 +180,9 @@ class QuotingBash(BashComplete):
             return f"{item.type},{value}" if carries(value) else f"{item.type},"
         line = getattr(self, "_line", None)
         quote, kept = (line.quote, line.kept) if line is not None else ("", "")
+        if line is not None and line.incomplete.startswith("-") and "=" in line.incomplete:
+            # --opt=VALUE: click completes the part after '=', readline replaced from the word
+            value = line.incomplete[: line.incomplete.index("=") + 1] + value
         if quote is None or not value.startswith(kept) or not carries(value):
             return ""  # nothing rpccli can write there so that bash reads back this value
         return f"plain,{continuation(value[len(kept) :], quote)}"

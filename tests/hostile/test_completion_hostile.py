@@ -309,6 +309,17 @@ def test_learned_nodes_are_offered_only_when_safe_and_quoted(xdg_dirs) -> None:
     assert _bash_answer("rpccli call a") == ["plain,a\\;touch\\$\\{IFS\\}PWNED"]
 
 
+def test_bash_gets_nothing_where_the_word_would_expand(xdg_dirs) -> None:
+    names.store_listing("127.0.0.1:1", ["hello;touch${IFS}PWNED", "sub$(touch${IFS}PWNED)"])
+    # inside $'...' bash decodes escapes; after an open $( the rest would become a command
+    assert _bash_answer("rpccli call 127.0.0.1:1 $'hel") == []
+    assert _bash_answer("rpccli call 127.0.0.1:1 sub$(tou") == []
+    assert _bash_answer('rpccli call 127.0.0.1:1 "sub$(tou') == ["plain,sub\\$(touch\\${IFS}PWNED)"]
+    assert _bash_answer("rpccli call 127.0.0.1:1 sub$") == [
+        "plain,sub\\$\\(touch\\$\\{IFS\\}PWNED\\)"
+    ]
+
+
 def test_the_shell_menu_offers_names_quoted_and_never_unsafe(xdg_dirs) -> None:
     import json
 
