@@ -1,10 +1,11 @@
 """``rpccli completion bash|zsh|fish``: print the shell completion script.
 
 The scripts are click's own (generated from the click app, checked into completions/ and proven
-current by a test). On TAB they run ``rpccli`` with ``_RPCCLI_COMPLETE`` set; the dynamic values
-come from rpccli.names -- profile names for NODE, and for FUNCTION the names from the profile,
-learned from successful calls, and the stored listing -- never from the network, and without
-importing rich or prompt_toolkit.
+current by a test), changed so that no value is ever split, globbed or evaluated: a node names
+its functions, and a name is data however it is spelled. On TAB they run ``rpccli`` with
+``_RPCCLI_COMPLETE`` set; the dynamic values come from rpccli.names -- profile names for NODE,
+and for FUNCTION the names from the profile, learned from successful calls, and the stored
+listing -- never from the network, and without importing rich or prompt_toolkit.
 """
 
 from __future__ import annotations
@@ -152,10 +153,11 @@ class QuotingBash(BashComplete):
     """click's bash completion, with every value quoted by rpccli for the place it goes.
 
     bash inserts a completion exactly as given, so a value is written here the way bash reads it
-    back as itself (rpccli.bash_words): ``he$(id)`` arrives as ``he\\$\\(id\\)``, or inside
-    the quote the user opened. The whole line is read, not COMP_WORDS, so that
-    ``127.0.0.1:3031`` stays one word, and a value replaces only the text after the last ':'
-    typed (a word break for bash) -- what bash-completion's __ltrim_colon_completions does.
+    back as itself (rpccli.bash_words): ``he$(id)`` arrives as ``he\\$\\(id\\)``, or written
+    inside the quote the user opened. The whole line is read, not COMP_WORDS, so that
+    ``127.0.0.1:3031`` stays one word; a value then holds only what replaces readline's text,
+    e.g. the part after the last ':' typed (a word break for bash), as bash-completion's
+    __ltrim_colon_completions does.
     """
 
     source_template = _SOURCE_BASH
