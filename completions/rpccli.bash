@@ -1,14 +1,16 @@
 _rpccli_completion() {
-    local IFS=$'\n'
-    local response
+    local response line type value
 
     # The line up to the cursor, not COMP_WORDS: bash splits words at ':' (COMP_WORDBREAKS),
     # which would cut every HOST:PORT node in two.
     response=$(env COMP_LINE="${COMP_LINE:0:$COMP_POINT}" COMP_WORDBREAKS="$COMP_WORDBREAKS" \
-_RPCCLI_COMPLETE=bash_complete $1)
+_RPCCLI_COMPLETE=bash_complete "$1")
 
-    for completion in $response; do
-        IFS=',' read type value <<< "$completion"
+    # One answer a line, TYPE,VALUE. VALUE is already quoted for the place it goes, so it is
+    # added as one word, as it is: never split, globbed or evaluated here.
+    while IFS= read -r line; do
+        type=${line%%,*}
+        value=${line#*,}
 
         if [[ $type == 'dir' ]]; then
             COMPREPLY=()
@@ -17,9 +19,9 @@ _RPCCLI_COMPLETE=bash_complete $1)
             COMPREPLY=()
             compopt -o default
         elif [[ $type == 'plain' ]]; then
-            COMPREPLY+=($value)
+            COMPREPLY+=("$value")
         fi
-    done
+    done <<< "$response"
 
     return 0
 }

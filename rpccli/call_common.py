@@ -103,11 +103,12 @@ def complete_call_node(ctx: click.Context, param: click.Parameter, incomplete: s
     from click.shell_completion import CompletionItem
 
     from rpccli.local import file_function_names
+    from rpccli.name_rule import is_offerable
 
     return [
         CompletionItem(name, help=local_file)
         for name in file_function_names(local_file)
-        if name.startswith(incomplete)
+        if name.startswith(incomplete) and is_offerable(name)
     ]
 
 

@@ -190,7 +190,7 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "rpccli") -> int
     args = list(sys.argv[1:] if argv is None else argv)
     show_traceback = "--traceback" in args or os.environ.get("RPCCLI_TRACEBACK") == "1"
     if os.environ.get("_RPCCLI_COMPLETE"):
-        # TAB: register the colon-safe bash completion (HOST:PORT words) before click answers
+        # TAB: register rpccli's completion classes (each value quoted for its shell) first
         importlib.import_module("rpccli.completion")
     _stand_in_for_closed_streams()
     try:

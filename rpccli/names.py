@@ -9,8 +9,11 @@ sources, merged:
   the shell with :func:`store_listing` after a background fetch.
 
 Everything here is local: NOTHING in this module touches the network, because TAB must never wait
-on a node. It imports only the standard library (and rpccli.paths/config lazily, inside
-functions), so that shell completion stays fast.
+on a node. It imports only the standard library and rpccli.name_rule (and rpccli.paths/config
+lazily, inside functions), so that shell completion stays fast.
+
+A name from any source -- a node's listing above all, which a stranger may write -- is kept, read
+back and offered only when it passes the one rule of :mod:`rpccli.name_rule`.
 
 Per node, one small JSON file lives in ``state_dir()/names/``, written atomically with mode 0600
 and bounded in size (:data:`MAX_LEARNED`, :data:`MAX_LISTING`).
@@ -26,6 +29,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from rpccli.name_rule import MAX_NODE, is_offerable
 
 if TYPE_CHECKING:
     import click
@@ -58,8 +63,6 @@ MAX_LEARNED = 1000
 MAX_LISTING = 4096
 #: at most this many nodes keep a names file; the least recently updated go first
 MAX_NODES = 500
-#: a function name is 1..255 bytes (facts 2)
-_MAX_NAME = 255
 #: a cache file larger than this is ignored (and rewritten on the next update)
 _MAX_FILE = 4 * 1024 * 1024
 _MAX_KEY = 96
@@ -177,18 +180,10 @@ def _prune(directory: Path) -> None:
         return
 
 
-def _valid(name: object) -> bool:
-    if not isinstance(name, str) or not name or "\0" in name or name != name.strip():
-        return False
-    return len(name.encode("utf-8", "surrogatepass")) <= _MAX_NAME and not any(
-        c.isspace() for c in name
-    )
-
-
 def remember(node: str, function: str) -> None:
     """Record that ``function`` answered a call to ``node``. Cheap, and never raises."""
     try:
-        if not _valid(function) or not node_key(node):
+        if not is_offerable(function) or not node_key(node):
             return
         if function in _learned(_load(_path(node))):
             return  # already known: no lock, no write; a call's cost stays one small read
@@ -214,27 +209,34 @@ def _learned(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_listing(body: bytes) -> list[str]:
-    """The names in a listing function's answer: one per line, or a JSON array of strings."""
-    text = body.decode("utf-8", "replace")
-    words: list[object]
-    if text.lstrip().startswith("["):
+    """The names in a listing function's answer: one per line, or a JSON array of strings.
+
+    Each entry is decoded on its own and kept only when it passes the name rule: an entry that
+    is not UTF-8 is dropped, never "repaired" into a name the node does not have.
+    """
+    parsed: object = None
+    if body.lstrip().startswith(b"["):
         try:
-            parsed = json.loads(text)
+            parsed = json.loads(body)
         except ValueError:
             parsed = None
-        words = list(parsed) if isinstance(parsed, list) else list(text.split())
-    else:
-        words = list(text.split())
+    words: list[object] = parsed if isinstance(parsed, list) else []
+    if not isinstance(parsed, list):
+        for raw in body.split():
+            try:
+                words.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                continue
     seen: dict[str, None] = {}
     for word in words:
-        if _valid(word) and len(seen) < MAX_LISTING:
+        if is_offerable(word) and len(seen) < MAX_LISTING:
             seen[str(word)] = None
     return list(seen)
 
 
 def store_listing(node: str, names: list[str]) -> None:
     """Keep the names a node's listing function returned (replacing the previous listing)."""
-    clean = [n for n in dict.fromkeys(names) if _valid(n)][:MAX_LISTING]
+    clean = [n for n in dict.fromkeys(names) if is_offerable(n)][:MAX_LISTING]
 
     def change(data: dict[str, Any]) -> bool:
         data.update(listing=clean, listing_at=int(time.time()))
@@ -282,7 +284,7 @@ def name_sources(node: str, config: Config | None = None) -> dict[str, list[str]
     found: dict[str, list[str]] = {}
 
     def add(name: object, source: str) -> None:
-        if _valid(name):
+        if is_offerable(name):
             sources = found.setdefault(str(name), [])
             if source not in sources:
                 sources.append(source)
@@ -319,8 +321,8 @@ def known_nodes() -> list[str]:
     nodes: list[str] = []
     for entry in entries[:200]:
         node = _load(entry).get("node")
-        if isinstance(node, str) and node:
-            nodes.append(node)
+        if is_offerable(node, limit=MAX_NODE):  # the file is read back: it may have been edited
+            nodes.append(str(node))
     return nodes
 
 
@@ -342,7 +344,7 @@ def complete_node(
         config = _config()
         seen: set[str] = set()
         for name, profile in sorted(config.profiles.items()) if config else ():
-            if name.startswith(incomplete):
+            if name.startswith(incomplete) and is_offerable(name, limit=MAX_NODE):
                 seen.add(name)
                 items.append(CompletionItem(name, help=", ".join(profile.addresses)))
         for node in known_nodes():

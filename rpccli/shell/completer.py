@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
+from rpccli.name_rule import is_offerable
 from rpccli.shell.commands import BARE, PREFIX, REGISTRY, Choice, complete_path, find, unique
 from rpccli.shell.parse import split_partial
 
@@ -23,9 +24,13 @@ __all__ = ["ShellCompleter", "quote"]
 _SAFE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:@+=,%~")
 
 
-def quote(word: str) -> str:
-    """``word`` as the shell's parser reads it back (single quotes when needed)."""
-    if word and all(c in _SAFE for c in word):
+def quote(word: str, *, function: bool = False) -> str:
+    """``word`` as the shell's parser reads it back (single quotes when needed).
+
+    A ``function`` name typed first on a line is quoted when it starts like a meta-command
+    (``.node``): unquoted, Enter would run the meta-command instead of calling the function.
+    """
+    if word and all(c in _SAFE for c in word) and not (function and word.startswith(PREFIX)):
         return word
     return "'" + word.replace("'", "'\\''") + "'"
 
@@ -44,7 +49,7 @@ class ShellCompleter(Completer):
         start = -len(partial.raw_current)
         current = partial.current
         if not partial.words:
-            yield from self._emit(self._first_word(current), start)
+            yield from self._first_word(current, start)
             return
         first = partial.words[0]
         meta = find(first)
@@ -59,15 +64,20 @@ class ShellCompleter(Completer):
             paths = complete_path(current[1:])
             yield from self._emit([("@" + p, what) for p, what in paths], start)
 
-    def _first_word(self, current: str) -> list[Choice]:
+    def _first_word(self, current: str, start: int) -> Iterator[Completion]:
         if current.startswith(PREFIX):
             typed = current[len(PREFIX) :]
-            return [(PREFIX + m.name, m.summary) for m in unique() if m.name.startswith(typed)]
+            metas = [(PREFIX + m.name, m.summary) for m in unique() if m.name.startswith(typed)]
+            yield from self._emit(metas, start)
+            return
         known = self.shell.names.snapshot()
         prefix = [(n, s) for n, s in known.items() if n.startswith(current)]
         # then names that merely contain what was typed (pgcli-like), after the prefix matches
         inner = [(n, s) for n, s in known.items() if current and current in n[1:]]
-        return prefix + inner
+        for name, sources in prefix + inner:
+            if is_offerable(name):  # the one rule for every name a menu shows (rpccli.name_rule)
+                text = quote(name, function=True)
+                yield Completion(text, start_position=start, display=name, display_meta=sources)
 
     @staticmethod
     def _emit(choices: Iterable[Choice], start: int) -> Iterator[Completion]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from protocol.errors import NoResult, RPCError
 from rpccli import names
+from rpccli.name_rule import is_offerable
 
 __all__ = ["DEFAULT_LIST_FUNCTION", "NameIndex"]
 
@@ -74,6 +75,8 @@ class NameIndex:
 
     def learn(self, function: str) -> None:
         """A call to ``function`` succeeded: persist the name and show it at once."""
+        if not is_offerable(function):
+            return  # a name the menus and TAB must not show (rpccli.name_rule)
         if self.persist:
             names.remember(self.node, function)
         with self._lock:

@@ -97,6 +97,12 @@ def test_bash_values_are_cut_after_the_last_colon(xdg_dirs) -> None:
     assert result.stdout.split() == ["plain,hello"]
 
 
+def test_bash_option_values_after_an_equals_sign(xdg_dirs) -> None:
+    # '=' is a word break too: bash keeps "--output=" and replaces what follows
+    assert _tab("rpccli call --output=p").stdout.split() == ["plain,pretty"]
+    assert _tab("rpccli call -o p").stdout.split() == ["plain,pretty"]
+
+
 def test_zsh_protocol_carries_the_source(xdg_dirs) -> None:
     names.remember("127.0.0.1:1", "hello")
     result = _tab("rpccli call 127.0.0.1:1 h", shell="zsh")

@@ -57,7 +57,9 @@ def test_listing_is_stored_and_merged_with_sources(xdg_dirs) -> None:
 def test_parse_listing_forms() -> None:
     assert names.parse_listing(b'["a", "b", 3, "", "c d"]') == ["a", "b"]
     assert names.parse_listing(b"a b\r\na\n") == ["a", "b"]
-    assert names.parse_listing(b"\xff\xfe") == ["\ufffd\ufffd"]
+    # an entry that is not UTF-8 is dropped: "\ufffd\ufffd" would call a name the node lacks
+    assert names.parse_listing(b"\xff\xfe") == []
+    assert names.parse_listing(b"ok\n\xff\n\xe2\x9c\x93") == ["ok", "\u2713"]
     assert names.parse_listing(b"") == []
 
 
