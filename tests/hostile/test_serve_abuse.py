@@ -24,7 +24,7 @@ from protocol.functions import FunctionTable
 from protocol.server import DEFAULT_MAX_HELD, Event, serve_in_thread
 from tests.conftest import DEMO_FUNCTIONS
 from tests.hostile.serve_abusers import Abuse, Probe, family, fd_count, memory, raise_fd_limit
-from tests.peers import ROOT
+from tests.peers import ROOT, wait_until
 
 BIG = 20_000_000
 MB = 1 << 20
@@ -111,8 +111,8 @@ def test_two_processes_serve_while_big_answers_wait() -> None:
     that never read: however the kernel spreads them, one process gets at least its 8."""
     with rpccli_serve("--socket-timeout", "3", "--processes", "2") as (proc, node):
         Probe(node, timeout=5).run_for(0.2)
+        wait_until(lambda: len(family(proc.pid)) == 3, timeout=10, what="2 workers")
         pids = family(proc.pid)
-        assert len(pids) == 3
         fds = fd_count(pids)
         abuse = Abuse(node, big=8_000_000)
         try:
