@@ -169,10 +169,9 @@ class Connection:
                 self._timer = loop.call_at(self._last + timeout, self._idle_check)
                 return
             step, size, _ = self._pending
-            sent = size - self._left if taken is None else taken
             reason = f"client took nothing for --socket-timeout {timeout:g}s; answer cut short"
             event = Event(self.peer, "timeout", step.modifier1, step.modifier2, reason=reason)
-            self._end(dataclasses.replace(event, sent=sent, total=size))
+            self._end(dataclasses.replace(event, sent=size - self._left, total=size))
             return
         got = self._pos
         reason = f"no complete request within --socket-timeout {timeout:g}s ({got} bytes)"
@@ -323,8 +322,9 @@ class Connection:
         )
 
     def _taken_now(self) -> int | None:
-        """Bytes of the answer the client has read: sent, less what waits in the kernel. None
-        where the kernel does not say: then only what the loop could send counts as progress."""
+        """How far the client has read: sent, less what waits in the kernel (bytes for TCP;
+        for unix sockets the kernel counts its buffers' memory, which still grows as the client
+        reads). None where the kernel does not say: then only what the loop could send counts."""
         assert self._pending is not None
         waiting = queued(self._sock)
         return None if waiting is None else self._pending[1] - self._left - waiting

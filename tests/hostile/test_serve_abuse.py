@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -22,9 +23,10 @@ import pytest
 
 from protocol.functions import FunctionTable
 from protocol.server import DEFAULT_MAX_HELD, Event, serve_in_thread
+from protocol.wire import rpc_request
 from tests.conftest import DEMO_FUNCTIONS
 from tests.hostile.serve_abusers import Abuse, Probe, family, fd_count, memory, raise_fd_limit
-from tests.peers import ROOT, wait_until
+from tests.peers import ROOT, short_tmpdir, wait_until
 
 BIG = 20_000_000
 MB = 1 << 20
@@ -109,7 +111,7 @@ def test_everything_at_once_stalls_no_one() -> None:
 def test_two_processes_serve_while_big_answers_wait() -> None:
     """--processes 2: each worker process writes its answers from its loop too. 24 clients
     that never read: however the kernel spreads them, one process gets at least its 8."""
-    with rpccli_serve("--socket-timeout", "3", "--processes", "2") as (proc, node):
+    with rpccli_serve("--socket-timeout", "2.5", "--processes", "2") as (proc, node):
         Probe(node, timeout=5).run_for(0.2)
         wait_until(lambda: len(family(proc.pid)) == 3, timeout=10, what="2 workers")
         pids = family(proc.pid)
@@ -147,23 +149,36 @@ def demo_table() -> FunctionTable:
     return table
 
 
-@pytest.mark.parametrize("threads", [8, 0])
-def test_a_client_that_takes_nothing_is_dropped_once_and_its_answer_freed(threads: int) -> None:
+def non_reader(node: str) -> socket.socket:
+    """A client of ``node`` (TCP or a unix socket path) asking for BIG bytes, reading none."""
+    if node.startswith("/"):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(node)
+    else:
+        host, port = node.rsplit(":", 1)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((host, int(port)))
+    sock.sendall(rpc_request("big", [str(BIG)]))
+    return sock
+
+
+@pytest.mark.parametrize(("threads", "unix"), [(8, False), (0, False), (8, True)])
+def test_a_client_that_takes_nothing_is_dropped_once_and_its_answer_freed(
+    threads: int, unix: bool
+) -> None:
     recorder = Recorder()
     options = {"threads": threads, "socket_timeout": 0.5, "on_event": recorder}
-    with serve_in_thread(demo_table(), **options) as server:  # type: ignore[arg-type]
-        abuse = Abuse(server.node, big=BIG)
-        try:
-            abuse.add_non_readers(1)
-            (event,) = recorder.wait_for(1)
-            time.sleep(0.6)  # a second log line would come by now
-            assert recorder.events == [event]
-            assert event.kind == "timeout" and "took nothing" in (event.reason or "")
-            assert event.total == BIG + 30 and event.sent < 1 * MB
-            assert server.server.held == 0  # the answer was let go
-            assert not server.server.connections
-        finally:
-            abuse.close()
+    binds = [f"{short_tmpdir()}/rpc.sock" if unix else "127.0.0.1:0"]
+    server = serve_in_thread(demo_table(), binds, **options)  # type: ignore[arg-type]
+    with server, non_reader(server.node):
+        (event,) = recorder.wait_for(1)
+        time.sleep(0.6)  # a second log line would come by now
+        assert recorder.events == [event]
+        assert event.kind == "timeout" and "took nothing" in (event.reason or "")
+        assert event.total == BIG + 30 and 0 < event.sent < event.total
+        assert server.server.held == 0  # the answer was let go
+        assert not server.server.connections
 
 
 def test_what_the_server_holds_for_slow_clients_is_bounded() -> None:
