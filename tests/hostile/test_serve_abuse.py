@@ -57,12 +57,13 @@ def rpccli_serve(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
         threading.Thread(target=proc.stderr.read, daemon=True).start()
         yield proc, node
     finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        if proc.poll() is None:  # not reaped: the pid is still ours
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(5)
 
 
 def settle(pids: list[int], count: int, *, timeout: float) -> int:
