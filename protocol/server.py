@@ -2,14 +2,20 @@
 
 Modules: :mod:`.server_listen` binds the sockets, :mod:`.server_conn` reads one request per
 connection exactly as ``proto/uwsgi.c`` does and writes the answer, :mod:`.server_requests` decides
-the answer bytes, :mod:`.server_log` describes each connection for the log, and
-:mod:`.server_procs` forks several workers (``--processes``). This module holds the
-:class:`Server` (listening sockets watched by the loop, the worker threads) and
-:func:`serve_in_thread` for tests and the shell.
+the answer bytes, :mod:`.server_write` sends them and bounds what waits for slow clients,
+:mod:`.server_log` describes each connection for the log, and :mod:`.server_procs` forks several
+workers (``--processes``). This module holds the :class:`Server` (listening sockets watched by
+the loop, the worker threads) and :func:`serve_in_thread` for tests and the shell.
 
 Function calls run in a pool of daemon threads (``threads``, 8 by default): a ``sleep 30`` does
 not stall other clients, as with a uWSGI that has several workers. ``threads=0`` runs calls in the
 event loop, like a single uWSGI worker: fastest for trivial functions, but one slow call stalls all.
+
+Answers are written by the event loop, never by a blocking write: a client that reads slowly or
+not at all holds only its own connection (and is dropped once it takes nothing for
+``socket_timeout``). What the loop holds for such clients is bounded (``max_held``): a big answer
+that does not fit waits for room in its worker, at most ``socket_timeout`` and never in more
+than half of the workers, and is otherwise not sent (the 0-byte close, logged).
 """
 
 from __future__ import annotations
@@ -27,9 +33,11 @@ from .functions import FunctionTable
 from .server_conn import Connection, peer_text
 from .server_listen import Listener, bind
 from .server_log import Event, format_event
+from .server_write import DEFAULT_MAX_HELD, Room
 from .wire import DEFAULT_BUFFER_SIZE, HEADER_SIZE
 
 __all__ = [
+    "DEFAULT_MAX_HELD",
     "DEFAULT_THREADS",
     "BackgroundServer",
     "Event",
@@ -107,10 +115,12 @@ class Server:
         on_event: Callable[[Event], None] | None = None,
         listeners: Sequence[Listener] = (),
         grace: float = 0.0,
+        max_held: int = DEFAULT_MAX_HELD,
     ) -> None:
         """``listeners``: sockets bound by someone else (a parent process); then ``binds`` is
         ignored and closing leaves the sockets' files to their owner. ``grace``: seconds that
-        calls still running when :meth:`close` begins get to finish."""
+        calls still running when :meth:`close` begins get to finish. ``max_held``: bytes of
+        answers kept for clients that have not read them yet (one answer alone may be larger)."""
         if not 1 <= buffer_size <= 65535:
             raise ValueError("buffer_size must be 1..65535 (the u16 datasize limits a body)")
         self.table = table
@@ -125,6 +135,9 @@ class Server:
         #: the worker or by close(), whichever comes first: the one that removes it logs it)
         self.calls: set[Connection] = set()
         self.calls_lock = threading.Lock()
+        #: answer bytes the loop holds, or a worker holds for the loop; half of the workers
+        #: may wait for room, each at most as long as a client may stay silent
+        self.room = Room(self.calls_lock, max_held, waiters=threads // 2, wait=socket_timeout)
         self.grace = grace
         self._hurry = threading.Event()
         self._closed = False
@@ -209,6 +222,11 @@ class Server:
             busy = len(self.calls)
         return busy + sum(1 for conn in self.connections if conn.writing)
 
+    @property
+    def held(self) -> int:
+        """Bytes of answers held for clients that have not taken them yet."""
+        return self.room.held
+
     def hurry(self) -> None:
         """Stop waiting for running calls (a second Ctrl-C); safe from any thread."""
         self._hurry.set()
@@ -242,6 +260,7 @@ class Server:
         if self.grace > 0:
             reason += " (the wait was cut short)" if self._hurry.is_set() else f" ({self.grace:g}s)"
         with self.calls_lock:
+            self.room.close()  # a worker waiting for room gives up
             dropped = list(self.calls)
             self.calls.clear()
             for conn in dropped:
@@ -299,7 +318,8 @@ def serve_in_thread(
 ) -> BackgroundServer:
     """Start a server in a background thread; returns once it listens (or raises why not).
 
-    ``options`` are :class:`Server`'s: buffer_size, socket_timeout, threads, backlog, on_event.
+    ``options`` are :class:`Server`'s: buffer_size, socket_timeout, threads, backlog, on_event,
+    grace, max_held.
     """
     server = Server(table, binds, **options)
     loop = new_event_loop(use_uvloop)

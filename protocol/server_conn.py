@@ -9,9 +9,14 @@ uWSGI would have left unread stays in the kernel, so our close resets the connec
 uWSGI's does (facts 2).
 
 When a function must run, the socket leaves the event loop for a worker thread, which calls the
-function, writes the answer (each send waits at most ``--socket-timeout``, like uWSGI's writes)
-and closes: one hand-over per call and none back. Answers that need no function (ping, refusals,
-the 500 pages) and every answer with ``threads=0`` are written from the loop without blocking.
+function and tries one non-blocking send of the answer: a small answer (nearly all of them) goes
+out whole and the worker closes. What the client has not taken yet goes back to the loop, which
+writes it as the client reads, and gives up once the client takes nothing for ``--socket-timeout``
+(as uWSGI's writes do). A worker never waits for a client, so slow readers hold only their own
+connections. Answers that need no function (ping, refusals, the 500 pages) and every answer with
+``threads=0`` are written from the loop the same way. A big answer stays in memory once (the
+function's result, sent after its header without being joined to it), and
+:class:`~protocol.server_write.Room` bounds what the loop holds in all.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from .functions import Outcome
 from .server_log import Event
 from .server_requests import Plan, plan, run
+from .server_write import SMALL_ANSWER, Out, advance, megabytes, queued, send_some
 from .wire import HEADER_SIZE
 
 if TYPE_CHECKING:
@@ -51,6 +57,8 @@ class Connection:
         "_buf",
         "_fd",
         "_last",
+        "_left",
+        "_out",
         "_pending",
         "_pos",
         "_reading",
@@ -58,8 +66,9 @@ class Connection:
         "_sock",
         "_start",
         "_step",
+        "_taken",
         "_timer",
-        "_writing",
+        "_writer",
         "peer",
     )
 
@@ -67,10 +76,15 @@ class Connection:
         self._server = server
         self._sock = sock
         self._fd = sock.fileno()
-        self._buf = b""  # what arrived so far, when a request takes more than one read
+        # what arrived so far, when a request takes more than one read (grown in place: a
+        # client that sends a byte at a time costs linear time, not quadratic)
+        self._buf: bytearray | None = None
         self._pos = 0
         self._reading = False
-        self._writing: memoryview | None = None
+        self._writer = False  # the loop waits for the socket to take more of the answer
+        self._out: Out | None = None  # the answer's rest, once the loop owns it
+        self._left = 0  # bytes in _out (counted in the server's held bytes)
+        self._taken = 0  # bytes of the answer the client had read at the last look
         self._pending: tuple[Plan, int, Outcome | None] | None = None
         self._step: Plan | None = None  # the call a worker runs (for the log if it is dropped)
         self.peer = peer
@@ -83,7 +97,7 @@ class Connection:
         server.connections.add(self)
         # the request has usually arrived by the time we accept: try before watching the socket
         self._readable()
-        if self in server.connections and self._writing is None and not self._reading:
+        if self in server.connections and self._out is None and not self._reading:
             self._reading = True
             loop.add_reader(self._fd, self._readable)
 
@@ -106,11 +120,18 @@ class Connection:
             self._end(Event(self.peer, kind, reason=f"client closed after {pos} bytes"))
             return
         # usually the whole request comes in the first read and is parsed in place
-        buf: bytes | memoryview = scratch[:got] if not pos else self._buf + scratch[:got]
+        buf: bytearray | memoryview
+        if pos:
+            assert self._buf is not None
+            self._buf += scratch[:got]
+            buf = self._buf
+        else:
+            buf = scratch[:got]
         self._pos = pos = pos + got
         self._last = server.loop.time()
         if pos < HEADER_SIZE:
-            self._buf = bytes(buf)
+            if buf is not self._buf:
+                self._buf = bytearray(buf)
             return
         size = buf[1] | (buf[2] << 8)
         if pos - HEADER_SIZE >= size:
@@ -123,8 +144,8 @@ class Connection:
             reason = f"request body of {size} bytes is over --buffer-size {limit}"
             reset = self._unread()
             self._end(Event(self.peer, "rejected", buf[0], buf[3], reason=reason, reset=reset))
-        else:
-            self._buf = bytes(buf)  # at most --buffer-size + 4 bytes per connection
+        elif buf is not self._buf:
+            self._buf = bytearray(buf)  # at most --buffer-size + 4 bytes per connection
 
     def _unread(self) -> bool:
         """Are bytes waiting in the kernel? Then closing resets the connection (for the log)."""
@@ -140,23 +161,35 @@ class Connection:
         if loop.time() - self._last < timeout:
             self._timer = loop.call_at(self._last + timeout, self._idle_check)
             return
-        if self._writing is not None:
-            reason = f"client read nothing for --socket-timeout {timeout:g}s; answer cut short"
-            self._end(Event(self.peer, "timeout", reason=reason))
+        if self._pending is not None:
+            taken = self._taken_now()
+            if taken is not None and taken > self._taken:
+                # the client reads, but the kernel's send buffer is still too full to take more
+                self._taken, self._last = taken, loop.time()
+                self._timer = loop.call_at(self._last + timeout, self._idle_check)
+                return
+            step, size, _ = self._pending
+            reason = f"client took nothing for --socket-timeout {timeout:g}s; answer cut short"
+            event = Event(self.peer, "timeout", step.modifier1, step.modifier2, reason=reason)
+            self._end(dataclasses.replace(event, sent=size - self._left, total=size))
             return
         got = self._pos
         reason = f"no complete request within --socket-timeout {timeout:g}s ({got} bytes)"
         self._end(Event(self.peer, "idle" if not got else "timeout", reason=reason))
 
     def _leave_loop(self) -> None:
-        """Stop watching the socket: it is either answered now or handed to a worker."""
+        """Stop watching the socket: it is answered, handed to a worker or closed. An answer
+        not sent yet is let go (its memory with it)."""
         loop = self._server.loop
         if self._reading:
             self._reading = False
             loop.remove_reader(self._fd)
-        if self._writing is not None:
-            self._writing = None
+        if self._writer:
+            self._writer = False
             loop.remove_writer(self._fd)
+        if self._out is not None:
+            self._server.room.release(self._left)
+            self._out, self._left, self._pending = None, 0, None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -171,7 +204,7 @@ class Connection:
     @property
     def writing(self) -> bool:
         """The event loop is still writing this connection's answer."""
-        return self._writing is not None
+        return self._out is not None
 
     def abort(self) -> None:
         """The server stops: drop this connection (no call yet, nothing to log)."""
@@ -179,9 +212,9 @@ class Connection:
         self._sock.close()
 
     def wake(self) -> None:
-        """End a worker's call on the wire now (the client sees the close, a blocked send
-        fails); the worker still closes the socket. Called under the server's ``calls_lock``,
-        so it always comes before that close (the worker's take_call() waits for the lock)."""
+        """End a worker's call on the wire now (the client sees the close); the worker still
+        closes the socket. Called under the server's ``calls_lock``, so it always comes before
+        that close (the worker's take_call() waits for the lock)."""
         with contextlib.suppress(OSError):
             self._sock.shutdown(_socket.SHUT_RDWR)
 
@@ -189,10 +222,9 @@ class Connection:
         """The server stops while this call runs or its answer is written: end it now, so the
         client sees the close at once, and log it as dropped."""
         step: Plan | None
-        if self._writing is not None:  # the loop writes the answer: the loop owns the socket
-            assert self._pending is not None
+        if self._pending is not None:  # the answer was given to the loop: the loop owns it
             step, size, _ = self._pending
-            sent = size - len(self._writing)
+            sent = size - self._left
             self._leave_loop()
             self._sock.close()
         else:  # a worker owns the socket (close() has shut it down: see wake())
@@ -218,10 +250,10 @@ class Connection:
         server = self._server
         step = plan(modifier1, modifier2, body, warning=server.table.warning)
         if step.function is None:
-            self._answer_in_loop(step, step.immediate, None)
+            self._answer_in_loop(step, (step.immediate,) if step.immediate else (), None)
         elif server.workers is None:
-            data, outcome = run(server.table, step)
-            self._answer_in_loop(step, data, outcome)
+            parts, outcome = run(server.table, step)
+            self._answer_in_loop(step, parts, outcome)
         else:
             self._step = step
             with server.calls_lock:
@@ -229,81 +261,142 @@ class Connection:
             server.workers.submit(self._work, step)
 
     def _work(self, step: Plan) -> None:
-        """In a worker thread: call, write the whole answer, close, log."""
+        """In a worker thread: call, send what the socket takes at once, and either close and
+        log, or hand the rest to the loop."""
+        server = self._server
         try:
-            data, outcome = run(self._server.table, step)
+            parts, outcome = run(server.table, step)
         except BaseException as exc:  # never expected: run() catches what functions raise
-            data, outcome = b"", Outcome(None, f"server error: {type(exc).__name__}: {exc}")
+            parts, outcome = (), Outcome(None, f"server error: {type(exc).__name__}: {exc}")
         sock = self._sock
+        total = sum(map(len, parts))
+        reserved = total if total > SMALL_ANSWER else 0
+        if reserved and not server.room.reserve(total, wait=True):
+            try:
+                if server.take_call(self):
+                    self._log(step, 0, total, outcome, self._no_room(total))
+            finally:
+                sock.close()
+            return
+        out, sent = self._send_first(parts, total)
+        if out:
+            with server.calls_lock:
+                if self in server.calls:  # else close() dropped the call: just close
+                    # the loop takes it from here (the call stays counted until it does)
+                    self._out, self._left = out, total - sent
+                    self._pending = (step, total, outcome)
+                    server.room.adjust(self._left - reserved)
+                    server.loop.call_soon_threadsafe(self._take_over)
+                    return
+        server.room.release(reserved)
         try:
-            sent = self._send_blocking(sock, data) if data else 0
             # log before the close: once the client sees the end, its line is in the log;
             # unless the stopping server dropped this call (and logged it) meanwhile
-            if self._server.take_call(self):
-                self._log(step, sent, len(data), outcome)
+            if server.take_call(self):
+                self._log(step, sent, total, outcome)
         finally:
             sock.close()
 
-    def _send_blocking(self, sock: _socket.socket, data: bytes) -> int:
-        view = memoryview(data)
-        sent = 0
+    def _send_first(self, parts: tuple[bytes, ...], total: int) -> tuple[Out | None, int]:
+        """Send what the socket takes now: (the rest to send or None when done, bytes sent)."""
+        if not parts:
+            return None, 0
         try:
-            sent = sock.send(view)  # usually everything, without a system call more
-            if sent < len(view):
-                sock.settimeout(self._server.socket_timeout)  # each send waits at most this
-                while sent < len(view):
-                    sent += sock.send(view[sent:])
+            sock = self._sock
+            sent = sock.send(parts[0]) if len(parts) == 1 else sock.sendmsg(parts)
         except _AGAIN:
-            pass
-        except OSError:  # the client went away, or stopped reading for --socket-timeout
-            pass
-        return sent
+            sent = 0
+        except OSError:  # the client is gone: nothing more to send
+            return None, 0
+        if sent == total:
+            return None, sent
+        out = [memoryview(part) for part in parts]
+        advance(out, sent)
+        return out, sent
 
-    def _answer_in_loop(self, step: Plan, data: bytes, outcome: Outcome | None) -> None:
-        sent = 0
-        total = len(data)
-        if data:
-            try:
-                sent = self._sock.send(data)
-            except _AGAIN:
-                sent = 0
-            except OSError:  # the client is gone: nothing more to send
-                data = b""
-            if sent < len(data):
-                # a big answer to a slow reader: finish it without blocking the loop
-                self._pending = (step, len(data), outcome)
-                self._writing = memoryview(data)[sent:]
-                loop = self._server.loop
-                self._last = loop.time()
-                self._timer = loop.call_at(
-                    self._last + self._server.socket_timeout, self._idle_check
-                )
-                self._server.connections.add(self)
-                loop.add_writer(self._fd, self._writable)
-                return
+    def _no_room(self, size: int) -> str:
+        server = self._server
+        return (
+            f"answer of {megabytes(size)} not sent: {megabytes(server.held)} of answers "
+            f"already wait for their clients (at most {megabytes(server.room.limit)})"
+        )
+
+    def _taken_now(self) -> int | None:
+        """How far the client has read: sent, less what waits in the kernel (bytes for TCP;
+        for unix sockets the kernel counts its buffers' memory, which still grows as the client
+        reads). None where the kernel does not say: then only what the loop could send counts."""
+        assert self._pending is not None
+        waiting = queued(self._sock)
+        return None if waiting is None else self._pending[1] - self._left - waiting
+
+    def _take_over(self) -> None:
+        """In the loop: write the rest a worker could not send at once."""
+        if not self._server.take_call(self):
+            return  # close() dropped the call meanwhile, and closed the socket
+        self._start_writing()
+
+    def _start_writing(self) -> None:
+        server = self._server
+        loop = server.loop
+        self._last = loop.time()
+        self._timer = loop.call_at(self._last + server.socket_timeout, self._idle_check)
+        self._taken = self._taken_now() or 0
+        server.connections.add(self)
+        self._writer = True
+        loop.add_writer(self._fd, self._writable)
+
+    def _answer_in_loop(
+        self, step: Plan, parts: tuple[bytes, ...], outcome: Outcome | None
+    ) -> None:
+        server = self._server
+        total = sum(map(len, parts))
+        reserved = total if total > SMALL_ANSWER else 0
+        if reserved and not server.room.reserve(total, wait=False):
+            self._sock.close()
+            self._log(step, 0, total, outcome, self._no_room(total))
+            return
+        out, sent = self._send_first(parts, total)
+        if out:
+            # a big answer to a slow reader: finish it without blocking the loop
+            self._out, self._left = out, total - sent
+            self._pending = (step, total, outcome)
+            with server.calls_lock:
+                server.room.adjust(self._left - reserved)
+            self._start_writing()
+            return
+        server.room.release(reserved)
         self._sock.close()
         self._log(step, sent, total, outcome)
 
     def _writable(self) -> None:
-        rest = self._writing
-        assert rest is not None and self._pending is not None
+        out = self._out
+        assert out is not None and self._pending is not None
         lost = 0
         try:
-            sent = self._sock.send(rest)
-        except _AGAIN:
-            return
+            sent = send_some(self._sock, out)
         except OSError:  # the client went away: what is left is lost
-            sent, lost = len(rest), len(rest)
+            sent = lost = self._left
+        if not sent:
+            return
         self._last = self._server.loop.time()
-        if sent < len(rest):
-            self._writing = rest[sent:]
+        if sent < self._left:
+            advance(out, sent)
+            self._left -= sent
+            self._server.room.release(sent)
             return
         step, size, outcome = self._pending
         self._leave_loop()
         self._sock.close()
         self._log(step, size - lost, size, outcome)
 
-    def _log(self, step: Plan, sent: int, total: int, outcome: Outcome | None) -> None:
+    def _log(
+        self,
+        step: Plan,
+        sent: int,
+        total: int,
+        outcome: Outcome | None,
+        reason: str | None = None,
+    ) -> None:
         server = self._server
         if server.on_event is None:  # the hot path builds no log record at all
             return
@@ -319,7 +412,7 @@ class Connection:
                 # the client reports the result's size, not the framing around it (QA F6)
                 size=len(outcome.result) if outcome is not None and outcome.result else 0,
                 total=total,
-                reason=outcome.reason if outcome is not None else step.reason,
+                reason=reason or (outcome.reason if outcome is not None else step.reason),
                 traceback=outcome.traceback if outcome is not None else None,
                 elapsed=time.monotonic() - self._start,
             )

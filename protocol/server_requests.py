@@ -29,6 +29,7 @@ __all__ = [
     "WARNING_LIMIT",
     "Plan",
     "answer",
+    "answer_parts",
     "http_page",
     "parse_rpc_array",
     "parse_uwsgi_vars",
@@ -242,28 +243,35 @@ def _plan_http(modifier2: int, body: bytes) -> Plan:
     )
 
 
-def answer(step: Plan, outcome: Outcome) -> bytes:
-    """The bytes to send after running ``step.function``; empty = the 0-byte close."""
+def answer_parts(step: Plan, outcome: Outcome) -> tuple[bytes, ...]:
+    """The bytes to send after running ``step.function``, in pieces that are sent as they are
+    (no piece is the result copied): a big result goes out after its header without being
+    joined to it. No pieces = the 0-byte close."""
     result = outcome.result
     if step.kind == "http":
         if not result:
-            return _error_page(step.protocol, b"404 Not Found", b"Not Found")
+            return (_error_page(step.protocol, b"404 Not Found", b"Not Found"),)
         accept = step.accept
         ctype = b"application/binary" if accept is None or accept in (b"*/*", b"*") else accept
         headers = [b"Content-Length: %d" % len(result), b"Content-Type: " + ctype]
-        return http_page(step.protocol, b"200 OK", headers, result)
+        return http_page(step.protocol, b"200 OK", headers, b""), result
     if not result:
-        return b""
+        return ()
     if step.modifier2 != 0:
-        return result  # raw: 1 and every other value but 2 and 3 (facts 3)
+        return (result,)  # raw: 1 and every other value but 2 and 3 (facts 3)
     if len(result) > 0xFFFF:
         block = encode_vars([(b"CONTENT_LENGTH", str(len(result)).encode())])
-        return HEADER.pack(step.modifier1, len(block), MODIFIER2_LARGE) + block + result
-    return HEADER.pack(step.modifier1, len(result), 0) + result
+        return HEADER.pack(step.modifier1, len(block), MODIFIER2_LARGE) + block, result
+    return (HEADER.pack(step.modifier1, len(result), 0) + result,)  # small: one send
 
 
-def run(table: FunctionTable, step: Plan) -> tuple[bytes, Outcome]:
-    """Run a planned call (in a worker thread) and build the answer."""
+def answer(step: Plan, outcome: Outcome) -> bytes:
+    """The bytes to send after running ``step.function``; empty = the 0-byte close."""
+    return b"".join(answer_parts(step, outcome))
+
+
+def run(table: FunctionTable, step: Plan) -> tuple[tuple[bytes, ...], Outcome]:
+    """Run a planned call (in a worker thread) and build the answer's pieces."""
     assert step.function is not None
     outcome = table.invoke(step.function, step.args)
-    return answer(step, outcome), outcome
+    return answer_parts(step, outcome), outcome

@@ -111,6 +111,7 @@ def _warn_exposed(log: _Log, binds: Sequence[str]) -> None:
 def _banner(
     log: _Log, nodes: Sequence[str], table: FunctionTable, settings: dict[str, object]
 ) -> None:
+    _warn_exposed(log, nodes)  # once bound: a bind that fails says only why
     for node in nodes:
         log.line(f"rpccli serve: listening on {node}")
     threads = int(settings["threads"])  # type: ignore[call-overload]
@@ -252,7 +253,6 @@ def serve(
     log = _Log(quiet, verbose, color=sys.stderr.isatty())
     table = build_table(files, demo=not no_demo, warning=warning, log=log.message)
     binds = binds or (DEFAULT_BIND,)
-    _warn_exposed(log, binds)
     settings: dict[str, object] = {
         "buffer_size": buffer_size,
         "socket_timeout": socket_timeout,
