@@ -4,7 +4,10 @@ An example is a fenced block in ``console``, ``sh`` or ``python``, or any fenced
 starting ``$ ``. A block that cannot run here says so in the Markdown, on the line before its
 fence: ``<!-- not run: REASON -->``. ``<!-- run from "TEXT": REASON -->`` runs an ``sh`` block from
 TEXT on (the quick start's install step is what .ci/install already did for this checkout).
-``test_every_example_ran_or_says_why`` fails on a block that is neither run nor marked.
+A server example (``$ rpccli serve`` and its log) says what happens while it runs:
+``<!-- while it runs: COMMANDS; then Ctrl-C -->``: the test runs COMMANDS (in "another terminal",
+their output unchecked) once the server listens, waits for the lines shown before the ``^C``, then
+sends SIGINT. ``test_every_example_ran_or_says_why`` fails on a marker it does not know.
 
 How they run, as written:
 
@@ -17,7 +20,7 @@ How they run, as written:
   terminal as a reader would (stdin and stdout one pty, stderr another, 100 columns,
   ``NO_COLOR=1``), in the repository root, with this checkout's ``rpccli`` first on PATH and an
   empty HOME and XDG directories. ``sh`` blocks run with ``bash -e -o pipefail`` and must exit 0;
-  they run first, before the shared server, as they start their own.
+  they and the server examples run first, before the shared server, as they start their own.
 - ``python`` blocks run like a doctest: a ``# VALUE`` comment after an expression is the repr it
   must give.
 
@@ -30,6 +33,10 @@ What the comparison forgives, each because it must vary or is how the page is wr
 - a run of spaces is one space: pages narrow hand-aligned columns (the hexdumps);
 - stdout and stderr are read from separate terminals and the page may show them interleaved in
   any order that keeps each one's own order: which comes first depends on when each is flushed;
+- the time of day (``21:32:28``) and a client's ephemeral port (``127.0.0.1:46174``, 32768 and
+  up) in a server's log are any time and any such port;
+- a shown line's leading ``^C`` is the terminal echoing Ctrl-C (the test sends SIGINT instead);
+- colour (SGR escape sequences) is dropped: a page cannot show it;
 - the terminal's CR LF is LF, and a final empty line is dropped.
 """
 
@@ -51,7 +58,7 @@ import sys
 import tempfile
 import termios
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -65,6 +72,7 @@ IN_CI = os.environ.get("CI") == "true"
 RUNNABLE = {"console", "sh", "python"}
 NOT_RUN = re.compile(r"<!-- not run: (?P<reason>.+?) -->")
 RUN_FROM = re.compile(r'<!-- run from "(?P<start>[^"]+)": (?P<reason>.+?) -->')
+WHILE_IT_RUNS = re.compile(r"<!-- while it runs: (?P<calls>.+?); then Ctrl-C -->")
 SERVER_NODE = ("127.0.0.1", 3031)
 COLUMNS, ROWS = 100, 40
 COMMAND_TIMEOUT = 20.0
@@ -163,12 +171,14 @@ def python_chunks(block: Block) -> list[tuple[str, list[str]]]:
 _DECIMAL = r"(?<![\d.])\d+\.\d+(?![\d.])"
 _RATE = r"\d+ calls/s"
 _LANES = r", \d+ lanes"
+_CLOCK = r"(?<!\d)\d\d:\d\d:\d\d(?!\d)"
+_EPHEMERAL = r"(?<=127\.0\.0\.1:)(?:3[2-9]\d{3}|[4-6]\d{4})(?!\d)"
 
 
 def _line_pattern(shown: str) -> re.Pattern[str]:
     """``shown`` (spaces collapsed) as a pattern: what must vary matches anything like it."""
     parts = []
-    for piece in re.split(f"(\\.\\.\\.|{_DECIMAL}|{_RATE}|{_LANES})", shown):
+    for piece in re.split(f"(\\.\\.\\.|{_DECIMAL}|{_RATE}|{_LANES}|{_CLOCK}|{_EPHEMERAL})", shown):
         if piece == "...":
             parts.append(".*")
         elif re.fullmatch(_DECIMAL, piece):
@@ -177,12 +187,17 @@ def _line_pattern(shown: str) -> re.Pattern[str]:
             parts.append(r"\d+ calls/s")
         elif re.fullmatch(_LANES, piece):
             parts.append(r"(, \d+ lanes)?")
+        elif re.fullmatch(_CLOCK, piece):
+            parts.append(r"\d\d:\d\d:\d\d")
+        elif re.fullmatch(r"\d{5}", piece) and int(piece) >= 32768:
+            parts.append(r"\d{5}")
         else:
             parts.append(re.escape(piece))
     return re.compile("".join(parts))
 
 
 def _clean(text: str) -> list[str]:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
     lines = [re.sub(r" +", " ", line).rstrip() for line in text.replace("\r\n", "\n").split("\n")]
     while lines and not lines[-1]:
         lines.pop()
@@ -191,7 +206,7 @@ def _clean(text: str) -> list[str]:
 
 def matches(shown: list[str], out: str, err: str) -> bool:
     """Whether the lines a page shows are stdout and stderr interleaved (see the docstring)."""
-    want = [re.sub(r" +", " ", line).rstrip() for line in shown]
+    want = [re.sub(r" +", " ", line.removeprefix("^C")).rstrip() for line in shown]
     while want and not want[-1]:
         want.pop()
     outs, errs = _clean(out), _clean(err)
@@ -342,51 +357,68 @@ def _terminal() -> tuple[int, int]:
     return master, slave
 
 
-def run_at_terminal(place: Place, argv: list[str], *, stdin: bytes | None = None) -> Ran:
-    """Run ``argv`` with stdout (and stdin, unless given) on one terminal and stderr on another."""
-    out_master, out_slave = _terminal()
-    err_master, err_slave = _terminal()
-    proc = subprocess.Popen(
-        place.argv(argv),
-        stdin=subprocess.PIPE if stdin is not None else out_slave,
-        stdout=out_slave,
-        stderr=err_slave,
-        cwd=ROOT,
-        env=place.env(),
-        start_new_session=True,
-    )
-    os.close(out_slave)
-    os.close(err_slave)
-    if stdin is not None:
-        assert proc.stdin is not None
-        proc.stdin.write(stdin)
-        proc.stdin.close()
-    got = {out_master: bytearray(), err_master: bytearray()}
-    deadline = time.monotonic() + COMMAND_TIMEOUT
-    with selectors.DefaultSelector() as selector:
-        for fd in got:
-            selector.register(fd, selectors.EVENT_READ)
-        while selector.get_map() and time.monotonic() < deadline:
-            for key, _ in selector.select(0.2):
+class AtTerminal:
+    """``argv`` running with stdout (and stdin, unless given) on one terminal, stderr on another."""
+
+    def __init__(self, place: Place, argv: list[str], *, stdin: bytes | None = None) -> None:
+        self.argv = argv
+        self.deadline = time.monotonic() + COMMAND_TIMEOUT
+        out_master, out_slave = _terminal()
+        err_master, err_slave = _terminal()
+        self.proc = subprocess.Popen(
+            place.argv(argv),
+            stdin=subprocess.PIPE if stdin is not None else out_slave,
+            stdout=out_slave,
+            stderr=err_slave,
+            cwd=ROOT,
+            env=place.env(),
+            start_new_session=True,
+        )
+        os.close(out_slave)
+        os.close(err_slave)
+        if stdin is not None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(stdin)
+            self.proc.stdin.close()
+        self.out, self.err = out_master, err_master
+        self.got = {out_master: bytearray(), err_master: bytearray()}
+        self.selector = selectors.DefaultSelector()
+        for fd in self.got:
+            self.selector.register(fd, selectors.EVENT_READ)
+
+    def text(self, fd: int) -> str:
+        return bytes(self.got[fd]).decode(errors="replace")
+
+    def read_until(self, done: Callable[[], bool]) -> bool:
+        """Read both terminals until ``done()`` or both close (EIO: no writer is left)."""
+        while self.selector.get_map() and not done() and time.monotonic() < self.deadline:
+            for key, _ in self.selector.select(0.1):
                 try:
                     data = os.read(key.fd, 65536)
-                except OSError as exc:  # EIO: every writer of the terminal is gone
+                except OSError as exc:
                     if exc.errno != errno.EIO:
                         raise
                     data = b""
                 if data:
-                    got[key.fd] += data
+                    self.got[key.fd] += data
                 else:
-                    selector.unregister(key.fd)
-    timed_out = bool(selector.get_map())
-    os.close(out_master)
-    os.close(err_master)
-    if timed_out:
-        _stop(proc)
-        raise AssertionError(f"{argv!r} did not finish within {COMMAND_TIMEOUT}s")
-    status = proc.wait(COMMAND_TIMEOUT)
-    decode = lambda b: bytes(b).decode(errors="replace")  # noqa: E731
-    return Ran(status, decode(got[out_master]), decode(got[err_master]))
+                    self.selector.unregister(key.fd)
+        return done()
+
+    def finish(self) -> Ran:
+        closed = self.read_until(lambda: not self.selector.get_map())
+        self.selector.close()
+        os.close(self.out)
+        os.close(self.err)
+        if not closed:
+            _stop(self.proc)
+            raise AssertionError(f"{self.argv!r} did not finish within {COMMAND_TIMEOUT}s")
+        status = self.proc.wait(COMMAND_TIMEOUT)
+        return Ran(status, self.text(self.out), self.text(self.err))
+
+
+def run_at_terminal(place: Place, argv: list[str], *, stdin: bytes | None = None) -> Ran:
+    return AtTerminal(place, argv, stdin=stdin).finish()
 
 
 def _wait_for_port(place: Place, proc: subprocess.Popen[bytes]) -> None:
@@ -408,6 +440,8 @@ def results(place: Place) -> Results:
     todo = [block for block in examples() if block.not_run is None]
     for block in (b for b in todo if b.lang == "sh"):
         ran[block.id] = [_run_sh(place, block)]
+    for block in (b for b in todo if WHILE_IT_RUNS.fullmatch(b.marker)):
+        ran[block.id] = [_run_server_example(place, block)]
     server = subprocess.Popen(
         place.argv([str(Path(sys.executable).parent / "rpccli"), "serve", "-q"]),
         stdin=subprocess.DEVNULL,
@@ -418,7 +452,7 @@ def results(place: Place) -> Results:
     )
     place.started.append(server)
     _wait_for_port(place, server)
-    for block in (b for b in todo if b.lang != "sh"):
+    for block in (b for b in todo if b.lang != "sh" and b.id not in ran):
         if block.lang == "python":
             ran[block.id] = [_run_python(place, block)]
         else:
@@ -465,6 +499,26 @@ def _run_sh(place: Place, block: Block) -> Ran:
         assert at >= 0, f"{block.id}: {match['start']!r} is not in the block"
         script = script[at:]
     return run_at_terminal(place, ["bash", "-e", "-o", "pipefail", "-c", script])
+
+
+@_catching
+def _run_server_example(place: Place, block: Block) -> Ran:
+    match = WHILE_IT_RUNS.fullmatch(block.marker)
+    assert match is not None
+    ((command, shown),) = console_steps(block)
+    _loopback_only(command + "\n" + match["calls"])
+    server = AtTerminal(place, ["bash", "-c", command])
+    try:
+        _wait_for_port(place, server.proc)
+        run_at_terminal(place, ["bash", "-c", match["calls"]])
+        before = next(i for i, line in enumerate(shown) if line.startswith("^C"))
+        server.read_until(
+            lambda: len(_clean(server.text(server.out)) + _clean(server.text(server.err))) >= before
+        )
+        os.killpg(server.proc.pid, signal.SIGINT)
+        return server.finish()
+    finally:
+        _stop(server.proc)
 
 
 _DOCTEST = r"""
@@ -528,11 +582,15 @@ def test_example_runs_as_written(block: Block, results: Results) -> None:
             )  # fmt: skip
 
 
-def test_every_example_ran_or_says_why() -> None:
-    """An example either runs (above) or its page says why not, in words."""
-    unmarked = [b.id for b in examples() if b.marker and b.not_run is None
-                and not (b.lang == "sh" and RUN_FROM.fullmatch(b.marker))]  # fmt: skip
-    assert not unmarked, f"a marker that is neither 'not run: REASON' nor 'run from': {unmarked}"
+def test_every_example_ran_or_says_why(results: Results) -> None:
+    """An example either ran (above) or its page says why not, in words."""
+    assert set(results) == {block.id for block in _runnable()}
+    known = (NOT_RUN, RUN_FROM, WHILE_IT_RUNS)
+    unknown = [
+        b.id for b in examples() if b.marker and not any(k.fullmatch(b.marker) for k in known)
+    ]
+    assert not unknown, f"a marker this test does not know: {unknown}"
+    assert all(b.lang == "sh" for b in examples() if RUN_FROM.fullmatch(b.marker))
     skipped = [b for b in examples() if b.not_run is not None]
     assert all(len(b.not_run or "") >= 10 for b in skipped), "say why an example is not run"
     assert len(_runnable()) >= 20, "most examples run"
