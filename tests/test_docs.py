@@ -13,8 +13,9 @@ How they run, as written:
 
 - In a network namespace of their own (``unshare --net --mount``, as root): a private loopback
   where 127.0.0.1:3031 is free whatever else runs on the machine, no route off it, and a private
-  ``/tmp`` (examples write ``/tmp/zeros``). Without namespaces the examples run on the machine's
-  loopback if the ports they name are free; with ``CI=true`` anything else fails.
+  ``/tmp`` (examples write ``/tmp/zeros``). Where namespaces are not allowed (not root, or a
+  container without CAP_SYS_ADMIN) the examples run on the machine's loopback if the ports they
+  name (3031, 3032, 3999) are free; if not, the test fails with ``CI=true`` and skips elsewhere.
 - ``console`` commands run against the bundled server the examples name, ``rpccli serve -q`` on
   127.0.0.1:3031 with the demo functions, started once. Each command runs in ``bash -c`` at a
   terminal as a reader would (stdin and stdout one pty, stderr another, 100 columns,
@@ -73,7 +74,7 @@ RUNNABLE = {"console", "sh", "python"}
 NOT_RUN = re.compile(r"<!-- not run: (?P<reason>.+?) -->")
 RUN_FROM = re.compile(r'<!-- run from "(?P<start>[^"]+)": (?P<reason>.+?) -->')
 WHILE_IT_RUNS = re.compile(r"<!-- while it runs: (?P<calls>.+?); then Ctrl-C -->")
-SERVER_NODE = ("127.0.0.1", 3031)
+PORTS = (3031, 3032, 3999)  # the ports the examples name: the server, and two with no one
 COLUMNS, ROWS = 100, 40
 COMMAND_TIMEOUT = 20.0
 
@@ -298,10 +299,8 @@ def _enter_namespace() -> Place | None:
         stderr=subprocess.PIPE,
     )  # fmt: skip
     assert holder.stdout is not None
-    if holder.stdout.readline() != b"ready\n":
-        _, err = holder.communicate(timeout=10)
-        if IN_CI:
-            pytest.fail(f"cannot make a private network namespace: {err.decode(errors='replace')}")
+    if holder.stdout.readline() != b"ready\n":  # not allowed here (a container without
+        holder.communicate(timeout=10)  # CAP_SYS_ADMIN): the machine's loopback will do
         return None
     tmp = Path("/tmp") if tmpfs else Path(tempfile.mkdtemp(prefix="rpccli-docs-"))
     return Place(holder, tmp)
@@ -311,9 +310,8 @@ def _enter_namespace() -> Place | None:
 def place() -> Iterator[Place]:
     found = _enter_namespace()
     if found is None:
-        ports = (3031, 3032, 3999)
-        if not all(_port_free(port) for port in ports):
-            message = f"no network namespace here, and one of ports {ports} is in use"
+        if not all(_port_free(port) for port in PORTS):
+            message = f"no network namespace here, and one of ports {PORTS} is in use"
             pytest.fail(message) if IN_CI else pytest.skip(message)
         found = Place(None, Path(tempfile.mkdtemp(prefix="rpccli-docs-")))
     try:
@@ -439,9 +437,9 @@ def results(place: Place) -> Results:
     ran: Results = {}
     todo = [block for block in examples() if block.not_run is None]
     for block in (b for b in todo if b.lang == "sh"):
-        ran[block.id] = [_run_sh(place, block)]
+        ran[block.id] = [_attempt(_run_sh, place, block)]
     for block in (b for b in todo if WHILE_IT_RUNS.fullmatch(b.marker)):
-        ran[block.id] = [_run_server_example(place, block)]
+        ran[block.id] = [_attempt(_run_server_example, place, block)]
     server = subprocess.Popen(
         place.argv([str(Path(sys.executable).parent / "rpccli"), "serve", "-q"]),
         stdin=subprocess.DEVNULL,
@@ -454,20 +452,19 @@ def results(place: Place) -> Results:
     _wait_for_port(place, server)
     for block in (b for b in todo if b.lang != "sh" and b.id not in ran):
         if block.lang == "python":
-            ran[block.id] = [_run_python(place, block)]
+            ran[block.id] = [_attempt(_run_python, place, block)]
         else:
-            ran[block.id] = [_run_console_step(place, cmd) for cmd, _ in console_steps(block)]
+            steps = console_steps(block)
+            ran[block.id] = [_attempt(_run_console_step, place, c) for c, _ in steps]
     return ran
 
 
-def _catching(fn):  # type: ignore[no-untyped-def]
-    def wrapper(*args):  # type: ignore[no-untyped-def]
-        try:
-            return fn(*args)
-        except Exception as exc:  # reported by the example's own test
-            return exc
-
-    return wrapper
+def _attempt(run: Callable[..., Ran], *args: object) -> Ran | BaseException:
+    """What ``run(*args)`` gave, or what it raised: each example's own test reports it."""
+    try:
+        return run(*args)
+    except Exception as exc:
+        return exc
 
 
 _OFF_THIS_MACHINE = re.compile(
@@ -483,13 +480,11 @@ def _loopback_only(text: str) -> None:
     assert found is None, f"{found[0]!r} is not loopback: mark the example <!-- not run: ... -->"
 
 
-@_catching
 def _run_console_step(place: Place, command: str) -> Ran:
     _loopback_only(command)
     return run_at_terminal(place, ["bash", "-c", command])
 
 
-@_catching
 def _run_sh(place: Place, block: Block) -> Ran:
     script = "\n".join(block.lines)
     _loopback_only(script)
@@ -501,7 +496,6 @@ def _run_sh(place: Place, block: Block) -> Ran:
     return run_at_terminal(place, ["bash", "-e", "-o", "pipefail", "-c", script])
 
 
-@_catching
 def _run_server_example(place: Place, block: Block) -> Ran:
     match = WHILE_IT_RUNS.fullmatch(block.marker)
     assert match is not None
@@ -538,7 +532,6 @@ print(json.dumps(values))
 """
 
 
-@_catching
 def _run_python(place: Place, block: Block) -> Ran:
     codes = [code for code, _ in python_chunks(block)]
     _loopback_only("\n".join(codes))
