@@ -183,7 +183,7 @@ def _line_pattern(shown: str) -> re.Pattern[str]:
         if piece == "...":
             parts.append(".*")
         elif re.fullmatch(_DECIMAL, piece):
-            parts.append(r"\d+\.\d+")
+            parts.append(r"\d+(\.\d+)?(e-\d+)?")  # Python writes a short time as 4.1e-05
         elif re.fullmatch(_RATE, piece):
             parts.append(r"\d+ calls/s")
         elif re.fullmatch(_LANES, piece):
