@@ -325,7 +325,7 @@ def place() -> Iterator[Place]:
             found.holder.wait(10)
             found.holder.stdout.close()  # type: ignore[union-attr]
             found.holder.stderr.close()  # type: ignore[union-attr]
-        else:
+        if found.tmp != Path("/tmp"):  # a directory of ours, not the namespace's own /tmp
             shutil.rmtree(found.tmp, ignore_errors=True)
 
 
@@ -453,9 +453,13 @@ def results(place: Place) -> Results:
     for block in (b for b in todo if b.lang != "sh" and b.id not in ran):
         if block.lang == "python":
             ran[block.id] = [_attempt(_run_python, place, block)]
-        else:
+            continue
+        try:
             steps = console_steps(block)
-            ran[block.id] = [_attempt(_run_console_step, place, c) for c, _ in steps]
+        except AssertionError as exc:
+            ran[block.id] = [exc]
+            continue
+        ran[block.id] = [_attempt(_run_console_step, place, c) for c, _ in steps]
     return ran
 
 
