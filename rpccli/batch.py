@@ -20,6 +20,12 @@ are written in input order through a reorder window of a few times the concurren
 stays constant however many lines stream through. A bad line or a failed call is an error
 record, not the end of the batch. Exit 0 when every call succeeded, 6 otherwise; a summary
 (calls, failures, rate) goes to stderr.
+
+Ctrl-C takes no more input and sends nothing more, but loses no record: answers that have
+arrived are written, each call still waiting for its answer gets an ``interrupted`` record (it
+was sent: the node may have run it), all in input order, and stderr says how many lines were
+answered and after which line input stopped; exit 130 (:mod:`rpccli.batch_stop`). A second
+Ctrl-C ends at once.
 """
 
 from __future__ import annotations
@@ -41,8 +47,9 @@ from protocol.wire import RequestEncoder, rpc_request
 from rpccli import exitcodes
 from rpccli.batch_engine import SKIP, Call, run
 from rpccli.batch_input import MAX_LINE, Job, LineReader, parse_line
-from rpccli.batch_lanes import CHUNK_END, ChunkSource, FrameSink, LaneFailed, run_lanes
+from rpccli.batch_lanes import CHUNK_END, ChunkSource, Counts, FrameSink, LaneFailed, run_lanes
 from rpccli.batch_output import BatchWriter
+from rpccli.batch_stop import Stop, sigint_stops
 from rpccli.call_common import (
     Settings,
     complete_node_lazily,
@@ -51,7 +58,7 @@ from rpccli.call_common import (
     settings_for,
 )
 from rpccli.config import STRATEGIES, Config, load_config, resolve_nodes
-from rpccli.errors import InputError
+from rpccli.errors import InputError, Interrupted
 from rpccli.output import Printer
 
 __all__ = ["batch"]
@@ -212,11 +219,14 @@ def batch(
         # as psql and sqlite3 do: a silent wait on a terminal looks like a hang
         printer.info("rpccli: reading calls from the terminal, one per line; Ctrl-D ends")
 
+    taken = [0]  # the last input line the engine took (each has its record)
+
     def jobs(source: Iterable[tuple[int, Any]]) -> Iterator[Call | dict[str, Any] | object]:
         for number, text in source:
             if text is CHUNK_END:  # a lane's chunk is over (rpccli.batch_lanes)
                 yield _CHUNK_DONE
                 continue
+            taken[0] = number
             info: dict[str, Any] | None = None
             try:
                 if text is None:
@@ -243,9 +253,10 @@ def batch(
         writer: BatchWriter,
         in_flight: int,
         emit: Callable[[dict[str, Any]], None],
-    ) -> None:
+        stop: Stop,
+    ) -> bool:
         try:
-            run(
+            return run(
                 jobs(source),
                 emit,
                 concurrency=in_flight,
@@ -253,11 +264,12 @@ def batch(
                 flush=writer.flush,
                 input_ready=source.ready,
                 input_fd=source.fd,
+                stop=stop,
             )
         finally:
             writer.flush()
 
-    def lane(number: int, source: ChunkSource, sink: FrameSink) -> tuple[int, int]:
+    def lane(number: int, source: ChunkSource, sink: FrameSink, stop: Stop) -> Counts:
         writer = BatchWriter(sink, fmt)
 
         def emit(item: dict[str, Any]) -> None:
@@ -268,23 +280,65 @@ def batch(
                 writer.emit(item)
 
         share = concurrency // count + (number < concurrency % count)  # -c split, all of it
-        one_lane(source, writer, share, emit)
-        return writer.calls, writer.failures
+        if not one_lane(source, writer, share, emit, stop):
+            sink.stopped(taken[0])
+        return _counts(writer)
+
+    def not_sent(entries: list[tuple[int, object]]) -> tuple[bytes, int]:
+        """Records for lines a lane never took, written where answered lines follow them."""
+        sink = _Collect()
+        writer = BatchWriter(sink, fmt)
+        for number, text in entries:
+            job = None
+            if isinstance(text, str):  # else a line over MAX_LINE
+                try:
+                    job = parse_line(text, number)
+                except RPCError:
+                    pass  # a bad line no lane looked at: not sent either
+                else:
+                    if job is None:
+                        continue  # blank and comment lines have no record
+            writer.emit(
+                {
+                    "node": None,
+                    "error": Interrupted("not sent: interrupted", sent=False),
+                    "elapsed": None,
+                    "line": number,
+                    "function": job.function if job else None,
+                    "args": job.args if job else [],
+                }
+            )
+        writer.flush()
+        return b"".join(sink.data), writer.calls
 
     count = _lanes(lanes, concurrency, fmt, local)
     started = time.monotonic()
     if count > 1:
         try:
-            calls, failures = run_lanes(
-                count, lines, printer, lane, chunk_lines=max(concurrency // count * 8, 16)
+            counts = run_lanes(
+                count,
+                lines,
+                printer,
+                lane,
+                chunk_lines=max(concurrency // count * 8, 16),
+                not_sent=not_sent,
             )
         except LaneFailed as exc:
             printer.info(f"rpccli: {exc}: the results of its calls are lost")
             return exitcodes.PARTIAL
     else:
         writer = BatchWriter(printer, fmt)
-        one_lane(lines, writer, concurrency, writer.emit)
-        calls, failures = writer.calls, writer.failures
+        stop = Stop()
+        try:
+            with sigint_stops(stop):
+                finished = one_lane(lines, writer, concurrency, writer.emit, stop)
+        finally:
+            stop.close()
+        counts = _counts(writer, None if finished else taken[0])
+    if counts.stopped_after is not None:
+        printer.info(f"rpccli: {_interrupted(counts)}")
+        return exitcodes.INTERRUPTED
+    calls, failures = counts.calls, counts.failures
     elapsed = time.monotonic() - started
     if not quiet:
         rate = calls / elapsed if elapsed > 0 else 0.0
@@ -292,6 +346,34 @@ def batch(
         summary = f"{calls} calls, {failures} failed, {rate:.0f} calls/s ({elapsed:.2f} s{on})"
         printer.info(f"rpccli: {summary}")
     return exitcodes.PARTIAL if failures else exitcodes.OK
+
+
+class _Collect:
+    """A BatchWriter's sink that keeps the bytes (for the coordinator to write in order)."""
+
+    def __init__(self) -> None:
+        self.data: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.data.append(data)
+
+    def info(self, text: str) -> None:
+        pass  # lines never sent have no stderr line of their own: the summary counts them
+
+
+def _counts(writer: BatchWriter, stopped_after: int | None = None) -> Counts:
+    return Counts(writer.calls, writer.failures, writer.cut, writer.unsent, stopped_after)
+
+
+def _interrupted(counts: Counts) -> str:
+    """The stderr line after Ctrl-C: what was answered, what was not, where input stopped."""
+    answered = counts.calls - counts.cut - counts.unsent
+    parts = [f"{answered} lines answered"]
+    if counts.cut:
+        parts.append(f"{counts.cut} cut off waiting for their answer (they may have run)")
+    if counts.unsent:
+        parts.append(f"{counts.unsent} not sent")
+    return f"interrupted: {', '.join(parts)}; input stopped after line {counts.stopped_after}"
 
 
 #: a lane's marker item, passed through the engine in order after the last result of a chunk
