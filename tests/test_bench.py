@@ -22,6 +22,10 @@ SMALL_RUNS = [
     (["bench_batch.py", "--calls", "300", "--seconds", "1", "--rounds", "1"], "ratio "),
     (["bench_server.py", "--duration", "0.3", "--rounds", "1"], "ratio rpccli/uWSGI:"),
     (["bench_cold_start.py", "--runs", "2"], "ratio"),
+    (
+        ["bench_hostile.py", "--deadline", "0.5", "--cases", "silent,empty,reset-body"],
+        "hostile matrix: 4 cases, 4 with",
+    ),
 ]
 
 
