@@ -47,9 +47,9 @@ from protocol.wire import RequestEncoder, rpc_request
 from rpccli import exitcodes
 from rpccli.batch_engine import SKIP, Call, run
 from rpccli.batch_input import MAX_LINE, Job, LineReader, parse_line
-from rpccli.batch_lanes import CHUNK_END, ChunkSource, Counts, FrameSink, LaneFailed, run_lanes
+from rpccli.batch_lanes import CHUNK_END, ChunkSource, FrameSink, LaneFailed, run_lanes
 from rpccli.batch_output import BatchWriter
-from rpccli.batch_stop import Stop, sigint_stops
+from rpccli.batch_stop import Counts, Stop, counts_of, interrupted_line, not_sent, sigint_stops
 from rpccli.call_common import (
     Settings,
     complete_node_lazily,
@@ -58,7 +58,7 @@ from rpccli.call_common import (
     settings_for,
 )
 from rpccli.config import STRATEGIES, Config, load_config, resolve_nodes
-from rpccli.errors import InputError, Interrupted
+from rpccli.errors import InputError
 from rpccli.output import Printer
 
 __all__ = ["batch"]
@@ -282,34 +282,7 @@ def batch(
         share = concurrency // count + (number < concurrency % count)  # -c split, all of it
         if not one_lane(source, writer, share, emit, stop):
             sink.stopped(taken[0])
-        return _counts(writer)
-
-    def not_sent(entries: list[tuple[int, object]]) -> tuple[bytes, int]:
-        """Records for lines a lane never took, written where answered lines follow them."""
-        sink = _Collect()
-        writer = BatchWriter(sink, fmt)
-        for number, text in entries:
-            job = None
-            if isinstance(text, str):  # else a line over MAX_LINE
-                try:
-                    job = parse_line(text, number)
-                except RPCError:
-                    pass  # a bad line no lane looked at: not sent either
-                else:
-                    if job is None:
-                        continue  # blank and comment lines have no record
-            writer.emit(
-                {
-                    "node": None,
-                    "error": Interrupted("not sent: interrupted", sent=False),
-                    "elapsed": None,
-                    "line": number,
-                    "function": job.function if job else None,
-                    "args": job.args if job else [],
-                }
-            )
-        writer.flush()
-        return b"".join(sink.data), writer.calls
+        return counts_of(writer)
 
     count = _lanes(lanes, concurrency, fmt, local)
     started = time.monotonic()
@@ -321,7 +294,7 @@ def batch(
                 printer,
                 lane,
                 chunk_lines=max(concurrency // count * 8, 16),
-                not_sent=not_sent,
+                not_sent=lambda entries: not_sent(entries, fmt),
             )
         except LaneFailed as exc:
             printer.info(f"rpccli: {exc}: the results of its calls are lost")
@@ -334,9 +307,9 @@ def batch(
                 finished = one_lane(lines, writer, concurrency, writer.emit, stop)
         finally:
             stop.close()
-        counts = _counts(writer, None if finished else taken[0])
+        counts = counts_of(writer, None if finished else taken[0])
     if counts.stopped_after is not None:
-        printer.info(f"rpccli: {_interrupted(counts)}")
+        printer.info(f"rpccli: {interrupted_line(counts)}")
         return exitcodes.INTERRUPTED
     calls, failures = counts.calls, counts.failures
     elapsed = time.monotonic() - started
@@ -346,34 +319,6 @@ def batch(
         summary = f"{calls} calls, {failures} failed, {rate:.0f} calls/s ({elapsed:.2f} s{on})"
         printer.info(f"rpccli: {summary}")
     return exitcodes.PARTIAL if failures else exitcodes.OK
-
-
-class _Collect:
-    """A BatchWriter's sink that keeps the bytes (for the coordinator to write in order)."""
-
-    def __init__(self) -> None:
-        self.data: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.data.append(data)
-
-    def info(self, text: str) -> None:
-        pass  # lines never sent have no stderr line of their own: the summary counts them
-
-
-def _counts(writer: BatchWriter, stopped_after: int | None = None) -> Counts:
-    return Counts(writer.calls, writer.failures, writer.cut, writer.unsent, stopped_after)
-
-
-def _interrupted(counts: Counts) -> str:
-    """The stderr line after Ctrl-C: what was answered, what was not, where input stopped."""
-    answered = counts.calls - counts.cut - counts.unsent
-    parts = [f"{answered} lines answered"]
-    if counts.cut:
-        parts.append(f"{counts.cut} cut off waiting for their answer (they may have run)")
-    if counts.unsent:
-        parts.append(f"{counts.unsent} not sent")
-    return f"interrupted: {', '.join(parts)}; input stopped after line {counts.stopped_after}"
 
 
 #: a lane's marker item, passed through the engine in order after the last result of a chunk

@@ -32,7 +32,7 @@ from protocol.client import Client
 from protocol.errors import CallError, NoResult, RPCError
 from protocol.nodes import Health, may_retry
 from protocol.wire import ResponseReader
-from rpccli.batch_stop import Stop
+from rpccli.batch_stop import Stop, wait_input
 from rpccli.errors import Interrupted
 
 __all__ = ["SKIP", "Call", "run"]
@@ -436,7 +436,7 @@ def run(
                     if flush is not None:
                         flush()  # about to block on the input: show everything answered so far
                     if stop is not None and input_fd is not None:
-                        if not _input_or_stop(input_fd, stop):
+                        if not wait_input(input_fd, stop):
                             break  # Ctrl-C while waiting for a line
                         continue  # something came: a whole line, or still part of one
                 item = next(source, None)
@@ -453,15 +453,3 @@ def run(
                 loop.poll(input_fd if waiting_for_input else None, before_blocking=flush)
     finally:
         loop.close()
-
-
-def _input_or_stop(fd: int, stop: Stop) -> bool:
-    """Wait until ``fd`` is readable (True) or Ctrl-C came (False)."""
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    poller.register(stop.fd, select.POLLIN)
-    while not stop.requested:
-        for ready, _ in poller.poll():
-            if ready == fd:
-                return True
-    return False

@@ -38,11 +38,10 @@ import sys
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Final
 
 from rpccli.batch_input import LineReader
-from rpccli.batch_stop import Stop, sigint_stops
+from rpccli.batch_stop import Counts, Stop, sigint_stops
 from rpccli.output import Printer
 
 __all__ = ["CHUNK_END", "ChunkSource", "Counts", "FrameSink", "LaneFailed", "run_lanes"]
@@ -59,19 +58,6 @@ CHUNKS_PER_LANE = 4  # chunks handed out and not yet written, per lane
 _READ = 65536
 
 Entry = tuple[int, object]  # (line number, text: str, None when too long, or CHUNK_END)
-
-
-@dataclass
-class Counts:
-    """Records written: all of them, failed ones, and (after Ctrl-C) calls cut off while waiting
-    for their answer and lines never sent; ``stopped_after`` is the last line taken before
-    Ctrl-C (None when the input ended normally)."""
-
-    calls: int = 0
-    failures: int = 0
-    cut: int = 0
-    unsent: int = 0
-    stopped_after: int | None = None
 
 
 def _frame(kind: int, payload: bytes) -> bytes:
