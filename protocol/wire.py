@@ -303,8 +303,8 @@ class ResponseReader:
     mode only from EOF. Data past the end of a packet is a protocol error. A packet announcing
     an empty body (either form) raises :class:`NoResult` ("empty answer") as soon as its header
     is in: no answer is ever an empty success. In raw mode an empty answer is the 0-byte close,
-    which is :class:`NoResult` already. The reader never holds
-    more than ``max_size`` body bytes plus one header and one vars block.
+    which is :class:`NoResult` already. The reader never holds more than ``max_size`` body
+    bytes plus one header and one vars block.
     """
 
     __slots__ = (
