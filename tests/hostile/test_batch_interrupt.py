@@ -75,10 +75,10 @@ def recorder(serve_table: Callable[[FunctionTable], str]) -> tuple[Recorder, str
 
 
 def interrupted_batch(
-    node: str, recorder: Recorder, *, lanes: int, group: bool, after: int
+    node: str, recorder: Recorder, *, lanes: int, group: bool, after: int, output: str = "json"
 ) -> tuple[int, bytes, str]:
     """Run the batch until the server ran ``after`` calls, then SIGINT; (exit, stdout, stderr)."""
-    command = ["batch", "--json", "-c", "64", "--lanes", str(lanes), "-t", "10", node]
+    command = ["batch", "-o", output, "-c", "64", "--lanes", str(lanes), "-t", "10", node]
     proc = subprocess.Popen(
         [sys.executable, "-m", "rpccli", *command],
         stdin=subprocess.PIPE,
@@ -172,3 +172,27 @@ def test_ctrl_c_keeps_a_record_of_every_call_the_server_ran(
             server.ran.clear()
         code, out, err = interrupted_batch(node, server, lanes=lanes, group=group, after=after)
         check_records(code, out, err, server.settled())
+
+
+def test_ctrl_c_keeps_output_line_n_for_input_line_n(recorder: tuple[Recorder, str]) -> None:
+    # -o lines: a failed or unsent line is an empty line, so positions must hold across lanes
+    server, node = recorder
+    for after in (500, 2000):
+        with server.lock:
+            server.ran.clear()
+        code, out, err = interrupted_batch(
+            node, server, lanes=2, group=True, after=after, output="lines"
+        )
+        ran = server.settled()
+        assert code == 130, err
+        summary = SUMMARY.search(err)
+        assert summary, err
+        lines = out.split(b"\n")
+        assert lines.pop() == b""  # every record ends with its newline
+        assert len(lines) == int(summary["last"])
+        for number, line in enumerate(lines, 1):
+            assert line in (b"ok:%d" % number, b""), (number, line)
+        cut = {int(n) for n in re.findall(r"rpccli: line (\d+): interrupted while waiting", err)}
+        assert len(cut) == int(summary["cut"] or 0)
+        for number in ran:  # each call the server ran: its answer on its line, or cut off
+            assert number in cut or lines[number - 1] == b"ok:%d" % number, number
