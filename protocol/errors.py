@@ -9,7 +9,8 @@
     └── CallError                 something went wrong talking to a node; names it
         ├── ConnectError          could not connect (refused, unreachable, DNS, no socket)
         ├── CallTimeout           the connect timeout or the whole-call deadline ran out
-        ├── NoResult              the node closed after sending zero bytes (facts 4)
+        ├── NoResult              the node closed after sending zero bytes (facts 4), or
+        │                         sent an empty answer (a packet with a 0-byte body)
         └── ProtocolError         the answer is malformed, truncated or too large
             └── ResponseTooLarge  the answer exceeds the caller's cap
 
@@ -90,11 +91,12 @@ class CallTimeout(CallError, TimeoutError):
 
 
 class NoResult(CallError):
-    """The node closed the connection without sending a byte.
+    """The node closed the connection without sending a byte, or answered with an empty packet.
 
     uWSGI answers this way to an unknown function, a function that raised or returned nothing
     usable, a server without the rpc plugin, and a rejected request: the wire cannot tell them
-    apart (facts section 4).
+    apart (facts section 4). uWSGI never sends an empty packet; a peer that does has sent no
+    result either ("empty answer"), never an empty success.
     """
 
     kind = "no_result"

@@ -300,8 +300,11 @@ class ResponseReader:
 
     ``feed`` returns True once the answer is complete; then ``response()`` returns it. In packet
     mode completion comes from the header's size (or CONTENT_LENGTH in the large form), in raw
-    mode only from EOF. Data past the end of a packet is a protocol error. The reader never holds
-    more than ``max_size`` body bytes plus one header and one vars block.
+    mode only from EOF. Data past the end of a packet is a protocol error. A packet announcing
+    an empty body (either form) raises :class:`NoResult` ("empty answer") as soon as its header
+    is in: no answer is ever an empty success. In raw mode an empty answer is the 0-byte close,
+    which is :class:`NoResult` already. The reader never holds more than ``max_size`` body
+    bytes plus one header and one vars block.
     """
 
     __slots__ = (
@@ -371,7 +374,7 @@ class ResponseReader:
         if self._total == size and size >= HEADER_SIZE:
             # the usual start, a plain packet's header at the start of the first read
             m1, body_size, m2 = _unpack_header(data)
-            if not m2 and body_size <= self._max:
+            if not m2 and 0 < body_size <= self._max:
                 self._header = Header(m1, body_size, m2)
                 self._expect = body_size
                 return self._body(data[HEADER_SIZE:])
@@ -413,6 +416,16 @@ class ResponseReader:
     def _bad(self, detail: str) -> ProtocolError:
         return ProtocolError(self._node, f"bad response from {self._node}: {detail}")
 
+    def _empty(self, what: str) -> NoResult:
+        # uWSGI never frames an empty result: it closes without a byte. An empty body is no
+        # result either, never an empty success: its bytes would be exactly the failure
+        # markers of batch output (an empty line, "0:,")
+        return NoResult(
+            self._node,
+            f"empty answer from {self._node}: {what}, which uWSGI never sends "
+            "(no result is a close without a byte)",
+        )
+
     def _too_large(self, size: int | None) -> ResponseTooLarge:
         what = "over the limit" if size is None else f"{size} bytes, over the limit"
         return ResponseTooLarge(
@@ -433,6 +446,8 @@ class ResponseReader:
                 self._large = True
                 self._expect = -1
             elif header.modifier2 == 0:
+                if not header.size:
+                    raise self._empty("a packet with a 0-byte body")
                 if header.size > self._max:
                     raise self._too_large(header.size)
                 self._expect = header.size
@@ -455,6 +470,8 @@ class ResponseReader:
         if not text.isdigit() or len(text) > 19:
             raise self._bad(f"large response with CONTENT_LENGTH {text!r}")
         size = int(text)
+        if not size:
+            raise self._empty("a large-form packet with CONTENT_LENGTH 0")
         if size > self._max:
             raise self._too_large(size)
         return size

@@ -20,6 +20,12 @@ are written in input order through a reorder window of a few times the concurren
 stays constant however many lines stream through. A bad line or a failed call is an error
 record, not the end of the batch. Exit 0 when every call succeeded, 6 otherwise; a summary
 (calls, failures, rate) goes to stderr.
+
+Ctrl-C takes no more input and sends nothing more, but loses no record: answers that have
+arrived are written, each call still waiting for its answer gets an ``interrupted`` record (it
+was sent: the node may have run it), all in input order, and stderr says how many lines were
+answered and after which line input stopped; exit 130 (:mod:`rpccli.batch_stop`). A second
+Ctrl-C ends at once.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from rpccli.batch_engine import SKIP, Call, run
 from rpccli.batch_input import MAX_LINE, Job, LineReader, parse_line
 from rpccli.batch_lanes import CHUNK_END, ChunkSource, FrameSink, LaneFailed, run_lanes
 from rpccli.batch_output import BatchWriter
+from rpccli.batch_stop import Counts, Stop, counts_of, interrupted_line, not_sent, sigint_stops
 from rpccli.call_common import (
     Settings,
     complete_node_lazily,
@@ -212,11 +219,14 @@ def batch(
         # as psql and sqlite3 do: a silent wait on a terminal looks like a hang
         printer.info("rpccli: reading calls from the terminal, one per line; Ctrl-D ends")
 
+    taken = [0]  # the last input line the engine took (each has its record)
+
     def jobs(source: Iterable[tuple[int, Any]]) -> Iterator[Call | dict[str, Any] | object]:
         for number, text in source:
             if text is CHUNK_END:  # a lane's chunk is over (rpccli.batch_lanes)
                 yield _CHUNK_DONE
                 continue
+            taken[0] = number
             info: dict[str, Any] | None = None
             try:
                 if text is None:
@@ -243,9 +253,10 @@ def batch(
         writer: BatchWriter,
         in_flight: int,
         emit: Callable[[dict[str, Any]], None],
-    ) -> None:
+        stop: Stop,
+    ) -> bool:
         try:
-            run(
+            return run(
                 jobs(source),
                 emit,
                 concurrency=in_flight,
@@ -253,11 +264,12 @@ def batch(
                 flush=writer.flush,
                 input_ready=source.ready,
                 input_fd=source.fd,
+                stop=stop,
             )
         finally:
             writer.flush()
 
-    def lane(number: int, source: ChunkSource, sink: FrameSink) -> tuple[int, int]:
+    def lane(number: int, source: ChunkSource, sink: FrameSink, stop: Stop) -> Counts:
         writer = BatchWriter(sink, fmt)
 
         def emit(item: dict[str, Any]) -> None:
@@ -268,23 +280,38 @@ def batch(
                 writer.emit(item)
 
         share = concurrency // count + (number < concurrency % count)  # -c split, all of it
-        one_lane(source, writer, share, emit)
-        return writer.calls, writer.failures
+        if not one_lane(source, writer, share, emit, stop):
+            sink.stopped(taken[0])
+        return counts_of(writer)
 
     count = _lanes(lanes, concurrency, fmt, local)
     started = time.monotonic()
     if count > 1:
         try:
-            calls, failures = run_lanes(
-                count, lines, printer, lane, chunk_lines=max(concurrency // count * 8, 16)
+            counts = run_lanes(
+                count,
+                lines,
+                printer,
+                lane,
+                chunk_lines=max(concurrency // count * 8, 16),
+                not_sent=lambda entries: not_sent(entries, fmt),
             )
         except LaneFailed as exc:
             printer.info(f"rpccli: {exc}: the results of its calls are lost")
             return exitcodes.PARTIAL
     else:
         writer = BatchWriter(printer, fmt)
-        one_lane(lines, writer, concurrency, writer.emit)
-        calls, failures = writer.calls, writer.failures
+        stop = Stop()
+        try:
+            with sigint_stops(stop):
+                finished = one_lane(lines, writer, concurrency, writer.emit, stop)
+        finally:
+            stop.close()
+        counts = counts_of(writer, None if finished else taken[0])
+    if counts.stopped_after is not None:
+        printer.info(f"rpccli: {interrupted_line(counts)}")
+        return exitcodes.INTERRUPTED
+    calls, failures = counts.calls, counts.failures
     elapsed = time.monotonic() - started
     if not quiet:
         rate = calls / elapsed if elapsed > 0 else 0.0

@@ -8,6 +8,11 @@ and failover follows ``protocol.nodes.may_retry``.
 
 Results come out in input order through a window of at most ``window`` entries, so memory stays
 constant however many lines stream through.
+
+Ctrl-C (a :class:`rpccli.batch_stop.Stop`) ends the run without losing a record: no more input is
+taken and no request sent; answers that have already arrived are read; every call still waiting
+for its answer gets an ``interrupted`` record (it was sent: the node may have run it), and every
+result goes out in input order. So each line taken from the input has exactly one record.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from protocol.client import Client
 from protocol.errors import CallError, NoResult, RPCError
 from protocol.nodes import Health, may_retry
 from protocol.wire import ResponseReader
+from rpccli.batch_stop import Stop, wait_input
+from rpccli.errors import Interrupted
 
 __all__ = ["SKIP", "Call", "run"]
 
@@ -98,8 +105,11 @@ class _Loop:
     reports a failed connect), reads into one reused buffer, and no unregister (closing a socket
     removes it from epoll)."""
 
-    def __init__(self) -> None:
+    def __init__(self, stop: Stop | None = None) -> None:
         self.epoll = select.epoll()
+        self.stopping = False  # Ctrl-C came: no request goes out any more
+        if stop is not None:
+            self.epoll.register(stop.fd, select.EPOLLIN)  # Ctrl-C wakes the poll
         self.inflight: dict[int, Call] = {}
         self._input: int | None = None  # the stdin fd, once registered
         self._buffer = bytearray(_CHUNK)
@@ -114,6 +124,9 @@ class _Loop:
     # -- starting ----------------------------------------------------------------------------
     def start(self, call: Call) -> None:
         while call.result is None:
+            if self.stopping:  # a failover after Ctrl-C: the next node is not tried
+                self._cut(call, sent=False)
+                return
             client = call.client
             address = client.address
             target = self._targets.get(client)
@@ -237,6 +250,37 @@ class _Loop:
             **call.info,
         }
 
+    def _cut(self, call: Call, *, sent: bool) -> None:
+        """Finish ``call`` as interrupted: ``sent`` when its whole request had gone out."""
+        self._close(call)
+        node = call.client.node
+        if sent:
+            message = f"interrupted while waiting for {node}'s answer: the call may have run there"
+        else:
+            message = f"not sent to {node}: interrupted"
+        call.result = {
+            "node": node,
+            "error": Interrupted(message, sent=sent),
+            "elapsed": time.monotonic() - call.start if call.start else None,
+            **call.info,
+        }
+
+    def interrupt(self) -> None:
+        """Ctrl-C: read the answers that are already here, cut off every other call."""
+        self.stopping = True
+        for fd, _ in self.epoll.poll(0):
+            call = self.inflight.get(fd)
+            if call is None or call.state != _READING:
+                continue  # a request not yet all sent stays unsent: no send after Ctrl-C
+            try:
+                self._event(call)
+            except CallError as exc:
+                self._failed(call, exc)
+                if call.result is None:  # it would fail over: not sent to the next node
+                    self._cut(call, sent=False)
+        for call in list(self.inflight.values()):
+            self._cut(call, sent=call.state == _READING)
+
     def _succeed(self, call: Call, body: bytes, elapsed: float, node: str) -> None:
         self._close(call)
         if call.health is not None:
@@ -354,18 +398,24 @@ def run(
     flush: Callable[[], None] | None = None,
     input_ready: Callable[[], bool] | None = None,
     input_fd: int | None = None,
-) -> None:
+    stop: Stop | None = None,
+) -> bool:
     """Start calls from ``source`` (ready dicts pass through), ``emit`` results in order.
 
     ``flush`` is called before waiting for the network, so output never lags behind. With calls
     in flight, the next item is taken only when ``input_ready()`` says it will not block; else
     the loop waits on the sockets and on ``input_fd`` together.
+
+    Returns False when ``stop`` ended the run (Ctrl-C) before the input did.
     """
-    loop = _Loop()
+    loop = _Loop(stop)
     pending: deque[Call | dict[str, Any]] = deque()
     exhausted = False
     try:
         while True:
+            if stop is not None and stop.requested and not loop.stopping:
+                exhausted = True
+                loop.interrupt()  # every call taken now has its result
             while pending:  # what is done, in input order
                 head = pending[0]
                 result = head.result if isinstance(head, Call) else head
@@ -374,7 +424,7 @@ def run(
                 pending.popleft()
                 emit(result)
             if exhausted and not pending:
-                return
+                return not loop.stopping
             waiting_for_input = False
             while not exhausted and len(loop.inflight) < concurrency and len(pending) < window:
                 if input_ready is not None and not input_ready():
@@ -385,6 +435,10 @@ def run(
                         break  # write what is answered (a bad line's record) before waiting
                     if flush is not None:
                         flush()  # about to block on the input: show everything answered so far
+                    if stop is not None and input_fd is not None:
+                        if not wait_input(input_fd, stop):
+                            break  # Ctrl-C while waiting for a line
+                        continue  # something came: a whole line, or still part of one
                 item = next(source, None)
                 if item is None:
                     exhausted = True

@@ -17,6 +17,13 @@ processes ("lanes"); bench/README.md has the figures:
   are out at once.
 
 Each lane keeps its own node health and rotation (``-s best``/``round-robin``).
+
+Ctrl-C (rpccli.batch_stop) reaches every lane -- the terminal sends it to the whole process
+group, and the coordinator forwards its own. A lane then takes no more lines, finishes its
+records (answers already here; ``interrupted`` for calls still waiting) and says after which
+line it stopped. The coordinator writes every chunk in input order as usual; the lines a lane
+never took are "not sent" records where answered lines follow them (so output line N still
+answers input line N), and dropped after the last line any lane took: input stopped there.
 """
 
 from __future__ import annotations
@@ -34,15 +41,19 @@ from collections.abc import Callable, Iterator
 from typing import Final
 
 from rpccli.batch_input import LineReader
+from rpccli.batch_stop import Counts, Stop, sigint_stops
 from rpccli.output import Printer
 
-__all__ = ["CHUNK_END", "ChunkSource", "FrameSink", "LaneFailed", "run_lanes"]
+__all__ = ["CHUNK_END", "ChunkSource", "Counts", "FrameSink", "LaneFailed", "run_lanes"]
 
 #: what a lane's line source yields as the text after the last line of a chunk
 CHUNK_END: Final = object()
 
 _FRAME: Final = struct.Struct("<BI")  # kind, payload size
 _LINES, _OUT, _ERR, _CHUNK_DONE, _TOTALS = b"l"[0], b"o"[0], b"e"[0], b"c"[0], b"t"[0]
+_STOPPED = b"s"[0]  # Ctrl-C: the last line the lane took (every line after it was not sent)
+_TOTALS_FORMAT: Final = struct.Struct("<QQQQ")  # calls, failures, cut off, not sent
+_LAST_LINE: Final = struct.Struct("<Q")
 CHUNKS_PER_LANE = 4  # chunks handed out and not yet written, per lane
 _READ = 65536
 
@@ -125,11 +136,17 @@ class FrameSink:
     def chunk_done(self) -> None:
         self._send(_frame(_CHUNK_DONE, b""))
 
-    def totals(self, calls: int, failures: int) -> None:
-        self._send(_frame(_TOTALS, struct.pack("<QQ", calls, failures)))
+    def stopped(self, last_line: int) -> None:
+        self._send(_frame(_STOPPED, _LAST_LINE.pack(last_line)))
+
+    def totals(self, counts: Counts) -> None:
+        fields = (counts.calls, counts.failures, counts.cut, counts.unsent)
+        self._send(_frame(_TOTALS, _TOTALS_FORMAT.pack(*fields)))
 
 
-Work = Callable[[int, ChunkSource, FrameSink], tuple[int, int]]  # lane number, input, output
+Work = Callable[[int, ChunkSource, FrameSink, Stop], Counts]  # lane number, input, output, ^C
+#: the "not sent" records of lines no lane took, and how many there are
+NotSent = Callable[[list[Entry]], tuple[bytes, int]]
 
 
 # -- the coordinator -------------------------------------------------------------------------
@@ -140,17 +157,25 @@ class _Lane:
         self.from_lane: int | None = from_lane  # None once the lane has closed its output
         self.outgoing = bytearray()
         self.incoming = bytearray()
+        self.stopped_at: int | None = None  # Ctrl-C: the last line it took
 
 
-def _spawn(work: Work, others: list[_Lane]) -> _Lane:
+def _spawn(work: Work, others: list[_Lane], coordinator: Stop) -> _Lane:
     to_r, to_w = os.pipe()
     from_r, from_w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
+    # SIGINT waits until the lane has its own handler: the coordinator's must not run there
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     pid = os.fork()
     if pid == 0:  # the lane
         code = 0
         try:
+            stop = Stop()
+            # any SIGINT (the terminal's, or the coordinator's) only stops; never raises
+            signal.signal(signal.SIGINT, lambda signum, frame: stop.request())
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            coordinator.close()
             os.close(to_w)
             os.close(from_r)
             for lane in others:  # only the coordinator may hold the other lanes' pipes
@@ -158,8 +183,7 @@ def _spawn(work: Work, others: list[_Lane]) -> _Lane:
                     if fd is not None:
                         os.close(fd)
             sink = FrameSink(from_w)
-            calls, failures = work(len(others), ChunkSource(to_r), sink)
-            sink.totals(calls, failures)
+            sink.totals(work(len(others), ChunkSource(to_r), sink, stop))
         except BrokenPipeError:
             code = 0  # the coordinator is gone (its reader left): nothing more to say
         except KeyboardInterrupt:
@@ -169,6 +193,7 @@ def _spawn(work: Work, others: list[_Lane]) -> _Lane:
             code = 70
         finally:
             os._exit(code)
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     os.close(to_r)
     os.close(from_w)
     os.set_blocking(to_w, False)  # the coordinator never blocks on a busy lane
@@ -176,21 +201,35 @@ def _spawn(work: Work, others: list[_Lane]) -> _Lane:
 
 
 def run_lanes(
-    lanes: int, reader: LineReader, printer: Printer, work: Work, *, chunk_lines: int
-) -> tuple[int, int]:
-    """Run the batch on ``lanes`` forked processes; return (calls, failures) over all of them.
+    lanes: int,
+    reader: LineReader,
+    printer: Printer,
+    work: Work,
+    *,
+    chunk_lines: int,
+    not_sent: NotSent,
+) -> Counts:
+    """Run the batch on ``lanes`` forked processes; return the counts over all of them.
 
     A chunk has at most ``chunk_lines`` lines, and at most CHUNKS_PER_LANE chunks per lane are
     out at once: that bounds what is in memory (lines and results) however long the input is.
+    The first Ctrl-C stops every lane and still writes every record (see the module's doc); a
+    second one abandons the lanes at once.
     """
     started: list[_Lane] = []
+    stop = Stop()
     try:
-        for _ in range(lanes):
-            started.append(_spawn(work, started))
-        return _coordinate(started, reader, printer, chunk_lines)
+        # a Ctrl-C sent to this process alone reaches the lanes too
+        with sigint_stops(stop, first=lambda: _forward(started)):
+            for _ in range(lanes):
+                started.append(_spawn(work, started, stop))
+            if stop.requested:  # Ctrl-C while lanes were starting: stop those too
+                _forward(started)
+            return _coordinate(started, reader, printer, chunk_lines, stop, not_sent)
     finally:
         for lane in started:
             _stop(lane)
+        stop.close()
 
 
 def _stop(lane: _Lane) -> None:
@@ -213,13 +252,22 @@ class LaneFailed(Exception):
 
 
 def _coordinate(
-    lanes: list[_Lane], reader: LineReader, printer: Printer, chunk_lines: int
-) -> tuple[int, int]:
+    lanes: list[_Lane],
+    reader: LineReader,
+    printer: Printer,
+    chunk_lines: int,
+    stop: Stop,
+    not_sent: NotSent,
+) -> Counts:
     lines = iter(reader)
-    owners: deque[_Lane] = deque()  # the lane of each chunk handed out and not yet written
+    # each chunk handed out and not yet written: its lane and its lines
+    owners: deque[tuple[_Lane, list[Entry]]] = deque()
     turn = 0
     input_over = False
     out: list[bytes] = []
+    counts = Counts()
+    gap: list[Entry] = []  # after Ctrl-C: lines no lane took, written if a taken line follows
+    last_taken = 0
 
     def flush() -> None:
         if out:
@@ -227,9 +275,23 @@ def _coordinate(
             out.clear()
             printer.write(data)
 
+    def fill_gap() -> None:  # a line that was taken follows: the lines before it were not sent
+        if gap:
+            data, count = not_sent(gap)
+            gap.clear()
+            counts.calls += count
+            counts.failures += count
+            counts.unsent += count
+            out.append(data)
+
     while True:
         # hand out chunks while the input has lines ready and the lanes have room
-        while not input_over and len(owners) < CHUNKS_PER_LANE * len(lanes) and reader.ready():
+        while (
+            not stop.requested
+            and not input_over
+            and len(owners) < CHUNKS_PER_LANE * len(lanes)
+            and reader.ready()
+        ):
             chunk: list[Entry] = []
             while len(chunk) < chunk_lines:
                 entry = next(lines, None)
@@ -243,41 +305,73 @@ def _coordinate(
                 lane = lanes[turn]
                 turn = (turn + 1) % len(lanes)
                 lane.outgoing += _frame(_LINES, pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
-                owners.append(lane)
-        for lane in lanes:
-            _push(lane, close=input_over)
+                owners.append((lane, chunk))
+        if not stop.requested:  # after Ctrl-C the lanes take nothing more
+            for lane in lanes:
+                _push(lane, close=input_over)
         # write what the lane of the oldest chunk has sent, chunk after chunk
         while owners:
-            lane = owners[0]
+            lane, chunk = owners[0]
+            if lane.stopped_at is not None:  # the lane stopped before this chunk
+                gap += chunk
+                owners.popleft()
+                continue
             finished = False
             for kind, payload in _frames(lane.incoming):
                 if kind == _OUT:
+                    fill_gap()
                     out.append(payload)
                 elif kind == _ERR:
+                    fill_gap()
                     flush()
                     printer.info(payload.decode("utf-8", "surrogateescape"))
                 elif kind == _CHUNK_DONE:
+                    fill_gap()
+                    last_taken = max(last_taken, chunk[-1][0])
+                    finished = True
+                    break
+                elif kind == _STOPPED:
+                    (taken,) = _LAST_LINE.unpack(payload)
+                    lane.stopped_at = taken
+                    if not stop.requested:  # the lane alone got Ctrl-C: stop the others too
+                        stop.request()
+                        _forward(lanes)
+                    if chunk[0][0] <= taken:
+                        fill_gap()
+                        last_taken = max(last_taken, taken)
+                    gap += [entry for entry in chunk if entry[0] > taken]
                     finished = True
                     break
             if not finished:
                 break
             owners.popleft()
-        if input_over and not owners:
+        if (input_over or stop.requested) and not owners:
             break
         flush()
-        room = not input_over and len(owners) < CHUNKS_PER_LANE * len(lanes)
+        room = not stop.requested and not input_over
+        room = room and len(owners) < CHUNKS_PER_LANE * len(lanes)
         if room and reader.ready():
             continue  # written chunks made room and lines are waiting: hand them out first
-        _wait(lanes, reader, want_input=room)
-    flush()
-    calls = failures = 0
+        _wait(lanes, reader, want_input=room, stop=stop)
+    flush()  # the lines of ``gap`` came after the last line taken: input stopped before them
     for lane in lanes:
         while (totals := _totals(lane)) is None:
             if not _receive(lane):
                 raise LaneFailed(f"batch lane {lane.pid} ended early")
-        calls += totals[0]
-        failures += totals[1]
-    return calls, failures
+        counts.calls += totals.calls
+        counts.failures += totals.failures
+        counts.cut += totals.cut
+        counts.unsent += totals.unsent
+    if stop.requested:
+        counts.stopped_after = last_taken
+    return counts
+
+
+def _forward(lanes: list[_Lane]) -> None:
+    """Send SIGINT to every lane (a lane that already ended is not there to get it)."""
+    for lane in lanes:
+        with contextlib.suppress(OSError):
+            os.kill(lane.pid, signal.SIGINT)
 
 
 def _push(lane: _Lane, *, close: bool) -> None:
@@ -289,8 +383,13 @@ def _push(lane: _Lane, *, close: bool) -> None:
             sent = os.write(lane.to_lane, lane.outgoing)
         except BlockingIOError:
             return
-        except BrokenPipeError:  # never our stdout's EPIPE, which would end the batch quietly
-            raise LaneFailed(f"batch lane {lane.pid} ended early") from None
+        except BrokenPipeError:
+            # never our stdout's EPIPE, which would end the batch quietly. The lane is gone:
+            # stopped by Ctrl-C (its records are in its pipe), or dead, which its output's end
+            # without totals tells (LaneFailed)
+            os.close(lane.to_lane)
+            lane.to_lane = None
+            return
         del lane.outgoing[:sent]
     if close and not lane.outgoing:
         os.close(lane.to_lane)
@@ -310,8 +409,9 @@ def _receive(lane: _Lane) -> bool:
     return True
 
 
-def _wait(lanes: list[_Lane], reader: LineReader, *, want_input: bool) -> None:
-    """Block until a lane sent something, can take more, or (if wanted) input arrived."""
+def _wait(lanes: list[_Lane], reader: LineReader, *, want_input: bool, stop: Stop) -> None:
+    """Block until a lane sent something, can take more, (if wanted) input arrived, or the
+    first Ctrl-C came."""
     poller = select.poll()
     watched: dict[int, _Lane] = {}
     for lane in lanes:
@@ -322,6 +422,8 @@ def _wait(lanes: list[_Lane], reader: LineReader, *, want_input: bool) -> None:
             poller.register(lane.to_lane, select.POLLOUT)
     if want_input and reader.fd is not None:
         poller.register(reader.fd, select.POLLIN)
+    if not stop.requested:  # never drained: once set it would wake every wait
+        poller.register(stop.fd, select.POLLIN)
     if not watched:
         raise LaneFailed("every batch lane ended early")
     for fd, _ in poller.poll():
@@ -332,12 +434,11 @@ def _wait(lanes: list[_Lane], reader: LineReader, *, want_input: bool) -> None:
             raise LaneFailed(f"batch lane {sender.pid} ended early")
 
 
-def _totals(lane: _Lane) -> tuple[int, int] | None:
-    """(calls, failures) when the lane's totals frame is among what it sent (it ended normally).
+def _totals(lane: _Lane) -> Counts | None:
+    """The lane's counts when its totals frame is among what it sent (it ended normally).
 
     Reads a copy: the frames before it may belong to chunks not written yet."""
     for kind, payload in _frames(bytearray(lane.incoming)):
         if kind == _TOTALS:
-            calls, failures = struct.unpack("<QQ", payload)
-            return calls, failures
+            return Counts(*_TOTALS_FORMAT.unpack(payload))
     return None

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from protocol.failures import shown
 from protocol.visible import visible
+from rpccli.errors import Interrupted
 from rpccli.output import Printer, json_line, record
 
 __all__ = ["BatchWriter", "fast_ok_line"]
@@ -44,6 +45,8 @@ class BatchWriter:
         self.format = fmt
         self.calls = 0
         self.failures = 0
+        self.cut = 0  # Ctrl-C came while the call waited for its answer (it may have run)
+        self.unsent = 0  # Ctrl-C came before the call was sent
         self._out: list[bytes] = []
         self._size = 0
 
@@ -65,8 +68,16 @@ class BatchWriter:
         self.calls += 1
         body: bytes | None = item.get("body")
         ok = body is not None
+        said = True  # a failure's stderr line: not for lines never sent (the summary counts them)
         if not ok:
             self.failures += 1
+            error = item.get("error")
+            if isinstance(error, Interrupted):
+                if error.sent:
+                    self.cut += 1
+                else:
+                    self.unsent += 1
+                    said = False
         fmt = self.format
         if fmt == "json":
             if ok:
@@ -86,12 +97,12 @@ class BatchWriter:
             self._put(json_line(rec))
         elif fmt == "lines":
             self._put((body or b"") + b"\n")
-            if not ok:
+            if not ok and said:
                 self.printer.info(f"rpccli: line {item['line']}: {item['error']}")
         elif fmt == "netstring":
             data = body or b""
             self._put(b"%d:%s," % (len(data), data))
-            if not ok:
+            if not ok and said:
                 self.printer.info(f"rpccli: line {item['line']}: {item['error']}")
         else:
             self._pretty(item, body)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from protocol.errors import UsageError
+from protocol.errors import RPCError, UsageError
 
-__all__ = ["ConfigError", "InputError"]
+__all__ = ["ConfigError", "InputError", "Interrupted"]
 
 
 class ConfigError(UsageError):
@@ -13,3 +13,14 @@ class ConfigError(UsageError):
 
 class InputError(UsageError):
     """A command-line or stdin input that cannot become a request (a bad file, escape, ...)."""
+
+
+class Interrupted(RPCError):
+    """A batch line cut short by Ctrl-C: ``sent`` True when its request had reached the node
+    (which may have run it), False when it was never sent."""
+
+    kind = "interrupted"
+
+    def __init__(self, message: str, *, sent: bool) -> None:
+        super().__init__(message)
+        self.sent = sent

@@ -24,6 +24,10 @@ SMALL_RUNS = [
     (["bench_server.py", "--duration", "0.3", "--rounds", "1"], "ratio rpccli/uWSGI:"),
     (["bench_cold_start.py", "--runs", "2"], "ratio"),
     (["bench_serve_abuse.py", *_ABUSE, "--big", "8000000"], "p99 under abuse:"),
+    (
+        ["bench_hostile.py", "--deadline", "0.5", "--cases", "silent,empty,reset-body"],
+        "hostile matrix: 4 cases, 4 with",
+    ),
 ]
 
 

@@ -169,7 +169,6 @@ GOOD = [
     ),
     ("raw", BODY, Response(BODY)),
     ("raw", packet(BODY), Response(packet(BODY))),  # raw mode never interprets the bytes
-    ("packet", packet(b""), Response(b"", Header(173, 0, 0))),
 ]
 
 
@@ -196,6 +195,10 @@ BAD = [
     # (mode, wire, error, message fragment)
     ("packet", b"", NoResult, "no result from peer:1"),
     ("raw", b"", NoResult, "no result from peer:1"),
+    # uWSGI never frames an empty result: an empty answer is no result, in either form
+    ("packet", packet(b""), NoResult, "empty answer from peer:1: a packet with a 0-byte body"),
+    ("packet", packet(b"") + b"!", NoResult, "empty answer from peer:1"),
+    ("packet", large(b""), NoResult, "empty answer from peer:1: a large-form packet"),
     ("packet", b"\xad\x05", ProtocolError, "truncated: connection closed after 2 bytes"),
     ("packet", packet(b"hello")[:-1], ProtocolError, "closed after 8 bytes"),
     ("packet", b"\xad\x05\x00\x00", ProtocolError, "closed after 4 bytes"),
