@@ -22,6 +22,7 @@ SMALL_RUNS = [
     (["bench_batch.py", "--calls", "300", "--seconds", "1", "--rounds", "1"], "ratio "),
     (["bench_server.py", "--duration", "0.3", "--rounds", "1"], "ratio rpccli/uWSGI:"),
     (["bench_cold_start.py", "--runs", "2"], "ratio"),
+    (["bench_shell_paste.py", "--rounds", "1", "--big", "8192"], "per extra KiB"),
 ]
 
 
@@ -30,6 +31,8 @@ def test_a_benchmark_runs_and_prints_its_result(argv: list[str], result: str) ->
     require("uwsgi")
     if argv[0] == "bench_batch.py":
         require("wrk")
+    if argv[0] == "bench_shell_paste.py":
+        require("tmux")
     script, *options = argv
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / script), *options],
