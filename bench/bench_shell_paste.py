@@ -136,10 +136,11 @@ def main() -> None:
         small = statistics.median(shown[bracketed, options.small])
         big = statistics.median(shown[bracketed, options.big])
         sent = statistics.median(called[bracketed, options.big])
+        per_kib = (big - small) / (options.big - options.small) * 1024 * 1000
         print(
             f"  {how}  {options.small:>6} B {small:6.3f} s   {options.big:>6} B {big:6.3f} s"
             f" (call sent after {sent:5.3f} s)   ratio {big / small:5.2f}"
-            f"   {(big - small) / (options.big - options.small) * 1024 * 1000:6.2f} ms per extra KiB"
+            f"   {per_kib:6.2f} ms per extra KiB"
         )
 
 

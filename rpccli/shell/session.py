@@ -199,8 +199,10 @@ class Shell:
         sent; Ctrl-C during a line drops the lines after it. Raises only ShellExit.
         """
         lines = text.split("\n")
+        if len(lines) > 1 and not lines[-1]:
+            lines.pop()  # the newline that ended the last line
         if len(lines) == 1:
-            return self.run_line(text)
+            return self.run_line(lines[0])
         for number, line in enumerate(lines, 1):
             try:
                 split_line(line)

@@ -4,8 +4,9 @@
 - keys typed while a call finishes (Ctrl-D included) reach the next prompt, none lost;
 - a 64 KiB line, pasted with or without bracketed paste, is answered and the shell still exits.
 
-Each test runs one shell in its own tmux server (a private socket) against a loopback server
-whose function records every call, in order.
+Each terminal test runs one shell in its own tmux server (a private socket) against a loopback
+server whose function records every call, in order; two small tests check the block runner and
+the merging of typed keys without a terminal.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def test_a_pasted_block_runs_one_call_per_line_in_order(
     # a quote never spans lines (as in scripts and batch): nothing of the block is sent
     term.paste("rec p7\nrec 'a\nb'\n")
     term.keys("Enter")
-    term.wait_for("line 2 of 4: unterminated ' quote; none of the lines was run")
+    term.wait_for("line 2 of 3: unterminated ' quote; none of the lines was run")
     term.prompt()
     # a terminal without bracketed paste: each newline is an Enter
     term.paste("rec p8\nrec p9\n", bracketed=False)
@@ -241,3 +242,47 @@ def test_a_64_kib_line_is_answered_and_the_shell_exits(
     assert len(rec.calls) == 2
     term.keys("C-d")
     assert term.exit_status() == 0
+
+
+def test_a_block_runs_on_after_a_failed_line_and_names_it(
+    recording_node: tuple[str, Recorder], xdg_dirs: dict[str, Path]
+) -> None:
+    import io
+
+    from rpccli.config import load_config
+    from rpccli.shell.session import Shell
+
+    node, rec = recording_node
+    stdout, stderr = io.TextIOWrapper(io.BytesIO(), write_through=True), io.StringIO()
+    shell = Shell(load_config(), node, interactive=True, stdout=stdout, stderr=stderr)
+    assert shell.run_lines("rec a\n# a comment\nnope x\n\nrec b\n") == 1  # nope: no result
+    assert rec.calls == [("a",), ("b",)]
+    assert "rpccli: line 3: no result from" in stderr.getvalue()
+    assert shell.run_lines("rec c\nrec $'\\x4\n") == 2  # a broken line: nothing is sent
+    assert rec.calls == [("a",), ("b",)]
+    assert "line 2 of 2: unterminated $' quote; none of the lines was run" in stderr.getvalue()
+
+
+def test_typed_runs_become_one_key_press_but_key_sequences_stay() -> None:
+    from prompt_toolkit.key_binding import KeyPress
+    from prompt_toolkit.keys import Keys
+
+    from rpccli.shell.keys import merge_runs
+
+    def keys(*items: str | Keys) -> list[KeyPress]:
+        return [
+            KeyPress(k, k if isinstance(k, str) and not isinstance(k, Keys) else "") for k in items
+        ]
+
+    merged = merge_runs(keys("a", "b", "c", Keys.Escape, "x", "y", "z", Keys.ControlV, "q", "r"))
+    assert [(str(k.key), k.data) for k in merged] == [
+        ("a", "a"),
+        ("b", "bc"),
+        (str(Keys.Escape), ""),
+        ("x", "x"),  # Meta-x stays Escape then x
+        ("y", "yz"),
+        (str(Keys.ControlV), ""),
+        ("q", "q"),  # Ctrl-V q inserts q verbatim
+        ("r", "r"),
+    ]
+    assert merge_runs([]) == []
