@@ -95,13 +95,16 @@ def _trim(path: Path) -> None:
 
 
 class _Suggestions(AutoSuggestFromHistory):
-    """The grey suggestion from history, not computed for a long line (it reads the whole line
-    on every keystroke)."""
+    """The grey suggestion from history, but none for a long line (it reads the whole line on
+    every keystroke) and none that would make one (it is drawn on every keystroke)."""
 
     def get_suggestion(self, buffer: Buffer, document: Document) -> Suggestion | None:
         if len(document.text) > LONG_LINE:
             return None
-        return super().get_suggestion(buffer, document)
+        found = super().get_suggestion(buffer, document)
+        if found is not None and len(document.text) + len(found.text) > LONG_LINE:
+            return None
+        return found
 
 
 class _Session(PromptSession[str]):

@@ -12,15 +12,18 @@ Two things prompt_toolkit leaves to its caller:
   the completer), so text that arrives in one read -- a paste without bracketed paste, tmux
   send-keys -- cost time quadratic in its length. :func:`coalesce_typed` makes a run of plain
   characters one key press whose data is the whole run; the "self-insert" binding inserts
-  ``event.data``, so the text is the same, inserted once.
+  ``event.data``, so the text is the same, inserted once. Its VT100 parser, a Python step per
+  character, also takes a run of plain text in one step whenever it holds no partial escape
+  sequence (:func:`_fast_text`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prompt_toolkit.input import Input
@@ -34,32 +37,42 @@ __all__ = ["LONG_LINE", "coalesce_typed", "keys_kept", "merge_runs"]
 LONG_LINE = 4096
 
 
+#: two or more characters the VT100 parser would give one by one as themselves
+_TEXT = re.compile(r"[^\x00-\x1f\x7f-\x9f]{2,}")
+
+
 def _plain(key: KeyPress) -> bool:
-    # a printable character, which no binding of the shell's prompt takes apart from self-insert
-    return not isinstance(key.key, Keys) and len(key.key) == 1 and key.data == key.key
+    # printable text (one character, or a run of them from _fast_text), which no binding of the
+    # shell's prompt takes apart from self-insert
+    return not isinstance(key.key, Keys) and len(key.key) == 1 and key.data[:1] == key.key
 
 
 def merge_runs(keys: list[KeyPress]) -> list[KeyPress]:
     """``keys`` with each run of plain characters as one key press (the text unchanged).
 
-    The first character after any other key stays on its own: it may complete a key sequence
-    (Escape then a letter is Meta-letter; Ctrl-V then a character inserts it verbatim).
+    The first character after any other key (or first in the list) stays on its own: it may
+    complete a key sequence (Escape then a letter is Meta-letter; Ctrl-V then a character
+    inserts it verbatim).
     """
     out: list[KeyPress] = []
     run: list[str] = []
 
     def flush() -> None:
-        if run:
-            text = "".join(run)
+        text = "".join(run)
+        if text:
             out.append(KeyPress(text[0], text))
-            run.clear()
+        run.clear()
 
     for key in keys:
-        if _plain(key) and out and (run or _plain(out[-1])):
-            run.append(key.data)
+        if not _plain(key):
+            flush()
+            out.append(key)
             continue
-        flush()
-        out.append(key)
+        text = key.data
+        if not run and not (out and _plain(out[-1])):
+            out.append(KeyPress(text[0], text[0]))
+            text = text[1:]
+        run.append(text)
     flush()
     return out
 
@@ -71,6 +84,9 @@ def coalesce_typed(input: Input) -> Input:
     text that arrives faster than it is handled is then inserted, and the line drawn, once per
     batch rather than once per KiB.
     """
+    parser = getattr(input, "vt100_parser", None)
+    if parser is not None:
+        _fast_text(parser)
     read_keys = input.read_keys
     try:
         fd: int | None = input.fileno()
@@ -90,6 +106,47 @@ def coalesce_typed(input: Input) -> Input:
 
     input.read_keys = read_merged  # type: ignore[method-assign]
     return input
+
+
+def _fast_text(parser: Any) -> None:
+    """Let prompt_toolkit's Vt100Parser take a run of plain text in one step when it is idle.
+
+    Idle means no partial escape sequence is held: every character sent into the parser's state
+    machine has come out in a key press (each key press carries the characters it consumed, the
+    marks of a bracketed paste excepted: the paste's end leaves the parser idle). Text that the
+    parser would give one character at a time as itself then becomes one key press. Anything
+    unexpected keeps the parser as it is.
+    """
+    if not all(hasattr(parser, a) for a in ("feed", "feed_key_callback", "_in_bracketed_paste")):
+        return
+    feed: Callable[[str], None] = parser.feed
+    deliver: Callable[[KeyPress], None] = parser.feed_key_callback
+    count = {"sent": 0, "out": 0}
+
+    def counted(key: KeyPress) -> None:
+        if key.key == Keys.BracketedPaste:
+            count["out"] = count["sent"]
+        else:
+            count["out"] += len(key.data)
+        deliver(key)
+
+    def feed_fast(data: str) -> None:
+        at = 0
+        while at < len(data):
+            if parser._in_bracketed_paste:
+                feed(data[at:])  # the parser takes a paste whole; its end calls feed() again
+                return
+            text = _TEXT.match(data, at) if count["sent"] == count["out"] else None
+            if text is not None:
+                deliver(KeyPress(data[at], text.group()))
+                at = text.end()
+                continue
+            count["sent"] += 1
+            feed(data[at])
+            at += 1
+
+    parser.feed_key_callback = counted
+    parser.feed = feed_fast
 
 
 @contextlib.contextmanager

@@ -286,3 +286,39 @@ def test_typed_runs_become_one_key_press_but_key_sequences_stay() -> None:
         ("r", "r"),
     ]
     assert merge_runs([]) == []
+
+
+def test_the_parser_fast_path_gives_the_same_keys_as_prompt_toolkit() -> None:
+    import random
+
+    from prompt_toolkit.input.vt100_parser import Vt100Parser
+    from prompt_toolkit.key_binding import KeyPress
+
+    from rpccli.shell.keys import _fast_text, merge_runs
+
+    tokens = [
+        "hello", "x", " ", "héllo wörld", "日本", "$'\\x41'", "\r", "\n", "\t", "\x01", "\x03",
+        "\x04", "\x16", "\x7f", "\x85", "\x9b", "\x1b", "\x1bx", "\x1b[A", "\x1b[1;5C", "\x1bOP",
+        "\x1b[12;34R", "\x1b[<0;10;20M", "\x1b[M !!", "\x1b[", "\x1b[12", "\x1b[200~pasted\rtext"
+        "\x1b[201~", "\x1b[200~", "\x1b[201~", "\x1b\x1b", "[A", "0;1", "1234567890" * 3,
+    ]  # fmt: skip
+    rng = random.Random(10)
+    for _ in range(3000):
+        text = "".join(rng.choice(tokens) for _ in range(rng.randint(1, 12)))
+        cuts = sorted(rng.sample(range(1, len(text)), min(len(text) - 1, rng.randint(0, 4))))
+        chunks = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+        results = []
+        for fast in (False, True):
+            got: list[KeyPress] = []
+            parser = Vt100Parser(got.append)
+            if fast:
+                _fast_text(parser)
+            reads = []
+            for chunk in chunks:
+                parser.feed(chunk)
+                reads.append(merge_runs(got[:]))
+                got.clear()
+            parser.flush()
+            reads.append(merge_runs(got[:]))
+            results.append([[(k.key, k.data) for k in read] for read in reads])
+        assert results[0] == results[1], (text, chunks)
