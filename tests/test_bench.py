@@ -28,6 +28,7 @@ SMALL_RUNS = [
         ["bench_hostile.py", "--deadline", "0.5", "--cases", "silent,empty,reset-body"],
         "hostile matrix: 4 cases, 4 with",
     ),
+    (["bench_shell_paste.py", "--rounds", "1", "--big", "8192"], "per extra KiB"),
 ]
 
 
@@ -36,6 +37,8 @@ def test_a_benchmark_runs_and_prints_its_result(argv: list[str], result: str) ->
     require("uwsgi")
     if argv[0] == "bench_batch.py":
         require("wrk")
+    if argv[0] == "bench_shell_paste.py":
+        require("tmux")
     script, *options = argv
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / script), *options],

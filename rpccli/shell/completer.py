@@ -14,6 +14,7 @@ from prompt_toolkit.document import Document
 
 from rpccli.name_rule import is_offerable
 from rpccli.shell.commands import BARE, PREFIX, REGISTRY, Choice, complete_path, find, unique
+from rpccli.shell.keys import LONG_LINE
 from rpccli.shell.parse import split_partial
 
 if TYPE_CHECKING:
@@ -42,8 +43,10 @@ class ShellCompleter(Completer):
     def get_completions(
         self, document: Document, complete_event: CompleteEvent
     ) -> Iterator[Completion]:
-        text = document.text_before_cursor
-        if text.lstrip().startswith("#"):
+        # the line under the cursor only (a pasted block runs line by line); none past a length,
+        # as completion splits the whole line on every keystroke
+        text = document.current_line_before_cursor
+        if len(text) > LONG_LINE or text.lstrip().startswith("#"):
             return  # a comment
         partial = split_partial(text)
         start = -len(partial.raw_current)

@@ -2,7 +2,8 @@
 
 Keys: TAB completes; Ctrl-R searches the history; the right arrow (or Ctrl-E) accepts the grey
 suggestion from history; Ctrl-C clears the line (or, during a call, cancels it: session.py);
-Ctrl-D on an empty line leaves with exit code 0.
+Ctrl-D on an empty line leaves with exit code 0. A paste of several lines stays in the line until
+Enter, which runs each line in order (as bash 5.1+ does with bracketed paste).
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.auto_suggest import AutoSuggestFromHistory, Suggestion
+from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.completion import CompleteEvent, get_common_complete_suffix
+from prompt_toolkit.document import Document
 from prompt_toolkit.filters import emacs_insert_mode, has_completions, vi_insert_mode
 from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.history import History, InMemoryHistory
@@ -23,6 +26,7 @@ from prompt_toolkit.styles import Style
 from protocol.visible import visible
 from rpccli.shell.completer import ShellCompleter
 from rpccli.shell.history import MAX_HISTORY, ShellHistory, history_path
+from rpccli.shell.keys import LONG_LINE, coalesce_typed, keys_kept
 from rpccli.shell.session import Shell, ShellExit
 
 __all__ = ["MAX_HISTORY", "ShellHistory", "history_path", "make_session", "run_interactive"]
@@ -44,7 +48,30 @@ def _state_dir_text() -> str:
     return str(state_dir(create=False))
 
 
-def _toolbar(shell: Shell) -> FormattedText:
+class _Suggestions(AutoSuggestFromHistory):
+    """The grey suggestion from history, but none for a long line (it reads the whole line on
+    every keystroke) and none that would make one (it is drawn on every keystroke)."""
+
+    def get_suggestion(self, buffer: Buffer, document: Document) -> Suggestion | None:
+        if len(document.text) > LONG_LINE:
+            return None
+        found = super().get_suggestion(buffer, document)
+        if found is not None and len(document.text) + len(found.text) > LONG_LINE:
+            return None
+        return found
+
+
+class _Session(PromptSession[str]):
+    def _get_line_prefix(self, line_number: int, wrap_count: int, get_prompt_text_2: Any) -> Any:
+        # A row after the first has no prefix here (one-line prompt, no continuation text), but
+        # prompt_toolkit measures the prompt again for each: for a 64 KiB line, 550 rows, on
+        # every redraw. Say "none" at once.
+        if (line_number or wrap_count) and self.prompt_continuation is None and not self.multiline:
+            return []
+        return super()._get_line_prefix(line_number, wrap_count, get_prompt_text_2)
+
+
+def _toolbar(shell: Shell, lines: int = 1) -> FormattedText:
     s = shell.settings
     parts: list[tuple[str, str]] = [
         ("class:bottom-toolbar.key", " node "),
@@ -71,7 +98,10 @@ def _toolbar(shell: Shell) -> FormattedText:
     parts += [("class:bottom-toolbar.key", "  names "), ("", f"{count}")]
     if shell.names.fetching:
         parts.append(("", " (fetching…)"))
-    parts.append(("class:bottom-toolbar.key", "   .help  Ctrl-D quits"))
+    if lines > 1:  # a paste of several lines: say what Enter will do
+        parts.append(("class:bottom-toolbar.key", f"   Enter runs these {lines} lines"))
+    else:
+        parts.append(("class:bottom-toolbar.key", "   .help  Ctrl-D quits"))
     return FormattedText(parts)
 
 
@@ -121,14 +151,14 @@ def make_session(
         reason = exc.strerror or str(exc)
         shell.error(OSError(f"cannot keep history in {where} ({reason}); history is not saved"))
         history = InMemoryHistory()
-    session: PromptSession[str] = PromptSession(
+    session: PromptSession[str] = _Session(
         message=lambda: _message(shell),
         history=history,
-        auto_suggest=AutoSuggestFromHistory(),
+        auto_suggest=_Suggestions(),
         completer=ShellCompleter(shell),
         complete_while_typing=True,
         key_bindings=_key_bindings(),
-        bottom_toolbar=lambda: _toolbar(shell),
+        bottom_toolbar=lambda: _toolbar(shell, _line_count(session.default_buffer.text)),
         style=_STYLE,
         input=input,
         output=output,
@@ -143,7 +173,14 @@ def make_session(
             app.invalidate()
 
     shell.on_change = changed
+    coalesce_typed(session.app.input)
     return session
+
+
+def _line_count(text: str) -> int:
+    if "\n" not in text:
+        return 1
+    return sum(1 for line in text.split("\n") if line.strip())
 
 
 def run_interactive(shell: Shell, *, banner: str = "", **io: Any) -> int:
@@ -151,16 +188,19 @@ def run_interactive(shell: Shell, *, banner: str = "", **io: Any) -> int:
     session = make_session(shell, **io)
     if banner:
         shell.say(banner)
-    while True:
-        try:
-            line = session.prompt()
-        except KeyboardInterrupt:
-            continue  # Ctrl-C at the prompt: the line is dropped, as in bash
-        except EOFError:
-            return 0
-        try:
-            shell.run_line(line)
-        except ShellExit:
-            return 0
-        except KeyboardInterrupt:
-            continue  # Ctrl-C while a meta-command printed
+    # keys typed while a call runs wait, unchanged, for the next prompt (keys.py)
+    with keys_kept(session.app.input) as kept:
+        shell.ctrl_c_echoed = not kept
+        while True:
+            try:
+                text = session.prompt()
+            except KeyboardInterrupt:
+                continue  # Ctrl-C at the prompt: the line is dropped, as in bash
+            except EOFError:
+                return 0
+            try:
+                shell.run_lines(text)
+            except ShellExit:
+                return 0
+            except KeyboardInterrupt:
+                continue  # Ctrl-C while a meta-command printed

@@ -102,7 +102,11 @@ class Shell:
         #: settings given on the command line or with meta-commands; they outlive `.node`
         self.options = {k: v for k, v in (options or {}).items() if v is not None}
         self.last: LastCall | None = None
+        #: the line of a script (or of a pasted block) being run, named in error messages
         self.line_number = 0
+        #: whether the terminal shows ^C when Ctrl-C cancels a call (not while keys are kept
+        #: for the next prompt: no echo then, see keys.py)
+        self.ctrl_c_echoed = True
         self.settings: Settings
         self.names: NameIndex
         self._connect(node)
@@ -181,13 +185,50 @@ class Shell:
             stream.flush()
 
     def error(self, error: BaseException) -> None:
-        where = f"line {self.line_number}: " if not self.interactive and self.line_number else ""
+        where = f"line {self.line_number}: " if self.line_number else ""
         text = visible(f"rpccli: {where}{error}", keep="\n\t", reversible=False)
         if self.interactive and is_terminal(self.stderr) and color_allowed():
             text = f"\x1b[31m{text}\x1b[0m"
         write_line(self.stderr, text, styled=True)
 
     # -- lines ------------------------------------------------------------------------------
+    def run_lines(self, text: str) -> int:
+        """Run what was entered at the prompt: one command, or each line of a pasted block.
+
+        Each line is one command, as in a script and in ``rpccli batch`` (a quote never spans
+        lines), run in order. A line that cannot be split stops the block before anything is
+        sent; Ctrl-C during a line drops the lines after it. Raises only ShellExit.
+        """
+        lines = text.split("\n")
+        if len(lines) > 1 and not lines[-1]:
+            lines.pop()  # the newline that ended the last line
+        if len(lines) == 1:
+            return self.run_line(lines[0])
+        for number, line in enumerate(lines, 1):
+            try:
+                split_line(line)
+            except InputError as exc:
+                self.error(
+                    InputError(f"line {number} of {len(lines)}: {exc}; none of the lines was run")
+                )
+                return exitcodes.USAGE
+        status = exitcodes.OK
+        try:
+            for number, line in enumerate(lines, 1):
+                self.line_number = number
+                code = self.run_line(line)
+                if code == exitcodes.INTERRUPTED:
+                    left = sum(1 for rest in lines[number:] if rest.strip())
+                    if left:
+                        self.line_number = 0
+                        self.error(InputError(f"the {left} lines after line {number} were not run"))
+                    return code
+                if code != exitcodes.OK:
+                    status = code
+        finally:
+            self.line_number = 0
+        return status
+
     def run_line(self, line: str) -> int:
         """Run one input line; return its status (an exit code). Raises only ShellExit."""
         try:
@@ -299,7 +340,8 @@ class Shell:
 
     def cancelled(self, what: str) -> int:
         """Ctrl-C stopped ``what`` (a call, a ping): one line, then the prompt again."""
-        self.stderr.write("\n")  # the terminal echoed ^C without a newline
+        if self.ctrl_c_echoed:
+            self.stderr.write("\n")  # the terminal echoed ^C without a newline
         self.error(InputError(f"{what} cancelled (Ctrl-C); its answer will be ignored"))
         return exitcodes.INTERRUPTED
 
