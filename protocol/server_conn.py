@@ -170,8 +170,18 @@ class Connection:
                 return
             step, size, _ = self._pending
             reason = f"client took nothing for --socket-timeout {timeout:g}s; answer cut short"
-            event = Event(self.peer, "timeout", step.modifier1, step.modifier2, reason=reason)
-            self._end(dataclasses.replace(event, sent=size - self._left, total=size))
+            event = Event(
+                self.peer,
+                "timeout",
+                step.modifier1,
+                step.modifier2,
+                step.function,
+                step.args,
+                sent=size - self._left,
+                total=size,
+                reason=reason,
+            )
+            self._end(event)
             return
         got = self._pos
         reason = f"no complete request within --socket-timeout {timeout:g}s ({got} bytes)"

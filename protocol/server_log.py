@@ -83,6 +83,9 @@ def _format(event: Event) -> str:
         mode = {0: "", 1: " raw"}.get(event.modifier2, f" modifier2={event.modifier2}")
         if event.kind == "rpc" and event.sent:
             return f"{event.peer} {call}{mode} -> {_result(event, ms)}"
+        if event.kind == "timeout":  # the client stopped taking its answer
+            sent = f"{event.sent} of {event.total} bytes sent"
+            return f"{event.peer} {call}{mode} -> {sent}: {event.reason} ({ms})"
         if event.kind == "dropped":
             return f"{event.peer} {call}{mode} -> dropped: {event.reason} ({ms})"
         if event.kind == "http":

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 import pytest
 
 from protocol.functions import FunctionTable
-from protocol.server import DEFAULT_MAX_HELD, Event, serve_in_thread
+from protocol.server import DEFAULT_MAX_HELD, Event, format_event, serve_in_thread
 from protocol.wire import rpc_request
 from tests.conftest import DEMO_FUNCTIONS
 from tests.hostile.serve_abusers import Abuse, Probe, family, fd_count, memory, raise_fd_limit
@@ -178,6 +178,8 @@ def test_a_client_that_takes_nothing_is_dropped_once_and_its_answer_freed(
         assert recorder.events == [event]
         assert event.kind == "timeout" and "took nothing" in (event.reason or "")
         assert event.total == BIG + 30 and 0 < event.sent < event.total
+        line = format_event(event)  # the log names the call and what of its answer went out
+        assert f"big('{BIG}') -> {event.sent} of {event.total} bytes sent: client took" in line
         assert server.server.held == 0  # the answer was let go
         assert not server.server.connections
 
