@@ -7,6 +7,7 @@ from json.encoder import encode_basestring as _enc
 from typing import Any, Protocol
 
 from protocol.failures import shown
+from rpccli.errors import describe
 from rpccli.output import Printer, json_line, record
 
 __all__ = ["BatchWriter", "fast_ok_line"]
@@ -86,12 +87,12 @@ class BatchWriter:
         elif fmt == "lines":
             self._put((body or b"") + b"\n")
             if not ok:
-                self.printer.info(f"rpccli: line {item['line']}: {item['error']}")
+                self.printer.info(f"rpccli: line {item['line']}: {describe(item['error'])}")
         elif fmt == "netstring":
             data = body or b""
             self._put(b"%d:%s," % (len(data), data))
             if not ok:
-                self.printer.info(f"rpccli: line {item['line']}: {item['error']}")
+                self.printer.info(f"rpccli: line {item['line']}: {describe(item['error'])}")
         else:
             self._pretty(item, body)
 
@@ -105,7 +106,7 @@ class BatchWriter:
         name = shown(item["function"]) if item["function"] else "?"
         head = Text(f"{item['line']:>4} {name}: ", style="bold")
         if body is None:
-            head.append(str(item["error"]), style="red")
+            head.append(describe(item["error"]), style="red")
         elif is_binary(body):
             head.append(f"({len(body)} binary bytes)", style="dim")
         else:

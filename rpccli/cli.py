@@ -17,6 +17,7 @@ import click
 
 from protocol.errors import RPCError
 from rpccli import __version__, exitcodes
+from rpccli.errors import describe
 
 __all__ = ["app", "main"]
 
@@ -215,7 +216,7 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "rpccli") -> int
     except RPCError as exc:
         if show_traceback:
             raise
-        _say(str(exc))
+        _say(describe(exc))
         return exitcodes.exit_code(exc)
     except OSError as exc:  # after RPCError: CallTimeout is a TimeoutError
         # nothing else reaches here as OSError: sockets, files and config wrap theirs in RPCError

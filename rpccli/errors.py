@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from protocol.errors import UsageError
+import re
 
-__all__ = ["ConfigError", "InputError"]
+from protocol.errors import CallError, UsageError
+
+__all__ = ["ConfigError", "InputError", "describe"]
 
 
 class ConfigError(UsageError):
@@ -13,3 +15,21 @@ class ConfigError(UsageError):
 
 class InputError(UsageError):
     """A command-line or stdin input that cannot become a request (a bad file, escape, ...)."""
+
+
+#: the library's parameters, as the options of this program that set them
+OPTIONS = {
+    "max_response": "--max-response",
+    "connect_timeout": "--connect-timeout",
+    "timeout": "--timeout",
+}
+_PARAMETER = re.compile(r"\b(max_response|connect_timeout|timeout)=")
+
+
+def describe(error: BaseException) -> str:
+    """An error as a line for the user. The library's hints name its own parameters ("raise it
+    with max_response="); here they name the option that sets it ("--max-response")."""
+    if isinstance(error, CallError) and error.hint:
+        hint = _PARAMETER.sub(lambda found: OPTIONS[found.group(1)], error.hint)
+        return f"{error.detail} ({hint})"
+    return str(error)

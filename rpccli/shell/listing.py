@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from protocol.errors import NoResult, RPCError
 from rpccli import names
+from rpccli.errors import describe
 
 __all__ = ["DEFAULT_LIST_FUNCTION", "NameIndex"]
 
@@ -102,7 +103,7 @@ class NameIndex:
             status = f"{self.list_function} gave no result (the node exports no listing)"
             found = None
         except RPCError as exc:
-            status = f"{self.list_function} failed: {exc}"
+            status = f"{self.list_function} failed: {describe(exc)}"
             found = None
         except Exception as exc:  # a thread must not die noisily under the prompt
             status = f"{self.list_function} failed: {exc!r}"
