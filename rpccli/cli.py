@@ -201,6 +201,11 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "rpccli") -> int
             _flush_stdout()  # text buffered by click or rich fails HERE, not at interpreter exit
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.BadParameter as exc:
+        # a bad value: one line naming the option, as every other error (not click's usage block)
+        message = exc.format_message()
+        _say(message[:1].lower() + message[1:])
+        return exitcodes.USAGE
     except click.ClickException as exc:
         exc.show()
         return exitcodes.USAGE
