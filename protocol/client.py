@@ -35,6 +35,7 @@ from typing import Any, NamedTuple, TypeVar, overload
 from . import failures
 from .address import Address, parse_address
 from .errors import CallError, NoResult
+from .limits import check_seconds, check_size
 from .wire import (
     DEFAULT_MAX_RESPONSE,
     PING_REQUEST,
@@ -119,9 +120,13 @@ class BaseClient:
     ) -> None:
         self.address = node if isinstance(node, Address) else parse_address(node)
         self.node = str(self.address)
-        self.timeout = timeout
-        self.connect_timeout = timeout if connect_timeout is None else connect_timeout
-        self.max_response = max_response
+        self.timeout = check_seconds(timeout, "timeout")
+        self.connect_timeout = (
+            self.timeout
+            if connect_timeout is None
+            else check_seconds(connect_timeout, "connect_timeout")
+        )
+        self.max_response = check_size(max_response, "max_response")
         self.mode: Mode = check_mode(mode)
         # literals and sockets need no lookup: work their target out once, not on every call
         address = self.address

@@ -27,7 +27,16 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from .address import Address, parse_address
-from .errors import CallError, CallTimeout, ConnectError, NoResult, RPCError, UsageError
+from .errors import (
+    CallError,
+    CallTimeout,
+    ConnectError,
+    NoResult,
+    RequestError,
+    RPCError,
+    UsageError,
+)
+from .limits import check_seconds
 
 __all__ = [
     "STRATEGIES",
@@ -45,7 +54,7 @@ class Health:
     """What this process learned about nodes: when each was last chosen, which are down."""
 
     def __init__(self, *, cooldown: float = 30.0) -> None:
-        self.cooldown = cooldown
+        self.cooldown = check_seconds(cooldown, "cooldown", zero=True)  # 0: remember nothing
         self._lock = threading.Lock()
         self._down_until: dict[str, float] = {}
         self._chosen: dict[str, int] = {}
@@ -170,6 +179,11 @@ class NodeGroup:
 
     def fan_out(self, op: Callable[[Address], T], *, max_workers: int = 32) -> list[Outcome[T]]:
         """Run ``op`` on every node concurrently; outcomes in the order of the nodes."""
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise RequestError(
+                f"max_workers= must be a whole number above 0, not {max_workers!r}",
+                limit="max_workers",
+            )
 
         def one(address: Address) -> Outcome[T]:
             start = time.monotonic()

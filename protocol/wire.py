@@ -431,7 +431,7 @@ class ResponseReader:
         return ResponseTooLarge(
             self._node,
             f"response from {self._node} is {what} of {self._max} bytes",
-            hint="raise it with --max-response",
+            hint="raise it with max_response=",
         )
 
     def _advance(self) -> bool:

@@ -59,6 +59,7 @@ from rpccli.call_common import (
 )
 from rpccli.config import STRATEGIES, Config, load_config, resolve_nodes
 from rpccli.errors import InputError
+from rpccli.numbers import CONCURRENCY, LANES
 from rpccli.output import Printer
 
 __all__ = ["batch"]
@@ -118,7 +119,7 @@ class _Nodes:
 @click.option(
     "-c",
     "--concurrency",
-    type=click.IntRange(1, 1024),
+    type=CONCURRENCY,
     default=1,
     show_default=True,
     help="Calls in flight at once.",
@@ -145,10 +146,10 @@ class _Nodes:
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
 @click.option(
     "--lanes",
-    type=click.IntRange(0, 64),
-    default=0,
-    help="Processes sharing the calls (default: 2 on a multi-core machine with -c 4 or more "
-    "and piped input, else 1; pretty output and --local use 1).",
+    type=LANES,
+    default=None,
+    help="Processes sharing the calls, 1 to 64 (default: 2 on a multi-core machine with -c 4 "
+    "or more and piped input, else 1; pretty output and --local use 1).",
 )
 @local_option
 def batch(
@@ -164,7 +165,7 @@ def batch(
     json_flag: bool,
     raw_output: bool,
     quiet: bool,
-    lanes: int,
+    lanes: int | None,
     local_file: str | None,
 ) -> int:
     """Run one call per line of stdin (JSON Lines out when piped).
@@ -325,8 +326,8 @@ def batch(
 _CHUNK_DONE: dict[str, Any] = {"chunk_done": True}
 
 
-def _lanes(asked: int, concurrency: int, fmt: str, local: object) -> int:
-    """How many processes share the calls: ``asked`` (0: two when they pay -- a second core,
+def _lanes(asked: int | None, concurrency: int, fmt: str, local: object) -> int:
+    """How many processes share the calls: ``asked`` (None: two when they pay -- a second core,
     at least 4 calls in flight, input from a pipe or file). The terminal's pretty output and
     --local (one process's functions) always run in this one process."""
     if fmt == "pretty" or local is not None:

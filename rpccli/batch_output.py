@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from protocol.failures import shown
 from protocol.visible import visible
-from rpccli.errors import Interrupted
+from rpccli.errors import Interrupted, describe
 from rpccli.output import Printer, json_line, record
 
 __all__ = ["BatchWriter", "fast_ok_line"]
@@ -98,12 +98,12 @@ class BatchWriter:
         elif fmt == "lines":
             self._put((body or b"") + b"\n")
             if not ok and said:
-                self.printer.info(f"rpccli: line {item['line']}: {item['error']}")
+                self.printer.info(f"rpccli: line {item['line']}: {describe(item['error'])}")
         elif fmt == "netstring":
             data = body or b""
             self._put(b"%d:%s," % (len(data), data))
             if not ok and said:
-                self.printer.info(f"rpccli: line {item['line']}: {item['error']}")
+                self.printer.info(f"rpccli: line {item['line']}: {describe(item['error'])}")
         else:
             self._pretty(item, body)
 
@@ -118,7 +118,7 @@ class BatchWriter:
         name = shown(item["function"]) if item["function"] else "?"
         head = Text(f"{item['line']:>4} {name}: ", style="bold")
         if body is None:
-            head.append(visible(str(item["error"]), reversible=False), style="red")
+            head.append(visible(describe(item["error"]), reversible=False), style="red")
         elif is_binary(body):
             head.append(f"({len(body)} binary bytes)", style="dim")
         else:

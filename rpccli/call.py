@@ -30,6 +30,8 @@ from rpccli.call_common import (
     settings_for,
 )
 from rpccli.config import STRATEGIES, Config, default_node_text, is_node_word, load_config
+from rpccli.errors import describe
+from rpccli.numbers import MODIFIER
 from rpccli.output import FORMATS, Printer, is_terminal
 
 __all__ = ["call", "run_call"]
@@ -176,7 +178,7 @@ def _output_option(json_flag: bool, output: str | None) -> str | None:
 @click.option("--raw", is_flag=True, help="Ask for the raw answer (modifier2 1, as nginx does).")
 @click.option(
     "--modifier2",
-    type=click.IntRange(0, 255),
+    type=MODIFIER,
     default=None,
     metavar="N",
     help="Request modifier2 (0 packet, 1 raw; 4+ behave as raw).",
@@ -376,7 +378,7 @@ def _call_one(
         except RPCError as exc:
             left = tried < len(settings.spec.addresses)
             if left and may_retry(exc, retry_unsafe=retry_unsafe):
-                verbose.info(f"* {exc}; trying the next node")
+                verbose.info(f"* {describe(exc)}; trying the next node")
             raise
 
     return group.call(logged)

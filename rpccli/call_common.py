@@ -7,7 +7,6 @@ profile > ``[defaults]`` of the config file > built-in default (4 s, like uWSGI'
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
@@ -15,6 +14,7 @@ import click
 
 from protocol.client import DEFAULT_TIMEOUT, CallResult, Client
 from rpccli.config import Config, NodeSpec, load_config, resolve_nodes
+from rpccli.numbers import SECONDS, SIZE
 
 __all__ = [
     "Settings",
@@ -25,39 +25,11 @@ __all__ = [
     "complete_node_lazily",
     "connection_options",
     "local_option",
-    "parse_size",
     "settings_for",
     "timeout_options",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-_SIZE = re.compile(r"(\d+)\s*([kKmMgG]?)i?[bB]?")
-
-
-def parse_size(text: str) -> int:
-    """``65536``, ``64k``, ``64M``, ``1G`` (binary units) -> bytes."""
-    found = _SIZE.fullmatch(text.strip())
-    if not found or int(found.group(1)) <= 0:
-        raise click.BadParameter(f"{text!r} is not a size in bytes (e.g. 65536, 64k, 64M)")
-    power = " kmg".index(found.group(2).lower() or " ")
-    return int(found.group(1)) * 1024**power
-
-
-class _Size(click.ParamType):
-    name = "BYTES"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        try:
-            return parse_size(str(value))
-        except click.BadParameter as exc:
-            self.fail(exc.message, param, ctx)
-
-
-SIZE = _Size()
-SECONDS = click.FloatRange(min=0, min_open=True, max=86400)
 
 
 def complete_node_lazily(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:

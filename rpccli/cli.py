@@ -17,6 +17,7 @@ import click
 
 from protocol.errors import RPCError
 from rpccli import __version__, exitcodes
+from rpccli.errors import describe
 
 __all__ = ["app", "main"]
 
@@ -200,6 +201,11 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "rpccli") -> int
             _flush_stdout()  # text buffered by click or rich fails HERE, not at interpreter exit
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.BadParameter as exc:
+        # a bad value: one line naming the option, as every other error (not click's usage block)
+        message = exc.format_message()
+        _say(message[:1].lower() + message[1:])
+        return exitcodes.USAGE
     except click.ClickException as exc:
         exc.show()
         return exitcodes.USAGE
@@ -215,7 +221,7 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "rpccli") -> int
     except RPCError as exc:
         if show_traceback:
             raise
-        _say(str(exc))
+        _say(describe(exc))
         return exitcodes.exit_code(exc)
     except OSError as exc:  # after RPCError: CallTimeout is a TimeoutError
         # nothing else reaches here as OSError: sockets, files and config wrap theirs in RPCError

@@ -7,7 +7,7 @@
     connect_timeout = 4.0     # connect deadline (default: the timeout)
     mode = "packet"           # or "raw"
     output = "auto"           # auto | bytes | pretty | json  (json = true: output = "json")
-    max_response = 67108864   # bytes
+    max_response = 67108864   # bytes, or a size: "64M"
     node = "prod"             # the default node (RPCCLI_NODE overrides it)
 
     [nodes.prod]
@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 from protocol.address import parse_addresses
 from protocol.errors import AddressError
 from rpccli.errors import ConfigError
+from rpccli.numbers import SECONDS, SIZE, BadNumber, Number
 from rpccli.paths import config_path
 
 __all__ = [
@@ -133,14 +134,11 @@ class _Doc:
         return ConfigError(f"bad config file {where}: {message}")
 
 
-def _number(doc: _Doc, table: str, key: str, value: object) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not 0 < value < float("inf")
-    ):
-        raise doc.error(f"{key} must be a number of seconds above 0, not {value!r}", table, key)
-    return float(value)
+def _number(doc: _Doc, table: str, key: str, value: object, kind: Number = SECONDS) -> Any:
+    try:
+        return kind.check(value, key)
+    except BadNumber as exc:
+        raise doc.error(str(exc), table, key) from None
 
 
 def _choice(doc: _Doc, table: str, key: str, value: object, choices: tuple[str, ...]) -> str:
@@ -175,9 +173,7 @@ def _defaults(doc: _Doc, data: object) -> Defaults:
             if value:
                 values["output"] = "json"
         elif key == "max_response":
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise doc.error("max_response must be a number of bytes above 0", table, key)
-            values[key] = value
+            values[key] = _number(doc, table, key, value, SIZE)
         elif key == "node":
             if not isinstance(value, str) or not value.strip():
                 raise doc.error("node must be a non-empty string", table, key)
@@ -241,12 +237,9 @@ def _env_timeout(defaults: Defaults) -> Defaults:
     if not text:
         return defaults
     try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0 or value != value or value == float("inf"):
-        raise ConfigError(f"RPCCLI_TIMEOUT must be a number of seconds above 0, not {text!r}")
-    return defaults._replace(timeout=value)
+        return defaults._replace(timeout=SECONDS.check(text, "RPCCLI_TIMEOUT"))
+    except BadNumber as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def load_config(path: Path | str | None = None) -> Config:

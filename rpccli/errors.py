@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from protocol.errors import RPCError, UsageError
+import re
 
-__all__ = ["ConfigError", "InputError", "Interrupted"]
+from protocol.errors import CallError, RPCError, UsageError
+
+__all__ = ["ConfigError", "InputError", "Interrupted", "describe"]
 
 
 class ConfigError(UsageError):
@@ -24,3 +26,21 @@ class Interrupted(RPCError):
     def __init__(self, message: str, *, sent: bool) -> None:
         super().__init__(message)
         self.sent = sent
+
+
+#: the library's parameters, as the options of this program that set them
+OPTIONS = {
+    "max_response": "--max-response",
+    "connect_timeout": "--connect-timeout",
+    "timeout": "--timeout",
+}
+_PARAMETER = re.compile(r"\b(max_response|connect_timeout|timeout)=")
+
+
+def describe(error: BaseException) -> str:
+    """An error as a line for the user. The library's hints name its own parameters ("raise it
+    with max_response="); here they name the option that sets it ("--max-response")."""
+    if isinstance(error, CallError) and error.hint:
+        hint = _PARAMETER.sub(lambda found: OPTIONS[found.group(1)], error.hint)
+        return f"{error.detail} ({hint})"
+    return str(error)

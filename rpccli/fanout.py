@@ -17,6 +17,7 @@ from typing import Any
 from protocol.nodes import NodeGroup, Outcome
 from rpccli import exitcodes
 from rpccli.call_common import Settings, attempt_on
+from rpccli.errors import describe
 from rpccli.output import Printer, record
 
 __all__ = ["call_all", "fan_out_exit_code"]
@@ -87,7 +88,7 @@ def call_all(
     if printer.format != "pretty":
         for outcome in outcomes:
             if outcome.error is not None:
-                printer.info(f"rpccli: {outcome.error}")
+                printer.info(f"rpccli: {describe(outcome.error)}")
     failed = sum(1 for o in outcomes if o.error is not None)
     if failed < len(outcomes):
         _remember(settings.spec.label, function, outcomes)

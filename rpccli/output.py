@@ -22,6 +22,7 @@ from typing import IO, Any, BinaryIO
 from protocol.client import CallResult
 from protocol.errors import RPCError
 from protocol.visible import json_visible, visible
+from rpccli.errors import describe
 
 __all__ = [
     "FORMATS",
@@ -105,7 +106,7 @@ def record(
 
 
 def error_record(error: RPCError) -> dict[str, str]:
-    return {"type": error.kind, "message": str(error)}
+    return {"type": error.kind, "message": describe(error)}
 
 
 def json_line(rec: Mapping[str, Any]) -> bytes:

@@ -17,6 +17,7 @@ from protocol.errors import RPCError
 from protocol.visible import visible
 from rpccli import exitcodes
 from rpccli.call_common import complete_node_lazily, settings_for, timeout_options
+from rpccli.numbers import INTERVAL, PING_COUNT
 from rpccli.output import Printer, error_record, json_line
 
 __all__ = ["ping"]
@@ -45,7 +46,7 @@ def _ms(value: float) -> str:
 @click.option(
     "-c",
     "--count",
-    type=click.IntRange(min=0),
+    type=PING_COUNT,
     default=1,
     show_default=True,
     help="Pings per node; 0 = until Ctrl-C.",
@@ -53,7 +54,7 @@ def _ms(value: float) -> str:
 @click.option(
     "-i",
     "--interval",
-    type=click.FloatRange(min=0),
+    type=INTERVAL,
     default=1.0,
     show_default=True,
     metavar="SECONDS",

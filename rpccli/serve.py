@@ -23,6 +23,7 @@ from protocol.functions import FunctionTable
 from protocol.server import DEFAULT_THREADS, Event, Server, format_event, new_event_loop
 from protocol.visible import visible
 from protocol.wire import DEFAULT_BUFFER_SIZE
+from rpccli.numbers import BUFFER_SIZE, GRACE, PROCESSES, SECONDS, THREADS
 from rpccli.output import write_line
 
 __all__ = ["DEFAULT_BIND", "DEMO_FUNCTIONS", "build_table", "serve"]
@@ -178,21 +179,21 @@ async def _run(
 )
 @click.option(
     "--buffer-size",
-    type=click.IntRange(1, 65535),
+    type=BUFFER_SIZE,
     default=DEFAULT_BUFFER_SIZE,
     show_default=True,
     help="Largest request body accepted, as uWSGI's --buffer-size (bigger ones are reset).",
 )
 @click.option(
     "--socket-timeout",
-    type=click.FloatRange(0, min_open=True),
+    type=SECONDS,
     default=4.0,
     show_default=True,
     help="Seconds a connection may stay silent before it is closed, as uWSGI's option.",
 )
 @click.option(
     "--threads",
-    type=click.IntRange(0, 1024),
+    type=THREADS,
     default=DEFAULT_THREADS,
     show_default=True,
     help="Function calls that may run at once (like uWSGI workers); 0 runs them in the event "
@@ -200,14 +201,14 @@ async def _run(
 )
 @click.option(
     "--processes",
-    type=click.IntRange(1, 64),
+    type=PROCESSES,
     default=1,
     show_default=True,
     help="Worker processes sharing the sockets, like uWSGI's --processes (POSIX only).",
 )
 @click.option(
     "--grace",
-    type=click.FloatRange(0),
+    type=GRACE,
     default=5.0,
     show_default=True,
     metavar="SECONDS",

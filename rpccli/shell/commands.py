@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from protocol.visible import visible
 from rpccli.errors import InputError
+from rpccli.numbers import SECONDS, BadNumber
 
 if TYPE_CHECKING:
     from rpccli.shell.session import Shell
@@ -308,11 +309,9 @@ def _timeout(shell: Shell, args: list[str]) -> int:
         shell.say(f"{shell.settings.timeout:g}")
         return 0
     try:
-        value = float(args[0])
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 86400:  # the range of `rpccli call --timeout`
-        raise InputError(f".timeout takes seconds above 0, at most 86400; not {args[0]!r}")
+        value = SECONDS.check(args[0], ".timeout")  # the rule of `rpccli call --timeout`
+    except BadNumber as exc:
+        raise InputError(str(exc)) from None
     shell.set_option("timeout", value)
     shell.note(f"timeout is now {value:g} s")
     return 0

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from protocol.errors import NoResult, RPCError
 from rpccli import names
 from rpccli.name_rule import is_offerable
+from rpccli.errors import describe
 
 __all__ = ["DEFAULT_LIST_FUNCTION", "NameIndex"]
 
@@ -105,7 +106,7 @@ class NameIndex:
             status = f"{self.list_function} gave no result (the node exports no listing)"
             found = None
         except RPCError as exc:
-            status = f"{self.list_function} failed: {exc}"
+            status = f"{self.list_function} failed: {describe(exc)}"
             found = None
         except Exception as exc:  # a thread must not die noisily under the prompt
             status = f"{self.list_function} failed: {exc!r}"

@@ -21,7 +21,7 @@ from rpccli import exitcodes, names
 from rpccli.args import read_argument
 from rpccli.call_common import Settings, settings_for
 from rpccli.config import Config, NodeSpec
-from rpccli.errors import InputError
+from rpccli.errors import InputError, describe
 from rpccli.output import Printer, color_allowed, is_terminal, write_line
 from rpccli.output_wire import timing_line, verbose_lines
 from rpccli.shell import calls
@@ -186,7 +186,7 @@ class Shell:
 
     def error(self, error: BaseException) -> None:
         where = f"line {self.line_number}: " if self.line_number else ""
-        text = visible(f"rpccli: {where}{error}", keep="\n\t", reversible=False)
+        text = visible(f"rpccli: {where}{describe(error)}", keep="\n\t", reversible=False)
         if self.interactive and is_terminal(self.stderr) and color_allowed():
             text = f"\x1b[31m{text}\x1b[0m"
         write_line(self.stderr, text, styled=True)
