@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from protocol.errors import NoResult, RPCError
 from rpccli import names
-from rpccli.name_rule import is_offerable
 from rpccli.errors import describe
+from rpccli.name_rule import is_offerable
 
 __all__ = ["DEFAULT_LIST_FUNCTION", "NameIndex"]
 
