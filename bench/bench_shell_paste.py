@@ -35,8 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from protocol.functions import FunctionTable  # noqa: E402
 from protocol.server import serve_in_thread  # noqa: E402
+from protocol.server.functions import FunctionTable  # noqa: E402
 
 #: the largest argument of one request to a function named "size" (65535-byte body)
 LARGEST = 65535 - 2 - len("size") - 2

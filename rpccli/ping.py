@@ -16,8 +16,8 @@ from protocol.client import Client
 from protocol.errors import RPCError
 from protocol.visible import visible
 from rpccli import exitcodes
-from rpccli.call_common import complete_node_lazily, settings_for, timeout_options
 from rpccli.numbers import INTERVAL, PING_COUNT
+from rpccli.options import complete_node_lazily, settings_for, timeout_options
 from rpccli.output import Printer, error_record, json_line
 
 __all__ = ["ping"]

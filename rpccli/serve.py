@@ -19,8 +19,8 @@ import click
 
 from protocol.address import parse_address
 from protocol.errors import AddressError
-from protocol.functions import FunctionTable
 from protocol.server import DEFAULT_THREADS, Event, Server, format_event, new_event_loop
+from protocol.server.functions import FunctionTable
 from protocol.visible import visible
 from protocol.wire import DEFAULT_BUFFER_SIZE
 from rpccli.numbers import BUFFER_SIZE, GRACE, PROCESSES, SECONDS, THREADS
@@ -270,7 +270,7 @@ def serve(
     if files:
         table.opt["import"] = b",".join(str(f).encode() for f in files)
     if processes > 1:
-        from protocol.server_procs import serve_processes
+        from protocol.server.processes import serve_processes
 
         settings["loop"] = "uvloop" if _has_uvloop() and not no_uvloop else "asyncio"
         serve_processes(

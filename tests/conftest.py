@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from protocol.functions import FunctionTable
 from protocol.server import serve_in_thread
+from protocol.server.functions import FunctionTable
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_FUNCTIONS = ROOT / "rpccli" / "demo_functions.py"

@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from rpccli.call_common import complete_node_lazily, connection_options
 from rpccli.config import MODES
+from rpccli.options import complete_node_lazily, connection_options
 
 __all__ = ["shell"]
 
@@ -152,8 +152,8 @@ def _start_demo() -> tuple[Any, str, Any]:
     from pathlib import Path
 
     import rpccli
-    from protocol.functions import FunctionTable
     from protocol.server import serve_in_thread
+    from protocol.server.functions import FunctionTable
     from rpccli.shell.calls import DemoReasons
 
     table = FunctionTable()

@@ -1,7 +1,7 @@
 """How the shell sends a call: the same request, node group and settings as ``rpccli call``.
 
 The request is built by protocol.wire.rpc_request (every limit of facts 2 checked before anything
-is sent) and the settings come from rpccli.call_common.settings_for, so the shell and ``call``
+is sent) and the settings come from rpccli.options.settings_for, so the shell and ``call``
 agree on precedence, limits and messages. Only the network part runs here: printing stays on the
 main thread (session.py), so a call abandoned with Ctrl-C can never write under the prompt.
 """
@@ -16,7 +16,7 @@ from protocol.errors import NoResult
 from protocol.failures import shown
 from protocol.nodes import NodeGroup, Outcome
 from protocol.wire import DEFAULT_BUFFER_SIZE, exceeds_default_buffer
-from rpccli.call_common import Settings
+from rpccli.options import Settings
 
 __all__ = ["DemoReasons", "buffer_warning", "call", "modifier2", "ping"]
 

@@ -19,11 +19,11 @@ from protocol.visible import visible
 from protocol.wire import rpc_request
 from rpccli import exitcodes, names
 from rpccli.args import read_argument
-from rpccli.call_common import Settings, settings_for
 from rpccli.config import Config, NodeSpec
 from rpccli.errors import InputError, describe
+from rpccli.options import Settings, settings_for
 from rpccli.output import Printer, color_allowed, is_terminal, write_line
-from rpccli.output_wire import timing_line, verbose_lines
+from rpccli.output.wire import timing_line, verbose_lines
 from rpccli.shell import calls
 from rpccli.shell.commands import BARE, PREFIX, REGISTRY, find
 from rpccli.shell.listing import DEFAULT_LIST_FUNCTION, NameIndex
@@ -318,7 +318,7 @@ class Shell:
     def _fan_out(self, printer: Printer, request: bytes, name: str, args: list[bytes]) -> int:
         # `rpccli call`'s own fan-out and output; on the main thread, so Ctrl-C waits for the
         # nodes' deadlines instead of leaving threads that print later
-        from rpccli.fanout import call_all
+        from rpccli.call.fanout import call_all
 
         start = time.monotonic()
         code = call_all(printer, self.settings, request, name, args, verbose=self.flags.verbose)

@@ -1,4 +1,4 @@
-"""``rpccli batch`` on several processes (rpccli.batch_lanes): the same bytes as one process,
+"""``rpccli batch`` on several processes (rpccli.batch.lanes): the same bytes as one process,
 in order, streaming, and nothing left behind. Real processes against the bundled server."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def mixed_input(repeat: int) -> bytes:
-    """Every kind of line, over several chunks (rpccli.batch_lanes.CHUNK_LINES is 256)."""
+    """Every kind of line, over several chunks (rpccli.batch.lanes.CHUNK_LINES is 256)."""
     block = [
         b"hello a",
         b'upper "b c"',
@@ -167,8 +167,8 @@ def test_a_slow_stream_is_answered_line_by_line(
 # comes back, which is when it must hand out the lines it has already read without waiting
 ECHO_LANES = """
 import sys
-from rpccli.batch_input import LineReader
-from rpccli.batch_lanes import CHUNK_END, Counts, run_lanes
+from rpccli.batch.input import LineReader
+from rpccli.batch.lanes import CHUNK_END, Counts, run_lanes
 from rpccli.output import Printer
 
 def work(number, source, sink, stop):

@@ -290,7 +290,7 @@ def test_batch_unix_socket_and_protocol_error(tmp_path: Path) -> None:
     ],
 )
 def test_fast_json_line_is_json_line(args: list[bytes], body: bytes) -> None:
-    from rpccli.batch_output import fast_ok_line
+    from rpccli.batch.output import fast_ok_line
     from rpccli.output import json_line, record
 
     item = {"node": "127.0.0.1:1", "function": "f\u00e9", "args": args, "elapsed": 0.0012345}
@@ -304,7 +304,7 @@ def test_fast_json_line_is_json_line(args: list[bytes], body: bytes) -> None:
 
 
 def test_fast_json_line_declines_binary() -> None:
-    from rpccli.batch_output import fast_ok_line
+    from rpccli.batch.output import fast_ok_line
 
     item = {"node": "n", "function": "f", "args": [b"\xff"], "elapsed": 0.1, "line": 1}
     assert fast_ok_line(item, b"x") is None

@@ -133,7 +133,7 @@ def test_fan_out_table_shows_binary_as_hex() -> None:
 
     from rich.console import Console
 
-    from rpccli.output_pretty import print_table
+    from rpccli.output.pretty import print_table
 
     out = io.StringIO()
     row = {"node": "n", "ok": True, "response": "\x00\x01!\"'", "response_base64": "AAEhIic="}

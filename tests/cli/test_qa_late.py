@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rpccli.batch_input import parse_line
+from rpccli.batch.input import parse_line
 from rpccli.errors import InputError
 from rpccli.words import split_line
 from tests.cli.conftest import run_cli
@@ -124,8 +124,8 @@ def test_explain_keeps_text_tabs_and_newlines_in_the_block() -> None:
 
 @pytest.fixture(scope="module")
 def second_node() -> Iterator[str]:
-    from protocol.functions import FunctionTable
     from protocol.server import serve_in_thread
+    from protocol.server.functions import FunctionTable
     from tests.conftest import EXAMPLE_FUNCTIONS
 
     table = FunctionTable()

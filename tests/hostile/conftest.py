@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from protocol.functions import FunctionTable
 from protocol.server import serve_in_thread
+from protocol.server.functions import FunctionTable
 
 
 def listing_table(listing: bytes, **functions: Callable[..., bytes | None]) -> FunctionTable:

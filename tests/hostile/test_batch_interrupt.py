@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from protocol.functions import FunctionTable
+from protocol.server.functions import FunctionTable
 from tests.peers import ROOT
 
 LINES = 60_000  # far more than a run answers before its Ctrl-C

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocol.functions import FunctionTable
+from protocol.server.functions import FunctionTable
 from rpccli import names
 from tests.hostile.conftest import listing_table
 from tests.peers import ROOT, free_port, require

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from protocol.functions import FunctionTable
 from protocol.server import serve_in_thread
+from protocol.server.functions import FunctionTable
 from tests.cli.conftest import run_cli
 from tests.peers import nginx, require, short_tmpdir
 

@@ -21,8 +21,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from protocol.functions import FunctionTable
 from protocol.server import DEFAULT_MAX_HELD, Event, format_event, serve_in_thread
+from protocol.server.functions import FunctionTable
 from protocol.wire import rpc_request
 from tests.conftest import DEMO_FUNCTIONS
 from tests.hostile.serve_abusers import Abuse, Probe, family, fd_count, memory, raise_fd_limit

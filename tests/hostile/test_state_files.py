@@ -25,8 +25,8 @@ from click.testing import CliRunner
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from protocol.functions import FunctionTable
 from protocol.server import serve_in_thread
+from protocol.server.functions import FunctionTable
 from rpccli import names
 from rpccli.cli import main
 from rpccli.config import load_config

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 from protocol.client import Client
 from protocol.errors import NoResult
-from protocol.functions import FunctionTable
+from protocol.server.functions import FunctionTable
 from tests.hostile.conftest import listing_table
 from tests.peers import ROOT
 

@@ -131,7 +131,7 @@ def test_batch_python_and_lua(uwsgi_tcp: Uwsgi) -> None:
 
 
 def test_batch_lanes_against_real_uwsgi(uwsgi_tcp: Uwsgi, tmp_path: Path) -> None:
-    # two forked lanes (rpccli.batch_lanes): the same bytes, in input order, as one process
+    # two forked lanes (rpccli.batch.lanes): the same bytes, in input order, as one process
     lines = b"".join(b"hello %d\nhellolua %d x\nnosuch\n" % (i, i) for i in range(700))
     calls = tmp_path / "calls.txt"
     calls.write_bytes(lines)

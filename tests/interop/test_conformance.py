@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from protocol.functions import FunctionTable
 from protocol.server import BackgroundServer, serve_in_thread
+from protocol.server.functions import FunctionTable
 from protocol.wire import encode_array, encode_vars
 from tests.peers import LUA_FUNCTIONS, PY_FUNCTIONS, Uwsgi, short_tmpdir, start_uwsgi
 

@@ -19,8 +19,8 @@ from collections.abc import Iterator
 import pytest
 
 from protocol import Client
-from protocol.functions import FunctionTable
 from protocol.server import BackgroundServer, serve_in_thread
+from protocol.server.functions import FunctionTable
 from tests.peers import PY_FUNCTIONS, Uwsgi, nginx, require, short_tmpdir, start_uwsgi
 
 pytestmark = pytest.mark.interop

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from protocol.functions import FunctionFileError, FunctionTable, Outcome, active, install_shim
+from protocol.server.functions import (
+    FunctionFileError,
+    FunctionTable,
+    Outcome,
+    active,
+    install_shim,
+)
 from tests.conftest import DEMO_FUNCTIONS, EXAMPLE_FUNCTIONS
 
 

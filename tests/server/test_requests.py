@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol.functions import Outcome
-from protocol.server_requests import (
+from protocol.server.functions import Outcome
+from protocol.server.requests import (
     Plan,
     answer,
     parse_rpc_array,

@@ -222,7 +222,7 @@ def test_processes_share_the_sockets_and_respawn(tmp_path: Path) -> None:
 
 
 def test_log_levels(capsys: pytest.CaptureFixture[str]) -> None:
-    from protocol.server_log import Event
+    from protocol.server.log import Event
 
     idle = Event("127.0.0.1:1", "idle", reason="client closed after 0 bytes")
     call = Event("127.0.0.1:2", "rpc", 173, 0, b"fail", (), reason="raised X", traceback="TB\n")

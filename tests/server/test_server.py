@@ -12,9 +12,9 @@ import pytest
 
 from protocol import Client
 from protocol.errors import NoResult, UsageError
-from protocol.functions import FunctionTable
 from protocol.server import BackgroundServer, Event, format_event, serve_in_thread
-from protocol.server_listen import BindError
+from protocol.server.functions import FunctionTable
+from protocol.server.listen import BindError
 from tests.conftest import DEMO_FUNCTIONS, EXAMPLE_FUNCTIONS
 from tests.peers import short_tmpdir
 
@@ -271,7 +271,7 @@ def rpc_bytes(*items: bytes) -> bytes:
 
 
 def test_peer_text() -> None:
-    from protocol.server_conn import peer_text
+    from protocol.server.connection import peer_text
 
     assert peer_text(("127.0.0.1", 5), "x") == "127.0.0.1:5"
     assert peer_text(("::1", 5, 0, 0), "x") == "[::1]:5"

@@ -9,7 +9,7 @@ and failover follows ``protocol.nodes.may_retry``.
 Results come out in input order through a window of at most ``window`` entries, so memory stays
 constant however many lines stream through.
 
-Ctrl-C (a :class:`rpccli.batch_stop.Stop`) ends the run without losing a record: no more input is
+Ctrl-C (a :class:`rpccli.batch.stop.Stop`) ends the run without losing a record: no more input is
 taken and no request sent; answers that have already arrived are read; every call still waiting
 for its answer gets an ``interrupted`` record (it was sent: the node may have run it), and every
 result goes out in input order. So each line taken from the input has exactly one record.
@@ -32,7 +32,7 @@ from protocol.client import Client
 from protocol.errors import CallError, NoResult, RPCError
 from protocol.nodes import Health, may_retry
 from protocol.wire import ResponseReader
-from rpccli.batch_stop import Stop, wait_input
+from rpccli.batch.stop import Stop, wait_input
 from rpccli.errors import Interrupted
 
 __all__ = ["SKIP", "Call", "run"]

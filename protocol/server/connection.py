@@ -16,7 +16,7 @@ writes it as the client reads, and gives up once the client takes nothing for ``
 connections. Answers that need no function (ping, refusals, the 500 pages) and every answer with
 ``threads=0`` are written from the loop the same way. A big answer stays in memory once (the
 function's result, sent after its header without being joined to it), and
-:class:`~protocol.server_write.Room` bounds what the loop holds in all.
+:class:`~protocol.server.write.Room` bounds what the loop holds in all.
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..wire import HEADER_SIZE
 from .functions import Outcome
-from .server_log import Event
-from .server_requests import Plan, plan, run
-from .server_write import SMALL_ANSWER, Out, advance, megabytes, queued, send_some
-from .wire import HEADER_SIZE
+from .log import Event
+from .requests import Plan, plan, run
+from .write import SMALL_ANSWER, Out, advance, megabytes, queued, send_some
 
 if TYPE_CHECKING:
-    from .server import Server
+    from . import Server
 
 __all__ = ["Connection", "peer_text"]
 

@@ -29,12 +29,12 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, cast
 
+from ..wire import DEFAULT_BUFFER_SIZE, HEADER_SIZE
+from .connection import Connection, peer_text
 from .functions import FunctionTable
-from .server_conn import Connection, peer_text
-from .server_listen import Listener, bind
-from .server_log import Event, format_event
-from .server_write import DEFAULT_MAX_HELD, Room
-from .wire import DEFAULT_BUFFER_SIZE, HEADER_SIZE
+from .listen import Listener, bind
+from .log import Event, format_event
+from .write import DEFAULT_MAX_HELD, Room
 
 __all__ = [
     "DEFAULT_MAX_HELD",

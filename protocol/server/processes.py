@@ -22,9 +22,9 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
+from . import Server, new_event_loop
 from .functions import FunctionTable
-from .server import Server, new_event_loop
-from .server_listen import Listener, bind
+from .listen import Listener, bind
 
 __all__ = ["serve_processes"]
 

@@ -18,7 +18,7 @@ processes ("lanes"); bench/README.md has the figures:
 
 Each lane keeps its own node health and rotation (``-s best``/``round-robin``).
 
-Ctrl-C (rpccli.batch_stop) reaches every lane -- the terminal sends it to the whole process
+Ctrl-C (rpccli.batch.stop) reaches every lane -- the terminal sends it to the whole process
 group, and the coordinator forwards its own. A lane then takes no more lines, finishes its
 records (answers already here; ``interrupted`` for calls still waiting) and says after which
 line it stopped. The coordinator writes every chunk in input order as usual; the lines a lane
@@ -40,8 +40,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Final
 
-from rpccli.batch_input import LineReader
-from rpccli.batch_stop import Counts, Stop, sigint_stops
+from rpccli.batch.input import LineReader
+from rpccli.batch.stop import Counts, Stop, sigint_stops
 from rpccli.output import Printer
 
 __all__ = ["CHUNK_END", "ChunkSource", "Counts", "FrameSink", "LaneFailed", "run_lanes"]

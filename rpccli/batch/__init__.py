@@ -15,7 +15,7 @@ line -- a real result is never empty, facts 4 -- so output line N answers input 
 results hold no newline), ``netstring`` (``LEN:BYTES,`` per line, ``0:,`` for a failure; binary
 safe), ``pretty`` (the default on a terminal).
 
-Up to ``-c`` calls are in flight at once (on one thread: :mod:`rpccli.batch_engine`); results
+Up to ``-c`` calls are in flight at once (on one thread: :mod:`rpccli.batch.engine`); results
 are written in input order through a reorder window of a few times the concurrency, so memory
 stays constant however many lines stream through. A bad line or a failed call is an error
 record, not the end of the batch. Exit 0 when every call succeeded, 6 otherwise; a summary
@@ -24,7 +24,7 @@ record, not the end of the batch. Exit 0 when every call succeeded, 6 otherwise;
 Ctrl-C takes no more input and sends nothing more, but loses no record: answers that have
 arrived are written, each call still waiting for its answer gets an ``interrupted`` record (it
 was sent: the node may have run it), all in input order, and stderr says how many lines were
-answered and after which line input stopped; exit 130 (:mod:`rpccli.batch_stop`). A second
+answered and after which line input stopped; exit 130 (:mod:`rpccli.batch.stop`). A second
 Ctrl-C ends at once.
 """
 
@@ -45,21 +45,21 @@ from protocol.errors import RPCError, UsageError
 from protocol.nodes import Health, NodeGroup
 from protocol.wire import RequestEncoder, rpc_request
 from rpccli import exitcodes
-from rpccli.batch_engine import SKIP, Call, run
-from rpccli.batch_input import MAX_LINE, Job, LineReader, parse_line
-from rpccli.batch_lanes import CHUNK_END, ChunkSource, FrameSink, LaneFailed, run_lanes
-from rpccli.batch_output import BatchWriter
-from rpccli.batch_stop import Counts, Stop, counts_of, interrupted_line, not_sent, sigint_stops
-from rpccli.call_common import (
+from rpccli.batch.engine import SKIP, Call, run
+from rpccli.batch.input import MAX_LINE, Job, LineReader, parse_line
+from rpccli.batch.lanes import CHUNK_END, ChunkSource, FrameSink, LaneFailed, run_lanes
+from rpccli.batch.output import BatchWriter
+from rpccli.batch.stop import Counts, Stop, counts_of, interrupted_line, not_sent, sigint_stops
+from rpccli.config import STRATEGIES, Config, load_config, resolve_nodes
+from rpccli.errors import InputError
+from rpccli.numbers import CONCURRENCY, LANES
+from rpccli.options import (
     Settings,
     complete_node_lazily,
     connection_options,
     local_option,
     settings_for,
 )
-from rpccli.config import STRATEGIES, Config, load_config, resolve_nodes
-from rpccli.errors import InputError
-from rpccli.numbers import CONCURRENCY, LANES
 from rpccli.output import Printer
 
 __all__ = ["batch"]
@@ -189,7 +189,7 @@ def batch(
     if local_file is not None:
         if node is not None:
             raise UsageError("--local calls in this process: give no NODE")
-        from rpccli.local import LocalFunctions
+        from rpccli.call.local import LocalFunctions
 
         local = LocalFunctions(local_file)
     try:
@@ -224,7 +224,7 @@ def batch(
 
     def jobs(source: Iterable[tuple[int, Any]]) -> Iterator[Call | dict[str, Any] | object]:
         for number, text in source:
-            if text is CHUNK_END:  # a lane's chunk is over (rpccli.batch_lanes)
+            if text is CHUNK_END:  # a lane's chunk is over (rpccli.batch.lanes)
                 yield _CHUNK_DONE
                 continue
             taken[0] = number

@@ -153,8 +153,8 @@ class QuotingBash(BashComplete):
     """click's bash completion, with every value quoted by rpccli for the place it goes.
 
     bash inserts a completion exactly as given, so a value is written here the way bash reads it
-    back as itself (rpccli.bash_words): ``he$(id)`` arrives as ``he\\$\\(id\\)``, or written
-    inside the quote the user opened. The whole line is read, not COMP_WORDS, so that
+    back as itself (rpccli.completion.bash_words): ``he$(id)`` arrives as ``he\\$\\(id\\)``, or
+    written inside the quote the user opened. The whole line is read, not COMP_WORDS, so that
     ``127.0.0.1:3031`` stays one word; a value then holds only what replaces readline's text,
     e.g. the part after the last ':' typed (a word break for bash), as bash-completion's
     __ltrim_colon_completions does.
@@ -163,7 +163,7 @@ class QuotingBash(BashComplete):
     source_template = _SOURCE_BASH
 
     def get_completion_args(self) -> tuple[list[str], str]:
-        from rpccli.bash_words import DEFAULT_BREAKS, read_line
+        from rpccli.completion.bash_words import DEFAULT_BREAKS, read_line
 
         breaks = os.environ.get("COMP_WORDBREAKS", DEFAULT_BREAKS)
         self._line = read_line(os.environ.get("COMP_LINE", ""), breaks)
@@ -175,7 +175,7 @@ class QuotingBash(BashComplete):
         return "\n".join(filter(None, map(self.format_completion, completions)))
 
     def format_completion(self, item: CompletionItem) -> str:
-        from rpccli.bash_words import continuation
+        from rpccli.completion.bash_words import continuation
 
         value = str(item.value)
         if item.type != "plain":

@@ -162,7 +162,7 @@ class Printer:
             )
             self.write(json_line(rec))
         elif self.format == "pretty":
-            from rpccli import output_pretty
+            from rpccli.output import pretty as output_pretty
 
             output_pretty.print_body(self.console, data)
         else:
@@ -189,7 +189,7 @@ class Printer:
     @property
     def console(self) -> Any:
         if self._console is None:
-            from rpccli import output_pretty
+            from rpccli.output import pretty as output_pretty
 
             self._console = output_pretty.make_console(self.stdout)
         return self._console

@@ -1,6 +1,6 @@
 """The write side of the bundled server: answers sent in pieces, and what waits for slow clients.
 
-An answer is sent as the pieces :func:`protocol.server_requests.answer_parts` made (a big result
+An answer is sent as the pieces :func:`protocol.server.requests.answer_parts` made (a big result
 after its header, never joined to it), through ``memoryview`` slices, so a 20 MB result stays in
 memory once however slowly its client reads. :class:`Room` bounds the bytes of all the answers
 still waiting for their clients; :func:`taken` tells a client that reads slowly (the kernel's

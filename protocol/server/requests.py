@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from .functions import FunctionTable, Outcome
-from .wire import (
+from ..wire import (
     HEADER,
     MODIFIER1_PING,
     MODIFIER1_RPC,
     MODIFIER2_LARGE,
     encode_vars,
 )
+from .functions import FunctionTable, Outcome
 
 __all__ = [
     "MAX_ITEMS",

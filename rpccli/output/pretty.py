@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from protocol.visible import json_visible, visible_parts
-from rpccli.output_wire import hexdump
+from rpccli.output.wire import hexdump
 
 __all__ = [
     "ESCAPE_STYLE",

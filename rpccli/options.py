@@ -74,7 +74,7 @@ def complete_call_node(ctx: click.Context, param: click.Parameter, incomplete: s
     # --local takes no NODE: this first word is the FUNCTION, one the file registers
     from click.shell_completion import CompletionItem
 
-    from rpccli.local import file_function_names
+    from rpccli.call.local import file_function_names
     from rpccli.name_rule import is_offerable
 
     return [

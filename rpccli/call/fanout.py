@@ -16,8 +16,8 @@ from typing import Any
 
 from protocol.nodes import NodeGroup, Outcome
 from rpccli import exitcodes
-from rpccli.call_common import Settings, attempt_on
 from rpccli.errors import describe
+from rpccli.options import Settings, attempt_on
 from rpccli.output import Printer, record
 
 __all__ = ["call_all", "fan_out_exit_code"]
@@ -68,7 +68,7 @@ def call_all(
             )
         )
         if verbose and result is not None:
-            from rpccli.output_wire import verbose_lines
+            from rpccli.output.wire import verbose_lines
 
             for line in verbose_lines(result):
                 printer.info(line)
@@ -78,7 +78,7 @@ def call_all(
         for row in rows:
             printer.write(json_line(row))
     elif printer.format == "pretty":
-        from rpccli.output_pretty import print_table
+        from rpccli.output.pretty import print_table
 
         print_table(printer.console, rows, title=f"{function} on {len(rows)} nodes")
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .visible import visible
+from ..visible import visible
 
 __all__ = ["Event", "format_event"]
 

@@ -110,8 +110,8 @@ class BatchWriter:
     def _pretty(self, item: dict[str, Any], body: bytes | None) -> None:
         from rich.text import Text
 
-        from rpccli import output_pretty
-        from rpccli.output_pretty import is_binary
+        from rpccli.output import pretty as output_pretty
+        from rpccli.output.pretty import is_binary
 
         assert isinstance(self.printer, Printer)  # pretty output never runs in a lane
         console = self.printer.console

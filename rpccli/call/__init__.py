@@ -19,7 +19,10 @@ from protocol.failures import shown
 from protocol.wire import DEFAULT_BUFFER_SIZE, exceeds_default_buffer, rpc_request
 from rpccli import exitcodes
 from rpccli.args import ARGUMENT_HELP, read_arguments
-from rpccli.call_common import (
+from rpccli.config import STRATEGIES, Config, default_node_text, is_node_word, load_config
+from rpccli.errors import describe
+from rpccli.numbers import MODIFIER
+from rpccli.options import (
     Settings,
     attempt_on,
     complete_call_function,
@@ -29,9 +32,6 @@ from rpccli.call_common import (
     local_option,
     settings_for,
 )
-from rpccli.config import STRATEGIES, Config, default_node_text, is_node_word, load_config
-from rpccli.errors import describe
-from rpccli.numbers import MODIFIER
 from rpccli.output import FORMATS, Printer, is_terminal
 
 __all__ = ["call", "run_call"]
@@ -313,7 +313,7 @@ def run_call(
         return _call_local(printer, local_file, function, args, verbose)
     assert settings is not None
     if settings.strategy == "all" and not settings.spec.single:
-        from rpccli.fanout import call_all
+        from rpccli.call.fanout import call_all
 
         return call_all(printer, settings, request, function, args, verbose=verbose)
     start = time.monotonic()
@@ -332,7 +332,7 @@ def run_call(
         printer.failure(exc, node=settings.spec.label, function=function, args=args)
         raise
     if verbose:
-        from rpccli.output_wire import verbose_lines
+        from rpccli.output.wire import verbose_lines
 
         for line in verbose_lines(result):
             printer.info(line)
@@ -388,7 +388,7 @@ def _dry_run(
     printer: Printer, request: bytes, targets: Sequence[str], explain: bool, strategy: str
 ) -> None:
     from protocol.wire import HEADER_SIZE, decode_array
-    from rpccli.output_wire import annotate_request, nginx_location, uwsgi_rpc_call
+    from rpccli.output.wire import annotate_request, nginx_location, uwsgi_rpc_call
 
     items = decode_array(request[HEADER_SIZE:])
     # built first: a node nginx cannot name is refused (exit 2) before anything is printed
@@ -408,7 +408,7 @@ def _dry_run(
 def _call_local(
     printer: Printer, path: str, function: str, args: Sequence[bytes], verbose: bool
 ) -> int:
-    from rpccli.local import LocalFunctions
+    from rpccli.call.local import LocalFunctions
 
     functions = LocalFunctions(path, log=printer.info if verbose else None)
     try:

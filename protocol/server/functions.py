@@ -38,9 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from .errors import RPCError, UsageError
-from .visible import visible
-from .wire import DEFAULT_BUFFER_SIZE, MAX_ARGS, MAX_NAME
+from ..errors import RPCError, UsageError
+from ..visible import visible
+from ..wire import DEFAULT_BUFFER_SIZE, MAX_ARGS, MAX_NAME
 
 __all__ = [
     "DEFAULT_RPC_MAX",
@@ -271,7 +271,7 @@ class FunctionTable:
 
     def call_remote(self, node: str | bytes, func: bytes, args: Sequence[bytes]) -> bytes | None:
         """``uwsgi.rpc`` to another node through :class:`protocol.client.Client`."""
-        from .client import Client  # imported here: loading functions needs no client
+        from ..client import Client  # imported here: loading functions needs no client
 
         text = node.decode("utf-8", "surrogateescape") if isinstance(node, bytes) else node
         try:

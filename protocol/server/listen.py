@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .address import Address, parse_address
-from .errors import UsageError
+from ..address import Address, parse_address
+from ..errors import UsageError
 
 __all__ = ["BindError", "Listener", "bind"]
 

@@ -1,9 +1,9 @@
 """``--local FILE.py``: call a function of a uWSGI function file in this process.
 
-The command-line twin of ``uwsgi.call``: the file is loaded through the bundled server's ``uwsgi``
-shim (:class:`protocol.functions.FunctionTable`) and the call follows uWSGI's Python 3 rules, so a
-function that works here works in uWSGI. Unlike the wire (facts 4), a local call knows WHY there
-is no result, and says it.
+The command-line twin of ``uwsgi.call``: the file is loaded through the bundled server's
+``uwsgi`` shim (:class:`protocol.server.functions.FunctionTable`) and the call follows uWSGI's
+Python 3 rules, so a function that works here works in uWSGI. Unlike the wire (facts 4), a
+local call knows WHY there is no result, and says it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class LocalFunctions:
     """A function file loaded once; :meth:`call` returns the result bytes and the seconds taken."""
 
     def __init__(self, path: str | Path, *, log: Any = None) -> None:
-        from protocol.functions import FunctionTable  # only --local pays for the shim
+        from protocol.server.functions import FunctionTable  # only --local pays for the shim
 
         self.path = str(path)
         self.node = local_node(path)

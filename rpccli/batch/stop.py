@@ -6,7 +6,7 @@ keeps the answers that have already arrived, gives each call still waiting for i
 record in input order and says on stderr how many lines were answered and after which line
 input stopped (exit 130). A second SIGINT raises KeyboardInterrupt as usual: out at once.
 
-A lane (rpccli.batch_lanes) has its own Stop, set by any SIGINT it gets -- the terminal's, sent
+A lane (rpccli.batch.lanes) has its own Stop, set by any SIGINT it gets -- the terminal's, sent
 to the whole process group, or the one its coordinator forwards -- and never raises: the
 coordinator alone decides when to give up on the lanes.
 
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from types import FrameType
 
 from protocol.errors import RPCError
-from rpccli.batch_input import parse_line
-from rpccli.batch_output import BatchWriter
+from rpccli.batch.input import parse_line
+from rpccli.batch.output import BatchWriter
 from rpccli.errors import Interrupted
 
 __all__ = [
