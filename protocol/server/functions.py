@@ -26,17 +26,15 @@ from __future__ import annotations
 import contextvars
 import importlib.util
 import os
-import socket
 import sys
 import threading
 import time
 import traceback
-import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from ..errors import RPCError, UsageError
 from ..visible import visible
@@ -44,19 +42,15 @@ from ..wire import DEFAULT_BUFFER_SIZE, MAX_ARGS, MAX_NAME
 
 __all__ = [
     "DEFAULT_RPC_MAX",
-    "SHIM_VERSION",
     "FunctionFileError",
     "FunctionTable",
     "Outcome",
     "active",
-    "install_shim",
+    "current_table",
 ]
 
 #: uWSGI's default --rpc-max: registration slots per process (facts 7)
 DEFAULT_RPC_MAX: Final = 64
-#: what ``uwsgi.version`` says in the shim (real uWSGI says e.g. b"2.0.21-debian")
-SHIM_VERSION: Final = b"2.0.21-rpccli"
-_VERSION_INFO: Final = (2, 0, 21, 0, "rpccli")
 
 LogFunction = Callable[[str], None]
 
@@ -96,7 +90,8 @@ _active: contextvars.ContextVar[FunctionTable | None] = contextvars.ContextVar(
 _fallback: list[FunctionTable] = []  # the last table that loaded a file (threads of a file)
 
 
-def _table() -> FunctionTable:
+def current_table() -> FunctionTable:
+    """The table the shim talks to: this context's, else the last one that loaded a file."""
     table = _active.get()
     if table is None:
         if not _fallback:
@@ -144,6 +139,8 @@ class FunctionTable:
             raise FunctionFileError(
                 f"cannot read function file {file}: {exc.strerror or exc}"
             ) from None
+        from .shim import install_shim  # here: the shim module imports this one
+
         install_shim()
         module_name = f"_rpccli_functions_{len(self.files)}_{abs(hash(str(file.resolve())))}"
         spec = importlib.util.spec_from_file_location(module_name, file)
@@ -300,116 +297,3 @@ def active(table: FunctionTable) -> Iterator[FunctionTable]:
         yield table
     finally:
         _active.reset(token)
-
-
-# -- the shim module ---------------------------------------------------------------------------
-
-
-def _register_rpc(name: str, fn: object, argc: int = 0) -> bool:
-    return _table().register(name, fn, argc)
-
-
-def _rpc(*params: object) -> bytes | None:
-    # uWSGI parses its arguments by hand: too few is the same ValueError as bad types
-    if len(params) < 2:
-        raise ValueError("unable to call rpc function")
-    node, func, args = params[0], params[1], params[2:]
-    table = _table()
-    if not isinstance(func, bytes) or not all(isinstance(a, bytes) for a in args):
-        raise ValueError("unable to call rpc function")
-    if isinstance(node, str | bytes) and node:
-        return table.call_remote(node, func, args)  # type: ignore[arg-type]
-    return table.call_local(func, args)
-
-
-def _call(*params: object) -> bytes | None:
-    if not params:
-        raise ValueError("unable to call rpc function")
-    return _table().call_local(params[0], params[1:])
-
-
-def _rpc_list() -> tuple[bytes, ...]:
-    return _table().rpc_list()
-
-
-def _set_warning_message(message: str) -> bool:
-    if not isinstance(message, str):
-        raise TypeError(
-            f"set_warning_message() argument 1 must be str, not {type(message).__name__}"
-        )
-    _table().warning = message
-    return True
-
-
-def _log(message: str) -> bool:
-    _table().log(str(message))
-    return True
-
-
-def _worker_id() -> int:
-    return 1
-
-
-def _mule_id() -> int:
-    return 0
-
-
-def _masterpid() -> int:
-    return os.getpid()
-
-
-def _false() -> bool:
-    return False
-
-
-def _module_getattr(name: str) -> Any:
-    """Attributes that depend on the active table (PEP 562 module ``__getattr__``)."""
-    table = _table()
-    if name == "opt":
-        return table.opt
-    if name == "buffer_size":
-        return table.buffer_size
-    if name == "started_on":
-        return table.started_on
-    raise AttributeError(
-        f"the rpccli uwsgi shim has no attribute {name!r} "
-        "(it provides the RPC subset: register_rpc, rpc, call, rpc_list, set_warning_message, ...)"
-    )
-
-
-def _build_shim() -> types.ModuleType:
-    shim = types.ModuleType("uwsgi", "rpccli's stand-in for uWSGI's embedded module (RPC subset)")
-    values: dict[str, Any] = {
-        "__getattr__": _module_getattr,
-        "RPCCLI_SHIM": True,
-        "register_rpc": _register_rpc,
-        "rpc": _rpc,
-        "call": _call,
-        "rpc_list": _rpc_list,
-        "set_warning_message": _set_warning_message,
-        "log": _log,
-        "worker_id": _worker_id,
-        "mule_id": _mule_id,
-        "masterpid": _masterpid,
-        "i_am_the_spooler": _false,
-        "is_a_reload": _false,
-        "numproc": 1,
-        "version": SHIM_VERSION,
-        "version_info": _VERSION_INFO,
-        "hostname": socket.gethostname().encode(),
-        "magic_table": {},
-        "applications": None,
-    }
-    for key, value in values.items():
-        setattr(shim, key, value)
-    return shim
-
-
-def install_shim() -> types.ModuleType:
-    """Put the shim into ``sys.modules['uwsgi']`` unless a real uwsgi module is already there."""
-    current = sys.modules.get("uwsgi")
-    if current is not None:
-        return current
-    shim = _build_shim()
-    sys.modules["uwsgi"] = shim
-    return shim

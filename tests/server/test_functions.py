@@ -12,13 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from protocol.server.functions import (
-    FunctionFileError,
-    FunctionTable,
-    Outcome,
-    active,
-    install_shim,
-)
+from protocol.server.functions import FunctionFileError, FunctionTable, Outcome, active
+from protocol.server.shim import install_shim
 from tests.conftest import DEMO_FUNCTIONS, EXAMPLE_FUNCTIONS
 
 
