@@ -25,19 +25,57 @@ import _socket
 import asyncio
 import contextlib
 import dataclasses
+import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from ..wire import HEADER_SIZE
-from .functions import Outcome
+from .functions import FunctionTable, Outcome
 from .log import Event
 from .requests import Plan, plan, run
-from .write import SMALL_ANSWER, Out, advance, megabytes, queued, send_some
+from .write import SMALL_ANSWER, Out, Room, advance, megabytes, queued, send_some
 
-if TYPE_CHECKING:
-    from . import Server
+__all__ = ["Connection", "Host", "peer_text"]
 
-__all__ = ["Connection", "peer_text"]
+
+class Workers(Protocol):
+    def submit(self, fn: Callable[[Any], None], arg: Any) -> None: ...
+
+
+class Host(Protocol):
+    """What a connection needs of the server that accepted it, and nothing more: the server
+    module imports this one, never the other way round."""
+
+    @property
+    def table(self) -> FunctionTable: ...
+    @property
+    def buffer_size(self) -> int: ...
+    @property
+    def socket_timeout(self) -> float: ...
+    @property
+    def read_limit(self) -> int: ...
+    @property
+    def scratch(self) -> memoryview: ...
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop: ...
+    @property
+    def on_event(self) -> Callable[[Event], None] | None: ...
+    @property
+    def connections(self) -> set[Connection]: ...
+    @property
+    def calls(self) -> set[Connection]: ...
+    @property
+    def calls_lock(self) -> threading.Lock: ...
+    @property
+    def room(self) -> Room: ...
+    @property
+    def workers(self) -> Workers | None: ...
+    @property
+    def held(self) -> int: ...
+    def report(self, event: Event) -> None: ...
+    def take_call(self, conn: Connection) -> bool: ...
+
 
 _AGAIN = (BlockingIOError, InterruptedError)
 
@@ -72,7 +110,7 @@ class Connection:
         "peer",
     )
 
-    def __init__(self, server: Server, sock: _socket.socket, peer: str) -> None:
+    def __init__(self, server: Host, sock: _socket.socket, peer: str) -> None:
         self._server = server
         self._sock = sock
         self._fd = sock.fileno()

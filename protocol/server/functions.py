@@ -23,15 +23,14 @@ says why, which real uWSGI never does.
 
 from __future__ import annotations
 
-import contextvars
 import importlib.util
 import os
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -39,6 +38,7 @@ from typing import Final
 from ..errors import RPCError, UsageError
 from ..visible import visible
 from ..wire import DEFAULT_BUFFER_SIZE, MAX_ARGS, MAX_NAME
+from .shim import _active, _fallback, active, current_table, install_shim
 
 __all__ = [
     "DEFAULT_RPC_MAX",
@@ -84,22 +84,6 @@ class _Function:
     source: str
 
 
-_active: contextvars.ContextVar[FunctionTable | None] = contextvars.ContextVar(
-    "rpccli_function_table", default=None
-)
-_fallback: list[FunctionTable] = []  # the last table that loaded a file (threads of a file)
-
-
-def current_table() -> FunctionTable:
-    """The table the shim talks to: this context's, else the last one that loaded a file."""
-    table = _active.get()
-    if table is None:
-        if not _fallback:
-            raise RuntimeError("no rpccli function table is active")
-        table = _fallback[-1]
-    return table
-
-
 class FunctionTable:
     """The functions one server serves, registered by function files through the shim."""
 
@@ -139,8 +123,6 @@ class FunctionTable:
             raise FunctionFileError(
                 f"cannot read function file {file}: {exc.strerror or exc}"
             ) from None
-        from .shim import install_shim  # here: the shim module imports this one
-
         install_shim()
         module_name = f"_rpccli_functions_{len(self.files)}_{abs(hash(str(file.resolve())))}"
         spec = importlib.util.spec_from_file_location(module_name, file)
@@ -287,13 +269,3 @@ def _last_line_in(exc: BaseException, filename: str) -> str:
         if frame.filename == filename:
             line = frame.lineno
     return f" (line {line})" if line else ""
-
-
-@contextmanager
-def active(table: FunctionTable) -> Iterator[FunctionTable]:
-    """Make ``table`` the one the shim talks to in this context (for tests and tools)."""
-    token = _active.set(table)
-    try:
-        yield table
-    finally:
-        _active.reset(token)

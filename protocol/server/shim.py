@@ -2,26 +2,58 @@
 
 :func:`install_shim` puts it into ``sys.modules`` of THIS process only: it is built in memory,
 never written to site-packages, where it would shadow the real module inside uWSGI. Each call
-goes to the active :class:`~protocol.server.functions.FunctionTable` (see
-:func:`~protocol.server.functions.current_table`); what each one copies of real uWSGI 2.0.21 is
-listed in :mod:`protocol.server.functions`.
+goes to the active :class:`~protocol.server.functions.FunctionTable` (:func:`current_table`:
+this context's, else the last one that loaded a file); what each one copies of real uWSGI
+2.0.21 is listed in :mod:`protocol.server.functions`. This module never imports the table's.
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
 import socket
 import sys
 import types
-from typing import Any, Final
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Final
 
-from .functions import current_table as _table
+if TYPE_CHECKING:
+    from .functions import FunctionTable
 
-__all__ = ["SHIM_VERSION", "install_shim"]
+__all__ = ["SHIM_VERSION", "active", "current_table", "install_shim"]
 
 #: what ``uwsgi.version`` says in the shim (real uWSGI says e.g. b"2.0.21-debian")
 SHIM_VERSION: Final = b"2.0.21-rpccli"
 _VERSION_INFO: Final = (2, 0, 21, 0, "rpccli")
+
+_active: contextvars.ContextVar[FunctionTable | None] = contextvars.ContextVar(
+    "rpccli_function_table", default=None
+)
+_fallback: list[FunctionTable] = []  # the last table that loaded a file (threads of a file)
+
+
+def current_table() -> FunctionTable:
+    """The table the shim talks to: this context's, else the last one that loaded a file."""
+    table = _active.get()
+    if table is None:
+        if not _fallback:
+            raise RuntimeError("no rpccli function table is active")
+        table = _fallback[-1]
+    return table
+
+
+_table = current_table
+
+
+@contextmanager
+def active(table: FunctionTable) -> Iterator[FunctionTable]:
+    """Make ``table`` the one the shim talks to in this context (for tests and tools)."""
+    token = _active.set(table)
+    try:
+        yield table
+    finally:
+        _active.reset(token)
 
 
 def _register_rpc(name: str, fn: object, argc: int = 0) -> bool:
