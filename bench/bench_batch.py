@@ -1,7 +1,7 @@
 """Batch throughput: ``rpccli batch -c 16`` calls/s against real uWSGI (2 processes), beside wrk
 hitting the SAME uWSGI through its HTTP socket mapped onto RPC (``--http-socket-modifier1 173
---http-socket-modifier2 2``, facts 3), one connection per request (``Connection: close``), as every
-uwsgi RPC call is. Goal: rpccli at least 0.6 of wrk's rate.
+--http-socket-modifier2 2``, docs/protocol.md#responses), one connection per request (``Connection:
+close``), as every uwsgi RPC call is. Goal: rpccli at least 0.6 of wrk's rate.
 
     python bench/bench_batch.py                    # 3 rounds: wrk 3 s, then 50000 calls
     python bench/bench_batch.py --calls 150000 --seconds 10 --rounds 5

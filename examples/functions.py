@@ -61,7 +61,8 @@ for _fn in (hello, echo, argc, upper, sleep, big, fail, empty, text, rpc_list):
 
 
 def page(*args):
-    # a whole HTTP response: what nginx needs in raw mode (uwsgi_modifier2 1, facts 6)
+    # a whole HTTP response: what nginx needs in raw mode (uwsgi_modifier2 1,
+    # docs/protocol.md#other-clients)
     body = b"args: " + b"|".join(args)
     head = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n"
     return head % len(body) + body

@@ -56,7 +56,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # lazy: the blocking call path must not pay for importing asyncio (design section 1)
+    # lazy: the blocking call path must not pay for importing asyncio (docs/design.md#architecture)
     if name == "AsyncClient":
         from .aio import AsyncClient
 

@@ -1,6 +1,6 @@
 """Node addresses: parse every form of the node syntax and print it back.
 
-Forms (design section 2): ``HOST:PORT`` (DNS name or IPv4 literal), ``[IPV6]:PORT``, ``:PORT``
+Forms (docs/design.md#nodes): ``HOST:PORT`` (DNS name or IPv4 literal), ``[IPV6]:PORT``, ``:PORT``
 (127.0.0.1), a unix socket path containing ``/`` (``/run/app.sock``, ``./app.sock``),
 ``unix:PATH``, and ``@NAME`` for a Linux abstract socket. Parsing does no IO; resolving a DNS
 name happens when connecting.

@@ -111,7 +111,8 @@ class _Exchange(asyncio.Protocol):
 
 
 class AsyncClient(BaseClient):
-    """A uwsgi RPC client for one node, for asyncio; one connection per call (facts 2).
+    """A uwsgi RPC client for one node, for asyncio; one connection per call
+    (docs/protocol.md#requests).
 
     Same constructor as :class:`protocol.Client`: ``timeout`` is the whole-call deadline,
     ``connect_timeout`` bounds the connect (and any DNS lookup), ``max_response`` caps the answer.

@@ -1,4 +1,4 @@
-"""The blocking client: one connection per call, as uWSGI serves RPC (facts 2).
+"""The blocking client: one connection per call, as uWSGI serves RPC (docs/protocol.md#requests).
 
 Two clocks guard every call: ``connect_timeout`` for making the connection, and ``timeout`` for the
 whole call, connect included. The deadline is checked before every read, so a server that
@@ -50,7 +50,7 @@ from .wire import (
 
 __all__ = ["DEFAULT_TIMEOUT", "BaseClient", "CallResult", "Client", "PingResult", "Timings"]
 
-#: uWSGI's own client waits --socket-timeout, 4 seconds by default (facts 6)
+#: uWSGI's own client waits --socket-timeout, 4 seconds by default (docs/protocol.md#other-clients)
 DEFAULT_TIMEOUT = 4.0
 # under glibc malloc's mmap threshold (128 KiB): a bigger recv() buffer costs an mmap per read
 _CHUNK = 64 * 1024
@@ -168,7 +168,8 @@ class BaseClient:
         try:
             response = reader.response() if reader.done else reader.feed_eof()
         except NoResult:
-            # the reader only knows "zero bytes"; say which function and why (facts 4)
+            # the reader only knows "zero bytes"; say which function and why
+            # (docs/protocol.md#failures)
             name = None if function is None else _decode_name(function)
             raise failures.no_result(self.node, name, len(request)) from None
         return CallResult(self.node, request, response, timings)
@@ -182,7 +183,8 @@ class BaseClient:
     def _failed(
         self, exc: OSError, request: bytes, function: str | bytes | None, received: int
     ) -> CallError:
-        """The error for a socket failure after connecting (facts 2: resets after big bodies).
+        """The error for a socket failure after connecting (docs/protocol.md#buffer-size: resets
+        after big bodies).
 
         Out of time is TimeoutError, or BlockingIOError from a read whose SO_RCVTIMEO ran out.
         """
@@ -219,7 +221,8 @@ class Client(BaseClient):
     ) -> CallResult:
         """Call and return the response with its header and timings.
 
-        ``modifier2`` overrides ``mode`` for the request; any value but 0 is read raw (facts 3).
+        ``modifier2`` overrides ``mode`` for the request; any value but 0 is read raw
+        (docs/protocol.md#responses).
         """
         request, reader = self._prepare(function, args, mode, modifier2)
         return self.exchange(request, reader, function=function)
@@ -382,7 +385,8 @@ def _send_by(sock: socket.SocketType, rest: memoryview, deadline: float) -> None
 def _await_close(
     sock: socket.SocketType, reader: ResponseReader | PingReader, deadline: float
 ) -> None:
-    """After a complete answer, wait briefly for the server's close (facts 3: "Then close").
+    """After a complete answer, wait briefly for the server's close (docs/protocol.md#responses:
+    "Then close").
 
     Letting the server close first keeps TIME_WAIT on its side: a client that closes first
     piles up TIME_WAIT sockets on its own ephemeral ports, and its connects slow down. Bytes

@@ -5,11 +5,11 @@
     RPCError                      everything this library raises
     ├── UsageError                the caller's input is wrong; NOTHING was sent
     │   ├── AddressError          a node string that is not a node
-    │   └── RequestError          a request that breaks a protocol limit (facts 2)
+    │   └── RequestError          a request that breaks a protocol limit (docs/protocol.md#limits)
     └── CallError                 something went wrong talking to a node; names it
         ├── ConnectError          could not connect (refused, unreachable, DNS, no socket)
         ├── CallTimeout           the connect timeout or the whole-call deadline ran out
-        ├── NoResult              the node closed after sending zero bytes (facts 4), or
+        ├── NoResult              the node closed after sending zero bytes, or
         │                         sent an empty answer (a packet with a 0-byte body)
         └── ProtocolError         the answer is malformed, truncated or too large
             └── ResponseTooLarge  the answer exceeds the caller's cap
@@ -95,8 +95,8 @@ class NoResult(CallError):
 
     uWSGI answers this way to an unknown function, a function that raised or returned nothing
     usable, a server without the rpc plugin, and a rejected request: the wire cannot tell them
-    apart (facts section 4). uWSGI never sends an empty packet; a peer that does has sent no
-    result either ("empty answer"), never an empty success.
+    apart (docs/protocol.md#failures). uWSGI never sends an empty packet; a peer that does has sent
+    no result either ("empty answer"), never an empty success.
     """
 
     kind = "no_result"

@@ -88,7 +88,8 @@ def _hint(request_size: int) -> str:
 
 
 def over_buffer(request_size: int) -> str:
-    """Why a big request got nothing back (facts 2), or "" when the request was small."""
+    """Why a big request got nothing back (docs/protocol.md#buffer-size), or "" when the request
+    was small."""
     body = request_size - HEADER_SIZE
     if body <= DEFAULT_BUFFER_SIZE:
         return ""
@@ -99,8 +100,8 @@ def over_buffer(request_size: int) -> str:
 
 
 def no_result(node: str, function: str | None, request_size: int) -> NoResult:
-    """The 0-byte close, explained (facts 4). After a request over the default --buffer-size
-    that is by far the likeliest cause, so it leads (facts 2)."""
+    """The 0-byte close, explained (docs/protocol.md#failures). After a request over the default
+    --buffer-size that is by far the likeliest cause, so it leads (docs/protocol.md#buffer-size)."""
     cause = over_buffer(request_size)
     if cause:
         return NoResult(node, f"no result from {node}: {cause}")
@@ -118,7 +119,8 @@ def reset(node: str, function: str | None, request_size: int, received: int) -> 
     """A connection reset: like the 0-byte close when nothing came back, else truncation.
 
     uWSGI resets (rather than closes) when it refuses a body over its --buffer-size without
-    reading it (facts 2), so after a big request the reset names that cause and nothing else.
+    reading it (docs/protocol.md#buffer-size), so after a big request the reset names that cause and
+    nothing else.
     """
     if not received:
         cause = over_buffer(request_size)

@@ -6,7 +6,7 @@ Strategies (``STRATEGIES``):
 - ``round-robin``: each call starts one node further along (per node group, per process).
 - ``random``: a random order for each call.
 - ``best``: the healthy node chosen least recently -- what uWSGI's removed
-  ``cluster_best_node()`` did (facts 7).
+  ``cluster_best_node()`` did (docs/protocol.md#server-side).
 - ``all``: every node, concurrently (threads); one outcome per node (:meth:`NodeGroup.fan_out`).
 
 Failover is SAFE by default: the next node is tried only when the request was certainly never

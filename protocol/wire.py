@@ -1,6 +1,6 @@
 """The uwsgi protocol as bytes in, bytes out: no sockets, no clock (sans-IO).
 
-Everything here follows ``shared/uwsgi-rpc-facts.md``; section numbers below refer to it.
+Everything here follows docs/protocol.md.
 """
 
 from __future__ import annotations
@@ -57,14 +57,16 @@ MODIFIER1_PING: Final = 100
 MODIFIER1_ECHO: Final = 101
 MODIFIER1_SIGNAL: Final = 110
 MODIFIER1_RPC: Final = 173
-#: response modifier2 of the large form: a vars block with CONTENT_LENGTH, then the body (facts 3)
+#: response modifier2 of the large form: a vars block with CONTENT_LENGTH, then the body
+#: (docs/protocol.md#responses)
 MODIFIER2_LARGE: Final = 5
 
-MAX_ITEM: Final = 65535  # every length is a u16 (facts 1)
+MAX_ITEM: Final = 65535  # every length is a u16 (docs/protocol.md#packets)
 MAX_BODY: Final = 65535
-MAX_NAME: Final = 255  # the function name is a C string of 1..255 bytes (facts 2)
-MAX_ARGS: Final = 254  # 255 array items at most; more are dropped silently (facts 2)
-DEFAULT_BUFFER_SIZE: Final = 4096  # uWSGI's default --buffer-size (facts 2)
+MAX_NAME: Final = 255  # the function name is a C string of 1..255 bytes (docs/protocol.md#limits)
+# 255 array items at most; more are dropped silently (docs/protocol.md#limits)
+MAX_ARGS: Final = 254
+DEFAULT_BUFFER_SIZE: Final = 4096  # uWSGI's default --buffer-size (docs/protocol.md#buffer-size)
 DEFAULT_MAX_RESPONSE: Final = 64 * 1024 * 1024
 
 PING_REQUEST: Final = HEADER.pack(MODIFIER1_PING, 0, 0)
@@ -94,7 +96,8 @@ class Header(NamedTuple):
 
 
 def pack_header(modifier1: int, size: int, modifier2: int = 0) -> bytes:
-    """The 4-byte header: u8 modifier1, u16 little-endian size, u8 modifier2 (facts 1)."""
+    """The 4-byte header: u8 modifier1, u16 little-endian size, u8 modifier2
+    (docs/protocol.md#packets)."""
     if not 0 <= modifier1 <= 255 or not 0 <= modifier2 <= 255:
         raise RequestError("modifier1 and modifier2 must be 0..255", limit="modifier")
     if not 0 <= size <= MAX_BODY:
@@ -126,7 +129,7 @@ def _item(data: bytes, what: str) -> bytes:
 
 
 def encode_array(items: Iterable[bytes]) -> bytes:
-    """A body of ``len, bytes`` items with no keys (facts 1)."""
+    """A body of ``len, bytes`` items with no keys (docs/protocol.md#packets)."""
     return b"".join(_item(item, f"item {i}") for i, item in enumerate(items))
 
 
@@ -148,7 +151,8 @@ def decode_array(body: bytes | bytearray | memoryview) -> list[bytes]:
 
 
 def encode_vars(pairs: Mapping[bytes, bytes] | Iterable[tuple[bytes, bytes]]) -> bytes:
-    """A body of ``keylen, key, vallen, value`` pairs; an empty key is invalid (facts 1)."""
+    """A body of ``keylen, key, vallen, value`` pairs; an empty key is invalid
+    (docs/protocol.md#packets)."""
     items = pairs.items() if isinstance(pairs, Mapping) else pairs
     out = []
     for key, value in items:
@@ -170,7 +174,7 @@ def decode_vars(body: bytes | bytearray | memoryview) -> list[tuple[bytes, bytes
 
 
 def validate_function(function: str | bytes) -> bytes:
-    """The function name as bytes, checked: 1..255 bytes, no NUL (facts 2)."""
+    """The function name as bytes, checked: 1..255 bytes, no NUL (docs/protocol.md#limits)."""
     name = (
         function.encode("utf-8", "surrogateescape")
         if isinstance(function, str)
@@ -181,7 +185,8 @@ def validate_function(function: str | bytes) -> bytes:
     if not name:
         raise RequestError("the function name is empty", limit="name")
     if b"\0" in name:
-        # uWSGI matches the name as a C string: a NUL would silently cut it short (facts 2)
+        # uWSGI matches the name as a C string: a NUL would silently cut it short
+        # (docs/protocol.md#limits)
         raise RequestError("the function name contains a NUL byte", limit="name")
     if len(name) > MAX_NAME:
         raise RequestError(
@@ -203,7 +208,8 @@ def rpc_request(
     *,
     modifier2: int = 0,
 ) -> bytes:
-    """A complete RPC request packet (modifier1 173), checked against every limit of facts 2."""
+    """A complete RPC request packet (modifier1 173), checked against every limit of
+    docs/protocol.md#limits."""
     return request_from_item(function_item(function), args, modifier2=modifier2)
 
 
@@ -230,7 +236,8 @@ def request_from_item(
         data = arg.encode("utf-8", "surrogateescape") if isinstance(arg, str) else bytes(arg)
         size = len(data)
         if not size:
-            # a middle empty item is skipped and a trailing one rejects the request (facts 2)
+            # a middle empty item is skipped and a trailing one rejects the request
+            # (docs/protocol.md#empty-items)
             raise RequestError(
                 f"argument {i} is empty; uWSGI skips or rejects empty arguments", limit="empty-arg"
             )
@@ -252,8 +259,8 @@ class RequestEncoder:
     """:func:`rpc_request` that checks and encodes each function name once.
 
     For callers that make many calls to the few functions a server exports (uWSGI: at most 64,
-    facts 2): the name is most of the work of building a small request. At most ``keep`` names
-    are remembered, so mistyped ones cannot grow it without bound.
+    docs/protocol.md#limits): the name is most of the work of building a small request. At most
+    ``keep`` names are remembered, so mistyped ones cannot grow it without bound.
     """
 
     __slots__ = ("_items", "_keep")
@@ -277,7 +284,8 @@ class RequestEncoder:
 
 
 def exceeds_default_buffer(request: bytes) -> bool:
-    """True when a request body is over uWSGI's default ``--buffer-size`` of 4096 (facts 2)."""
+    """True when a request body is over uWSGI's default ``--buffer-size`` of 4096
+    (docs/protocol.md#buffer-size)."""
     return len(request) - HEADER_SIZE > DEFAULT_BUFFER_SIZE
 
 
@@ -339,7 +347,7 @@ class ResponseReader:
         cls, request: bytes, *, max_size: int = DEFAULT_MAX_RESPONSE, node: str = "node"
     ) -> ResponseReader:
         """The reader of the answer to ``request``: its modifier2 0 asks for a packet, any
-        other value for raw bytes (facts 3)."""
+        other value for raw bytes (docs/protocol.md#responses)."""
         return cls("raw" if request[3] else "packet", max_size=max_size, node=node)
 
     @property
@@ -366,7 +374,8 @@ class ResponseReader:
         if self._mode == "raw":
             self._buf += data
             if len(self._buf) > self._max:
-                # raw answers end only at EOF: the size so far is all we know (facts 3)
+                # raw answers end only at EOF: the size so far is all we know
+                # (docs/protocol.md#responses)
                 raise self._too_large(None)
             return False
         if self._expect >= 0:  # the body, its size known: uWSGI writes header and body apart
@@ -485,7 +494,8 @@ def _unexpected(header: Header) -> str:
 
 
 class PingReader:
-    """Reader of a ping reply: ``64 00 00 01``, or ``64 LL LL 01`` + warning text (facts 5)."""
+    """Reader of a ping reply: ``64 00 00 01``, or ``64 LL LL 01`` + warning text
+    (docs/protocol.md#ping)."""
 
     __slots__ = ("_buf", "_node")
 

@@ -9,7 +9,8 @@
 
 Standard input is read ONLY when ``@-`` asks for it: guessing that it holds data hangs in cron
 jobs and ``while read`` loops. A file is read up to one byte past the protocol's item limit, so a
-huge file is refused before anything is sent (facts 1: an item is at most 65535 bytes).
+huge file is refused before anything is sent (docs/protocol.md#packets: an item is at most 65535
+bytes).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The config file, profiles and environment variables (design section 2, "Config").
+"""The config file, profiles and environment variables (docs/design.md#config).
 
 ::
 

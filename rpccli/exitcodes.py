@@ -1,4 +1,5 @@
-"""Exit codes, the same for every command (design section 2), decided here and nowhere else."""
+"""Exit codes, the same for every command (docs/design.md#exit-codes), decided here and nowhere
+else."""
 
 from __future__ import annotations
 

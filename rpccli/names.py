@@ -1,7 +1,7 @@
 """Where function names come from, for the shell's completer and for TAB in bash/zsh/fish.
 
-uWSGI cannot list its functions remotely (facts section 7), so names come from three local
-sources, merged:
+uWSGI cannot list its functions remotely (docs/protocol.md#server-side), so names come from three
+local sources, merged:
 
 - ``profile``: ``functions = [...]`` declared in the node's profile of the config file;
 - ``learned``: functions that answered a successful call to that node (:func:`remember`);

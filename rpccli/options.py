@@ -183,7 +183,8 @@ def settings_for(
 
 def attempt_on(settings: Settings, request: bytes, function: str) -> Callable[[Any], CallResult]:
     """One try of an encoded ``request`` on one address, as a node group calls it (with the
-    settings' deadlines and cap; read raw unless the request asked for modifier2 0, facts 3)."""
+    settings' deadlines and cap; read raw unless the request asked for modifier2 0,
+    docs/protocol.md#responses)."""
 
     def attempt(address: Any) -> CallResult:
         client = Client(

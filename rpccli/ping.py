@@ -1,4 +1,5 @@
-"""``rpccli ping [NODE]``: uWSGI's ping (modifier1 100, facts 5) with latency, like ping(8).
+"""``rpccli ping [NODE]``: uWSGI's ping (modifier1 100, docs/protocol.md#ping) with latency, like
+ping(8).
 
 Exit codes: 0 every ping answered; 1 the node answered with a warning (a monitoring WARNING, as
 ``uwsgi --ping`` exits 2 for it); when pings failed, the error's own code if all failed alike

@@ -2,13 +2,14 @@
 
 Within one process (batch, the shell) :class:`protocol.nodes.NodeGroup` rotates by itself. A
 one-shot ``rpccli call -s round-robin A,B`` is a new process every time, so without memory it
-would always start at A (QA F20). Here the order of the next call is decided from one small JSON
+would always start at A. Here the order of the next call is decided from one small JSON
 file, ``state_dir()/strategy.json`` (mode 0600, rewritten atomically under a lock):
 
 - ``round-robin``: per node group, the index the next call starts at; each call moves it on by
   one, whichever node answered (as the in-process rotation does);
 - ``best``: per node group, when each node was last chosen; a call starts at the node chosen
-  least recently -- uWSGI's old ``cluster_best_node()`` (facts 7) -- and marks it chosen now.
+  least recently -- uWSGI's old ``cluster_best_node()`` (docs/protocol.md#server-side) -- and marks
+  it chosen now.
   A node that then refused is still marked, so the next call starts elsewhere.
 
 Only these two strategies come here; ``first`` (the default) never touches the file. Nothing here

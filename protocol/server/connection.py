@@ -6,7 +6,7 @@ the hot path short and the kernel state exactly uWSGI's. Every ``recv_into`` ask
 scratch buffer of the loop; a connection keeps only what it received), reading stops once the
 packet is complete, and a body over ``--buffer-size`` is refused after the first read. Whatever
 uWSGI would have left unread stays in the kernel, so our close resets the connection exactly when
-uWSGI's does (facts 2).
+uWSGI's does (docs/protocol.md#requests).
 
 When a function must run, the socket leaves the event loop for a worker thread, which calls the
 function and tries one non-blocking send of the answer: a small answer (nearly all of them) goes
@@ -177,7 +177,7 @@ class Connection:
             self._dispatch(buf[0], buf[3], bytes(buf[HEADER_SIZE : HEADER_SIZE + size]))
         elif size > server.buffer_size:
             # uWSGI logs "invalid request block size" and closes; the unread rest of the body
-            # makes the kernel reset the connection (facts 2)
+            # makes the kernel reset the connection (docs/protocol.md#buffer-size)
             limit = server.buffer_size
             reason = f"request body of {size} bytes is over --buffer-size {limit}"
             reset = self._unread()
@@ -457,7 +457,7 @@ class Connection:
                 step.function,
                 step.args,
                 sent=sent,
-                # the client reports the result's size, not the framing around it (QA F6)
+                # the client reports the result's size, not the framing around it
                 size=len(outcome.result) if outcome is not None and outcome.result else 0,
                 total=total,
                 reason=reason or (outcome.reason if outcome is not None else step.reason),

@@ -16,9 +16,9 @@ The shim copies what real uWSGI 2.0.21 does under Python 3, checked in a live uW
 - ``rpc_list()`` is a tuple of bytes names in registration order; ``set_warning_message(str)``.
 - ``opt`` is a dict of str -> bytes (True for flags), as real uWSGI fills it from its options.
 
-:meth:`FunctionTable.invoke` applies the Python 3 result rule (facts section 4): only a non-empty
-``bytes`` result is delivered; everything else becomes a 0-byte close, and ``Outcome.reason``
-says why, which real uWSGI never does.
+:meth:`FunctionTable.invoke` applies the Python 3 result rule (docs/protocol.md#failures): only
+a non-empty ``bytes`` result is delivered; everything else becomes a 0-byte close, and
+``Outcome.reason`` says why, which real uWSGI never does.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ __all__ = [
     "current_table",
 ]
 
-#: uWSGI's default --rpc-max: registration slots per process (facts 7)
+#: uWSGI's default --rpc-max: registration slots per process (docs/protocol.md#server-side)
 DEFAULT_RPC_MAX: Final = 64
 
 LogFunction = Callable[[str], None]
@@ -211,8 +211,9 @@ class FunctionTable:
     # -- calling -----------------------------------------------------------------------------
 
     def invoke(self, name: bytes, args: Sequence[bytes]) -> Outcome:
-        """Call ``name(*args)`` with uWSGI's Python 3 rules (facts sections 2 and 4)."""
-        # the name is matched as a C string: an embedded NUL cuts it short (facts 2)
+        """Call ``name(*args)`` with uWSGI's Python 3 rules (docs/protocol.md#limits,
+        docs/protocol.md#failures)."""
+        # the name is matched as a C string: an embedded NUL cuts it short (docs/protocol.md#limits)
         key = bytes(name).split(b"\0", 1)[0]
         entry = self._functions.get(key)
         if entry is None:

@@ -56,7 +56,7 @@ def _result(event: Event, ms: str) -> str:
     size = event.size or event.sent  # an Event built without ``size``
     notes = []
     if event.modifier2 == 0 and size > 0xFFFF:
-        notes.append("large form")  # the modifier2 5 framing (facts 3)
+        notes.append("large form")  # the modifier2 5 framing (docs/protocol.md#responses)
     if event.total and event.sent < event.total:
         notes.append(f"cut short: {event.sent} of {event.total} bytes sent")
     return f"{size} bytes ({', '.join([*notes, ms])})"

@@ -3,7 +3,7 @@
 Pure functions: bytes in, bytes out, no sockets. The asyncio side (:mod:`protocol.server`) reads
 a packet, calls :func:`plan` to learn whether a function must run, runs it off the event loop, and
 writes what :func:`answer` returns. An empty answer means "close after sending zero bytes", which
-is how uWSGI answers every failure (facts section 4).
+is how uWSGI answers every failure (docs/protocol.md#failures).
 
 Every rule below was checked against a live uWSGI with raw sockets (tests/interop).
 """
@@ -55,9 +55,10 @@ def _u16(data: bytes, pos: int) -> int:
 def parse_rpc_array(body: bytes) -> list[bytes] | None:
     """uWSGI's ``uwsgi_parse_array``: the items, or None when uWSGI rejects the request.
 
-    Quirks kept on purpose (facts 2): a zero-length item is skipped without counting; a length
-    field must be followed by at least one byte (``ptr + 2 < end``), so a trailing empty item or
-    a stray odd byte rejects the whole request; after 255 items the rest is ignored unparsed.
+    Quirks kept on purpose (docs/protocol.md#empty-items): a zero-length item is skipped without
+    counting; a length field must be followed by at least one byte (``ptr + 2 < end``), so a
+    trailing empty item or a stray odd byte rejects the whole request; after 255 items the rest is
+    ignored unparsed.
     """
     items: list[bytes] = []
     pos, end = 0, len(body)
@@ -139,7 +140,8 @@ def _error_page(protocol: bytes | None, status: bytes, text: bytes) -> bytes:
 
 
 def ping_reply(modifier1: int, warning: str | None) -> bytes:
-    """``64 00 00 01``, or ``64 LL LL 01`` + the first 80 bytes of the warning (facts 5)."""
+    """``64 00 00 01``, or ``64 LL LL 01`` + the first 80 bytes of the warning
+    (docs/protocol.md#ping)."""
     text = (warning or "").encode("utf-8", "surrogateescape")[:WARNING_LIMIT]
     text = text.split(b"\0", 1)[0]  # a C string in uWSGI's shared memory
     return HEADER.pack(modifier1, len(text), 1) + text
@@ -168,7 +170,7 @@ class Plan:
 def plan(modifier1: int, modifier2: int, body: bytes, *, warning: str | None = None) -> Plan:
     """Decide how to answer one complete packet (its 4-byte header already removed)."""
     if modifier1 == MODIFIER1_PING:
-        # the ping plugin ignores any body and the request modifier2 (facts 5)
+        # the ping plugin ignores any body and the request modifier2 (docs/protocol.md#ping)
         reply = ping_reply(modifier1, warning)
         text = reply[4:].decode("utf-8", "replace") or None
         return Plan(modifier1, modifier2, immediate=reply, reason=text, kind="ping")
@@ -186,7 +188,8 @@ def plan(modifier1: int, modifier2: int, body: bytes, *, warning: str | None = N
     if modifier2 == 2:
         return _plan_http(modifier2, body)
     if modifier2 == 3:
-        # XML-RPC: uWSGI 2.0.21 reads no body for it, so it always answers 500 (facts 3)
+        # XML-RPC: uWSGI 2.0.21 reads no body for it, so it always answers 500
+        # (docs/protocol.md#responses)
         page = _error_page(None, b"500 Internal Server Error", _SERVER_ERROR)
         return Plan(modifier1, modifier2, immediate=page, reason="XML-RPC (modifier2 3) is broken")
     items = parse_rpc_array(body)
@@ -215,7 +218,7 @@ def _plan_wsgi(modifier2: int, body: bytes) -> Plan:
 
 
 def _plan_http(modifier2: int, body: bytes) -> Plan:
-    """modifier2 2: PATH_INFO ``/func/a/b`` -> an HTTP response (facts 3)."""
+    """modifier2 2: PATH_INFO ``/func/a/b`` -> an HTTP response (docs/protocol.md#responses)."""
     pairs = parse_uwsgi_vars(body)
     if pairs is None:
         return Plan(MODIFIER1_RPC, modifier2, reason="invalid uwsgi vars", kind="http")
@@ -258,7 +261,7 @@ def answer_parts(step: Plan, outcome: Outcome) -> tuple[bytes, ...]:
     if not result:
         return ()
     if step.modifier2 != 0:
-        return (result,)  # raw: 1 and every other value but 2 and 3 (facts 3)
+        return (result,)  # raw: 1 and every other value but 2 and 3 (docs/protocol.md#responses)
     if len(result) > 0xFFFF:
         block = encode_vars([(b"CONTENT_LENGTH", str(len(result)).encode())])
         return HEADER.pack(step.modifier1, len(block), MODIFIER2_LARGE) + block, result

@@ -11,9 +11,9 @@ Input lines (UTF-8; blank lines and lines starting with ``#`` are skipped):
 
 Output (``-o``): ``json`` (JSON Lines, one object per input line with its ``line`` number; the
 default when piped), ``lines`` (each result followed by a newline; a failed call prints an empty
-line -- a real result is never empty, facts 4 -- so output line N answers input line N as long as
-results hold no newline), ``netstring`` (``LEN:BYTES,`` per line, ``0:,`` for a failure; binary
-safe), ``pretty`` (the default on a terminal).
+line -- a real result is never empty, docs/protocol.md#failures -- so output line N answers input
+line N as long as results hold no newline), ``netstring`` (``LEN:BYTES,`` per line, ``0:,`` for a
+failure; binary safe), ``pretty`` (the default on a terminal).
 
 Up to ``-c`` calls are in flight at once (on one thread: :mod:`rpccli.batch.engine`); results
 are written in input order through a reorder window of a few times the concurrency, so memory

@@ -2,9 +2,9 @@
 
 Threads were tried first: with 16 of them, handing the GIL back and forth cost more than the
 calls (most of the time went to futex system calls). uWSGI serves one request per connection
-(facts 2), so a call is connect, send, read until done, close: a small state machine per socket,
-driven by epoll. Messages and verdicts are the blocking client's (``protocol.failures``),
-and failover follows ``protocol.nodes.may_retry``.
+(docs/protocol.md#requests), so a call is connect, send, read until done, close: a small state
+machine per socket, driven by epoll. Messages and verdicts are the blocking client's
+(``protocol.failures``), and failover follows ``protocol.nodes.may_retry``.
 
 Results come out in input order through a window of at most ``window`` entries, so memory stays
 constant however many lines stream through.

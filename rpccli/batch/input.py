@@ -41,7 +41,7 @@ def parse_line(text: str, number: int) -> Job | None:
     if stripped.startswith(("{", "[")):
         return _parse_json(stripped, number)
     if _QUOTING.search(stripped):
-        # the one word syntax of the shell (QA F15): $'\x41' is A here too
+        # the one word syntax of the shell: $'\x41' is A here too
         words = [word.text for word in split_line(stripped)]
     else:
         words = _WORD.findall(stripped)  # the common line: the same words, faster

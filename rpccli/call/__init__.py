@@ -1,7 +1,7 @@
 """``rpccli call NODE FUNCTION [ARG ...]``: one RPC call, for people and for pipelines.
 
-The piped path imports neither rich, prompt_toolkit nor asyncio (design section 1): pretty output
-and the fan-out table load rich only when they are shown.
+The piped path imports neither rich, prompt_toolkit nor asyncio (docs/design.md#architecture):
+pretty output and the fan-out table load rich only when they are shown.
 """
 
 from __future__ import annotations
@@ -339,7 +339,7 @@ def run_call(
     printer.result(result, function, args)
     _remember(settings.spec.label, function)
     if not settings.spec.single:
-        _remember(result.node, function)  # the node that answered learns it too (QA F22)
+        _remember(result.node, function)  # the node that answered learns it too
     return exitcodes.OK
 
 
@@ -360,7 +360,7 @@ def _call_one(
     )
     if settings.strategy in ("round-robin", "best"):
         # a one-shot call is a new process: where the group's last call left off is in the
-        # state dir, so a loop of calls spreads over the nodes (QA F20)
+        # state dir, so a loop of calls spreads over the nodes
         from rpccli.rotation import starting_order
 
         order = starting_order(settings.strategy, group.addresses)
@@ -397,7 +397,7 @@ def _dry_run(
     if not explain:
         return
     printer.text("")
-    printer.text("# the same call from nginx (facts 6):")
+    printer.text("# the same call from nginx:")
     printer.text(block)
     printer.text("")
     one = " (one node: uwsgi.rpc has no failover)" if len(targets) > 1 else ""

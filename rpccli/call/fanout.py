@@ -34,7 +34,7 @@ def fan_out_exit_code(outcomes: Sequence[Outcome[Any]]) -> int:
 
 
 def _remember(label: str, function: str, outcomes: Sequence[Outcome[Any]]) -> None:
-    # every node that answered learns the name, as a plain call to it would (QA F22), and so
+    # every node that answered learns the name, as a plain call to it would, and so
     # does the group or profile as written, for TAB after `rpccli call -s all A,B `
     from rpccli.names import remember  # never raises
 

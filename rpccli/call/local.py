@@ -2,8 +2,8 @@
 
 The command-line twin of ``uwsgi.call``: the file is loaded through the bundled server's
 ``uwsgi`` shim (:class:`protocol.server.functions.FunctionTable`) and the call follows uWSGI's
-Python 3 rules, so a function that works here works in uWSGI. Unlike the wire (facts 4), a
-local call knows WHY there is no result, and says it.
+Python 3 rules, so a function that works here works in uWSGI. Unlike the wire
+(docs/protocol.md#failures), a local call knows WHY there is no result, and says it.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ Formats (``-o/--output``; ``--json`` is ``-o json``):
 - ``json``: one object per call on one line, with the fields of :func:`record`.
 
 Everything except the pretty path imports the standard library only, so a piped ``rpccli call``
-stays fast (design section 1: "the call path stays light").
+stays fast (docs/design.md#architecture: "the call path stays light").
 """
 
 from __future__ import annotations

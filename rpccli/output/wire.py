@@ -121,7 +121,7 @@ def _nginx_obstacle(data: bytes) -> str | None:
     nginx's config syntax has escapes only for the tab, CR and LF (and quotes, backslash). A NUL,
     another control character or a byte that is not UTF-8 could only be written RAW -- real
     nginx does pass such raw bytes on -- but raw, they would corrupt the terminal showing the
-    config and rarely survive copy and paste. So --explain never prints them (QA F23)."""
+    config and rarely survive copy and paste. So --explain never prints them."""
     why = "nginx config has no escape for it, and --explain writes no raw control bytes"
     if b"\0" in data:
         return f"contains a NUL byte (at offset {data.index(0)}): {why}"
@@ -215,11 +215,12 @@ def nginx_location(
     *,
     strategy: str = "first",
 ) -> str:
-    """The nginx ``location`` block that sends the same call (facts 6).
+    """The nginx ``location`` block that sends the same call (docs/protocol.md#other-clients).
 
     nginx writes each ``uwsgi_param K V`` as the two items K, V. An RPC needs an odd number of
     args to fill the pairs; otherwise one empty item pads them, and it must NOT be the last item:
-    uWSGI rejects a request ending with an empty item and skips an empty one elsewhere (facts 2).
+    uWSGI rejects a request ending with an empty item and skips an empty one elsewhere
+    (docs/protocol.md#empty-items).
     So the padding goes right after the function name (``uwsgi_param hello ""; uwsgi_param a
     b;``), or, with no args, first (``uwsgi_param "" hello;``; checked on real uWSGI 2.0.21).
 
@@ -278,7 +279,7 @@ def nginx_location(
             *http,
             f"location = {path} {{",
             "    # raw mode: nginx cannot read uwsgi-framed answers, so the function must",
-            "    # return a complete HTTP response (facts 6)",
+            "    # return a complete HTTP response",
             "    uwsgi_modifier1 173;",
             "    uwsgi_modifier2 1;",
             "    # no HTTP headers or body as extra items: only the params below",
@@ -296,7 +297,8 @@ def _pyrepr(data: bytes) -> str:
 
 
 def uwsgi_rpc_call(node: str, function: bytes, args: Iterable[bytes]) -> str:
-    """The same call from inside a uWSGI worker (Python 3: name and args are bytes, facts 6)."""
+    """The same call from inside a uWSGI worker (Python 3: name and args are bytes,
+    docs/protocol.md#other-clients)."""
     note = ""
     try:
         address = parse_address(node)

@@ -1,9 +1,9 @@
 """How the shell sends a call: the same request, node group and settings as ``rpccli call``.
 
-The request is built by protocol.wire.rpc_request (every limit of facts 2 checked before anything
-is sent) and the settings come from rpccli.options.settings_for, so the shell and ``call``
-agree on precedence, limits and messages. Only the network part runs here: printing stays on the
-main thread (session.py), so a call abandoned with Ctrl-C can never write under the prompt.
+The request is built by protocol.wire.rpc_request (every limit of docs/protocol.md#limits checked
+before anything is sent) and the settings come from rpccli.options.settings_for, so the shell and
+``call`` agree on precedence, limits and messages. Only the network part runs here: printing stays
+on the main thread (session.py), so a call abandoned with Ctrl-C can never write under the prompt.
 """
 
 from __future__ import annotations
@@ -62,10 +62,10 @@ def ping(settings: Settings) -> list[Outcome[PingResult]]:
 class DemoReasons:
     """The in-process demo server's log, as far as the shell needs it.
 
-    On the wire every failure is the same 0-byte close (facts 4) and the usual advice is "see
-    the server log"; with the demo server that log is in this process, so the shell can say
-    why instead. The server logs a call before it closes the connection, so the reason is here
-    by the time the client sees the close.
+    On the wire every failure is the same 0-byte close (docs/protocol.md#failures) and the usual
+    advice is "see the server log"; with the demo server that log is in this process, so the shell
+    can say why instead. The server logs a call before it closes the connection, so the reason is
+    here by the time the client sees the close.
     """
 
     def __init__(self) -> None:
@@ -92,7 +92,8 @@ class DemoReasons:
 
 
 def buffer_warning(request: bytes) -> str | None:
-    """The warning ``rpccli call`` prints for a request over uWSGI's default buffer (facts 2)."""
+    """The warning ``rpccli call`` prints for a request over uWSGI's default buffer
+    (docs/protocol.md#buffer-size)."""
     if not exceeds_default_buffer(request):
         return None
     return (

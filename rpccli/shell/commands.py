@@ -1,8 +1,9 @@
 """The shell's meta-commands: ONE registry that feeds dispatch, `.help` and completion.
 
 A meta-command starts with a dot (``.node :3031``), as in sqlite3, so it can never be mistaken for
-an RPC function: uWSGI matches function names exactly (facts 2) and a leading dot is rare. The bare
-words ``help``, ``exit`` and ``quit`` work too, unless the node has a function of that name.
+an RPC function: uWSGI matches function names exactly (docs/protocol.md#limits) and a leading dot is
+rare. The bare words ``help``, ``exit`` and ``quit`` work too, unless the node has a function of
+that name.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The shell's view of a node's function names, refreshed in the BACKGROUND.
 
-uWSGI has no remote listing (facts 7), so a node may export one (``rpc_list`` by default, or the
-profile's ``list_function``). The shell fetches it in a daemon thread when it connects and on
+uWSGI has no remote listing (docs/protocol.md#server-side), so a node may export one (``rpc_list``
+by default, or the profile's ``list_function``). The shell fetches it in a daemon thread when it
+connects and on
 ``.refresh``: the completer only ever reads the in-memory snapshot, so typing never waits on the
 network and a node that is down leaves the shell fully usable.
 """

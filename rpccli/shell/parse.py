@@ -1,5 +1,5 @@
 """The shell's word splitting: it lives in :mod:`rpccli.words`, shared with ``rpccli batch``,
-so that both read ``$'\\x41'``, quotes and backslashes the same way (QA F15)."""
+so that both read ``$'\\x41'``, quotes and backslashes the same way."""
 
 from __future__ import annotations
 

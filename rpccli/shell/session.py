@@ -298,7 +298,7 @@ class Shell:
             node = getattr(exc, "node", self.node)
             printer.failure(exc, node=node, function=name, args=args, elapsed=elapsed)
             if self.flags.lines and printer.format == "bytes":
-                printer.write(b"\n")  # a real result is never empty (facts 4)
+                printer.write(b"\n")  # a real result is never empty (docs/protocol.md#failures)
             raise exc from None
         finally:
             self._changed()

@@ -94,7 +94,7 @@ def test_hexdump() -> None:
 
 
 def test_annotate_golden_request() -> None:
-    # the golden packet of facts section 1
+    # the golden packet of docs/protocol.md#packets
     request = rpc_request("hello", ["a", "bb"])
     assert request.hex(" ") == "ad 0e 00 00 05 00 68 65 6c 6c 6f 01 00 61 02 00 62 62"
     lines = annotate_request(request).splitlines()

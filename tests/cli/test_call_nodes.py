@@ -77,7 +77,7 @@ def test_all_json_lines_in_node_order(bundled_node: str, refused_node: str) -> N
 
 
 def test_all_piped_bytes(bundled_node: str) -> None:
-    # piped, a fan-out defaults to JSON Lines (QA F4); -o bytes asks for the bytes
+    # piped, a fan-out defaults to JSON Lines; -o bytes asks for the bytes
     with peer(answer(b"\xad\x02\x00\x00hi")) as other:
         result = fan_out("-o", "bytes", f"{bundled_node},{other.node}", "hello")
     assert (result.code, result.out, result.err) == (0, b"Hello, world\nhi\n", "")

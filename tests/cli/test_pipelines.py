@@ -227,7 +227,8 @@ def test_batch_streams_answers_before_more_input(bundled_node: str, env: dict[st
     )
     assert proc.stdin is not None and proc.stdout is not None
     lines: queue.Queue[bytes] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True)  # type: ignore[union-attr]
+    # type: ignore[union-attr]
+    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True)
     reader.start()
     try:
         for word in (b"a", b"b"):
@@ -252,7 +253,7 @@ def test_batch_over_long_line_is_skipped(bundled_node: str, env: dict[str, str])
     assert (records[1]["line"], records[1]["response"]) == (2, "Hello, after")
 
 
-# ---- QA F1: stdout that cannot be written, stderr closed ----
+# ---- stdout that cannot be written, stderr closed ----
 
 WRITE_FAILURES = [
     ("call {node} hello", "No space left on device"),
@@ -300,7 +301,7 @@ def test_closed_stderr_keeps_the_exit_code(env: dict[str, str]) -> None:
 
 
 def test_batch_from_a_terminal_says_how_it_reads(bundled_node: str, env: dict[str, str]) -> None:
-    # QA F12: a silent wait on a terminal looks like a hang
+    # a silent wait on a terminal looks like a hang
     child = spawn(["batch", "-o", "lines", bundled_node], env)
     child.expect_exact("rpccli: reading calls from the terminal, one per line; Ctrl-D ends")
     child.sendline("hello t")

@@ -101,7 +101,8 @@ def test_big_request_to_default_buffer_size(uwsgi_tcp: Uwsgi, tmp_path: Path) ->
     assert len(lines) == 2
 
 
-def test_big_request_with_buffer_size(uwsgi_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+# type: ignore[no-untyped-def]
+def test_big_request_with_buffer_size(uwsgi_factory, tmp_path: Path) -> None:
     server = uwsgi_factory(buffer_size=65535, processes=1, lua=())
     (tmp_path / "a").write_bytes(b"a" * 60000)
     result = run_cli("call", server.node, "echo", f"@{tmp_path}/a")
@@ -149,7 +150,8 @@ def test_batch_lanes_against_real_uwsgi(uwsgi_tcp: Uwsgi, tmp_path: Path) -> Non
     assert outputs == [expected, expected]
 
 
-def test_fan_out_to_two_real_servers(uwsgi_tcp: Uwsgi, uwsgi_factory) -> None:  # type: ignore[no-untyped-def]
+# type: ignore[no-untyped-def]
+def test_fan_out_to_two_real_servers(uwsgi_tcp: Uwsgi, uwsgi_factory) -> None:
     other = uwsgi_factory(socket_kind="unix", processes=1)
     result = run_cli("call", "-s", "all", "--json", f"{uwsgi_tcp.node},{other.node}", "hellolua")
     records = [json.loads(line) for line in result.out.splitlines()]
@@ -191,13 +193,13 @@ def test_explain_nginx_block_works_in_real_nginx(uwsgi_tcp: Uwsgi, args: tuple[s
         ("$v", 'a"b'),  # '$v' in key position is literal there
         ("x", "a$b\\c $", "${y}", "tab\there"),
         ("q'uote", "{brace;}", "new\nline"),
-        ("héllo €", "ü"),  # UTF-8 text is written as is (QA F23 refuses only raw control bytes)
+        ("héllo €", "ü"),  # UTF-8 text is written as is
     ],
 )
 def test_explain_nginx_block_keeps_dollars_quotes_and_backslashes(
     uwsgi_tcp: Uwsgi, args: tuple[str, ...]
 ) -> None:
-    # QA F8: nginx has no escape for '$' in a value; what --explain prints must load in real
+    # nginx has no escape for '$' in a value; what --explain prints must load in real
     # nginx AND deliver the same bytes
     text = run_cli("call", "--explain", uwsgi_tcp.node, "page", *args).text
     block = re.search(r"^location = /page \{\n.*?^\}$", text, re.S | re.M)

@@ -2,9 +2,10 @@
 
 Each case sends raw bytes over a plain socket, reads everything until the peer closes (or resets,
 or a generous timeout), and asserts that both servers produced byte-identical output AND ended the
-connection the same way ("close" after 0 bytes is the failure answer of facts section 4; "reset"
-is what a refused oversized request looks like). Both sides load the same examples/functions.py;
-uWSGI also loads functions.lua, which no case calls except to show an unknown modifier1.
+connection the same way ("close" after 0 bytes is the failure answer of docs/protocol.md#failures;
+"reset" is what a refused oversized request looks like). Both sides load the same
+examples/functions.py; uWSGI also loads functions.lua, which no case calls except to show an unknown
+modifier1.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ BINARY = bytes(range(256))
 BODY_4096 = encode_array([b"echo", b"y" * 4088])
 
 CASES: dict[str, tuple[Sequence[bytes], dict[str, bool]]] = {
-    # normal calls, both modes, and the raw values of modifier2 (facts 3)
+    # normal calls, both modes, and the raw values of modifier2 (docs/protocol.md#responses)
     "hello-noargs": ([rpc(b"hello")], {}),
     "hello-args": ([rpc(b"hello", b"a", b"bb")], {}),
     "hello-raw": ([rpc(b"hello", b"a", b"bb", modifier2=1)], {}),
@@ -156,14 +157,14 @@ CASES: dict[str, tuple[Sequence[bytes], dict[str, bool]]] = {
     "echo-binary": ([rpc(b"echo", BINARY, b"\x00\xff")], {}),
     "echo-binary-raw": ([rpc(b"echo", BINARY, modifier2=1)], {}),
     "sleep-short": ([rpc(b"sleep", b"0.05")], {}),
-    # argument counts: 254 kept, the rest dropped silently (facts 2)
+    # argument counts: 254 kept, the rest dropped silently (docs/protocol.md#limits)
     "argc-0": ([rpc(b"argc")], {}),
     "argc-1": ([rpc(b"argc", X)], {}),
     "argc-254": ([rpc(b"argc", *[X] * 254)], {}),
     "argc-255": ([rpc(b"argc", *[X] * 255)], {}),
     "argc-300": ([rpc(b"argc", *[X] * 300)], {}),
     "argc-300-bad-tail": ([packet(173, encode_array([b"argc", *[X] * 254]) + b"\x09\x00ab")], {}),
-    # empty items: skipped in the middle, rejected at the end (facts 2)
+    # empty items: skipped in the middle, rejected at the end (docs/protocol.md#empty-items)
     "empty-middle": ([rpc(b"echo", b"a", b"", b"b")], {}),
     "empty-end": ([rpc(b"echo", b"a", b"")], {}),
     "empty-before-name": ([rpc(b"", b"echo", b"a")], {}),
@@ -171,12 +172,13 @@ CASES: dict[str, tuple[Sequence[bytes], dict[str, bool]]] = {
     "item-past-end": ([packet(173, b"\x05\x00echo\x09\x00ab")], {}),
     "empty-body": ([packet(173, b"")], {}),
     "zero-header": ([b"\x00\x00\x00\x00"], {}),
-    # results around the u16 limit: plain up to 65535, the modifier2-5 form above (facts 3)
+    # results around the u16 limit: plain up to 65535, the modifier2-5 form above
+    # (docs/protocol.md#responses)
     "big-65535": ([rpc(b"big", b"65535")], {}),
     "big-65536": ([rpc(b"big", b"65536")], {}),
     "big-100000": ([rpc(b"big", b"100000")], {}),
     "big-100000-raw": ([rpc(b"big", b"100000", modifier2=1)], {}),
-    # every failure is a 0-byte close (facts 4)
+    # every failure is a 0-byte close (docs/protocol.md#failures)
     "unknown-function": ([rpc(b"no_such_function", b"a")], {}),
     "raises": ([rpc(b"fail")], {}),
     "returns-str": ([rpc(b"text")], {}),
@@ -186,7 +188,7 @@ CASES: dict[str, tuple[Sequence[bytes], dict[str, bool]]] = {
     "nul-in-name": ([rpc(b"hello\x00junk", b"a")], {}),
     "name-256-bytes": ([rpc(b"h" * 256)], {}),
     "case-sensitive": ([rpc(b"HELLO")], {}),
-    # --buffer-size 4096: 4096 is fine, more is refused with a reset (facts 2)
+    # --buffer-size 4096: 4096 is fine, more is refused with a reset (docs/protocol.md#buffer-size)
     "body-4096": ([packet(173, BODY_4096)], {}),
     "body-4097": ([packet(173, BODY_4096 + b"z")], {}),
     "body-5000": ([rpc(b"echo", b"y" * 4994)], {}),
@@ -198,7 +200,7 @@ CASES: dict[str, tuple[Sequence[bytes], dict[str, bool]]] = {
     "split-header": ([rpc(b"hello", b"split")[:3], rpc(b"hello", b"split")[3:]], {}),
     "half-close-short-body": ([struct.pack("<BHB", 173, 20, 0) + b"\x05\x00hello"], {"shut": True}),
     "half-close-nothing": ([b""], {"shut": True}),
-    # ping (facts 5), other modifier1 values
+    # ping (docs/protocol.md#ping), other modifier1 values
     "ping": ([packet(100, b"")], {}),
     "ping-with-body": ([packet(100, b"abc", 7)], {}),
     "ping-over-buffer": ([packet(100, b"p" * 5000)], {}),
@@ -210,7 +212,8 @@ CASES: dict[str, tuple[Sequence[bytes], dict[str, bool]]] = {
         [packet(0, encode_vars({b"SERVER_PROTOCOL": b"HTTP/1.1", b"PATH_INFO": b"/"}))],
         {},
     ),
-    # modifier2 2: PATH_INFO -> HTTP; modifier2 3: XML-RPC, always 500 in 2.0 (facts 3)
+    # modifier2 2: PATH_INFO -> HTTP; modifier2 3: XML-RPC, always 500 in 2.0
+    # (docs/protocol.md#responses)
     "http-hello": ([http(PATH_INFO=b"/hello/a/b")], {}),
     "http-no-leading-slash": ([http(PATH_INFO=b"hello//a")], {}),
     "http-protocol-accept": (
@@ -299,7 +302,7 @@ def test_same_bytes_on_unix_sockets(unix_pair: Pair, case: str) -> None:
 
 
 def test_the_cases_say_something(plain: Pair) -> None:
-    """Guard against a vacuous suite: known answers really are what the fact sheet says."""
+    """Guard against a vacuous suite: known answers really are what docs/protocol.md says."""
     assert exchange(plain.bundled.node, [rpc(b"hello", b"a")]) == (
         b"\xad\x08\x00\x00Hello, a",
         "close",

@@ -65,7 +65,8 @@ def test_the_seed_lua_example(api: Blocking, node: str, mode: str) -> None:
 def test_zero_args_and_lua_numbers(api: Blocking, uwsgi_tcp: Uwsgi) -> None:
     assert api.call(uwsgi_tcp.node, "hello") == b"Hello, world"
     assert api.call(uwsgi_tcp.node, "argc") == b"0"
-    assert api.call(uwsgi_tcp.node, "answer") == b"42"  # Lua numbers arrive as text (facts 4)
+    # Lua numbers arrive as text (docs/protocol.md#failures)
+    assert api.call(uwsgi_tcp.node, "answer") == b"42"
 
 
 def test_254_args_arrive(api: Blocking, uwsgi_tcp: Uwsgi) -> None:
@@ -135,7 +136,7 @@ def test_a_big_body_against_the_default_buffer_names_buffer_size(
         api.call(uwsgi_tcp.node, "echo", arg)
     assert "--buffer-size" in str(info.value) and uwsgi_tcp.node in str(info.value)
     assert api.call(uwsgi_unix_big_buffer.node, "echo", arg) == arg
-    near_limit = b"y" * 65000  # near the 65535-byte body limit (facts 2)
+    near_limit = b"y" * 65000  # near the 65535-byte body limit (docs/protocol.md#limits)
     assert api.call(uwsgi_unix_big_buffer.node, "echo", near_limit) == near_limit
 
 

@@ -4,7 +4,8 @@
   TCP, a unix socket and an abstract socket; it prints ``[rpc result from "FUNC@NODE"] RESULT``.
 - ``uwsgi.rpc(NODE, ...)`` from a Python function inside a running real uWSGI, including a result
   over 65535 bytes (uWSGI's client reading our modifier2-5 large form).
-- nginx with ``uwsgi_modifier1 173; uwsgi_modifier2 1;`` and ``uwsgi_param`` lines (facts 6),
+- nginx with ``uwsgi_modifier1 173; uwsgi_modifier2 1;`` and ``uwsgi_param`` lines
+(docs/protocol.md#other-clients),
   answered the same by real uWSGI and by the bundled server, including the empty-item padding.
 """
 

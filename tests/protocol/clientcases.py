@@ -211,7 +211,8 @@ def test_truncated_and_malformed_answers(api: API) -> None:
     assert server.node in str(info.value)
 
 
-BIG_ARG = b"x" * 5000  # the request body is over uWSGI's default 4096-byte buffer (facts 2)
+# the request body is over uWSGI's default 4096-byte buffer (docs/protocol.md#buffer-size)
+BIG_ARG = b"x" * 5000
 BIG_CAUSE = (
     "the 5008-byte request is over the server's --buffer-size (uWSGI default 4096); "
     "start uWSGI with --buffer-size 65535"
@@ -309,7 +310,8 @@ def test_a_server_that_keeps_the_connection_open_still_answers(api: API) -> None
         server.stopping.wait(5)
 
     with peer(no_close) as server:
-        # the client waits only a short grace for the close (facts 3: uWSGI always closes)
+        # the client waits only a short grace for the close (docs/protocol.md#responses: uWSGI
+        # always closes)
         start = time.monotonic()
         assert api.call(server.node, "hello", timeout=5) == b"kept open"
         assert time.monotonic() - start < 2.5  # the grace, not the 5 s deadline

@@ -175,7 +175,8 @@ def reset_after(data: bytes) -> Script:
 
 
 def reject_big_header(conn: socket.socket, peer: Peer) -> None:
-    """uWSGI's answer to a body over --buffer-size: read the header only, then close (facts 2)."""
+    """uWSGI's answer to a body over --buffer-size: read the header only, then close
+    (docs/protocol.md#buffer-size)."""
     peer.requests.append(recv_exactly(conn, 4))
     reset(conn)
 

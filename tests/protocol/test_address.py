@@ -1,4 +1,5 @@
-"""Every form of the node syntax (design section 2): parsed, printed back, or refused clearly."""
+"""Every form of the node syntax (docs/design.md#nodes): parsed, printed back, or refused
+clearly."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Golden bytes and every limit of the sans-IO wire layer (shared/uwsgi-rpc-facts.md)."""
+"""Golden bytes and every limit of the sans-IO wire layer (docs/protocol.md)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from tests.protocol.wirehelp import every_split, large, packet, ping, read
 GOLDEN_HELLO = bytes.fromhex("ad 0e 00 00 05 00 68 65 6c 6c 6f 01 00 61 02 00 62 62")
 
 
-# ---- requests (facts 1 and 2) ----
+# ---- requests (docs/protocol.md#packets and #requests) ----
 
 
 def test_golden_request_from_the_fact_sheet() -> None:
@@ -115,7 +115,8 @@ def test_body_limit_at_its_boundary() -> None:
 
 
 def test_exceeds_default_buffer_at_4096() -> None:
-    # a body of exactly 4096 bytes fits uWSGI's default --buffer-size; 4097 does not (facts 2)
+    # a body of exactly 4096 bytes fits uWSGI's default --buffer-size; 4097 does not
+    # (docs/protocol.md#buffer-size)
     at = rpc_request("f", [b"x" * (4096 - 5)])
     over = rpc_request("f", [b"x" * (4096 - 4)])
     assert (len(at) - HEADER_SIZE, len(over) - HEADER_SIZE) == (4096, 4097)
@@ -157,7 +158,7 @@ def test_malformed_arrays_and_vars_raise_value_error(block: bytes) -> None:
         decode_vars(block)
 
 
-# ---- responses (facts 3 and 4) ----
+# ---- responses (docs/protocol.md#responses and #failures) ----
 
 BODY = b"Hello, a bb"
 GOOD = [
@@ -255,7 +256,7 @@ def test_cap_is_known_from_the_header_before_the_body() -> None:
         assert isinstance(result, tuple) and result[0] is ResponseTooLarge
 
 
-# ---- ping (facts 5) ----
+# ---- ping (docs/protocol.md#ping) ----
 
 
 def test_ping_request() -> None:

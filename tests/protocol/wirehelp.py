@@ -22,12 +22,14 @@ Verdict = Response | str | None | tuple[type[CallError], str]
 
 
 def packet(body: bytes) -> bytes:
-    """A plain modifier2-0 response, as uWSGI sends results of at most 65535 bytes (facts 3)."""
+    """A plain modifier2-0 response, as uWSGI sends results of at most 65535 bytes
+    (docs/protocol.md#responses)."""
     return pack_header(MODIFIER1_RPC, len(body), 0) + body
 
 
 def large(body: bytes) -> bytes:
-    """The modifier2-5 form: a CONTENT_LENGTH vars block, then the raw body (facts 3)."""
+    """The modifier2-5 form: a CONTENT_LENGTH vars block, then the raw body
+    (docs/protocol.md#responses)."""
     block = encode_vars({b"CONTENT_LENGTH": str(len(body)).encode()})
     return pack_header(MODIFIER1_RPC, len(block), 5) + block + body
 

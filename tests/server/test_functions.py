@@ -83,7 +83,7 @@ def test_wrong_argument_count_is_a_raise(table: FunctionTable) -> None:
 
 
 def test_name_is_a_c_string(table: FunctionTable) -> None:
-    # uWSGI compares the name with strcmp: a NUL ends it (facts 2)
+    # uWSGI compares the name with strcmp: a NUL ends it (docs/protocol.md#limits)
     assert table.invoke(b"hello\0junk", [b"x"]).result == b"Hello, x"
 
 

@@ -1,4 +1,4 @@
-"""`rpccli serve` stopping with calls in flight (QA F12): they get --grace to finish, a second
+"""`rpccli serve` stopping with calls in flight: they get --grace to finish, a second
 signal stops at once, and every call still running is dropped with a log line; exit 0 and the
 unix socket files removed either way.
 

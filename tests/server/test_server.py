@@ -212,7 +212,7 @@ def test_examples_override_demo_functions(tmp_path: Path) -> None:
 
 def test_format_event_lines() -> None:
     peer = "127.0.0.1:5000"
-    # the RESULT's size, as the client reports it, whatever the framing (QA F6)
+    # the RESULT's size, as the client reports it, whatever the framing
     ok = Event(peer, "rpc", 173, 0, b"hello", (b"a",), sent=12, size=8, total=12, elapsed=0.0012)
     assert format_event(ok) == "127.0.0.1:5000 hello('a') -> 8 bytes (1.2 ms)"
     raw_ok = Event(peer, "rpc", 173, 1, b"hello", (), sent=8, size=8, total=8, elapsed=0.001)

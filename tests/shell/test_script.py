@@ -32,7 +32,7 @@ def test_lines_run_in_order_with_exact_bytes(bundled_node: str) -> None:
 
 
 def test_raw_output_gives_one_line_per_call(bundled_node: str) -> None:
-    # QA F17: piped, N calls are N lines (an empty one for a failed call), not one blob
+    # piped, N calls are N lines (an empty one for a failed call), not one blob
     script = b"hello a\n# comment\n.timeout 3\nnope\nbig 3\n"
     result = shell(script, "--raw-output", bundled_node)
     assert result.returncode == 1
