@@ -19,7 +19,14 @@ import click
 
 from protocol.address import parse_address
 from protocol.errors import AddressError
-from protocol.server import DEFAULT_THREADS, Event, Server, format_event, new_event_loop
+from protocol.server import (
+    DEFAULT_THREADS,
+    Event,
+    Server,
+    ServerOptions,
+    format_event,
+    new_event_loop,
+)
 from protocol.server.functions import FunctionTable
 from protocol.visible import visible
 from protocol.wire import DEFAULT_BUFFER_SIZE
@@ -260,13 +267,13 @@ def serve(
         "threads": threads,
         "processes": processes,
     }
-    options = {
-        "buffer_size": buffer_size,
-        "socket_timeout": socket_timeout,
-        "threads": threads,
-        "grace": grace,
-        "on_event": None if quiet else log.event,
-    }
+    options = ServerOptions(
+        buffer_size=buffer_size,
+        socket_timeout=socket_timeout,
+        threads=threads,
+        grace=grace,
+        on_event=None if quiet else log.event,
+    )
     if files:
         table.opt["import"] = b",".join(str(f).encode() for f in files)
     if processes > 1:
@@ -282,12 +289,12 @@ def serve(
             on_respawn=lambda pid, status: log.line(
                 f"rpccli serve: worker {pid} died ({_status(status)}); starting another", fg="red"
             ),
-            **options,
+            options=options,
         )
     else:
         loop = new_event_loop(not no_uvloop)
         settings["loop"] = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
-        server = Server(table, binds, **options)  # type: ignore[arg-type]
+        server = options.server(table, binds)
         try:
             loop.run_until_complete(_run(server, log, table, settings))
         finally:

@@ -1,4 +1,5 @@
-"""House style as tests: ruff clean and formatted, mypy strict on protocol/."""
+"""House style as tests: ruff clean and formatted, mypy strict on protocol/ and rpccli/, no import
+circle."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def test_ruff_format() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_strict_protocol() -> None:
+def test_mypy_strict() -> None:
     result = run("mypy", "--no-incremental")
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -27,6 +27,7 @@ import errno
 import queue
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Final, cast
 
 from ..wire import DEFAULT_BUFFER_SIZE, HEADER_SIZE
@@ -42,6 +43,7 @@ __all__ = [
     "BackgroundServer",
     "Event",
     "Server",
+    "ServerOptions",
     "format_event",
     "new_event_loop",
     "serve_in_thread",
@@ -98,6 +100,36 @@ class _Workers:
     def stop(self) -> None:
         for _ in self._threads:
             self._jobs.put(None)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    """How a :class:`Server` serves, as one typed value (``rpccli serve`` builds it from its
+    options and hands it to every worker process)."""
+
+    buffer_size: int = DEFAULT_BUFFER_SIZE
+    socket_timeout: float = 4.0
+    threads: int = DEFAULT_THREADS
+    backlog: int = 1024
+    on_event: Callable[[Event], None] | None = None
+    grace: float = 0.0
+    max_held: int = DEFAULT_MAX_HELD
+
+    def server(
+        self, table: FunctionTable, binds: Iterable[str] = (), listeners: Sequence[Listener] = ()
+    ) -> Server:
+        return Server(
+            table,
+            binds,
+            buffer_size=self.buffer_size,
+            socket_timeout=self.socket_timeout,
+            threads=self.threads,
+            backlog=self.backlog,
+            on_event=self.on_event,
+            listeners=listeners,
+            grace=self.grace,
+            max_held=self.max_held,
+        )
 
 
 class Server:

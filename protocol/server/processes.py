@@ -20,9 +20,8 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Any
 
-from . import Server, new_event_loop
+from . import ServerOptions, new_event_loop
 from .functions import FunctionTable
 from .listen import Listener, bind
 
@@ -45,20 +44,20 @@ def serve_processes(
     *,
     processes: int,
     use_uvloop: bool = True,
-    backlog: int = 1024,
     on_ready: Callable[[list[str]], None] | None = None,
     on_respawn: Callable[[int, int], None] | None = None,
-    **options: Any,
+    options: ServerOptions | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM with ``processes`` forked workers; blocks.
 
     ``on_ready(nodes)`` runs in the parent once every socket listens; ``on_respawn(pid,
-    status)`` when a worker died and is replaced. ``options`` are :class:`Server`'s.
+    status)`` when a worker died and is replaced. Each worker serves with ``options``.
     """
+    options = options or ServerOptions()
     listeners: list[Listener] = []
     try:
         for text in binds:
-            listeners.append(bind(text, backlog=backlog))
+            listeners.append(bind(text, backlog=options.backlog))
     except BaseException:
         for listener in listeners:
             listener.close()
@@ -106,7 +105,7 @@ def serve_processes(
 
 
 def _spawn(
-    table: FunctionTable, listeners: list[Listener], use_uvloop: bool, options: dict[str, Any]
+    table: FunctionTable, listeners: list[Listener], use_uvloop: bool, options: ServerOptions
 ) -> int:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
@@ -132,10 +131,10 @@ def _spawn(
 
 
 def _worker(
-    table: FunctionTable, listeners: list[Listener], use_uvloop: bool, options: dict[str, Any]
+    table: FunctionTable, listeners: list[Listener], use_uvloop: bool, options: ServerOptions
 ) -> int:
     loop = new_event_loop(use_uvloop)
-    server = Server(table, listeners=listeners, **options)
+    server = options.server(table, listeners=listeners)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -150,6 +150,7 @@ class _Loop:
             call.reader = ResponseReader.for_request(
                 call.request, max_size=client.max_response, node=client.node
             )
+            sock: _socket.socket  # socket.socket for unix paths, its C base type for TCP
             try:
                 if family == socket.AF_UNIX:
                     # a unix connect does not complete later: do it blocking, it is immediate
