@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 from protocol.address import parse_addresses
 from protocol.errors import AddressError
+from protocol.nodes import STRATEGIES
 from rpccli.errors import ConfigError
 from rpccli.numbers import SECONDS, SIZE, BadNumber, Number
 from rpccli.paths import config_path
@@ -48,7 +49,6 @@ __all__ = [
     "resolve_nodes",
 ]
 
-STRATEGIES = ("first", "round-robin", "random", "best", "all")
 MODES = ("packet", "raw")
 OUTPUTS = ("auto", "bytes", "pretty", "json")
 #: the node word that means "the default node" (RPCCLI_NODE, else [defaults] node)

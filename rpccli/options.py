@@ -7,13 +7,13 @@ profile > ``[defaults]`` of the config file > built-in default (4 s, like uWSGI'
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 import click
 
 from protocol.client import DEFAULT_TIMEOUT, CallResult, Client
-from rpccli.config import Config, NodeSpec, load_config, resolve_nodes
+from rpccli.config import STRATEGIES, Config, NodeSpec, load_config, resolve_nodes
 from rpccli.numbers import SECONDS, SIZE
 
 __all__ = [
@@ -24,7 +24,9 @@ __all__ = [
     "complete_file_argument",
     "complete_node_lazily",
     "connection_options",
+    "group_options",
     "local_option",
+    "output_options",
     "settings_for",
     "timeout_options",
 ]
@@ -105,6 +107,40 @@ def local_option(func: F) -> F:
         default=None,
         help="Call in this process from a uWSGI function file (no NODE).",
     )(func)
+
+
+def group_options(*, fan_out: bool) -> Callable[[F], F]:
+    """-s/--strategy and --retry-unsafe: how a command uses a node group (``all``, the fan-out,
+    only where the command has one result per node to show)."""
+    choices = STRATEGIES if fan_out else tuple(s for s in STRATEGIES if s != "all")
+
+    def decorate(func: F) -> F:
+        func = click.option(
+            "--retry-unsafe",
+            is_flag=True,
+            help="Fail over even when the request may have reached the node.",
+        )(func)
+        return click.option(
+            "-s",
+            "--strategy",
+            type=click.Choice(choices),
+            default=None,
+            help="How to use several nodes (default first, or the profile's).",
+        )(func)
+
+    return decorate
+
+
+def output_options(formats: Sequence[str], *, auto: str, json: str) -> Callable[[F], F]:
+    """-o/--output and --json (short for -o json); ``auto`` says what -o auto picks."""
+
+    def decorate(func: F) -> F:
+        func = click.option("--json", "json_flag", is_flag=True, help=f"{json} (-o json).")(func)
+        return click.option(
+            "-o", "--output", type=click.Choice(formats), default=None, help=f"auto: {auto}."
+        )(func)
+
+    return decorate
 
 
 def connection_options(func: F) -> F:

@@ -50,14 +50,16 @@ from rpccli.batch.input import MAX_LINE, Job, LineReader, parse_line
 from rpccli.batch.lanes import CHUNK_END, ChunkSource, FrameSink, LaneFailed, run_lanes
 from rpccli.batch.output import BatchWriter
 from rpccli.batch.stop import Counts, Stop, counts_of, interrupted_line, not_sent, sigint_stops
-from rpccli.config import STRATEGIES, Config, load_config, resolve_nodes
+from rpccli.config import Config, load_config, resolve_nodes
 from rpccli.errors import InputError
 from rpccli.numbers import CONCURRENCY, LANES
 from rpccli.options import (
     Settings,
     complete_node_lazily,
     connection_options,
+    group_options,
     local_option,
+    output_options,
     settings_for,
 )
 from rpccli.output import Printer
@@ -126,22 +128,8 @@ class _Nodes:
 )
 @click.option("--raw", is_flag=True, help="Ask for raw answers (modifier2 1).")
 @connection_options
-@click.option(
-    "-s",
-    "--strategy",
-    type=click.Choice(STRATEGIES[:-1]),
-    default=None,
-    help="How each call uses several nodes (default first, or the profile's).",
-)
-@click.option("--retry-unsafe", is_flag=True, help="Fail over even after the request was sent.")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(BATCH_OUTPUTS),
-    default=None,
-    help="auto: pretty on a terminal, JSON Lines otherwise.",
-)
-@click.option("--json", "json_flag", is_flag=True, help="JSON Lines (-o json).")
+@group_options(fan_out=False)
+@output_options(BATCH_OUTPUTS, auto="pretty on a terminal, JSON Lines otherwise", json="JSON Lines")
 @click.option("--raw-output", is_flag=True, help="Each result and a newline (-o lines).")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
 @click.option(

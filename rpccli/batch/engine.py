@@ -150,7 +150,8 @@ class _Loop:
             call.reader = ResponseReader.for_request(
                 call.request, max_size=client.max_response, node=client.node
             )
-            sock: _socket.socket  # socket.socket for unix paths, its C base type for TCP
+            # socket.socket for unix paths, its C base type for TCP
+            sock: _socket.socket | None = None
             try:
                 if family == socket.AF_UNIX:
                     # a unix connect does not complete later: do it blocking, it is immediate
@@ -165,11 +166,12 @@ class _Loop:
                     sock = _socket.socket(family, _STREAM_NONBLOCK)
                     code = sock.connect_ex(sockaddr)
             except TimeoutError:
-                sock.close()
+                if sock is not None:
+                    sock.close()
                 self._failed(call, failures.connect_timed_out(client.node, client.connect_timeout))
                 continue
             except OSError as exc:
-                if "sock" in locals():
+                if sock is not None:
                     sock.close()
                 self._failed(call, failures.connect_failed(client.node, exc))
                 continue

@@ -19,7 +19,7 @@ from protocol.failures import shown
 from protocol.wire import DEFAULT_BUFFER_SIZE, exceeds_default_buffer, rpc_request
 from rpccli import exitcodes
 from rpccli.args import ARGUMENT_HELP, read_arguments
-from rpccli.config import STRATEGIES, Config, default_node_text, is_node_word, load_config
+from rpccli.config import Config, default_node_text, is_node_word, load_config
 from rpccli.errors import describe
 from rpccli.numbers import MODIFIER
 from rpccli.options import (
@@ -29,7 +29,9 @@ from rpccli.options import (
     complete_call_node,
     complete_file_argument,
     connection_options,
+    group_options,
     local_option,
+    output_options,
     settings_for,
 )
 from rpccli.output import FORMATS, Printer, is_terminal
@@ -184,25 +186,11 @@ def _output_option(json_flag: bool, output: str | None) -> str | None:
     help="Request modifier2 (0 packet, 1 raw; 4+ behave as raw).",
 )
 @connection_options
-@click.option(
-    "-s",
-    "--strategy",
-    type=click.Choice(STRATEGIES),
-    default=None,
-    help="How to use several nodes (default first, or the profile's).",
-)
-@click.option(
-    "--retry-unsafe",
-    is_flag=True,
-    help="Fail over even when the request may have reached the node.",
-)
-@click.option("--json", "json_flag", is_flag=True, help="One JSON object per call (-o json).")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(FORMATS),
-    default=None,
-    help="auto: pretty on a terminal, exact bytes otherwise (JSON Lines for -s all).",
+@group_options(fan_out=True)
+@output_options(
+    FORMATS,
+    auto="pretty on a terminal, exact bytes otherwise (JSON Lines for -s all)",
+    json="One JSON object per call",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Headers and timings on stderr.")
 @click.option(

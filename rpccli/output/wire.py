@@ -5,7 +5,6 @@ equivalents printed by ``--explain``. Pure functions from bytes to text (no IO, 
 from __future__ import annotations
 
 import hashlib
-import struct
 from collections.abc import Iterable, Sequence
 
 from protocol.address import Address, parse_address
@@ -361,7 +360,3 @@ def verbose_lines(result: CallResult) -> list[str]:
     lines.append(f"< body: {len(response.body)} bytes")
     lines.append(timing_line(result))
     return lines
-
-
-def header_bytes(modifier1: int, size: int, modifier2: int) -> bytes:
-    return struct.pack("<BHB", modifier1, size, modifier2)

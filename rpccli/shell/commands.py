@@ -50,9 +50,12 @@ def _none(shell: Shell, index: int, incomplete: str) -> list[Choice]:
 
 @dataclass(frozen=True, slots=True)
 class MetaCommand:
+    """One meta-command. ``handler`` None: the session runs it itself, on the words as bytes
+    (``.call``, whose arguments are a call's)."""
+
     name: str
     summary: str
-    handler: Handler
+    handler: Handler | None
     usage: str = ""
     aliases: tuple[str, ...] = ()
     complete: Completer = _none
@@ -351,15 +354,15 @@ def _verbose(shell: Shell, args: list[str]) -> int:
     return _flag("verbose", shell, args)
 
 
-@command(
+_CALL = MetaCommand(
     "call",
     "call a function whose name looks like a meta-command",
+    None,
     usage="FUNCTION [ARG ...]",
     complete=_complete_functions,
     max_args=256,
 )
-def _call(shell: Shell, args: list[str]) -> int:
-    raise AssertionError("handled by Shell._dispatch, which keeps the words as bytes")
+REGISTRY[_CALL.name] = _CALL
 
 
 def complete_path(incomplete: str) -> list[Choice]:

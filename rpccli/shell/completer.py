@@ -15,7 +15,7 @@ from prompt_toolkit.document import Document
 from rpccli.name_rule import is_offerable
 from rpccli.shell.commands import BARE, PREFIX, REGISTRY, Choice, complete_path, find, unique
 from rpccli.shell.keys import LONG_LINE
-from rpccli.shell.parse import split_partial
+from rpccli.words import split_partial
 
 if TYPE_CHECKING:
     from rpccli.shell.session import Shell

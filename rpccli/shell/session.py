@@ -27,7 +27,7 @@ from rpccli.output.wire import timing_line, verbose_lines
 from rpccli.shell import calls
 from rpccli.shell.commands import BARE, PREFIX, REGISTRY, find
 from rpccli.shell.listing import DEFAULT_LIST_FUNCTION, NameIndex
-from rpccli.shell.parse import Word, split_line
+from rpccli.words import Word, split_line
 
 __all__ = ["WAIT_NOTICE", "Flags", "LastCall", "Shell", "ShellExit"]
 
@@ -258,11 +258,11 @@ class Shell:
                     f"unknown meta-command {first.text}; .help lists them "
                     f"(.call {first.text} ... calls a function of that name)"
                 )
-        if meta is not None and meta.name == "call":
-            if len(words) < 2:
-                raise InputError(f"usage: {PREFIX}call FUNCTION [ARG ...]")
-            return self.call(words[1].value, words[2:])
         if meta is not None:
+            if meta.handler is None:  # .call: the words stay bytes
+                if len(words) < 2:
+                    raise InputError(f"usage: {PREFIX}{meta.name} {meta.usage}")
+                return self.call(words[1].value, words[2:])
             args = [w.text for w in words[1:]]
             if len(args) > meta.max_args:
                 usage = f" {meta.usage}" if meta.usage else ""

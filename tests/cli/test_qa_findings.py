@@ -234,7 +234,7 @@ def test_batch_json_error_messages_have_no_line_prefix(bundled_node: str) -> Non
 
 
 def test_batch_strategy_has_help() -> None:
-    assert "How each call uses several nodes" in run_cli("batch", "--help").text
+    assert "How to use several nodes" in run_cli("batch", "--help").text
 
 
 def test_control_characters_in_a_file_name_are_escaped() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rpccli.errors import InputError
-from rpccli.shell.parse import split_line, split_partial
+from rpccli.words import split_line, split_partial
 
 
 def values(line: str) -> list[bytes]:
