@@ -290,9 +290,13 @@ def _parse(file: Path, data: bytes) -> Config:
     return Config(path=file, defaults=_env_timeout(defaults), profiles=profiles, raw=doc_data)
 
 
-def default_node_text(config: Config) -> str | None:
-    """The default node: ``RPCCLI_NODE``, else ``node`` under [defaults]."""
-    return os.environ.get("RPCCLI_NODE", "").strip() or config.defaults.node
+def default_node_text(config: Config | None) -> str | None:
+    """The default node: ``RPCCLI_NODE``, else ``node`` under [defaults] (when the config could
+    be read)."""
+    env = os.environ.get("RPCCLI_NODE", "").strip()
+    if env or config is None:
+        return env or None
+    return config.defaults.node
 
 
 def resolve_nodes(text: str | None, config: Config) -> NodeSpec:

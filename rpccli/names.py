@@ -326,13 +326,6 @@ def known_nodes() -> list[str]:
     return nodes
 
 
-def _default_node(config: Config | None) -> str | None:
-    env = os.environ.get("RPCCLI_NODE", "").strip()
-    if env or config is None:
-        return env or None
-    return config.defaults.node
-
-
 def complete_node(
     ctx: click.Context | None, param: click.Parameter | None, incomplete: str
 ) -> list[CompletionItem]:
@@ -366,7 +359,9 @@ def complete_function(
         config = _config()
         node = ctx.params.get("node") if ctx is not None else None
         if not node or node.strip() == ".":  # "." is the default node, as in `rpccli call`
-            node = _default_node(config)
+            from rpccli.config import default_node_text
+
+            node = default_node_text(config)
         if not isinstance(node, str) or not node:
             return []
         return [
