@@ -23,7 +23,8 @@ from .errors import (
     RPCError,
     UsageError,
 )
-from .wire import Mode, RequestEncoder, Response, rpc_request
+from .reader import Response
+from .wire import Mode, RequestEncoder, rpc_request
 
 if TYPE_CHECKING:
     from .aio import AsyncClient

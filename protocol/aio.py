@@ -31,7 +31,8 @@ from .client import (
     Timings,
 )
 from .errors import CallError
-from .wire import PING_REQUEST, Mode, PingReader, ResponseReader
+from .reader import PingReader, ResponseReader
+from .wire import PING_REQUEST, Mode
 
 __all__ = ["AsyncClient", "new_event_loop", "run"]
 

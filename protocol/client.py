@@ -36,14 +36,12 @@ from . import failures
 from .address import Address, parse_address
 from .errors import CallError, NoResult
 from .limits import check_seconds, check_size
+from .reader import PingReader, Response, ResponseReader
 from .wire import (
     DEFAULT_MAX_RESPONSE,
     PING_REQUEST,
     Mode,
-    PingReader,
     RequestEncoder,
-    Response,
-    ResponseReader,
     check_mode,
     mode_modifier2,
 )

@@ -31,7 +31,7 @@ from protocol import failures
 from protocol.client import Client
 from protocol.errors import CallError, NoResult, RPCError
 from protocol.nodes import Health, may_retry
-from protocol.wire import ResponseReader
+from protocol.reader import ResponseReader
 from rpccli.batch.stop import Stop, wait_input
 from rpccli.errors import Interrupted
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from protocol.errors import NoResult, ProtocolError, RequestError, ResponseTooLarge
+from protocol.reader import Response
 from protocol.wire import (
     HEADER_SIZE,
     MAX_ARGS,
@@ -14,7 +15,6 @@ from protocol.wire import (
     PING_REQUEST,
     Header,
     RequestEncoder,
-    Response,
     check_mode,
     decode_array,
     decode_vars,

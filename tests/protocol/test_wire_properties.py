@@ -6,12 +6,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol.errors import NoResult, ProtocolError
+from protocol.reader import Response
 from protocol.wire import (
     HEADER_SIZE,
     MAX_ARGS,
     MODIFIER1_RPC,
     RequestEncoder,
-    Response,
     decode_array,
     decode_vars,
     encode_array,

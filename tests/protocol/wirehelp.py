@@ -6,16 +6,8 @@ from collections.abc import Iterable, Sequence
 from itertools import pairwise
 
 from protocol.errors import CallError
-from protocol.wire import (
-    DEFAULT_MAX_RESPONSE,
-    MODIFIER1_RPC,
-    Mode,
-    PingReader,
-    Response,
-    ResponseReader,
-    encode_vars,
-    pack_header,
-)
+from protocol.reader import PingReader, Response, ResponseReader
+from protocol.wire import DEFAULT_MAX_RESPONSE, MODIFIER1_RPC, Mode, encode_vars, pack_header
 
 #: what a reader made of some input: a Response / warning, or (error class, message)
 Verdict = Response | str | None | tuple[type[CallError], str]

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from protocol.reader import ResponseReader
 from protocol.server.functions import Outcome
 from protocol.server.requests import (
     Plan,
@@ -21,7 +22,7 @@ from protocol.server.requests import (
     ping_reply,
     plan,
 )
-from protocol.wire import ResponseReader, decode_array, encode_array, encode_vars
+from protocol.wire import decode_array, encode_array, encode_vars
 
 
 def items(*values: bytes) -> bytes:
