@@ -21,12 +21,11 @@ from contextlib import contextmanager
 
 import pytest
 
-from protocol.server import DEFAULT_MAX_HELD, Event, format_event, serve_in_thread
-from protocol.server.functions import FunctionTable
+from protocol.server import DEFAULT_MAX_HELD, format_event, serve_in_thread
 from protocol.wire import rpc_request
-from tests.conftest import DEMO_FUNCTIONS
 from tests.hostile.serve_abusers import Abuse, Probe, family, fd_count, memory, raise_fd_limit
 from tests.peers import ROOT, short_tmpdir, wait_until
+from tests.server.events import Recorder, demo_table
 
 BIG = 20_000_000
 MB = 1 << 20
@@ -126,28 +125,6 @@ def test_two_processes_serve_while_big_answers_wait() -> None:
             assert settle(pids, fds, timeout=10) == fds
         finally:
             abuse.close()
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.changed = threading.Condition()
-
-    def __call__(self, event: Event) -> None:
-        with self.changed:
-            self.events.append(event)
-            self.changed.notify_all()
-
-    def wait_for(self, count: int, timeout: float = 10) -> list[Event]:
-        with self.changed:
-            assert self.changed.wait_for(lambda: len(self.events) >= count, timeout)
-            return list(self.events)
-
-
-def demo_table() -> FunctionTable:
-    table = FunctionTable()
-    table.load_file(DEMO_FUNCTIONS)
-    return table
 
 
 def non_reader(node: str) -> socket.socket:

@@ -13,32 +13,10 @@ import pytest
 from protocol import Client
 from protocol.errors import NoResult, UsageError
 from protocol.server import BackgroundServer, Event, format_event, serve_in_thread
-from protocol.server.functions import FunctionTable
 from protocol.server.listen import BindError
 from tests.conftest import DEMO_FUNCTIONS, EXAMPLE_FUNCTIONS
 from tests.peers import short_tmpdir
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.changed = threading.Condition()
-
-    def __call__(self, event: Event) -> None:
-        with self.changed:
-            self.events.append(event)
-            self.changed.notify_all()
-
-    def wait_for(self, count: int) -> list[Event]:
-        with self.changed:
-            assert self.changed.wait_for(lambda: len(self.events) >= count, 10)
-            return list(self.events)
-
-
-def demo_table() -> FunctionTable:
-    table = FunctionTable()
-    table.load_file(DEMO_FUNCTIONS)
-    return table
+from tests.server.events import Recorder, demo_table
 
 
 @pytest.fixture(scope="module")
