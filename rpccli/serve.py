@@ -31,7 +31,7 @@ from protocol.server.functions import FunctionTable
 from protocol.visible import visible
 from protocol.wire import DEFAULT_BUFFER_SIZE
 from rpccli.numbers import BUFFER_SIZE, GRACE, PROCESSES, SECONDS, THREADS
-from rpccli.output import write_line
+from rpccli.output import color_allowed, write_line
 
 __all__ = ["DEFAULT_BIND", "DEMO_FUNCTIONS", "build_table", "serve"]
 
@@ -258,7 +258,7 @@ def serve(
     """
     if no_demo and not files:
         raise click.UsageError("--no-demo without FILE.py would serve nothing")
-    log = _Log(quiet, verbose, color=sys.stderr.isatty())
+    log = _Log(quiet, verbose, color=sys.stderr.isatty() and color_allowed())
     table = build_table(files, demo=not no_demo, warning=warning, log=log.message)
     binds = binds or (DEFAULT_BIND,)
     settings: dict[str, object] = {

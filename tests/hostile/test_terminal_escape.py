@@ -435,10 +435,11 @@ uwsgi.register_rpc("logs", logs)
 """
 
 
-def test_serve_log_escapes_what_clients_send(tmp_path: Path) -> None:
+@pytest.mark.parametrize("color", [False, True], ids=["no-color", "color"])
+def test_serve_log_escapes_what_clients_send(tmp_path: Path, color: bool) -> None:
     functions = tmp_path / "logging_functions.py"
     functions.write_text(LOGGING_FUNCTIONS)
-    env = _env(tmp_path, color=True)
+    env = _env(tmp_path, color=color)
     master, slave = os.openpty()
     _set_size(slave)
     proc = subprocess.Popen(
@@ -484,6 +485,8 @@ def test_serve_log_escapes_what_clients_send(tmp_path: Path) -> None:
         os.close(master)
     out = bytes(received).decode("utf-8", "surrogateescape")
     assert_clean(out)
+    if not color:  # NO_COLOR: not even the log's own colours
+        assert "\x1b[" not in out
     out = plain(out)
     assert "no\\x1b]0;PWNTITLE\\x07\\x1b[2JCLEARED\\u009b2JCSICLEAR\\u202eDESREVER(" in out
     assert "\\x1b[31mREDTEXT SHOWN\\x08" in out  # what the function logged
