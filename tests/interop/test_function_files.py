@@ -2,7 +2,8 @@
 
 Both sides load the same files from tests/interop/function_files/ with 2 processes; uWSGI runs
 with --master --plugins signal,cache and the caches the files name. Every call, ping and signal
-packet must get the same answer from both (docs/serve.md#the-uwsgi-api, docs/protocol.md#other-packets).
+packet must get the same answer from both (docs/serve.md#the-uwsgi-api,
+docs/protocol.md#other-packets).
 """
 
 from __future__ import annotations

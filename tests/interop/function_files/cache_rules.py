@@ -7,7 +7,7 @@ def outcome(step):
     try:
         return repr(step())
     except Exception as exc:
-        return "%s: %s" % (type(exc).__name__, exc)
+        return f"{type(exc).__name__}: {exc}"
 
 
 def handler(num):

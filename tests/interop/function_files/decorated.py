@@ -1,4 +1,4 @@
-"""A real-world-shaped function file: uwsgidecorators for RPC, signals, a timer, a lock, postfork."""
+"""A real-world-shaped function file: uwsgidecorators for RPC, signals, timer, lock, postfork."""
 
 import uwsgi
 from uwsgidecorators import lock, postfork, rpc, signal, timer
@@ -16,7 +16,7 @@ def on_17(num):
 
 @signal(18, target="workers")
 def on_18(num):
-    uwsgi.cache_update("sig18-%d" % uwsgi.worker_id(), b"ran")
+    uwsgi.cache_update(f"sig18-{uwsgi.worker_id()}", b"ran")
 
 
 @rpc("fire")
@@ -38,7 +38,7 @@ def warn(text):
 
 @rpc("whoami")
 def whoami():
-    return ("%d/%d" % (uwsgi.worker_id(), uwsgi.numproc)).encode()
+    return f"{uwsgi.worker_id()}/{uwsgi.numproc}".encode()
 
 
 @timer(1)
@@ -56,4 +56,4 @@ uwsgi.register_rpc("locked", locked)
 
 @postfork
 def after_fork():
-    uwsgi.cache_update("postfork-%d" % uwsgi.worker_id(), b"ran")
+    uwsgi.cache_update(f"postfork-{uwsgi.worker_id()}", b"ran")
