@@ -25,12 +25,15 @@ def _uwsgi() -> Any:
     return sys.modules["uwsgi"]
 
 
-_postfork: list[tuple[int, _Fn]] = []
+def _chain() -> list[tuple[int, _Fn]]:
+    from .shim import current_table
+
+    return current_table().postfork  # each table its own: the files it loaded
 
 
-def run_postfork(worker_id: int) -> None:
+def run_postfork(chain: list[tuple[int, _Fn]], worker_id: int) -> None:
     """Run the ``@postfork`` functions, as uWSGI does in each worker after forking it."""
-    for wid, fn in list(_postfork):
+    for wid, fn in list(chain):
         if wid <= 0 or wid == worker_id:
             fn()
 
@@ -38,7 +41,7 @@ def run_postfork(worker_id: int) -> None:
 class postfork:
     def __init__(self, f: _Fn | int) -> None:
         if callable(f):
-            _postfork.append((0, f))
+            _chain().append((0, f))
             self.f: _Fn | None = f
         else:
             self.f, self.wid = None, int(f)
@@ -46,7 +49,7 @@ class postfork:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.f is None:  # @postfork(wid)
             self.f = args[0]
-            _postfork.append((self.wid, self.f))
+            _chain().append((self.wid, self.f))
             return self
         return self.f(*args, **kwargs)
 
@@ -203,7 +206,6 @@ def build_decorators() -> types.ModuleType:
         "spoolraw": _spool,
         "spoolforever": _spool,
         "get_free_signal": get_free_signal,
-        "postfork_chain": _postfork,
         "RPCCLI_SHIM": True,
     }
     for name in ("mule", "muleloop", "mulemsg", "farm", "erlang"):

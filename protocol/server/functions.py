@@ -110,6 +110,8 @@ class FunctionTable:
         self.masterpid = os.getpid()
         self.signals = SignalHub(self)
         self._dropped: set[str] = set()
+        #: ``@postfork`` functions and the worker they are for (0 = every worker)
+        self.postfork: list[tuple[int, Callable[[], object]]] = []
         #: what ``uwsgi.opt`` shows to function files; the server adds its options
         self.opt: dict[str, bytes | bool] = {}
         self.files: list[Path] = []
@@ -154,7 +156,7 @@ class FunctionTable:
         self.worker_id, self.numproc = worker_id, numproc
         with active(self):
             try:
-                run_postfork(worker_id)
+                run_postfork(self.postfork, worker_id)
             except Exception:
                 self.log(traceback.format_exc().rstrip("\n"))
 

@@ -114,7 +114,13 @@ def test_decorators_signals_timer_and_shared_state(node_of) -> None:  # type: ig
     assert client.call("hello") == b"hello world"
     assert client.call("locked", "x") == b"locked x"
     # numproc is 2 and both workers answer, with worker ids 1 and 2
-    seen = {client.call("whoami") for _ in range(60)}
+    seen: set[bytes | None] = set()
+
+    def both_answered() -> bool:
+        seen.update(client.call("whoami") for _ in range(20))
+        return len(seen) == 2
+
+    wait_until(both_answered, timeout=10, what="both workers")  # a worker may start late
     assert seen == {b"1/2", b"2/2"}
     # @postfork ran in each worker; the cache is shared, so any worker sees both
     for _ in range(10):
@@ -126,6 +132,12 @@ def test_decorators_signals_timer_and_shared_state(node_of) -> None:  # type: ig
     assert client.call("fire", "18") == b"fired"
     for wid in (1, 2):
         wait_until(lambda w=wid: client.call("get", f"sig18-{w}") == b"ran", timeout=5)
+    # "active-workers" reaches each worker too, "worker2" only worker 2 (sent from outside)
+    assert raw(node, 110, 20) == raw(node, 110, 19) == b"\xff\x00\x00\x01"
+    for wid in (1, 2):
+        wait_until(lambda w=wid: client.call("get", f"sig20-{w}") == b"ran", timeout=5)
+    wait_until(lambda: client.call("get", "sig19-2") == b"ran", timeout=5, what="signal 19")
+    assert client.call("get", "sig19-1") == b"-"
     # modifier1 110 from outside: registered, unregistered, 0 and 255 all answer ff 00 00 01
     for num in (17, 99, 0, 255):
         assert raw(node, 110, num) == b"\xff\x00\x00\x01"

@@ -19,6 +19,16 @@ def on_18(num):
     uwsgi.cache_update(f"sig18-{uwsgi.worker_id()}", b"ran")
 
 
+@signal(19, target="worker2")
+def on_19(num):
+    uwsgi.cache_update(f"sig19-{uwsgi.worker_id()}", b"ran")
+
+
+@signal(20, target="active-workers")
+def on_20(num):
+    uwsgi.cache_update(f"sig20-{uwsgi.worker_id()}", b"ran")
+
+
 @rpc("fire")
 def fire(num):
     uwsgi.signal(int(num))
