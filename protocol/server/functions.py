@@ -16,6 +16,12 @@ The shim copies what real uWSGI 2.0.21 does under Python 3, checked in a live uW
 - ``rpc_list()`` is a tuple of bytes names in registration order; ``set_warning_message(str)``.
 - ``opt`` is a dict of str -> bytes (True for flags), as real uWSGI fills it from its options.
 
+Beyond RPC, the table holds what the rest of the uWSGI API needs: :attr:`FunctionTable.signals`
+(:mod:`.signals`: signals, timers, cron, file monitors), :attr:`FunctionTable.shared`
+(:mod:`.shared`: the warning, caches and lock that ``--processes`` workers share), the worker id
+and ``numproc``; :mod:`.api` and :mod:`.decorators` are the calls and ``uwsgidecorators`` built
+on them (docs/serve.md#the-uwsgi-api).
+
 :meth:`FunctionTable.invoke` applies the Python 3 result rule (docs/protocol.md#failures): only
 a non-empty ``bytes`` result is delivered; everything else becomes a 0-byte close, and
 ``Outcome.reason`` says why, which real uWSGI never does.
