@@ -49,10 +49,12 @@ def build_table(
     demo: bool = True,
     warning: str | None = None,
     log: object = None,
+    processes: int = 1,
 ) -> FunctionTable:
     """A FunctionTable with the demo functions (unless ``demo=False``) and then ``files``
     (a later file replaces a function of the same name, as uWSGI's re-registration does)."""
     table = FunctionTable(log=log)  # type: ignore[arg-type]
+    table.numproc = processes  # uwsgi.numproc while the files load, as in uWSGI
     if demo:
         table.load_file(DEMO_FUNCTIONS)
     for path in files:
@@ -259,7 +261,9 @@ def serve(
     if no_demo and not files:
         raise click.UsageError("--no-demo without FILE.py would serve nothing")
     log = _Log(quiet, verbose, color=sys.stderr.isatty() and color_allowed())
-    table = build_table(files, demo=not no_demo, warning=warning, log=log.message)
+    table = build_table(
+        files, demo=not no_demo, warning=warning, log=log.message, processes=processes
+    )
     binds = binds or (DEFAULT_BIND,)
     settings: dict[str, object] = {
         "buffer_size": buffer_size,

@@ -195,6 +195,8 @@ class Server:
 
     async def start(self) -> list[str]:
         self.loop = asyncio.get_running_loop()
+        if self.table.worker_id == 0:  # one process serving: it is worker 1 of 1
+            self.table.become_worker(1, self.table.numproc)
         if self.threads > 0:
             self.workers = _Workers(self.loop, self.threads)
         try:

@@ -298,6 +298,8 @@ class Connection:
         server = self._server
         step = plan(modifier1, modifier2, body, warning=server.table.warning)
         if step.function is None:
+            if step.kind == "signal":
+                server.table.signals.send(modifier2)
             self._answer_in_loop(step, (step.immediate,) if step.immediate else (), None)
         elif server.workers is None:
             parts, outcome = run(server.table, step)

@@ -16,6 +16,12 @@ The shim copies what real uWSGI 2.0.21 does under Python 3, checked in a live uW
 - ``rpc_list()`` is a tuple of bytes names in registration order; ``set_warning_message(str)``.
 - ``opt`` is a dict of str -> bytes (True for flags), as real uWSGI fills it from its options.
 
+Beyond RPC, the table holds what the rest of the uWSGI API needs: :attr:`FunctionTable.signals`
+(:mod:`.signals`: signals, timers, cron, file monitors), :attr:`FunctionTable.shared`
+(:mod:`.shared`: the warning, caches and lock that ``--processes`` workers share), the worker id
+and ``numproc``; :mod:`.api` and :mod:`.decorators` are the calls and ``uwsgidecorators`` built
+on them (docs/serve.md#the-uwsgi-api).
+
 :meth:`FunctionTable.invoke` applies the Python 3 result rule (docs/protocol.md#failures): only
 a non-empty ``bytes`` result is delivered; everything else becomes a 0-byte close, and
 ``Outcome.reason`` says why, which real uWSGI never does.
@@ -33,12 +39,16 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ..errors import RPCError, UsageError
 from ..visible import visible
 from ..wire import DEFAULT_BUFFER_SIZE, MAX_ARGS, MAX_NAME
 from .shim import _active, _fallback, active, current_table, install_shim
+from .signals import SignalHub
+
+if TYPE_CHECKING:
+    from .shared import SharedState
 
 __all__ = [
     "DEFAULT_RPC_MAX",
@@ -98,7 +108,16 @@ class FunctionTable:
         self.rpc_max = rpc_max
         self.socket_timeout = socket_timeout
         self.buffer_size = buffer_size
-        self.warning: str | None = None
+        self._warning: str | None = None
+        self._shared: SharedState | None = None
+        #: ``uwsgi.worker_id()``: 0 while files load (uWSGI's master), then 1..numproc
+        self.worker_id = 0
+        self.numproc = 1
+        self.masterpid = os.getpid()
+        self.signals = SignalHub(self)
+        self._dropped: set[str] = set()
+        #: ``@postfork`` functions and the worker they are for (0 = every worker)
+        self.postfork: list[tuple[int, Callable[[], object]]] = []
         #: what ``uwsgi.opt`` shows to function files; the server adds its options
         self.opt: dict[str, bytes | bool] = {}
         self.files: list[Path] = []
@@ -111,6 +130,47 @@ class FunctionTable:
 
     def __repr__(self) -> str:
         return f"<FunctionTable {len(self._functions)} functions from {len(self.files)} files>"
+
+    @property
+    def warning(self) -> str | None:
+        """The ping warning; with :attr:`shared` state, the one every worker shares."""
+        if self._shared is not None:
+            return self._shared.get_warning()
+        return self._warning
+
+    @warning.setter
+    def warning(self, text: str | None) -> None:
+        self._warning = text
+        if self._shared is not None:
+            self._shared.set_warning(text)
+
+    @property
+    def shared(self) -> SharedState:
+        """The caches, lock and warning uWSGI keeps in shared memory (made on first use; made
+        before forking, it is shared by the forked workers)."""
+        if self._shared is None:
+            from .shared import SharedState
+
+            self._shared = SharedState()
+            self._shared.set_warning(self._warning)
+        return self._shared
+
+    def become_worker(self, worker_id: int, numproc: int) -> None:
+        """This process now serves as worker ``worker_id`` of ``numproc``: @postfork runs."""
+        from .decorators import run_postfork
+
+        self.worker_id, self.numproc = worker_id, numproc
+        with active(self):
+            try:
+                run_postfork(self.postfork, worker_id)
+            except Exception:
+                self.log(traceback.format_exc().rstrip("\n"))
+
+    def not_emulated(self, what: str) -> None:
+        """One log line, once per kind, for a uWSGI feature accepted but not emulated."""
+        if what not in self._dropped:
+            self._dropped.add(what)
+            self.log(f"rpccli: {what}: accepted, not emulated outside uWSGI")
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -143,6 +203,12 @@ class FunctionTable:
             sys.modules.pop(module_name, None)
             raise FunctionFileError(
                 f"cannot load function file {file}: SyntaxError: {exc.msg} (line {exc.lineno})"
+            ) from None
+        except SystemExit as exc:
+            sys.modules.pop(module_name, None)
+            where = _last_line_in(exc, str(file))
+            raise FunctionFileError(
+                f"function file {file} exited while loading (SystemExit({exc.code!r})){where}"
             ) from None
         except Exception as exc:
             sys.modules.pop(module_name, None)

@@ -91,6 +91,8 @@ def _format(event: Event) -> str:
         if event.kind == "http":
             return f"{event.peer} {call} -> {event.sent} bytes HTTP ({event.reason or 'ok'}, {ms})"
         return f"{event.peer} {call}{mode} -> 0-byte close: {event.reason} ({ms})"
+    if event.kind == "signal":
+        return f"{event.peer} signal {event.modifier2} -> queued"
     if event.kind == "stopping":
         return f"{event.peer} stopping: {event.reason}"
     if event.sent:

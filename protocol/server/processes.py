@@ -6,8 +6,11 @@ sockets. The parent respawns a worker that dies, and on SIGINT/SIGTERM stops the
 gives its running calls the server's ``grace``; another signal to the parent is passed on and
 stops them at once) and removes the unix socket files. POSIX only (``os.fork``).
 
-As in uWSGI, a function registered or a warning set at runtime inside one worker exists only in
-that worker.
+As in uWSGI, a function registered at runtime inside one worker exists only in that worker, while
+the ping warning, the caches and the user lock are shared (:mod:`.shared`), ``uwsgi.numproc`` is
+N and ``uwsgi.worker_id()`` 1..N. Signals travel as uWSGI's do: a worker writes the number to the
+parent's pipe, the parent routes it by the handler's target to one pipe all workers read (any
+worker) or to each target worker's own pipe (:mod:`.signals`).
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import select
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from types import FrameType
@@ -24,6 +29,7 @@ from types import FrameType
 from . import ServerOptions, new_event_loop
 from .functions import FunctionTable
 from .listen import Listener, bind
+from .signals import route_targets
 
 __all__ = ["serve_processes"]
 
@@ -62,13 +68,16 @@ def serve_processes(
         for listener in listeners:
             listener.close()
         raise
+    table.numproc = processes
+    table.shared  # noqa: B018 - made before forking, so every worker shares it
+    pipes = _Pipes(table, processes)
     saved = {sig: signal.signal(sig, _raise_stop) for sig in _STOP_SIGNALS}
     children: dict[int, int] = {}
     try:
         if on_ready is not None:
             on_ready([listener.node for listener in listeners])
         for number in range(processes):
-            children[_spawn(table, listeners, use_uvloop, options)] = number
+            children[_spawn(table, listeners, use_uvloop, options, pipes, number)] = number
         while True:
             pid, status = os.wait()
             number = children.pop(pid, -1)
@@ -77,7 +86,7 @@ def serve_processes(
             if on_respawn is not None:
                 on_respawn(pid, status)
             time.sleep(0.2)  # a worker that dies at once must not become a fork storm
-            children[_spawn(table, listeners, use_uvloop, options)] = number
+            children[_spawn(table, listeners, use_uvloop, options, pipes, number)] = number
     except _Stop:
         pass
     finally:
@@ -102,10 +111,82 @@ def serve_processes(
             del children[pid]
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+        pipes.close()
+
+
+class _Pipes:
+    """uWSGI's signal pipes: workers -> parent, parent -> any worker, parent -> worker N."""
+
+    def __init__(self, table: FunctionTable, processes: int) -> None:
+        self.table = table
+        self.processes = processes
+        self.to_master = os.pipe()
+        self.to_any = os.pipe()
+        self.to_worker = [os.pipe() for _ in range(processes)]
+        for fd in (self.to_master[0], self.to_any[0], *(r for r, _ in self.to_worker)):
+            os.set_blocking(fd, False)
+        table.signals.router = self.route
+        thread = threading.Thread(target=self._route_loop, name="rpccli-signals", daemon=True)
+        thread.start()
+
+    def route(self, number: int) -> None:
+        """In the parent: deliver a signal to the workers its handler's target names."""
+        where = route_targets(self.table.signals.target(number), self.processes)
+        if isinstance(where, str):
+            self.table.log(where.replace("signal to", f"signal {number} to"))
+            return
+        for wid in where:
+            fd = self.to_any[1] if wid == 0 else self.to_worker[wid - 1][1]
+            with contextlib.suppress(OSError):
+                os.write(fd, bytes([number]))
+
+    def _route_loop(self) -> None:
+        fd = self.to_master[0]
+        while True:
+            try:
+                select.select([fd], [], [])
+                data = os.read(fd, 256)
+            except BlockingIOError:
+                continue
+            except OSError:
+                return  # closed: the server stopped
+            for number in data:
+                self.route(number)
+
+    def worker(self, number: int) -> None:
+        """In worker ``number`` (0-based): raise signals through the parent, run those routed
+        here in a thread of their own."""
+        self.table.signals.router = None
+        self.table.signals.master_fd = self.to_master[1]
+        mine = [self.to_any[0], self.to_worker[number][0]]
+
+        def receive() -> None:
+            while True:
+                ready, _, _ = select.select(mine, [], [])
+                for fd in ready:
+                    try:
+                        data = os.read(fd, 256)
+                    except BlockingIOError:
+                        continue  # another worker took it
+                    for signum in data:
+                        self.table.signals.run_soon(signum)
+
+        threading.Thread(target=receive, name="rpccli-signals", daemon=True).start()
+
+    def close(self) -> None:
+        for r, w in (self.to_master, self.to_any, *self.to_worker):
+            for fd in (r, w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
 
 def _spawn(
-    table: FunctionTable, listeners: list[Listener], use_uvloop: bool, options: ServerOptions
+    table: FunctionTable,
+    listeners: list[Listener],
+    use_uvloop: bool,
+    options: ServerOptions,
+    pipes: _Pipes,
+    number: int,
 ) -> int:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
@@ -119,6 +200,8 @@ def _spawn(
         # SIGTERM, so a worker must not count it as a second signal too
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        pipes.worker(number)
+        table.become_worker(number + 1, pipes.processes)
         code = _worker(table, listeners, use_uvloop, options)
     except BaseException:  # pragma: no cover - reported by the parent as a respawn
         import traceback

@@ -18,6 +18,7 @@ from ..wire import (
     HEADER,
     MODIFIER1_PING,
     MODIFIER1_RPC,
+    MODIFIER1_SIGNAL,
     MODIFIER2_LARGE,
     encode_vars,
 )
@@ -26,6 +27,7 @@ from .functions import FunctionTable, Outcome
 __all__ = [
     "MAX_ITEMS",
     "MAX_VARS",
+    "SIGNAL_QUEUED",
     "WARNING_LIMIT",
     "Plan",
     "answer",
@@ -45,6 +47,8 @@ MAX_VARS: Final = 128
 WARNING_LIMIT: Final = 80
 #: modifier1 0 is the Python (WSGI) plugin; with no WSGI app loaded uWSGI answers a 500 page
 MODIFIER1_WSGI: Final = 0
+#: what uWSGI with a master answers to every signal packet, registered or not
+SIGNAL_QUEUED: Final = b"\xff\x00\x00\x01"
 _SERVER_ERROR: Final = b"Internal Server Error"
 
 
@@ -162,7 +166,7 @@ class Plan:
     args: tuple[bytes, ...] = ()
     immediate: bytes = b""
     reason: str | None = None
-    kind: str = "rpc"  # rpc | http | ping | wsgi | unserved
+    kind: str = "rpc"  # rpc | http | ping | signal | wsgi | unserved
     protocol: bytes | None = None
     accept: bytes | None = None
 
@@ -176,6 +180,15 @@ def plan(modifier1: int, modifier2: int, body: bytes, *, warning: str | None = N
         return Plan(modifier1, modifier2, immediate=reply, reason=text, kind="ping")
     if modifier1 == MODIFIER1_WSGI:
         return _plan_wsgi(modifier2, body)
+    if modifier1 == MODIFIER1_SIGNAL:
+        # the body is read and ignored; the signal is queued for the master to route
+        return Plan(
+            modifier1,
+            modifier2,
+            immediate=SIGNAL_QUEUED,
+            reason=f"signal {modifier2}",
+            kind="signal",
+        )
     if modifier1 != MODIFIER1_RPC:
         return Plan(
             modifier1,
@@ -233,7 +246,11 @@ def _plan_http(modifier2: int, body: bytes) -> Plan:
     pieces = [p for p in path.split(b"\0", 1)[0].split(b"/") if p]
     if not pieces:
         return Plan(
-            MODIFIER1_RPC, modifier2, immediate=error, reason="empty PATH_INFO", kind="http"
+            MODIFIER1_RPC,
+            modifier2,
+            immediate=error,
+            reason="empty PATH_INFO",
+            kind="http",
         )
     return Plan(
         MODIFIER1_RPC,

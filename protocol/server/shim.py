@@ -10,7 +10,6 @@ this context's, else the last one that loaded a file); what each one copies of r
 from __future__ import annotations
 
 import contextvars
-import os
 import socket
 import sys
 import types
@@ -98,7 +97,7 @@ def _log(message: str) -> bool:
 
 
 def _worker_id() -> int:
-    return 1
+    return _table().worker_id
 
 
 def _mule_id() -> int:
@@ -106,7 +105,7 @@ def _mule_id() -> int:
 
 
 def _masterpid() -> int:
-    return os.getpid()
+    return _table().masterpid
 
 
 def _false() -> bool:
@@ -122,9 +121,11 @@ def _module_getattr(name: str) -> Any:
         return table.buffer_size
     if name == "started_on":
         return table.started_on
+    if name == "numproc":
+        return table.numproc
     raise AttributeError(
         f"the rpccli uwsgi shim has no attribute {name!r} "
-        "(it provides the RPC subset: register_rpc, rpc, call, rpc_list, set_warning_message, ...)"
+        "(docs/serve.md#the-uwsgi-api lists what it provides)"
     )
 
 
@@ -144,23 +145,29 @@ def _build_shim() -> types.ModuleType:
         "masterpid": _masterpid,
         "i_am_the_spooler": _false,
         "is_a_reload": _false,
-        "numproc": 1,
         "version": SHIM_VERSION,
         "version_info": _VERSION_INFO,
         "hostname": socket.gethostname().encode(),
         "magic_table": {},
         "applications": None,
     }
+    from .api import API  # the emulated calls beyond RPC (caches, signals, locks ...)
+
+    values.update(API)
     for key, value in values.items():
         setattr(shim, key, value)
     return shim
 
 
 def install_shim() -> types.ModuleType:
-    """Put the shim into ``sys.modules['uwsgi']`` unless a real uwsgi module is already there."""
+    """Put the shim into ``sys.modules['uwsgi']`` unless a real uwsgi module is already there,
+    and with it rpccli's ``uwsgidecorators`` (even when Debian's is installed)."""
     current = sys.modules.get("uwsgi")
-    if current is not None:
-        return current
-    shim = _build_shim()
-    sys.modules["uwsgi"] = shim
-    return shim
+    if current is None:
+        current = _build_shim()
+        sys.modules["uwsgi"] = current
+    if getattr(current, "RPCCLI_SHIM", False) and "uwsgidecorators" not in sys.modules:
+        from .decorators import build_decorators
+
+        sys.modules["uwsgidecorators"] = build_decorators()
+    return current

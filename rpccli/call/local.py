@@ -38,6 +38,7 @@ class LocalFunctions:
         self.node = local_node(path)
         self.table = FunctionTable(log=log)
         self.table.load_file(self.path)
+        self.table.become_worker(1, 1)  # calls run in worker 1, after @postfork, as in uWSGI
         self.last_traceback: str | None = None
 
     def names(self) -> list[str]:

@@ -43,6 +43,7 @@ def _start_pair(
     python: Sequence[Path], *, socket_timeout: int | None = None, socket_kind: str = "tcp"
 ) -> Pair:
     extra = ["--socket-timeout", str(socket_timeout)] if socket_timeout else []
+    extra += ["--plugins", "signal"]  # modifier1 110 (docs/protocol.md#other-packets)
     real = start_uwsgi(python=python, lua=(LUA_FUNCTIONS,), extra=extra, socket_kind=socket_kind)
     table = FunctionTable()
     for path in python:
@@ -206,6 +207,11 @@ CASES: dict[str, tuple[Sequence[bytes], dict[str, bool]]] = {
     "ping-over-buffer": ([packet(100, b"p" * 5000)], {}),
     "unserved-modifier1": ([packet(250, b"abc")], {}),
     "echo-modifier1-101": ([packet(101, b"abcdef")], {}),
+    # signals (docs/protocol.md#other-packets): queued, registered or not, every number a byte
+    "signal-unregistered": ([packet(110, b"", 99)], {}),
+    "signal-0": ([packet(110, b"", 0)], {}),
+    "signal-255": ([packet(110, b"", 255)], {}),
+    "signal-with-body": ([packet(110, b"abc", 7)], {}),
     "lua-modifier1-6": ([packet(6, encode_vars({b"PATH_INFO": b"/"}))], {}),
     "wsgi-modifier1-0": ([packet(0, encode_vars({b"PATH_INFO": b"/x"}))], {}),
     "wsgi-modifier1-0-protocol": (
