@@ -262,13 +262,3 @@ def load_lua(table: FunctionTable, path: str | os.PathLike[str]) -> None:
     failed: Any = state.load(os.fsencode(file))
     if failed is not None:
         raise LuaLoadError(bytes(failed).decode("utf-8", "replace"))
-
-
-def lupa_available() -> bool:
-    """Whether Lua function files can be loaded here (the lupa package is importable)."""
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("lupa") is not None
-    except (ImportError, ValueError):
-        return False

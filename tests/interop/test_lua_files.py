@@ -7,6 +7,7 @@ binary, argument counts, the ``uwsgi`` table); docs/protocol.md#lua-functions li
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import subprocess
@@ -202,6 +203,7 @@ def _rpccli(*args: str, env_code: str = "", cwd: Path = ROOT) -> subprocess.Comp
         text=True,
         timeout=60,
         cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},  # this checkout, from any cwd
         check=False,
     )
 
@@ -285,6 +287,21 @@ def test_the_shell_demo_serves_hellolua() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"args are foo barHello, world"
     assert b"hellolua" in result.stderr
+
+
+def test_without_lupa_the_shell_demo_is_python_only() -> None:
+    code = NO_LUPA + "import sys; from rpccli.cli import main; sys.exit(main(sys.argv[1:]))"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "shell", "--demo", "--raw-output"],
+        input=b"hello\nhellolua\n",
+        capture_output=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.stdout == b"Hello, world\n\n"
+    assert result.returncode == 1  # the last line failed: no hellolua without lupa
+    assert b"unknown function 'hellolua'" in result.stderr
 
 
 def test_tab_reads_lua_names_without_running_the_file() -> None:
