@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 import threading
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -248,17 +247,19 @@ class LuaFunction:
         return self.rpccli_outcome(args)[0]
 
 
-_states: weakref.WeakKeyDictionary[FunctionTable, _LuaState] = weakref.WeakKeyDictionary()
 _states_lock = threading.Lock()
+#: where a table keeps its Lua state (an attribute: the two are freed together)
+_STATE_ATTRIBUTE: Final = "_rpccli_lua_state"
 
 
 def load_lua(table: FunctionTable, path: str | os.PathLike[str]) -> None:
     """Run a Lua function file in ``table``'s Lua state; its ``register_rpc`` fills ``table``."""
     file = Path(path)
     with _states_lock:
-        state = _states.get(table)
+        state: _LuaState | None = getattr(table, _STATE_ATTRIBUTE, None)
         if state is None:
-            state = _states[table] = _LuaState(table)
+            state = _LuaState(table)
+            setattr(table, _STATE_ATTRIBUTE, state)
     failed: Any = state.load(os.fsencode(file))
     if failed is not None:
         raise LuaLoadError(bytes(failed).decode("utf-8", "replace"))

@@ -7,6 +7,7 @@ binary, argument counts, the ``uwsgi`` table); docs/protocol.md#lua-functions li
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import struct
@@ -23,11 +24,30 @@ from protocol.errors import NoResult
 from protocol.server import BackgroundServer, serve_in_thread
 from protocol.server.functions import FunctionTable
 from protocol.wire import encode_array
-from tests.peers import LUA_FUNCTIONS, ROOT, Uwsgi, free_port, short_tmpdir, start_uwsgi, wait_until
+from tests.peers import (
+    IN_CI,
+    LUA_FUNCTIONS,
+    ROOT,
+    Uwsgi,
+    free_port,
+    short_tmpdir,
+    start_uwsgi,
+    wait_until,
+)
 
 pytestmark = pytest.mark.interop
 
 CASES_FILE = Path(__file__).with_name("lua_cases.lua")
+
+
+@pytest.fixture(autouse=True)
+def _lupa() -> None:
+    """lupa (the extra rpccli[lua]) is needed: a failure in CI, a skip elsewhere."""
+    if importlib.util.find_spec("lupa") is None:
+        message = "lupa is not installed (pip install -e '.[test,lua]')"
+        pytest.fail(message) if IN_CI else pytest.skip(message)
+
+
 BINARY = bytes(range(256))
 
 
