@@ -231,6 +231,9 @@ def _rpccli(*args: str, env_code: str = "", cwd: Path = ROOT) -> subprocess.Comp
 def test_serve_and_local_run_the_hellolua_example() -> None:
     local = _rpccli("call", "--local", str(LUA_FUNCTIONS), "hellolua", "foo", "bar")
     assert (local.returncode, local.stdout) == (0, "args are foo bar")
+    printed = _rpccli("call", "--local", str(CASES_FILE), "printed")
+    assert printed.stdout == "p"  # print and io.write went to the log, on stderr
+    assert "printed\t1\tnil\n" in printed.stderr and "written\n" in printed.stderr
     failed = _rpccli("call", "--local", str(LUA_FUNCTIONS), "luafail")
     assert failed.returncode == 1
     assert "Lua error: " in failed.stderr and "luafail was called" in failed.stderr
