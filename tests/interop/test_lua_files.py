@@ -61,11 +61,11 @@ def both() -> Iterator[Both]:
     # one worker: a Lua global (`count`) lives in one Lua state, as in rpccli's one process
     real = start_uwsgi(python=(), lua=(CASES_FILE,), processes=1)
     log: list[str] = []
-    table = FunctionTable(log=log.append)
-    table.load_file(CASES_FILE)
     try:
+        table = FunctionTable(log=log.append)
+        table.load_file(CASES_FILE)
         bundled = serve_in_thread(table, ("127.0.0.1:0",))
-    except BaseException:
+    except BaseException:  # the real server is stopped even when the file cannot load here
         real.stop()
         raise
     yield Both(real, bundled, log)
