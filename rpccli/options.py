@@ -99,13 +99,13 @@ def complete_call_function(ctx: click.Context, param: click.Parameter, incomplet
 
 
 def local_option(func: F) -> F:
-    """--local FILE.py: call in this process instead of on a node."""
+    """--local FILE.py|FILE.lua: call in this process instead of on a node."""
     return click.option(
         "--local",
         "local_file",
-        metavar="FILE.py",
+        metavar="FILE.py|FILE.lua",
         default=None,
-        help="Call in this process from a uWSGI function file (no NODE).",
+        help="Call in this process from a uWSGI function file, Python or Lua (no NODE).",
     )(func)
 
 

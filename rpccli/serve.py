@@ -1,4 +1,4 @@
-"""``rpccli serve [FILE.py ...]``: the bundled uWSGI-compatible RPC server.
+"""``rpccli serve [FILE.py|FILE.lua ...]``: the bundled uWSGI-compatible RPC server.
 
 Everything it prints goes to stderr (the banner, one line per call, warnings), so stdout stays
 empty and a wrapper can still capture or discard the log as a whole. The server core lives in
@@ -175,7 +175,10 @@ async def _run(
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument(
-    "files", nargs=-1, metavar="[FILE.py]...", type=click.Path(dir_okay=False, path_type=Path)
+    "files",
+    nargs=-1,
+    metavar="[FILE.py|FILE.lua]...",
+    type=click.Path(dir_okay=False, path_type=Path),
 )
 @click.option(
     "-b",
@@ -246,9 +249,10 @@ def serve(
     """Run a uWSGI-compatible RPC server for trying and testing RPC functions.
 
     FILE.py are uWSGI function files (`import uwsgi; uwsgi.register_rpc("name", fn)`), the same
-    files real uWSGI loads with --import. Unless --no-demo, demo functions are served too:
-    hello, echo, upper, argc, sleep SECONDS, big N, binary, json, fail, empty, text, none, http,
-    and rpc_list (the served names, one per line).
+    files real uWSGI loads with --import; FILE.lua are Lua function files, as uWSGI's
+    --lua-load runs them (they need `pip install 'rpccli[lua]'`). Unless --no-demo, demo
+    functions are served too: hello, echo, upper, argc, sleep SECONDS, big N, binary, json,
+    fail, empty, text, none, http, and rpc_list (the served names, one per line).
 
     \b
       rpccli serve                           # demo functions on 127.0.0.1:3031

@@ -183,6 +183,8 @@ class FunctionTable:
             raise FunctionFileError(
                 f"cannot read function file {file}: {exc.strerror or exc}"
             ) from None
+        if file.suffix == ".lua":
+            return self._load_lua(file)
         install_shim()
         module_name = f"_rpccli_functions_{len(self.files)}_{abs(hash(str(file.resolve())))}"
         spec = importlib.util.spec_from_file_location(module_name, file)
@@ -224,6 +226,21 @@ class FunctionTable:
                 sys.path.remove(directory)
         self.files.append(file)
         _fallback[:] = [self]
+        return [n.decode("utf-8", "replace") for n in dict.fromkeys(loaded)]
+
+    def _load_lua(self, file: Path) -> list[str]:
+        """A Lua function file, as uWSGI's ``--lua-load`` runs it (protocol/server/lua.py)."""
+        from .lua import LuaLoadError, load_lua  # lupa only when a Lua file is loaded
+
+        loaded: list[bytes] = []
+        self._loaded, self._loading = loaded, str(file)
+        try:
+            load_lua(self, file)
+        except LuaLoadError as exc:
+            raise FunctionFileError(f"cannot load function file {file}: {exc}") from None
+        finally:
+            self._loading, self._loaded = "<runtime>", None
+        self.files.append(file)
         return [n.decode("utf-8", "replace") for n in dict.fromkeys(loaded)]
 
     # -- the registry ------------------------------------------------------------------------
@@ -284,6 +301,9 @@ class FunctionTable:
         entry = self._functions.get(key)
         if entry is None:
             return Outcome(None, f"unknown function {_show(key)}")
+        outcome_of = getattr(entry.fn, "rpccli_outcome", None)
+        if outcome_of is not None:  # a Lua function says itself why there is no result
+            return Outcome(*outcome_of(args))
         token = _active.set(self)
         try:
             value = entry.fn(*args)  # type: ignore[operator]

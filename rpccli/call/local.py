@@ -69,7 +69,8 @@ def file_function_names(path: str) -> list[str]:
         if path.endswith(".lua"):
             import re
 
-            return sorted(set(re.findall(r"""register_rpc\s*\(\s*["']([^"'\s]+)["']""", source)))
+            found = re.findall(r"""register_rpc\s*\(\s*["']([^"'\s]+)["']""", source)
+            return sorted({name for name in found if "\\" not in name})  # no escapes: not read
         return _python_registrations(source)
     except Exception:
         return []

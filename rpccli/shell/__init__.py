@@ -149,9 +149,11 @@ def _lines() -> Any:
 
 
 def _start_demo() -> tuple[Any, str, Any]:
+    from contextlib import suppress
     from pathlib import Path
 
     import rpccli
+    from protocol.errors import UsageError
     from protocol.server import serve_in_thread
     from protocol.server.functions import FunctionTable
     from rpccli.shell.calls import DemoReasons
@@ -159,6 +161,8 @@ def _start_demo() -> tuple[Any, str, Any]:
     table = FunctionTable()
     # the demo file is a uWSGI function file, loaded through the shim (never imported)
     table.load_file(Path(rpccli.__file__).with_name("demo_functions.py"))
+    with suppress(UsageError):  # uWSGI's own Lua example too, when `rpccli[lua]` is installed
+        table.load_file(Path(rpccli.__file__).with_name("demo_functions.lua"))
     reasons = DemoReasons()
     server = serve_in_thread(table, binds=("127.0.0.1:0",), on_event=reasons)
     return server, server.nodes[0], reasons

@@ -33,20 +33,22 @@ def test_the_walk_finds_the_modules() -> None:
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_imports_only_the_standard_library(path: Path) -> None:
-    # uvloop is the one optional extra, imported lazily inside a try by protocol.aio
-    allowed = sys.stdlib_module_names | {"__future__", "uvloop"}
+    # the optional extras, imported lazily inside a try: uvloop by protocol.aio, lupa by
+    # protocol.server.lua (only when a Lua function file is loaded)
+    allowed = sys.stdlib_module_names | {"__future__", "uvloop", "lupa"}
     outside = imported_roots(path) - allowed
     assert not outside, f"{path.relative_to(ROOT)} imports {sorted(outside)}"
 
 
-def test_uvloop_is_imported_only_lazily() -> None:
+def test_uvloop_and_lupa_are_imported_only_lazily() -> None:
     for path in MODULES:
         tree = ast.parse(path.read_text())
         for node in tree.body:  # module level only
             if isinstance(node, ast.Import | ast.ImportFrom):
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
                 module = getattr(node, "module", None) or ""
-                assert "uvloop" not in [*names, module], f"{path.name} imports uvloop at the top"
+                roots = {name.split(".")[0] for name in [*names, module]}
+                assert not roots & {"uvloop", "lupa"}, f"{path.name} imports {roots} at the top"
 
 
 def test_importing_the_client_stays_light() -> None:
