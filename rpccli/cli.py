@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "serve": "rpccli.serve:serve",
     "shell": "rpccli.shell:shell",
     "completion": "rpccli.completion:completion",
+    "signal": "rpccli.signals:signal",
 }
 
 
@@ -41,6 +42,7 @@ SUMMARIES: dict[str, str] = {
     "ping": "Ping every node of NODE (uWSGI's ping packet).",
     "serve": "Run the bundled uWSGI-compatible RPC server.",
     "shell": "Call functions interactively, with completion.",
+    "signal": "Raise a uWSGI signal on NODE (modifier1 110).",
 }
 
 _TRACEBACK_HELP = "Show tracebacks of errors (also RPCCLI_TRACEBACK=1)."
