@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "shell": "rpccli.shell:shell",
     "completion": "rpccli.completion:completion",
     "signal": "rpccli.signals:signal",
+    "functions": "rpccli.functions:functions",
+    "ls": "rpccli.functions:functions",
 }
 
 
@@ -43,6 +45,8 @@ SUMMARIES: dict[str, str] = {
     "serve": "Run the bundled uWSGI-compatible RPC server.",
     "shell": "Call functions interactively, with completion.",
     "signal": "Raise a uWSGI signal on NODE (modifier1 110).",
+    "functions": "List the function names known for NODE, with their source.",
+    "ls": "Alias of functions.",
 }
 
 _TRACEBACK_HELP = "Show tracebacks of errors (also RPCCLI_TRACEBACK=1)."
