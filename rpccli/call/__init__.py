@@ -391,6 +391,10 @@ def _dry_run(
     one = " (one node: uwsgi.rpc has no failover)" if len(targets) > 1 else ""
     printer.text(f"# the same call from Python inside a uWSGI worker{one}:")
     printer.text(uwsgi_rpc_call(targets[0], items[0], items[1:]))
+    from rpccli.output.uwsgi_forms import uwsgi_forms
+
+    printer.text("")
+    printer.text(uwsgi_forms(targets[0], items[0], items[1:], one=one))
 
 
 def _call_local(
