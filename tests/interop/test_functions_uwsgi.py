@@ -12,7 +12,7 @@ import pytest
 
 from rpccli.functions import export_lines
 from tests.cli.conftest import run_cli
-from tests.peers import EXAMPLES, Uwsgi, free_port, short_tmpdir, start_uwsgi
+from tests.peers import Uwsgi, free_port, short_tmpdir, start_uwsgi
 
 pytestmark = pytest.mark.interop
 
@@ -139,7 +139,3 @@ def test_hostile_names_never_reach_the_terminal() -> None:
         assert shown == ["ace", "good", "sp"]  # the listing is split on whitespace
     finally:
         server.stop()
-
-
-def test_examples_export_a_listing() -> None:
-    assert "rpc_list" in (EXAMPLES / "functions.py").read_text()
