@@ -116,7 +116,13 @@ def _status_line(status: dict[str, Any], list_function: str) -> str:
     return f"listing: could not ask {node}: {status['error']['message']} (showing what is stored)"
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Sources: listing (the node's rpc_list, or the profile's list_function), learned "
+    "(answered a call), profile (its functions). Names go to stdout, status lines to stderr. "
+    "Exit codes: 0 told (also when a node exports no listing), 3 cannot connect, 4 timeout, "
+    "5 protocol error, 6 some nodes of a group could not be asked.",
+)
 @click.argument("node", metavar="[NODE]", required=False, shell_complete=complete_node_lazily)
 @timeout_options
 @click.option("--refresh", is_flag=True, help="Fetch the listing again even when one is stored.")

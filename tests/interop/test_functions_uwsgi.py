@@ -139,3 +139,21 @@ def test_hostile_names_never_reach_the_terminal() -> None:
         assert shown == ["ace", "good", "sp"]  # the listing is split on whitespace
     finally:
         server.stop()
+
+
+def test_a_profile_lends_its_names_and_its_list_function(
+    listing_node: Uwsgi, xdg_dirs: dict[str, Path]
+) -> None:
+    config = xdg_dirs["config"] / "rpccli" / "config.toml"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text(
+        f'[nodes.prod]\naddress = "{listing_node.node}"\nfunctions = ["declared", "hello"]\n'
+        'list_function = "echo"\n'
+    )
+    # `echo` with no arguments answers nothing: the node "exports no echo"
+    result = run_cli("ls", "prod")
+    assert result.code == 0, result.err
+    rows = [line.split(maxsplit=1) for line in result.text.splitlines()]
+    assert ["declared", "profile"] in rows and ["hello", "profile"] in rows
+    assert f"{listing_node.node} exports no echo (no result)" in result.err
+    assert 'uwsgi.register_rpc("echo", lambda' in result.err
