@@ -10,7 +10,7 @@ b'Hello, world'
 from typing import TYPE_CHECKING, Any
 
 from .address import Address, parse_address, parse_addresses
-from .client import DEFAULT_TIMEOUT, CallResult, Client, PingResult, Timings
+from .client import DEFAULT_TIMEOUT, CallResult, Client, PingResult, SignalResult, Timings
 from .errors import (
     AddressError,
     CallError,
@@ -48,6 +48,7 @@ __all__ = [
     "RequestError",
     "Response",
     "ResponseTooLarge",
+    "SignalResult",
     "Timings",
     "UsageError",
     "parse_address",

@@ -27,12 +27,13 @@ from .client import (
     BaseClient,
     CallResult,
     PingResult,
+    SignalResult,
     Target,
     Timings,
 )
 from .errors import CallError
-from .reader import PingReader, ResponseReader
-from .wire import PING_REQUEST, Mode
+from .reader import PingReader, ResponseReader, SignalReader
+from .wire import PING_REQUEST, Mode, signal_request
 
 __all__ = ["AsyncClient", "new_event_loop", "run"]
 
@@ -64,7 +65,9 @@ class _Exchange(asyncio.Protocol):
     """
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, reader: ResponseReader | PingReader
+        self,
+        loop: asyncio.AbstractEventLoop,
+        reader: ResponseReader | PingReader | SignalReader,
     ) -> None:
         self.loop = loop
         self.reader = reader
@@ -143,6 +146,14 @@ class AsyncClient(BaseClient):
         timings = await self._roundtrip(PING_REQUEST, reader, None)
         return PingResult(self.node, reader.feed_eof(), timings)
 
+    async def signal(self, num: int) -> SignalResult:
+        """Raise uWSGI signal ``num`` on the node (see ``Client.signal``)."""
+        request = signal_request(num)
+        reader = SignalReader(num, node=self.node)
+        timings = await self._roundtrip(request, reader, None)
+        reader.feed_eof()
+        return SignalResult(self.node, num, timings)
+
     async def exchange(
         self,
         request: bytes,
@@ -158,7 +169,10 @@ class AsyncClient(BaseClient):
         return self._result(request, reader, function, timings)
 
     async def _roundtrip(
-        self, request: bytes, reader: ResponseReader | PingReader, function: str | bytes | None
+        self,
+        request: bytes,
+        reader: ResponseReader | PingReader | SignalReader,
+        function: str | bytes | None,
     ) -> Timings:
         loop = asyncio.get_running_loop()
         start = time.monotonic()

@@ -29,14 +29,14 @@ import socket
 import struct
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 from . import failures
 from .address import Address, parse_address
 from .errors import CallError, NoResult
 from .limits import check_seconds, check_size
-from .reader import PingReader, Response, ResponseReader
+from .reader import PingReader, ResponseReader, SignalReader
+from .results import CallResult, PingResult, SignalResult, Timings
 from .wire import (
     DEFAULT_MAX_RESPONSE,
     PING_REQUEST,
@@ -44,9 +44,18 @@ from .wire import (
     RequestEncoder,
     check_mode,
     mode_modifier2,
+    signal_request,
 )
 
-__all__ = ["DEFAULT_TIMEOUT", "BaseClient", "CallResult", "Client", "PingResult", "Timings"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "BaseClient",
+    "CallResult",
+    "Client",
+    "PingResult",
+    "SignalResult",
+    "Timings",
+]
 
 #: uWSGI's own client waits --socket-timeout, 4 seconds by default (docs/protocol.md#other-clients)
 DEFAULT_TIMEOUT = 4.0
@@ -68,40 +77,12 @@ _TIMEVAL = struct.Struct("@ll")  # struct timeval: seconds, microseconds (both C
 _Socket = socket.SocketType
 
 
-class Timings(NamedTuple):
-    """Seconds from the start of the call: connected (the request handed over), first response
-    byte, done."""
-
-    connect: float
-    first_byte: float
-    total: float
-
-
-@dataclass(frozen=True, slots=True)
-class CallResult:
-    node: str
-    request: bytes
-    response: Response
-    timings: Timings
-
-    @property
-    def body(self) -> bytes:
-        return self.response.body
-
-
-@dataclass(frozen=True, slots=True)
-class PingResult:
-    node: str
-    warning: str | None
-    timings: Timings
-
-
 def _decode_name(function: str | bytes) -> str:
     return function if isinstance(function, str) else function.decode("utf-8", "replace")
 
 
 Target = tuple[socket.AddressFamily, Any]
-R = TypeVar("R", ResponseReader, PingReader)
+R = TypeVar("R", ResponseReader, PingReader, SignalReader)
 
 
 class BaseClient:
@@ -230,6 +211,14 @@ class Client(BaseClient):
         reader, timings = self._roundtrip(PING_REQUEST, PingReader(node=self.node), None)
         return PingResult(self.node, reader.feed_eof(), timings)
 
+    def signal(self, num: int) -> SignalResult:
+        """Raise uWSGI signal ``num`` (0..255) on the node (modifier1 110). Returns once the node
+        has queued it; :class:`NoResult` when it did not (no signal plugin, no master)."""
+        request = signal_request(num)
+        reader, timings = self._roundtrip(request, SignalReader(num, node=self.node), None)
+        reader.feed_eof()
+        return SignalResult(self.node, num, timings)
+
     def exchange(
         self,
         request: bytes,
@@ -255,11 +244,11 @@ class Client(BaseClient):
     def _roundtrip(
         self,
         request: bytes,
-        reader: ResponseReader | PingReader | None,
+        reader: ResponseReader | PingReader | SignalReader | None,
         function: str | bytes | None,
         *,
         timed: bool = True,
-    ) -> tuple[ResponseReader | PingReader, Timings]:
+    ) -> tuple[ResponseReader | PingReader | SignalReader, Timings]:
         """Connect, send ``request``, feed the answer to ``reader`` until it is complete or EOF.
 
         Every read waits in the kernel for at most what is left of the deadline (SO_RCVTIMEO,
@@ -381,7 +370,7 @@ def _send_by(sock: socket.SocketType, rest: memoryview, deadline: float) -> None
 
 
 def _await_close(
-    sock: socket.SocketType, reader: ResponseReader | PingReader, deadline: float
+    sock: socket.SocketType, reader: ResponseReader | PingReader | SignalReader, deadline: float
 ) -> None:
     """After a complete answer, wait briefly for the server's close (docs/protocol.md#responses:
     "Then close").

@@ -1,7 +1,9 @@
-"""Readers of answers, fed bytes as they arrive: an RPC answer in every form, and a ping reply.
+"""Readers of answers, fed bytes as they arrive: an RPC answer in every form, a ping reply and a
+signal reply.
 
 Sans-IO like :mod:`protocol.wire`: no sockets, no clock, and one verdict however the bytes are
-split. Everything here follows docs/protocol.md#responses and docs/protocol.md#ping.
+split. Everything here follows docs/protocol.md#responses, docs/protocol.md#ping and
+docs/protocol.md#other-packets.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from .wire import (
     HEADER_SIZE,
     MODIFIER1_PING,
     MODIFIER2_LARGE,
+    SIGNAL_REPLY_MODIFIER1,
     Header,
     Mode,
     decode_vars,
 )
 
-__all__ = ["PingReader", "Response", "ResponseReader"]
+__all__ = ["PingReader", "Response", "ResponseReader", "SignalReader"]
 
 _unpack_header: Final = HEADER.unpack_from
 
@@ -275,3 +278,47 @@ class PingReader:
             )
         text = bytes(self._buf[HEADER_SIZE:])
         return text.decode("utf-8", "replace") if text else None
+
+
+class SignalReader:
+    """Reader of the reply to a signal request (docs/protocol.md#other-packets): ``ff 00 00 01``
+    when the node queued the signal, ``ff 00 00 00`` when it could not (no master process, or a
+    full signal queue). Nothing else is a reply: no bytes at all is :class:`NoResult` (a server
+    without the signal plugin closes so), anything but those four bytes a protocol error."""
+
+    __slots__ = ("_buf", "_node", "_signal")
+
+    def __init__(self, signal: int, *, node: str = "node") -> None:
+        self._buf = bytearray()
+        self._node = node
+        self._signal = signal
+
+    def feed(self, data: bytes | bytearray | memoryview) -> bool:
+        self._buf += data
+        if len(self._buf) > HEADER_SIZE:
+            raise self._bad(_TRAILING)
+        return len(self._buf) == HEADER_SIZE
+
+    def feed_eof(self) -> None:
+        """Return when the node queued the signal; else raise why it did not."""
+        node, num = self._node, self._signal
+        if not self._buf:
+            raise NoResult(
+                node,
+                f"no answer to signal {num} from {node}",
+                hint="the server may lack the signal plugin: uwsgi --plugins signal",
+            )
+        if len(self._buf) < HEADER_SIZE:
+            raise self._bad(f"cut at {len(self._buf)} bytes")
+        modifier1, size, modifier2 = HEADER.unpack_from(self._buf)
+        if modifier1 != SIGNAL_REPLY_MODIFIER1 or size or modifier2 not in (0, 1):
+            raise self._bad(f"modifier1 {modifier1}, size {size}, modifier2 {modifier2}")
+        if not modifier2:
+            raise NoResult(
+                node,
+                f"{node} did not queue signal {num}",
+                hint="uWSGI answers so without --master, or when its signal queue is full",
+            )
+
+    def _bad(self, detail: str) -> ProtocolError:
+        return ProtocolError(self._node, f"bad signal reply from {self._node}: {detail}")

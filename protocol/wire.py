@@ -20,16 +20,19 @@ __all__ = [
     "MAX_BODY",
     "MAX_ITEM",
     "MAX_NAME",
+    "MAX_SIGNAL",
     "MODIFIER1_ECHO",
     "MODIFIER1_PING",
     "MODIFIER1_RPC",
     "MODIFIER1_SIGNAL",
     "MODIFIER2_LARGE",
     "PING_REQUEST",
+    "SIGNAL_REPLY_MODIFIER1",
     "Header",
     "Mode",
     "RequestEncoder",
     "check_mode",
+    "check_signal",
     "decode_array",
     "decode_vars",
     "encode_array",
@@ -40,6 +43,7 @@ __all__ = [
     "pack_header",
     "request_from_item",
     "rpc_request",
+    "signal_request",
     "to_bytes",
     "unpack_header",
     "validate_function",
@@ -53,12 +57,16 @@ MODIFIER1_PING: Final = 100
 MODIFIER1_ECHO: Final = 101
 MODIFIER1_SIGNAL: Final = 110
 MODIFIER1_RPC: Final = 173
+#: the modifier1 of a signal reply (docs/protocol.md#other-packets)
+SIGNAL_REPLY_MODIFIER1: Final = 255
 #: response modifier2 of the large form: a vars block with CONTENT_LENGTH, then the body
 #: (docs/protocol.md#responses)
 MODIFIER2_LARGE: Final = 5
 
 MAX_ITEM: Final = 65535  # every length is a u16 (docs/protocol.md#packets)
 MAX_BODY: Final = 65535
+#: uWSGI signals are 0..255: the number travels in modifier2 (docs/protocol.md#other-packets)
+MAX_SIGNAL: Final = 255
 MAX_NAME: Final = 255  # the function name is a C string of 1..255 bytes (docs/protocol.md#limits)
 # 255 array items at most; more are dropped silently (docs/protocol.md#limits)
 MAX_ARGS: Final = 254
@@ -283,3 +291,18 @@ def exceeds_default_buffer(request: bytes) -> bool:
     """True when a request body is over uWSGI's default ``--buffer-size`` of 4096
     (docs/protocol.md#buffer-size)."""
     return len(request) - HEADER_SIZE > DEFAULT_BUFFER_SIZE
+
+
+def check_signal(num: int) -> int:
+    """``num`` itself when it is a uWSGI signal number (0..255), else a :class:`RequestError`."""
+    if isinstance(num, bool) or not isinstance(num, int) or not 0 <= num <= MAX_SIGNAL:
+        raise RequestError(
+            f"signal {num!r} is out of range: uWSGI signals are 0..{MAX_SIGNAL}", limit="signal"
+        )
+    return num
+
+
+def signal_request(num: int) -> bytes:
+    """The request that raises uWSGI signal ``num`` on a node: modifier1 110, the number in
+    modifier2, an empty body (docs/protocol.md#other-packets)."""
+    return HEADER.pack(MODIFIER1_SIGNAL, 0, check_signal(num))

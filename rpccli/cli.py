@@ -29,6 +29,9 @@ COMMANDS: dict[str, str] = {
     "serve": "rpccli.serve:serve",
     "shell": "rpccli.shell:shell",
     "completion": "rpccli.completion:completion",
+    "signal": "rpccli.signals:signal",
+    "functions": "rpccli.functions:functions",
+    "ls": "rpccli.functions:functions",
 }
 
 
@@ -41,6 +44,9 @@ SUMMARIES: dict[str, str] = {
     "ping": "Ping every node of NODE (uWSGI's ping packet).",
     "serve": "Run the bundled uWSGI-compatible RPC server.",
     "shell": "Call functions interactively, with completion.",
+    "signal": "Raise a uWSGI signal on NODE (modifier1 110).",
+    "functions": "List the function names known for NODE, with their source.",
+    "ls": "Alias of functions.",
 }
 
 _TRACEBACK_HELP = "Show tracebacks of errors (also RPCCLI_TRACEBACK=1)."

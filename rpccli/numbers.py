@@ -29,6 +29,7 @@ __all__ = [
     "PING_COUNT",
     "PROCESSES",
     "SECONDS",
+    "SIGNAL",
     "SIZE",
     "THREADS",
     "BadNumber",
@@ -167,3 +168,5 @@ PROCESSES = Number("count", 1, 64)
 BUFFER_SIZE = Number("count", 1, 65535)
 #: call --modifier2: a u8
 MODIFIER = Number("count", 0, 255, metavar="N")
+#: rpccli signal NUM: a uWSGI signal, a u8 in modifier2 (docs/protocol.md#other-packets)
+SIGNAL = Number("count", 0, 255, metavar="NUM")

@@ -295,7 +295,11 @@ def run_call(
     if dry_run:
         # a local call has no node: show the equivalents for the usual one
         targets = settings.spec.addresses if settings else ["127.0.0.1:3031"]
-        _dry_run(printer, request, targets, explain, settings.strategy if settings else "first")
+        from rpccli.call.explain import print_request
+
+        print_request(
+            printer, request, targets, explain, settings.strategy if settings else "first"
+        )
         return exitcodes.OK
     if local_file is not None:
         return _call_local(printer, local_file, function, args, verbose)
@@ -370,27 +374,6 @@ def _call_one(
             raise
 
     return group.call(logged)
-
-
-def _dry_run(
-    printer: Printer, request: bytes, targets: Sequence[str], explain: bool, strategy: str
-) -> None:
-    from protocol.wire import HEADER_SIZE, decode_array
-    from rpccli.output.wire import annotate_request, nginx_location, uwsgi_rpc_call
-
-    items = decode_array(request[HEADER_SIZE:])
-    # built first: a node nginx cannot name is refused (exit 2) before anything is printed
-    block = nginx_location(targets, items[0], items[1:], strategy=strategy) if explain else ""
-    printer.text(annotate_request(request))
-    if not explain:
-        return
-    printer.text("")
-    printer.text("# the same call from nginx:")
-    printer.text(block)
-    printer.text("")
-    one = " (one node: uwsgi.rpc has no failover)" if len(targets) > 1 else ""
-    printer.text(f"# the same call from Python inside a uWSGI worker{one}:")
-    printer.text(uwsgi_rpc_call(targets[0], items[0], items[1:]))
 
 
 def _call_local(

@@ -285,6 +285,16 @@ def _ping(shell: Shell, args: list[str]) -> int:
     return status
 
 
+@command("signal", "raise uWSGI signal NUM (0..255) on the node", usage="NUM")
+def _signal(shell: Shell, args: list[str]) -> int:
+    from rpccli.signals import in_shell
+
+    try:
+        return in_shell(shell, args)
+    except KeyboardInterrupt:
+        return shell.cancelled("signal")
+
+
 @command(
     "mode",
     "show or set the request mode: packet (framed answer) or raw (until close)",

@@ -47,6 +47,10 @@ class NameIndex:
         self.fetching = False
         #: what the last listing fetch gave, for the toolbar and `.functions`
         self.status = "not fetched"
+        #: the same for scripts: "listed", "none" (no result: the node exports no listing),
+        #: "failed" (could not ask), or "not fetched"; ``error`` holds the failure
+        self.outcome = "not fetched"
+        self.error: RPCError | None = None
         self._reload()
 
     def _reload(self, listing: list[str] | None = None) -> None:
@@ -101,20 +105,22 @@ class NameIndex:
         return thread
 
     def _run(self, generation: int) -> None:
+        error: RPCError | None = None
         try:
             body = self._fetch(self.list_function)
-        except NoResult:
+        except NoResult as exc:
             status = f"{self.list_function} gave no result (the node exports no listing)"
-            found = None
+            found, outcome, error = None, "none", exc
         except RPCError as exc:
             status = f"{self.list_function} failed: {describe(exc)}"
-            found = None
+            found, outcome, error = None, "failed", exc
         except Exception as exc:  # a thread must not die noisily under the prompt
             status = f"{self.list_function} failed: {exc!r}"
-            found = None
+            found, outcome = None, "failed"
         else:
             found = names.parse_listing(body)
             status = f"{len(found)} names from {self.list_function}"
+            outcome = "listed"
         with self._lock:
             if generation != self._generation:
                 return  # the node changed or a newer refresh started meanwhile
@@ -126,6 +132,7 @@ class NameIndex:
             if generation == self._generation:
                 self.fetching = False
                 self.status = status
+                self.outcome, self.error = outcome, error
         if self._on_change is not None:
             with contextlib.suppress(Exception):
                 self._on_change()

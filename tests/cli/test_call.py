@@ -175,7 +175,9 @@ def test_explain_nginx_padding_and_uwsgi_rpc() -> None:
     assert '    uwsgi_param hellolua "";\n    uwsgi_param foo bar;\n' in text
     assert "    uwsgi_modifier1 173;\n    uwsgi_modifier2 1;\n" in text
     assert "    uwsgi_pass 127.0.0.1:3031;\n" in text
-    assert text.endswith("uwsgi.rpc('127.0.0.1:3031', b'hellolua', b'foo', b'bar')\n")
+    assert "\nuwsgi.rpc('127.0.0.1:3031', b'hellolua', b'foo', b'bar')\n" in text
+    # then uWSGI's own forms (tests/interop/test_explain_uwsgi.py pastes them into uWSGI)
+    assert text.endswith("route-run = rpc:hellolua@127.0.0.1:3031 foo bar\n")
 
 
 @pytest.mark.parametrize(
