@@ -29,14 +29,14 @@ import socket
 import struct
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 from . import failures
 from .address import Address, parse_address
 from .errors import CallError, NoResult
 from .limits import check_seconds, check_size
-from .reader import PingReader, Response, ResponseReader
+from .reader import PingReader, ResponseReader
+from .results import CallResult, PingResult, Timings
 from .wire import (
     DEFAULT_MAX_RESPONSE,
     PING_REQUEST,
@@ -66,34 +66,6 @@ _TIMEVAL = struct.Struct("@ll")  # struct timeval: seconds, microseconds (both C
 # the C socket type under socket.socket: the same methods and errors, without the Python-level
 # __init__ and close() that socket.socket wraps around every socket (bench/: about 4% a call)
 _Socket = socket.SocketType
-
-
-class Timings(NamedTuple):
-    """Seconds from the start of the call: connected (the request handed over), first response
-    byte, done."""
-
-    connect: float
-    first_byte: float
-    total: float
-
-
-@dataclass(frozen=True, slots=True)
-class CallResult:
-    node: str
-    request: bytes
-    response: Response
-    timings: Timings
-
-    @property
-    def body(self) -> bytes:
-        return self.response.body
-
-
-@dataclass(frozen=True, slots=True)
-class PingResult:
-    node: str
-    warning: str | None
-    timings: Timings
 
 
 def _decode_name(function: str | bytes) -> str:
