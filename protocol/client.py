@@ -33,7 +33,7 @@ from typing import Any, TypeVar, overload
 
 from . import failures
 from .address import Address, parse_address
-from .errors import CallError, NoResult
+from .errors import CallError, NoResult, RequestError
 from .limits import check_seconds, check_size
 from .reader import PingReader, ResponseReader
 from .results import CallResult, PingResult, Timings
@@ -118,8 +118,12 @@ class BaseClient:
         mode: Mode | None,
         modifier2: int | None,
     ) -> tuple[bytes, ResponseReader]:
-        if isinstance(args, str | bytes):
-            raise TypeError("args must be a sequence of arguments, not one str or bytes")
+        if isinstance(args, str | bytes | bytearray | memoryview) or not isinstance(args, Sequence):
+            raise RequestError(
+                f"args= must be a sequence of arguments (a list or tuple), not "
+                f"{type(args).__name__}",
+                limit="arg-type",
+            )
         if modifier2 is None:
             modifier2 = mode_modifier2(self.mode if mode is None else check_mode(mode))
         request = self._encode(function, args, modifier2=modifier2)
