@@ -73,6 +73,9 @@ def _decode_name(function: str | bytes) -> str:
 
 
 Target = tuple[socket.AddressFamily, Any]
+_Self = TypeVar("_Self", bound="BaseClient")
+#: what a comma in a Client's node means (docs/library.md#node-groups)
+_GROUP = "use protocol.GroupClient (or AsyncGroupClient) for several nodes"
 R = TypeVar("R", ResponseReader, PingReader)
 
 
@@ -88,7 +91,7 @@ class BaseClient:
         max_response: int = DEFAULT_MAX_RESPONSE,
         mode: Mode = "packet",
     ) -> None:
-        self.address = node if isinstance(node, Address) else parse_address(node)
+        self.address = node if isinstance(node, Address) else parse_address(node, group=_GROUP)
         self.node = str(self.address)
         self.timeout = check_seconds(timeout, "timeout")
         self.connect_timeout = (
@@ -110,6 +113,17 @@ class BaseClient:
     def __repr__(self) -> str:
         name = type(self).__name__
         return f"{name}({self.node!r}, timeout={self.timeout:g}, mode={self.mode!r})"
+
+    def close(self) -> None:
+        """Release the client. It holds no connection between calls (each call opens and closes
+        its own), so this frees nothing and the client stays usable; it is here so that a client
+        can live in a ``with`` block and be closed like any other."""
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _prepare(
         self,
@@ -170,6 +184,9 @@ class BaseClient:
 
 class Client(BaseClient):
     """A uwsgi RPC client for one node.
+
+    Thread-safe: one Client may serve any number of threads at once. Fork-safe: it holds no
+    socket between calls, so a Client made before ``fork()`` works in the child too.
 
     >>> Client("127.0.0.1:3031").call("hello", "world")  # doctest: +SKIP
     b'Hello, world'

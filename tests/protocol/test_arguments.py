@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from protocol import Client, RequestError
+from protocol import AsyncGroupClient, Client, GroupClient, RequestError
 from protocol.aio import AsyncClient, run
 from protocol.server import serve_in_thread
 from protocol.server.functions import FunctionTable
@@ -60,6 +60,9 @@ def calls(node: str, value: Any) -> dict[str, Any]:
         "Client.call name": lambda: Client(node).call(value),
         "AsyncClient.call": lambda: run(AsyncClient(node).call("echo", value)),
         "AsyncClient.call_full": lambda: run(AsyncClient(node).call_full("echo", [value])),
+        "GroupClient.call": lambda: GroupClient(node).call("echo", value),
+        "GroupClient.fan_out": lambda: GroupClient(node).fan_out("echo", value),
+        "AsyncGroupClient.call": lambda: run(AsyncGroupClient(node).call("echo", value)),
         "rpc_request": lambda: rpc_request("echo", [value]),
         "rpc_request name": lambda: rpc_request(value),  # type: ignore[arg-type]
         "RequestEncoder": lambda: RequestEncoder()("echo", [value]),
