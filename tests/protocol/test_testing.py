@@ -144,3 +144,10 @@ def test_the_plugin_serves_the_ini_files_and_makes_more_servers(tmp_path: Path) 
     result = run_pytest(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def test_the_testing_page_shows_the_example_files_as_they_are() -> None:
+    page = (ROOT / "docs" / "testing.md").read_text()
+    for name in ("greeter.py", "test_greeter.py"):
+        text = (ROOT / "examples" / "testing" / name).read_text()
+        assert f"```python\n{text}```" in page, f"docs/testing.md does not show {name} as it is"
