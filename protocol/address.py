@@ -106,8 +106,9 @@ def _port(text: str, node: str) -> int:
     return int(text)
 
 
-def parse_address(node: str) -> Address:
-    """Parse one node string; raises :class:`AddressError` with the accepted forms."""
+def parse_address(node: str, *, group: str = "") -> Address:
+    """Parse one node string; raises :class:`AddressError` with the accepted forms (and, for a
+    comma, ``group``: where several nodes go instead)."""
     text = node.strip()
     if not text:
         raise AddressError(f"empty node; use {_FORMS}")
@@ -132,7 +133,8 @@ def parse_address(node: str) -> Address:
     if "/" in text:
         return Address("unix", path=_socket_path(text, node))
     if "," in text:
-        raise AddressError(f"bad node {node!r}: a comma separates the nodes of a group")
+        also = f"; {group}" if group else ""
+        raise AddressError(f"bad node {node!r}: a comma separates the nodes of a group{also}")
     host, sep, port = text.rpartition(":")
     if not sep:
         raise AddressError(f"not a node: {node!r}; use {_FORMS}")

@@ -120,7 +120,15 @@ class AsyncClient(BaseClient):
 
     Same constructor as :class:`protocol.Client`: ``timeout`` is the whole-call deadline,
     ``connect_timeout`` bounds the connect (and any DNS lookup), ``max_response`` caps the answer.
+    One AsyncClient serves any number of concurrent tasks, in any event loop and thread: it holds
+    no socket and no loop between calls (so it is fork-safe too). ``async with`` closes it.
     """
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
 
     async def call(
         self, function: str | bytes, *args: str | bytes, mode: Mode | None = None

@@ -33,7 +33,7 @@ from typing import Any, TypeVar, overload
 
 from . import failures
 from .address import Address, parse_address
-from .errors import CallError, NoResult
+from .errors import CallError, NoResult, RequestError
 from .limits import check_seconds, check_size
 from .reader import PingReader, ResponseReader, SignalReader
 from .results import CallResult, PingResult, SignalResult, Timings
@@ -82,6 +82,9 @@ def _decode_name(function: str | bytes) -> str:
 
 
 Target = tuple[socket.AddressFamily, Any]
+_Self = TypeVar("_Self", bound="BaseClient")
+#: what a comma in a Client's node means (docs/library.md#node-groups)
+_GROUP = "use protocol.GroupClient (or AsyncGroupClient) for several nodes"
 R = TypeVar("R", ResponseReader, PingReader, SignalReader)
 
 
@@ -97,7 +100,7 @@ class BaseClient:
         max_response: int = DEFAULT_MAX_RESPONSE,
         mode: Mode = "packet",
     ) -> None:
-        self.address = node if isinstance(node, Address) else parse_address(node)
+        self.address = node if isinstance(node, Address) else parse_address(node, group=_GROUP)
         self.node = str(self.address)
         self.timeout = check_seconds(timeout, "timeout")
         self.connect_timeout = (
@@ -120,6 +123,17 @@ class BaseClient:
         name = type(self).__name__
         return f"{name}({self.node!r}, timeout={self.timeout:g}, mode={self.mode!r})"
 
+    def close(self) -> None:
+        """Release the client. It holds no connection between calls (each call opens and closes
+        its own), so this frees nothing and the client stays usable; it is here so that a client
+        can live in a ``with`` block and be closed like any other."""
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _prepare(
         self,
         function: str | bytes,
@@ -127,8 +141,12 @@ class BaseClient:
         mode: Mode | None,
         modifier2: int | None,
     ) -> tuple[bytes, ResponseReader]:
-        if isinstance(args, str | bytes):
-            raise TypeError("args must be a sequence of arguments, not one str or bytes")
+        if isinstance(args, str | bytes | bytearray | memoryview) or not isinstance(args, Sequence):
+            raise RequestError(
+                f"args= must be a sequence of arguments (a list or tuple), not "
+                f"{type(args).__name__}",
+                limit="arg-type",
+            )
         if modifier2 is None:
             modifier2 = mode_modifier2(self.mode if mode is None else check_mode(mode))
         request = self._encode(function, args, modifier2=modifier2)
@@ -175,6 +193,9 @@ class BaseClient:
 
 class Client(BaseClient):
     """A uwsgi RPC client for one node.
+
+    Thread-safe: one Client may serve any number of threads at once. Fork-safe: it holds no
+    socket between calls, so a Client made before ``fork()`` works in the child too.
 
     >>> Client("127.0.0.1:3031").call("hello", "world")  # doctest: +SKIP
     b'Hello, world'

@@ -36,10 +36,26 @@ __all__ = [
 
 
 class RPCError(Exception):
-    """Root of every error raised by :mod:`protocol`."""
+    """Root of every error raised by :mod:`protocol`.
+
+    Every error pickles and copies with all its attributes (``node``, ``hint``, ``sent``, ...),
+    so it can cross a process pool: rebuilt without calling ``__init__``, whose signature
+    differs from class to class.
+    """
 
     #: short machine-readable name, used for JSON output (``error.type``)
     kind = "error"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _restore, (type(self), self.args, dict(self.__dict__))
+
+
+def _restore(cls: type[RPCError], args: tuple[object, ...], state: dict[str, object]) -> RPCError:
+    """An unpickled or copied error: the same class, ``args`` and attributes."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class UsageError(RPCError):

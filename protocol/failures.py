@@ -94,8 +94,8 @@ def over_buffer(request_size: int) -> str:
     if body <= DEFAULT_BUFFER_SIZE:
         return ""
     return (
-        f"the {body}-byte request is over the server's --buffer-size "
-        f"(uWSGI default {DEFAULT_BUFFER_SIZE}); start uWSGI with --buffer-size 65535"
+        f"the {body}-byte request is over the server's --buffer-size, {DEFAULT_BUFFER_SIZE} by "
+        "default: start uWSGI with --buffer-size 65535"
     )
 
 
@@ -104,7 +104,7 @@ def no_result(node: str, function: str | None, request_size: int) -> NoResult:
     --buffer-size that is by far the likeliest cause, so it leads (docs/protocol.md#buffer-size)."""
     cause = over_buffer(request_size)
     if cause:
-        return NoResult(node, f"no result from {node}: {cause}")
+        return NoResult(node, f"no result from {node}", hint=cause)
     if function is None:
         what = f"no result from {node}"
     else:
@@ -125,7 +125,7 @@ def reset(node: str, function: str | None, request_size: int, received: int) -> 
     if not received:
         cause = over_buffer(request_size)
         if cause:
-            return NoResult(node, f"{node} reset the connection: {cause}")
+            return NoResult(node, f"{node} reset the connection", hint=cause)
         err = no_result(node, function, request_size)
         return NoResult(node, f"connection reset by {node}; " + err.detail)
     return ProtocolError(

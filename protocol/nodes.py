@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -167,15 +167,35 @@ class NodeGroup:
             try:
                 value = op(address)
             except RPCError as exc:
-                if isinstance(exc, ConnectError | CallTimeout) and may_retry(exc):
-                    self.health.mark_down(node)
-                errors.append(exc)
-                if may_retry(exc, retry_unsafe=self.retry_unsafe):
+                if self._may_go_on(node, exc, errors):
                     continue
                 raise
             self.health.mark_up(node)
             return value
         raise _all_failed(errors)
+
+    async def acall(self, op: Callable[[Address], Awaitable[T]]) -> T:
+        """:meth:`call` for a coroutine function ``op`` (asyncio): the same order and failover."""
+        errors: list[RPCError] = []
+        for address in self.order():
+            node = str(address)
+            self.health.chosen(node)
+            try:
+                value = await op(address)
+            except RPCError as exc:
+                if self._may_go_on(node, exc, errors):
+                    continue
+                raise
+            self.health.mark_up(node)
+            return value
+        raise _all_failed(errors)
+
+    def _may_go_on(self, node: str, exc: RPCError, errors: list[RPCError]) -> bool:
+        """Note a failed attempt; True when the next node may be tried."""
+        if isinstance(exc, ConnectError | CallTimeout) and may_retry(exc):
+            self.health.mark_down(node)
+        errors.append(exc)
+        return may_retry(exc, retry_unsafe=self.retry_unsafe)
 
     def fan_out(self, op: Callable[[Address], T], *, max_workers: int = 32) -> list[Outcome[T]]:
         """Run ``op`` on every node concurrently; outcomes in the order of the nodes."""
@@ -202,6 +222,24 @@ class NodeGroup:
         workers = min(max_workers, len(self.addresses))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fan-out") as pool:
             return list(pool.map(one, self.addresses))
+
+    async def afan_out(self, op: Callable[[Address], Awaitable[T]]) -> list[Outcome[T]]:
+        """:meth:`fan_out` for a coroutine function ``op``: every node at once, in one loop."""
+        import asyncio  # here: the blocking path of this module never pays for asyncio
+
+        async def one(address: Address) -> Outcome[T]:
+            start = time.monotonic()
+            node = str(address)
+            try:
+                value = await op(address)
+            except RPCError as exc:
+                if may_retry(exc):
+                    self.health.mark_down(node)
+                return Outcome(node, None, exc, time.monotonic() - start)
+            self.health.mark_up(node)
+            return Outcome(node, value, None, time.monotonic() - start)
+
+        return list(await asyncio.gather(*(one(address) for address in self.addresses)))
 
 
 def _all_failed(errors: list[RPCError]) -> RPCError:

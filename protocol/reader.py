@@ -228,8 +228,8 @@ class ResponseReader:
 
 def _unexpected(header: Header) -> str:
     if HEADER.pack(*header) == b"HTTP":
-        # the usual mistake: pointing rpccli at uWSGI's --http-socket, or at a web server
-        return "it answered with HTTP; rpccli speaks the uwsgi protocol: use uWSGI's --socket"
+        # the usual mistake: pointing a client at uWSGI's --http-socket, or at a web server
+        return "it answered with HTTP, not the uwsgi protocol: call uWSGI's --socket instead"
     return f"unexpected response modifier2 {header.modifier2} (want 0 or 5)"
 
 

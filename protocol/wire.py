@@ -117,11 +117,36 @@ def unpack_header(data: bytes | bytearray | memoryview) -> Header:
     return Header(*HEADER.unpack_from(data))
 
 
-def to_bytes(value: str | bytes | bytearray | memoryview) -> bytes:
-    """Text is sent as UTF-8; bytes as they are."""
+#: what is sent as it is; text (``str``) is sent as UTF-8. Nothing else is an argument: an int
+#: would become NUL bytes (``bytes(5)``) and a list one byte per element
+_BYTES_LIKE: Final = (bytes, bytearray, memoryview)
+
+
+def _text_or_bytes(value: object, what: str, limit: str) -> bytes:
+    """``value`` as bytes when it is text or bytes-like, else a :class:`RequestError` that names
+    ``what`` and the type (raised before anything is sent)."""
     if isinstance(value, str):
-        return value.encode("utf-8", "surrogateescape")
-    return bytes(value)
+        try:
+            # surrogateescape: a str from undecodable bytes (os.fsdecode, argv) sends those bytes
+            return value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as exc:
+            raise RequestError(
+                f"{what} is not valid text: {value[exc.start]!r} at index {exc.start} is a lone "
+                "surrogate, which has no UTF-8 form; pass bytes to send arbitrary bytes",
+                limit=limit,
+            ) from None
+    if isinstance(value, _BYTES_LIKE):
+        return bytes(value)
+    raise RequestError(
+        f"{what} must be str or bytes-like, not {type(value).__name__} (convert it first: "
+        "a str is sent as UTF-8)",
+        limit=limit,
+    )
+
+
+def to_bytes(value: str | bytes | bytearray | memoryview) -> bytes:
+    """Text is sent as UTF-8; bytes as they are; anything else is a :class:`RequestError`."""
+    return _text_or_bytes(value, "the value", "arg-type")
 
 
 def _item(data: bytes, what: str) -> bytes:
@@ -179,11 +204,7 @@ def decode_vars(body: bytes | bytearray | memoryview) -> list[tuple[bytes, bytes
 
 def validate_function(function: str | bytes) -> bytes:
     """The function name as bytes, checked: 1..255 bytes, no NUL (docs/protocol.md#limits)."""
-    name = (
-        function.encode("utf-8", "surrogateescape")
-        if isinstance(function, str)
-        else bytes(function)
-    )
+    name = _text_or_bytes(function, "the function name", "name")
     if 0 < len(name) <= MAX_NAME and b"\0" not in name:
         return name
     if not name:
@@ -225,7 +246,7 @@ def request_from_item(
     A caller that calls the same functions again and again keeps their items: RequestEncoder.
     """
     # written out rather than built from encode_array(): this runs on every call (bench/)
-    if not 0 <= modifier2 <= 255:
+    if modifier2.__class__ is not int or not 0 <= modifier2 <= 255:
         raise RequestError("modifier1 and modifier2 must be 0..255", limit="modifier")
     if not args:  # the body is the name item alone, at most 257 bytes
         return HEADER.pack(MODIFIER1_RPC, len(item), modifier2) + item
@@ -237,7 +258,15 @@ def request_from_item(
     pack_len = _LEN.pack
     parts = [item]
     for i, arg in enumerate(args, 1):
-        data = arg.encode("utf-8", "surrogateescape") if isinstance(arg, str) else bytes(arg)
+        if isinstance(arg, str):
+            try:
+                data = arg.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                data = _text_or_bytes(arg, f"argument {i}", "arg-type")  # raises, says why
+        elif isinstance(arg, _BYTES_LIKE):
+            data = bytes(arg)
+        else:
+            data = _text_or_bytes(arg, f"argument {i}", "arg-type")  # raises, names the type
         size = len(data)
         if not size:
             # a middle empty item is skipped and a trailing one rejects the request

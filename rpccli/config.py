@@ -28,9 +28,8 @@ import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from protocol.address import parse_addresses
+from protocol import STRATEGIES, parse_addresses
 from protocol.errors import AddressError
-from protocol.nodes import STRATEGIES
 from rpccli.errors import ConfigError
 from rpccli.numbers import SECONDS, SIZE, BadNumber, Number
 from rpccli.paths import config_path
@@ -339,7 +338,7 @@ def resolve_nodes(text: str | None, config: Config) -> NodeSpec:
 def is_node_word(text: str, config: Config) -> bool:
     """True when ``text`` names a node: ``.``, a profile, a node, a group of those -- or a URL,
     which is no node but is meant as one (resolving it gives the error that says so)."""
-    from protocol.address import parse_address
+    from protocol import parse_address
 
     if text.strip() == DEFAULT_NODE_WORD or "://" in text:
         return True

@@ -89,7 +89,7 @@ def node_key(node: str) -> str:
     if not text or "," in text:
         return text
     try:
-        from protocol.address import parse_address
+        from protocol import parse_address
 
         address = parse_address(text)
     except Exception:

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from protocol.limits import MAX_RESPONSE
+from protocol import MAX_RESPONSE
 
 __all__ = [
     "BUFFER_SIZE",

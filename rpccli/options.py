@@ -12,7 +12,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import click
 
-from protocol.client import DEFAULT_TIMEOUT, CallResult, Client
+from protocol import DEFAULT_TIMEOUT, CallResult, Client
 from rpccli.config import STRATEGIES, Config, NodeSpec, load_config, resolve_nodes
 from rpccli.numbers import SECONDS, SIZE
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import click
 
-from protocol.client import Client
+from protocol import Client
 from protocol.errors import RPCError
 from protocol.visible import visible
 from rpccli import exitcodes

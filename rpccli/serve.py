@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from protocol.address import parse_address
+from protocol import parse_address
 from protocol.errors import AddressError
 from protocol.server import (
     DEFAULT_THREADS,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     from .functions import FunctionTable
 
-__all__ = ["SHIM_VERSION", "active", "current_table", "install_shim"]
+__all__ = ["SHIM_VERSION", "active", "current_table", "install_shim", "uninstall_shim"]
 
 #: what ``uwsgi.version`` says in the shim (real uWSGI says e.g. b"2.0.21-debian")
 SHIM_VERSION: Final = b"2.0.21-rpccli"
@@ -171,3 +171,12 @@ def install_shim() -> types.ModuleType:
 
         sys.modules["uwsgidecorators"] = build_decorators()
     return current
+
+
+def uninstall_shim() -> None:
+    """Take the shim modules out of ``sys.modules`` again (a real uwsgi module stays) and forget
+    the last table, so that ``import uwsgi`` fails again as it does outside uWSGI."""
+    for name in ("uwsgi", "uwsgidecorators"):
+        if getattr(sys.modules.get(name), "RPCCLI_SHIM", False):
+            del sys.modules[name]
+    _fallback.clear()

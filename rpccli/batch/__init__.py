@@ -40,9 +40,8 @@ from typing import Any
 
 import click
 
-from protocol.client import Client
+from protocol import Client, Health, NodeGroup
 from protocol.errors import RPCError, UsageError
-from protocol.nodes import Health, NodeGroup
 from protocol.wire import RequestEncoder, rpc_request
 from rpccli import exitcodes
 from rpccli.batch.engine import SKIP, Call, run

@@ -27,10 +27,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from protocol import failures
-from protocol.client import Client
+from protocol import Client, Health, failures, may_retry
 from protocol.errors import CallError, NoResult, RPCError
-from protocol.nodes import Health, may_retry
 from protocol.reader import ResponseReader
 from rpccli.batch.stop import Stop, wait_input
 from rpccli.errors import Interrupted

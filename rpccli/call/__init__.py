@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from protocol.client import CallResult
+from protocol import CallResult
 from protocol.errors import CallError, RequestError, RPCError, UsageError
 from protocol.failures import shown
 from protocol.wire import DEFAULT_BUFFER_SIZE, exceeds_default_buffer, rpc_request
@@ -345,7 +345,7 @@ def _call_one(
     attempt = attempt_on(settings, request, function)
     if settings.spec.single:
         return attempt(settings.spec.addresses[0])
-    from protocol.nodes import NodeGroup, may_retry
+    from protocol import NodeGroup, may_retry
 
     group = NodeGroup(
         settings.spec.addresses, strategy=settings.strategy, retry_unsafe=retry_unsafe

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from protocol.nodes import NodeGroup, Outcome
+from protocol import NodeGroup, Outcome
 from rpccli import exitcodes
 from rpccli.errors import describe
 from rpccli.options import Settings, attempt_on

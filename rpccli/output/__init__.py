@@ -19,7 +19,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import IO, Any, BinaryIO
 
-from protocol.client import CallResult
+from protocol import CallResult
 from protocol.errors import RPCError
 from protocol.visible import json_visible, visible
 from rpccli.errors import describe

@@ -7,8 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
-from protocol.address import Address, parse_address
-from protocol.client import CallResult
+from protocol import Address, CallResult, parse_address
 from protocol.errors import AddressError
 from protocol.wire import HEADER_SIZE, MAX_ARGS, MODIFIER1_RPC, decode_array, unpack_header
 from rpccli.errors import InputError

@@ -11,10 +11,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from protocol.client import CallResult, Client, PingResult
+from protocol import CallResult, Client, NodeGroup, Outcome, PingResult
 from protocol.errors import NoResult
 from protocol.failures import shown
-from protocol.nodes import NodeGroup, Outcome
 from protocol.wire import DEFAULT_BUFFER_SIZE, exceeds_default_buffer
 from rpccli.options import Settings
 

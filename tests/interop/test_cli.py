@@ -93,10 +93,10 @@ def test_big_request_to_default_buffer_size(uwsgi_tcp: Uwsgi, tmp_path: Path) ->
     lines = result.err.splitlines()
     assert lines[0].startswith("rpccli: warning: the request body is 5008 bytes")
     assert lines[1] in (  # one line, the real cause first (uWSGI resets; rarely a plain close)
-        f"rpccli: {uwsgi_tcp.node} reset the connection: the 5008-byte request is over the "
-        "server's --buffer-size (uWSGI default 4096); start uWSGI with --buffer-size 65535",
-        f"rpccli: no result from {uwsgi_tcp.node}: the 5008-byte request is over the "
-        "server's --buffer-size (uWSGI default 4096); start uWSGI with --buffer-size 65535",
+        f"rpccli: {uwsgi_tcp.node} reset the connection (the 5008-byte request is over the "
+        "server's --buffer-size, 4096 by default: start uWSGI with --buffer-size 65535)",
+        f"rpccli: no result from {uwsgi_tcp.node} (the 5008-byte request is over the "
+        "server's --buffer-size, 4096 by default: start uWSGI with --buffer-size 65535)",
     )
     assert len(lines) == 2
 

@@ -28,7 +28,9 @@ def test_call_returns_the_body_and_one_client_serves_many_calls() -> None:
 
 
 def test_args_must_be_a_sequence() -> None:
-    with pytest.raises(TypeError):
+    from protocol.errors import RequestError
+
+    with pytest.raises(RequestError, match="args= must be a sequence"):
         Client(":1").call_full("f", "abc")
 
 

@@ -1,0 +1,1 @@
+../rpccli/__init__.py
