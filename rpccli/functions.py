@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from protocol.nodes import Outcome
+from protocol import Outcome
 from protocol.wire import rpc_request
 from rpccli import exitcodes, names
 from rpccli.options import Settings, complete_node_lazily, settings_for, timeout_options
@@ -44,7 +44,7 @@ def export_lines(list_function: str) -> list[str]:
 
 def _fetcher(settings: Settings, address: str) -> Callable[[str], bytes]:
     def fetch(function: str) -> bytes:
-        from protocol.client import Client
+        from protocol import Client
 
         client = Client(
             address,

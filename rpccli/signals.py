@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from protocol.client import Client, SignalResult
+from protocol import Client, NodeGroup, Outcome, SignalResult
 from protocol.errors import RPCError
-from protocol.nodes import NodeGroup, Outcome
 from rpccli import exitcodes
 from rpccli.errors import describe
 from rpccli.numbers import SIGNAL, BadNumber

@@ -26,7 +26,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-from protocol.address import parse_address
+from protocol import parse_address
 from protocol.errors import AddressError
 
 __all__ = ["uwsgi_forms"]
