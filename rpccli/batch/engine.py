@@ -304,16 +304,20 @@ class _Loop:
         return True
 
     def poll(
-        self, input_fd: int | None = None, before_blocking: Callable[[], None] | None = None
+        self,
+        input_fd: int | None = None,
+        before_blocking: Callable[[], None] | None = None,
+        until: float | None = None,
     ) -> None:
         """Handle what the sockets (and ``input_fd``) have; ``before_blocking`` runs only when
-        nothing is ready yet, so a busy loop does not write its output after every round."""
+        nothing is ready yet, so a busy loop does not write its output after every round. The
+        wait ends at ``until`` (a monotonic time) at the latest."""
         now = time.monotonic()
         soonest = min(
             (c.connect_deadline if c.state == _CONNECTING else c.deadline)
             for c in self.inflight.values()
         )
-        wait = max(soonest - now, 0)
+        wait = max(min(soonest, until if until is not None else soonest) - now, 0)
         if input_fd is not None and not self._watch_input(input_fd):
             wait = min(wait, 0.01)  # an fd epoll refuses: look at the input again soon
         inflight = self.inflight
