@@ -62,10 +62,9 @@ class Histogram:
         if value < _LINEAR:
             self.counts[value] += 1
         else:
-            if value > _TOP:
-                value = _TOP
-            shift = value.bit_length() - _SUB - 1
-            self.counts[(shift << _SUB) + (value >> shift)] += 1
+            bucketed = value if value <= _TOP else _TOP
+            shift = bucketed.bit_length() - _SUB - 1
+            self.counts[(shift << _SUB) + (bucketed >> shift)] += 1
         if not self.count or value < self.min:
             self.min = value
         if value > self.max:
