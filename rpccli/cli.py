@@ -26,7 +26,7 @@ COMMANDS: dict[str, str] = {
     "call": "rpccli.call:call",
     "ping": "rpccli.ping:ping",
     "batch": "rpccli.batch:batch",
-    "bench": "rpccli.bench:bench",
+    "bench": "rpccli.bench.command:bench",
     "serve": "rpccli.serve:serve",
     "shell": "rpccli.shell:shell",
     "completion": "rpccli.completion:completion",
