@@ -101,9 +101,9 @@ def _args_lines(path: str) -> list[list[bytes]]:
 @click.option(
     "--lanes",
     type=LANES,
-    default=1,
-    show_default=True,
-    help="Processes sharing the calls (when one core is the limit).",
+    default=None,
+    help="Processes sharing the calls, 1 to 64 (default: 2 on a multi-core machine in closed "
+    "loop with -c 4 or more, else 1).",
 )
 @click.option(
     "--args-file",
@@ -148,7 +148,7 @@ def bench(
     duration: float | None,
     warmup: float,
     rate: float | None,
-    lanes: int,
+    lanes: int | None,
     args_file: str | None,
     raw: bool,
     timeout: float | None,
@@ -197,6 +197,10 @@ def bench(
     nodes = _Nodes(settings, config, retry_unsafe)
     if concurrency is None:
         concurrency = _OPEN_LOOP_CAP if rate else 16
+    if (
+        lanes is None
+    ):  # as batch: the kernel's connection work fills one core (rpccli/batch/lanes.py)
+        lanes = 2 if (os.cpu_count() or 1) > 1 and not rate and concurrency >= 4 else 1
     lanes = min(lanes, concurrency)
     plan = Plan(
         lambda: nodes.clients(None),
