@@ -127,6 +127,7 @@ def _record(tally: Tally, call: _Timed, now: float, per_node: bool) -> None:
 
 def run_share(plan: Plan, start: float, tick: Tick, stop: Stop | None = None) -> None:
     """Run ``plan`` from the monotonic time ``start`` (shared by every lane)."""
+    _sleep_until(start, stop)  # the lanes begin together
     loop = _BenchLoop(stop)
     measure_from = start + plan.warmup
     end = measure_from + plan.duration if plan.duration is not None else None
