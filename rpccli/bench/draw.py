@@ -44,8 +44,7 @@ class Progress:
             return
         self._shown = now
         tally = totals.tally
-        last = totals.seconds[-1] if totals.seconds else None
-        rate = (last.ok + last.errors) if last else 0
+        rate = round(tally.calls / elapsed) if elapsed > 0 else 0
         p50 = tally.latency.percentile(50) / 1e6
         p99 = tally.latency.percentile(99) / 1e6
         line = Text(
@@ -60,7 +59,7 @@ def _spark(values: list[float]) -> str:
     return "".join(_BLOCKS[min(8, math.ceil(8 * v / top))] for v in values)
 
 
-def _distribution(histogram: Histogram, width: int = 40, rows: int = 16) -> Table:
+def _distribution(histogram: Histogram, width: int = 24, rows: int = 14) -> Table:
     """Latency counts in log-spaced bins from min to max, with the percentile marks."""
     table = Table.grid(padding=(0, 1))
     table.add_column(justify="right")
@@ -79,30 +78,49 @@ def _distribution(histogram: Histogram, width: int = 40, rows: int = 16) -> Tabl
     marks = {name: histogram.percentile(p) for name, p in PERCENTILES}
     top = max(counts) or 1
     for at, n in enumerate(counts):
-        upper = edges[at + 1]
+        upper = edges[at + 1] if at < rows - 1 else high
         here = [name for name, v in marks.items() if edges[at] <= v <= upper]
         bar = "█" * max(1 if n else 0, round(width * n / top))
-        table.add_row(f"{upper / 1e6:.3f} ms", Text(bar, style="cyan"), " ".join(here))
+        table.add_row(f"{upper / 1e6:.3f} ms", Text(bar.ljust(width), style="cyan"), " ".join(here))
+    return table
+
+
+def _figures(figures: dict[str, Any]) -> Table:
+    table = Table(box=None, show_header=False, padding=(0, 1))
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("calls", f"{figures['calls']:,}")
+    table.add_row("rate", f"{figures['rate']:,.1f}/s")
+    table.add_row("ok", f"{figures['ok']:,}")
+    table.add_row("failed", f"{figures['failed']:,}")
+    latency = figures["latency_ms"]
+    for name in ("min", "p50", "p90", "p99", "p99.9", "p99.99", "max"):
+        table.add_row(name, f"{latency[name]:.3f} ms")
+    connect = figures["connect_ms"]
+    table.add_row("connect p50", f"{connect['p50']:.3f} ms")
+    table.add_row("connect p99", f"{connect['p99']:.3f} ms")
+    for kind, count in figures["errors"].items():
+        table.add_row(kind, f"{count:,}")
     return table
 
 
 def draw(figures: dict[str, Any], totals: Totals, console: Console) -> None:
-    """The final report: the distribution, rate and p99 over time, and the figures."""
-    left = Group(
-        Text("latency distribution (log-scaled buckets)", style="bold"),
-        _distribution(totals.tally.latency),
+    """The final report: the distribution, the figures beside it, rate and p99 over time,
+    then the lines of the text summary that are not in the table."""
+    lines = text_lines(figures)
+    console.print(Text(lines[0], style="bold"))
+    layout = Table.grid(padding=(0, 4))
+    layout.add_column(no_wrap=True)
+    layout.add_column(no_wrap=True)
+    layout.add_row(
+        Group(Text("latency distribution", style="bold"), _distribution(totals.tally.latency)),
+        _figures(figures),
     )
+    console.print(layout)
     seconds = totals.seconds[-60:]
     rates = [float(s.ok + s.errors) for s in seconds]
     p99s = [s.p99 / 1e6 for s in seconds]
-    over_time = Group(
-        Text("per second (last 60 s)", style="bold"),
-        Text(f"rate {_spark(rates)}  max {max(rates, default=0):,.0f}/s"),
-        Text(f"p99  {_spark(p99s)}  max {max(p99s, default=0):.3f} ms"),
-    )
-    figures_text = Text("\n".join(text_lines(figures)))
-    layout = Table.grid(padding=(0, 3))
-    layout.add_column()
-    layout.add_column()
-    layout.add_row(left, Group(figures_text, Text(""), over_time))
-    console.print(layout)
+    console.print(Text(f"rate per second  {_spark(rates)}  max {max(rates, default=0):,.0f}/s"))
+    console.print(Text(f"p99 per second   {_spark(p99s)}  max {max(p99s, default=0):.3f} ms"))
+    for line in lines[4:]:  # errors, nodes, warnings, checks
+        console.print(Text(line))
