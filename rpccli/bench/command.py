@@ -102,8 +102,8 @@ def _args_lines(path: str) -> list[list[bytes]]:
     "--lanes",
     type=LANES,
     default=None,
-    help="Processes sharing the calls, 1 to 64 (default: 2 on a multi-core machine in closed "
-    "loop with -c 4 or more, else 1).",
+    help="Processes sharing the calls, 1 to 64 (default: 2 on a multi-core machine with -c 4 "
+    "or more in closed loop, or -R 2000 or more; else 1).",
 )
 @click.option(
     "--args-file",
@@ -200,7 +200,8 @@ def bench(
     if (
         lanes is None
     ):  # as batch: the kernel's connection work fills one core (rpccli/batch/lanes.py)
-        lanes = 2 if (os.cpu_count() or 1) > 1 and not rate and concurrency >= 4 else 1
+        busy = rate >= 2000 if rate else concurrency >= 4
+        lanes = 2 if (os.cpu_count() or 1) > 1 and busy else 1
     lanes = min(lanes, concurrency)
     plan = Plan(
         lambda: nodes.clients(None),

@@ -142,9 +142,10 @@ def summary(
     }
     if rate and reached < 0.99 * rate:
         figures["warnings"].append(
-            f"the client could not keep up: {reached:,.0f} calls/s of the {rate:,.0f} asked "
-            f"(calls started up to {tally.lag_max / 1e6:,.1f} ms late; the latencies count "
-            "from when each call was due). Try --lanes or a higher -c"
+            f"the rate asked was not reached: {reached:,.0f} of {rate:,.0f} calls/s; calls "
+            f"started up to {tally.lag_max / 1e6:,.1f} ms late (their latencies count from when "
+            "they were due). Latencies that grew point at the server; if not, the client is the "
+            "limit: try --lanes"
         )
     if totals.lost_lanes:
         figures["warnings"].append(
@@ -208,27 +209,34 @@ def write_hgrm(histogram: Histogram, out: TextIO) -> None:
     out.write(f"{'Value':>12} {'Percentile':>14} {'TotalCount':>10} {'1/(1-Percentile)':>14}\n\n")
     total = histogram.count
     seen = 0
-    ticks = 5  # reports per halving of the distance to 100%, as HdrHistogram's default
-    next_percent = 0.0
-    halving = 0
+    tick = 0  # the next reporting level: see _level
     for index, n in histogram.buckets():
         seen += n
         percent = 100.0 * seen / total
-        if percent < next_percent and seen < total:
+        if percent < _level(tick) and seen < total:
             continue
         value = histogram.bucket_value(index) / 1e6
         fraction = percent / 100
         inverse = f"{1 / (1 - fraction):14.2f}" if seen < total else ""
-        out.write(f"{value:12.3f} {fraction:14.12f} {seen:10d} {inverse}\n".rstrip() + "\n")
-        while next_percent <= percent and halving < 60:
-            step = 100.0 / (2 ** (halving + 1)) / ticks
-            next_percent += step
-            if next_percent >= 100.0 * (1 - 1 / 2 ** (halving + 1)):
-                halving += 1
+        out.write(f"{value:12.3f} {fraction:14.12f} {seen:10d} {inverse}".rstrip() + "\n")
+        while _level(tick) <= percent:
+            tick += 1
     mean, stdev = histogram.mean / 1e6, histogram.stddev() / 1e6
     out.write(f"#[Mean    = {mean:12.3f}, StdDeviation   = {stdev:12.3f}]\n")
     out.write(f"#[Max     = {histogram.max / 1e6:12.3f}, Total count    = {total:12d}]\n")
     out.write(f"#[Buckets = {36:12d}, SubBuckets     = {128:12d}]\n")
+
+
+_TICKS = 5  # reports per halving of the distance to 100%, as HdrHistogram's default
+
+
+def _level(tick: int) -> float:
+    """The percentile of reporting level ``tick``: _TICKS levels from 0 to 50%, _TICKS more
+    from 50 to 75%, and so on; past 2**-40 of the way, only 100% is left."""
+    half, step = divmod(tick, _TICKS)
+    if half > 40:
+        return float("inf")
+    return 100.0 * (1 - 2.0**-half) + 100.0 * 2.0 ** -(half + 1) * step / _TICKS
 
 
 def write_csv(totals: Totals, out: TextIO) -> None:

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from tests.bench.conftest import ROOT, Known, served
@@ -150,3 +151,47 @@ def test_piped_output_is_plain_text(known: Known) -> None:
     assert done.returncode == 0 and done.stderr == ""
     assert "\x1b" not in done.stdout
     assert done.stdout.splitlines()[1].startswith("calls     20 in ")
+
+
+def test_hgrm_and_csv_files(known: Known, tmp_path: Path) -> None:
+    node = known()
+    hgrm, csv = tmp_path / "out.hgrm", tmp_path / "out.csv"
+    code, figures, _ = bench(
+        "--lanes", "1", "-c", "2", "-d", "1.5", "--hgrm", str(hgrm), "--csv", str(csv),
+        node, "paced",
+    )  # fmt: skip
+    assert code == 0
+    lines = hgrm.read_text().splitlines()
+    assert lines[0].split() == ["Value", "Percentile", "TotalCount", "1/(1-Percentile)"]
+    rows = [line.split() for line in lines[2:] if line and not line.startswith("#")]
+    assert [float(r[1]) for r in rows] == sorted(float(r[1]) for r in rows)  # percentiles rise
+    assert float(rows[-1][1]) == 1.0 and int(rows[-1][2]) == figures["ok"]
+    assert (
+        lines[-3].startswith("#[Mean    =") and f"Total count    = {figures['ok']:12d}" in lines[-2]
+    )
+    table = csv.read_text().splitlines()
+    assert table[0] == "second,calls,errors,p50_ms,p99_ms"
+    assert sum(int(row.split(",")[1]) for row in table[1:]) == figures["calls"]
+
+
+def test_args_file_cycles_through_its_lines_and_warmup_is_not_counted(
+    known: Known, tmp_path: Path
+) -> None:
+    node = known()
+    lines = tmp_path / "args.txt"
+    lines.write_text("# a comment\none\n'two words'\n\n@" + str(lines) + "\n")
+    code, figures, _ = bench(
+        "--lanes", "1", "-c", "1", "--warmup", "0.3", "-n", "30", "--args-file", str(lines),
+        node, "paced",
+    )  # fmt: skip
+    assert code == 0 and figures["calls"] == figures["ok"] == 30
+    assert served(node) > 30  # the warm-up's calls ran but are not counted
+
+
+def test_every_call_failing_is_the_error_s_exit_code(known: Known) -> None:
+    node = known()
+    known.kill(node)
+    code, figures, _ = bench("-n", "20", node, "paced")
+    assert code == 3
+    assert figures["errors"] == {"connect": 20}
+    assert "cannot connect" in figures["first_errors"]["connect"]
