@@ -19,7 +19,7 @@ from protocol.failures import shown
 from protocol.wire import DEFAULT_BUFFER_SIZE, exceeds_default_buffer, rpc_request
 from rpccli import exitcodes
 from rpccli.args import ARGUMENT_HELP, read_arguments
-from rpccli.call.repeat import repeat_call, repeat_options
+from rpccli.call.repeat import refuse_with_repeat, repeat_call, repeat_options
 from rpccli.config import Config, default_node_text, is_node_word, load_config
 from rpccli.errors import describe
 from rpccli.numbers import MODIFIER
@@ -272,6 +272,8 @@ def run_call(
     repeat: int | None = None,
     interval: float = 0.0,
 ) -> int:
+    if repeat is not None:
+        refuse_with_repeat(local=local_file is not None, dry_run=dry_run, strategy=strategy)
     if local_file is not None:
         from rpccli.config import load_config
 

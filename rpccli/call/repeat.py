@@ -17,14 +17,14 @@ from typing import Any, TypeVar
 import click
 
 from protocol.client import CallResult
-from protocol.errors import CallError, RPCError
+from protocol.errors import CallError, RPCError, UsageError
 from rpccli import exitcodes
 from rpccli.bench.histogram import Histogram
 from rpccli.errors import describe
 from rpccli.numbers import INTERVAL, PING_COUNT
 from rpccli.output import Printer
 
-__all__ = ["repeat_call", "repeat_options"]
+__all__ = ["refuse_with_repeat", "repeat_call", "repeat_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,6 +45,12 @@ def repeat_options(func: F) -> F:
         metavar="N",
         help="Make the call N times (0: until Ctrl-C), then a summary line.",
     )(func)
+
+
+def refuse_with_repeat(*, local: bool, dry_run: bool, strategy: str | None) -> None:
+    """--repeat makes real calls one at a time: not with --local, --dry-run or -s all."""
+    if local or dry_run or strategy == "all":
+        raise UsageError("--repeat is not for --local, --dry-run, --explain or -s all")
 
 
 def repeat_call(

@@ -54,3 +54,13 @@ def test_repeat_0_runs_until_ctrl_c_then_sums_up(bundled_node: str) -> None:
     calls = out.count(b"Hello, world")
     assert calls > 0
     assert f"rpccli: {calls} calls, 0 errors; " in err.decode()
+
+
+def test_repeat_refuses_what_is_no_single_call(
+    cli: Callable[..., Result], bundled_node: str
+) -> None:
+    for extra in (["--dry-run"], ["-s", "all"], ["--local", "rpccli/demo_functions.py"]):
+        node = [] if extra[0] == "--local" else [f"{bundled_node},{bundled_node}"]
+        result = cli("call", "--repeat", "2", *extra, *node, "hello")
+        assert result.code == 2 and result.out == b""
+        assert result.err == "rpccli: --repeat is not for --local, --dry-run, --explain or -s all\n"
