@@ -165,9 +165,9 @@ def bench(
     """Load FUNCTION on NODE and measure its latency.
 
     \b
-      rpccli bench :3031 hello -c 16 -d 10          # closed loop: 16 calls in flight
-      rpccli bench :3031 hello -R 5000 -d 30        # open loop: 5,000 calls/s
-      rpccli bench a:3031,b:3031 -s round-robin hello --fail-if 'p99>20ms'
+      rpccli bench -c 16 -d 10 :3031 hello          # closed loop: 16 calls in flight
+      rpccli bench -R 5000 -d 30 :3031 hello        # open loop: 5,000 calls/s
+      rpccli bench -s round-robin --fail-if 'p99>20ms' a:3031,b:3031 hello
     """
     from rpccli.batch import _Nodes
     from rpccli.bench.lanes import run
@@ -177,6 +177,7 @@ def bench(
     config = load_config()
     words = [w for w in (node, function) if w is not None] + list(args)
     node, name, arg_words = _split_words(words, False, config)
+    _refuse_options_as_args(click.get_current_context(), arg_words)
     if count is not None and duration is not None:
         raise UsageError("-n and -d are exclusive: a count of calls, or a duration")
     if count is None and duration is None:
@@ -247,6 +248,19 @@ def bench(
     else:
         sys.stdout.write("".join(line + "\n" for line in text_lines(figures)))
     return _exit_code(figures, totals)
+
+
+def _refuse_options_as_args(ctx: click.Context, words: list[str]) -> None:
+    """``rpccli bench :3031 hello -c 16`` would send ``-c 16`` to hello and bench with the
+    defaults: refused, as a user means the option (an --args-file line can send such a word)."""
+    assert ctx.command is not None
+    names = {name for param in ctx.command.params for name in getattr(param, "opts", ())}
+    for word in words:
+        if word.split("=", 1)[0] in names and word.startswith("-"):
+            raise UsageError(
+                f"{word} after FUNCTION would be an ARG: options go before NODE FUNCTION "
+                "(to send it as an argument, use --args-file)"
+            )
 
 
 def _thresholds(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:

@@ -195,3 +195,14 @@ def test_every_call_failing_is_the_error_s_exit_code(known: Known) -> None:
     assert code == 3
     assert figures["errors"] == {"connect": 20}
     assert "cannot connect" in figures["first_errors"]["connect"]
+
+
+def test_an_option_after_function_is_refused_not_sent(known: Known) -> None:
+    node = known()
+    code, figures, err = bench(node, "paced", "-c", "4")
+    assert code == 2 and not figures
+    assert err == (
+        "rpccli: -c after FUNCTION would be an ARG: options go before NODE FUNCTION "
+        "(to send it as an argument, use --args-file)\n"
+    )
+    assert served(node) == 0
