@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "call": "rpccli.call:call",
     "ping": "rpccli.ping:ping",
     "batch": "rpccli.batch:batch",
+    "bench": "rpccli.bench.command:bench",
     "serve": "rpccli.serve:serve",
     "shell": "rpccli.shell:shell",
     "completion": "rpccli.completion:completion",
@@ -39,6 +40,7 @@ COMMANDS: dict[str, str] = {
 #: and reading them would import every command)
 SUMMARIES: dict[str, str] = {
     "batch": "Many calls from stdin, one per line; JSON Lines out.",
+    "bench": "Load a function and measure its latency (closed or open loop).",
     "call": "Call FUNCTION on NODE with ARGs; print the result.",
     "completion": "Print the TAB-completion script (bash, zsh, fish).",
     "ping": "Ping every node of NODE (uWSGI's ping packet).",

@@ -22,6 +22,7 @@ __all__ = [
     "OUTPUT",
     "PARTIAL",
     "PROTOCOL",
+    "THRESHOLD",
     "TIMEOUT",
     "USAGE",
     "exit_code",
@@ -34,6 +35,7 @@ CONNECT: Final = 3
 TIMEOUT: Final = 4
 PROTOCOL: Final = 5
 PARTIAL: Final = 6  # some calls of a fan-out or batch failed
+THRESHOLD: Final = 1  # bench: a --fail-if check was crossed
 INTERRUPTED: Final = 130
 #: stdout could not be written (disk full, closed): a local I/O failure, not the node's; the
 #: value is sysexits.h's EX_IOERR, outside the design table so that no table code changes meaning

@@ -29,13 +29,29 @@ SMALL_RUNS = [
         "hostile matrix: 4 cases, 4 with",
     ),
     (["bench_shell_paste.py", "--rounds", "1", "--big", "8192"], "per extra KiB"),
+    (
+        [
+            "bench_rpccli_bench.py",
+            "--seconds",
+            "1",
+            "--rounds",
+            "1",
+            "--open-seconds",
+            "1",
+            "--rate",
+            "500",
+            "--calls",
+            "2000",
+        ],
+        "closed-loop ratio rpccli/wrk:",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("argv", "result"), SMALL_RUNS, ids=[run[0][0] for run in SMALL_RUNS])
 def test_a_benchmark_runs_and_prints_its_result(argv: list[str], result: str) -> None:
     require("uwsgi")
-    if argv[0] == "bench_batch.py":
+    if argv[0] in ("bench_batch.py", "bench_rpccli_bench.py"):
         require("wrk")
     if argv[0] == "bench_shell_paste.py":
         require("tmux")

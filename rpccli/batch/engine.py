@@ -113,6 +113,10 @@ class _Loop:
         self._buffer = bytearray(_CHUNK)
         self._view = memoryview(self._buffer)
         self._targets: dict[Client, tuple[bool, int, Any]] = {}
+        # no call in flight times out before this: a lower bound, kept as calls start and made
+        # exact only after a time-out check (a min over every call in flight per poll costs
+        # O(in flight) each round: with hundreds in flight, more than the calls)
+        self._soonest = float("inf")
 
     def close(self) -> None:
         for call in list(self.inflight.values()):
@@ -144,6 +148,8 @@ class _Loop:
             call.start = now
             call.deadline = now + client.timeout
             call.connect_deadline = min(now + client.connect_timeout, call.deadline)
+            if call.connect_deadline < self._soonest:
+                self._soonest = call.connect_deadline
             call.received = call.pos = 0
             call.reader = ResponseReader.for_request(
                 call.request, max_size=client.max_response, node=client.node
@@ -302,16 +308,17 @@ class _Loop:
         return True
 
     def poll(
-        self, input_fd: int | None = None, before_blocking: Callable[[], None] | None = None
+        self,
+        input_fd: int | None = None,
+        before_blocking: Callable[[], None] | None = None,
+        until: float | None = None,
     ) -> None:
         """Handle what the sockets (and ``input_fd``) have; ``before_blocking`` runs only when
-        nothing is ready yet, so a busy loop does not write its output after every round."""
+        nothing is ready yet, so a busy loop does not write its output after every round. The
+        wait ends at ``until`` (a monotonic time) at the latest."""
         now = time.monotonic()
-        soonest = min(
-            (c.connect_deadline if c.state == _CONNECTING else c.deadline)
-            for c in self.inflight.values()
-        )
-        wait = max(soonest - now, 0)
+        soonest = self._soonest
+        wait = max(min(soonest, until if until is not None else soonest) - now, 0)
         if input_fd is not None and not self._watch_input(input_fd):
             wait = min(wait, 0.01)  # an fd epoll refuses: look at the input again soon
         inflight = self.inflight
@@ -344,6 +351,13 @@ class _Loop:
             self._failed(
                 call, failures.response_timed_out(client.node, client.timeout, call.received)
             )
+        self._soonest = min(
+            (
+                c.connect_deadline if c.state == _CONNECTING else c.deadline
+                for c in inflight.values()
+            ),
+            default=float("inf"),
+        )
 
     def _event(self, call: Call) -> None:
         sock = call.sock

@@ -19,6 +19,7 @@ from protocol.failures import shown
 from protocol.wire import DEFAULT_BUFFER_SIZE, exceeds_default_buffer, rpc_request
 from rpccli import exitcodes
 from rpccli.args import ARGUMENT_HELP, read_arguments
+from rpccli.call.repeat import refuse_with_repeat, repeat_call, repeat_options
 from rpccli.config import Config, default_node_text, is_node_word, load_config
 from rpccli.errors import describe
 from rpccli.numbers import MODIFIER
@@ -198,6 +199,7 @@ def _output_option(json_flag: bool, output: str | None) -> str | None:
 )
 @click.option("--explain", is_flag=True, help="--dry-run plus the nginx and uwsgi.rpc equivalents.")
 @local_option
+@repeat_options
 def call(
     node: str | None,
     function: str | None,
@@ -215,6 +217,8 @@ def call(
     dry_run: bool,
     explain: bool,
     local_file: str | None,
+    repeat: int | None,
+    interval: float,
 ) -> int:
     """Call FUNCTION on NODE with ARGs and print the result.
 
@@ -243,6 +247,8 @@ def call(
         dry_run=dry_run or explain,
         explain=explain,
         local_file=local_file,
+        repeat=repeat,
+        interval=interval,
     )
 
 
@@ -263,7 +269,11 @@ def run_call(
     dry_run: bool = False,
     explain: bool = False,
     local_file: str | None = None,
+    repeat: int | None = None,
+    interval: float = 0.0,
 ) -> int:
+    if repeat is not None:
+        refuse_with_repeat(local=local_file is not None, dry_run=dry_run, strategy=strategy)
     if local_file is not None:
         from rpccli.config import load_config
 
@@ -308,6 +318,11 @@ def run_call(
         from rpccli.call.fanout import call_all
 
         return call_all(printer, settings, request, function, args, verbose=verbose)
+    if repeat is not None:  # the loop and its summary
+        once = lambda: _call_one(settings, request, function, retry_unsafe)  # noqa: E731
+        label = settings.spec.label
+        return repeat_call(once, printer, node=label, function=function, args=args,
+                           repeat=repeat, interval=interval)  # fmt: skip
     start = time.monotonic()
     try:
         result = _call_one(settings, request, function, retry_unsafe, printer if verbose else None)

@@ -1,0 +1,128 @@
+"""``rpccli bench`` as a load generator: is it ever the bottleneck? Three measurements, each
+against real uWSGI (2 processes) started here:
+
+1. closed loop: ``rpccli bench -c 16`` calls/s beside wrk (``-t 2 -c 16``, ``Connection:
+   close``) hitting the SAME uWSGI through its HTTP socket mapped onto RPC (as
+   bench_batch.py does), rounds alternating. Goal: rpccli at least 0.9 of wrk's rate.
+2. open loop: ``rpccli bench -R 5000 -d SECONDS``; the rate reached. Goal: within 1% for 30 s.
+3. memory: ``rpccli bench -n 1000000``; the peak RSS of the whole process tree (getrusage of
+   the children: the largest one). Goal: at most 64 MiB.
+
+    python bench/bench_rpccli_bench.py                       # 3 rounds of 3 s, 30 s, 1M calls
+    python bench/bench_rpccli_bench.py --seconds 1 --rounds 1 --open-seconds 1 --calls 2000
+    python bench/bench_rpccli_bench.py --lanes 2             # rpccli bench --lanes 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.peers import free_port, require, uwsgi  # noqa: E402
+
+
+def run_wrk(port: int, seconds: float, connections: int, threads: int) -> float:
+    wrk = require("wrk")
+    url = f"http://127.0.0.1:{port}/hello/world"
+    command = [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s"]
+    command += ["-H", "Connection: close", url]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not found:
+        raise SystemExit(f"cannot read wrk's output:\n{out}")
+    return float(found.group(1))
+
+
+def run_bench(node: str, options: list[str]) -> tuple[dict[str, object], int]:
+    """rpccli bench --json; its figures and the peak RSS (KiB) of its processes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RPCCLI_")}
+        env.update(XDG_CONFIG_HOME=f"{tmp}/c", XDG_STATE_HOME=f"{tmp}/s")
+        command = [sys.executable, "-m", "rpccli", "bench", "--json", "-q", *options]
+        command += [node, "hello", "world"]
+        # a fresh parent whose only children are rpccli bench (and its lanes): the largest
+        # peak RSS among them is getrusage(RUSAGE_CHILDREN).ru_maxrss there
+        proc = subprocess.run(
+            [sys.executable, "-c", _PEAK, *command], capture_output=True, env=env, text=True
+        )
+        if proc.returncode != 0:
+            raise SystemExit(f"rpccli bench failed ({proc.returncode}): {proc.stderr}")
+        *lines, peak = proc.stdout.splitlines()
+        figures = json.loads(lines[-1])
+        if figures["failed"]:
+            raise SystemExit(f"rpccli bench: calls failed: {figures['errors']}")
+        return figures, int(peak)
+
+
+_PEAK = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[1:]).returncode\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.exit(code)\n"
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3, help="closed loop: per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument(
+        "--lanes", type=int, default=None, help="rpccli bench --lanes (default: its own)"
+    )
+    parser.add_argument("--rate", type=float, default=5000, help="open loop: calls/s")
+    parser.add_argument("--open-seconds", type=float, default=30, help="open loop: duration")
+    parser.add_argument("--calls", type=int, default=1_000_000, help="memory: calls")
+    options = parser.parse_args()
+    lanes = [] if options.lanes is None else ["--lanes", str(options.lanes)]
+    http_port = free_port()
+    extra = ["--http-socket", f"127.0.0.1:{http_port}", "--http-socket-modifier1", "173"]
+    extra += ["--http-socket-modifier2", "2", "--listen", "1024"]
+    wrk_rates: list[float] = []
+    bench_rates: list[float] = []
+    used: object = "?"
+    c = options.concurrency
+    with uwsgi(processes=2, lua=(), extra=extra) as server:
+        for _ in range(options.rounds):  # alternating: a shared machine's noise hits both
+            wrk_rates.append(run_wrk(http_port, options.seconds, c, options.wrk_threads))
+            closed = ["-c", str(c), "-d", str(options.seconds), *lanes]
+            figures, _ = run_bench(server.node, closed)
+            bench_rates.append(float(figures["rate"]))  # type: ignore[arg-type]
+            used = figures["lanes"]
+            print(f"  round: wrk {wrk_rates[-1]:8.0f}/s   rpccli bench {bench_rates[-1]:8.0f}/s")
+        opened = ["-R", str(options.rate), "-d", str(options.open_seconds), *lanes]
+        open_figures, _ = run_bench(server.node, opened)
+        memory = ["-c", str(c), "-n", str(options.calls), *lanes]
+        memory_figures, peak = run_bench(server.node, memory)
+    wrk_rate = statistics.median(wrk_rates)
+    bench_rate = statistics.median(bench_rates)
+    print(f"uWSGI 2 processes; median of {options.rounds} rounds of {options.seconds:g} s")
+    print(f"  wrk -t {options.wrk_threads} -c {c} (HTTP, Connection: close) {wrk_rate:9.0f}/s")
+    print(f"  rpccli bench -c {c} --lanes {used}          {bench_rate:9.0f} calls/s")
+    print(f"  closed-loop ratio rpccli/wrk: {bench_rate / wrk_rate:.2f} (goal >= 0.9)")
+    reached = float(open_figures["rate"])  # type: ignore[arg-type]
+    latency = open_figures["latency_ms"]
+    print(
+        f"  open loop -R {options.rate:g} for {options.open_seconds:g} s: {reached:.1f} calls/s "
+        f"= {reached / options.rate:.4f} of the rate asked (goal >= 0.99); "
+        f"p99 {latency['p99']} ms"  # type: ignore[index]
+    )
+    print(
+        f"  memory: {memory_figures['calls']:,} calls, peak RSS {peak / 1024:.1f} MiB "
+        "(goal <= 64 MiB)"
+    )
+
+
+if __name__ == "__main__":
+    main()
