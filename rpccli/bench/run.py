@@ -20,9 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from protocol.client import Client
+from protocol import Client, Health
 from protocol.errors import RPCError
-from protocol.nodes import Health
 from rpccli.batch.engine import Call, _Loop
 from rpccli.batch.stop import Stop
 from rpccli.bench.tally import NodeTally, Tally

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from protocol.client import CallResult
+from protocol import CallResult
 from protocol.errors import CallError, RPCError, UsageError
 from rpccli import exitcodes
 from rpccli.bench.histogram import Histogram
