@@ -43,6 +43,7 @@ import click
 from protocol.client import Client
 from protocol.errors import RPCError, UsageError
 from protocol.nodes import Health, NodeGroup
+from protocol.visible import counted
 from protocol.wire import RequestEncoder, rpc_request
 from rpccli import exitcodes
 from rpccli.batch.engine import SKIP, Call, run
@@ -305,7 +306,9 @@ def batch(
     if not quiet:
         rate = calls / elapsed if elapsed > 0 else 0.0
         on = f", {count} lanes" if count > 1 else ""
-        summary = f"{calls} calls, {failures} failed, {rate:.0f} calls/s ({elapsed:.2f} s{on})"
+        summary = (
+            f"{counted(calls, 'call')}, {failures} failed, {rate:.0f} calls/s ({elapsed:.2f} s{on})"
+        )
         printer.info(f"rpccli: {summary}")
     return exitcodes.PARTIAL if failures else exitcodes.OK
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,7 +19,7 @@ from protocol.failures import shown
 from protocol.wire import DEFAULT_BUFFER_SIZE, exceeds_default_buffer, rpc_request
 from rpccli import exitcodes
 from rpccli.args import ARGUMENT_HELP, read_arguments
-from rpccli.config import Config, default_node_text, is_node_word, load_config
+from rpccli.config import Config, default_node_text, is_node_word, load_config, near_node
 from rpccli.errors import describe
 from rpccli.numbers import MODIFIER
 from rpccli.options import (
@@ -35,6 +35,9 @@ from rpccli.options import (
     settings_for,
 )
 from rpccli.output import FORMATS, Printer, is_terminal
+
+if TYPE_CHECKING:
+    from protocol.nodes import NodeGroup
 
 __all__ = ["call", "run_call"]
 
@@ -140,6 +143,14 @@ def _split_words(
             raise click.UsageError("missing FUNCTION")
         return None, words[0], words[1:]
     if words and _function_is_first(words[0], local, config):
+        meant = near_node(words[0], config)
+        if meant and len(words) > 1:
+            # with a default node this word would be sent as a function name, though it looks
+            # like a node that is not there: say so as when there is no default node
+            raise UsageError(
+                f"{words[0]!r} is no node: did you mean {meant}? (to call a function of "
+                f"that name on the default node: rpccli call . {shown(words[0])} ...)"
+            )
         return None, words[0], words[1:]
     if not words:
         raise click.UsageError("missing NODE and FUNCTION")
@@ -304,6 +315,11 @@ def run_call(
         from rpccli.call.fanout import call_all
 
         return call_all(printer, settings, request, function, args, verbose=verbose)
+    if verbose:
+        from rpccli.output.wire import resolved_lines
+
+        for line in resolved_lines(settings.spec.addresses):
+            printer.info(line)
     start = time.monotonic()
     try:
         result = _call_one(settings, request, function, retry_unsafe, printer if verbose else None)
@@ -341,7 +357,7 @@ def _call_one(
     attempt = attempt_on(settings, request, function)
     if settings.spec.single:
         return attempt(settings.spec.addresses[0])
-    from protocol.nodes import NodeGroup, may_retry
+    from protocol.nodes import NodeGroup
 
     group = NodeGroup(
         settings.spec.addresses, strategy=settings.strategy, retry_unsafe=retry_unsafe
@@ -352,7 +368,26 @@ def _call_one(
         from rpccli.rotation import starting_order
 
         order = starting_order(settings.strategy, group.addresses)
+        nodes = group.addresses
         group = NodeGroup(order, strategy="first", retry_unsafe=retry_unsafe)
+        result = _call_group(group, attempt, settings, retry_unsafe, verbose)
+        if result.node != str(order[0]):
+            from rpccli.rotation import answered_by
+
+            answered_by(settings.strategy, [str(a) for a in nodes], result.node)
+        return result
+    return _call_group(group, attempt, settings, retry_unsafe, verbose)
+
+
+def _call_group(
+    group: NodeGroup,
+    attempt: Callable[[Any], CallResult],
+    settings: Settings,
+    retry_unsafe: bool,
+    verbose: Printer | None,
+) -> CallResult:
+    from protocol.nodes import may_retry
+
     if verbose is None:
         return group.call(attempt)
     tried = 0

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from protocol.errors import NoResult, RPCError
-from protocol.visible import visible
+from protocol.visible import counted, visible
 from protocol.wire import rpc_request
 from rpccli import exitcodes, names
 from rpccli.args import read_argument
@@ -221,7 +221,12 @@ class Shell:
                     left = sum(1 for rest in lines[number:] if rest.strip())
                     if left:
                         self.line_number = 0
-                        self.error(InputError(f"the {left} lines after line {number} were not run"))
+                        self.error(
+                            InputError(
+                                f"the {counted(left, 'line')} after line {number} "
+                                f"{'was' if left == 1 else 'were'} not run"
+                            )
+                        )
                     return code
                 if code != exitcodes.OK:
                     status = code

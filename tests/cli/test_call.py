@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from protocol.failures import NO_RESULT_CAUSES
 from tests.cli.conftest import run_cli
 
-NO_RESULT = (
-    "is not registered there, raised, or returned nothing "
-    "(uWSGI sends no error detail; see the server log)"
-)
+NO_RESULT = f"is not registered there, raised, or returned nothing ({NO_RESULT_CAUSES})"
 
 
 def big_bytes(n: int) -> bytes:
