@@ -92,8 +92,7 @@ class LazyGroup(click.Group):
         # the file actually in use, not only the rule that finds it
         path = config_path()
         state = "" if path.is_file() else " (not there: no profiles)"
-        formatter.write_paragraph()
-        formatter.write_text(f"Config file in use: {path}{state}")
+        formatter.write(f"\nConfig file in use: {path}{state}\n")  # one line: a path is not cut
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, SUMMARIES.get(name, "")) for name in self.list_commands(ctx)]

@@ -95,7 +95,7 @@ def ping(
                 time.sleep(interval)
             seq += 1
             for client in clients:
-                errors += _one(printer, client, stats[client.node], seq, say)
+                _one(printer, client, stats[client.node], seq, say, errors)
     except KeyboardInterrupt:
         _summary(printer, stats, json_flag)
         if count != 0:
@@ -116,7 +116,9 @@ def ping(
     return exitcodes.OK
 
 
-def _one(printer: Printer, client: Client, stats: _Stats, seq: int, say: bool) -> list[RPCError]:
+def _one(
+    printer: Printer, client: Client, stats: _Stats, seq: int, say: bool, errors: list[RPCError]
+) -> None:
     stats.sent += 1
     start = time.monotonic()
     try:
@@ -125,11 +127,12 @@ def _one(printer: Printer, client: Client, stats: _Stats, seq: int, say: bool) -
         stats.sent -= 1  # cut off by Ctrl-C: neither answered nor failed
         raise
     except RPCError as exc:
+        errors.append(exc)  # first: a Ctrl-C while it is reported must not lose it
         if printer.format == "json":
             printer.write(_json(client.node, seq, time.monotonic() - start, error=exc))
         if say:
             printer.info(f"rpccli: {exc}")
-        return [exc]
+        return
     total = result.timings.total
     stats.add(total)
     if result.warning is not None:
@@ -140,7 +143,6 @@ def _one(printer: Printer, client: Client, stats: _Stats, seq: int, say: bool) -
         # the node's own text, on one report line: escaped, piped or not (--json has it exact)
         state = "ok" if result.warning is None else f"WARNING: {visible(result.warning)}"
         printer.text(f"{client.node}: seq={seq} time={_ms(total * 1000)} ms {state}")
-    return []
 
 
 def _json(
