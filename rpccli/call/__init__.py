@@ -16,7 +16,7 @@ import click
 from protocol.client import CallResult
 from protocol.errors import CallError, RequestError, RPCError, UsageError
 from protocol.failures import shown
-from protocol.wire import DEFAULT_BUFFER_SIZE, exceeds_default_buffer, rpc_request
+from protocol.wire import DEFAULT_BUFFER_SIZE, rpc_request
 from rpccli import exitcodes
 from rpccli.args import ARGUMENT_HELP, read_arguments
 from rpccli.config import Config, default_node_text, is_node_word, load_config, near_node
@@ -25,6 +25,8 @@ from rpccli.numbers import MODIFIER
 from rpccli.options import (
     Settings,
     attempt_on,
+    buffer_option,
+    buffer_warning,
     complete_call_function,
     complete_call_node,
     complete_file_argument,
@@ -197,6 +199,7 @@ def _output_option(json_flag: bool, output: str | None) -> str | None:
     help="Request modifier2 (0 packet, 1 raw; 4+ behave as raw).",
 )
 @connection_options
+@buffer_option
 @group_options(fan_out=True)
 @output_options(
     FORMATS,
@@ -218,6 +221,7 @@ def call(
     timeout: float | None,
     connect_timeout: float | None,
     max_response: int | None,
+    buffer_size: int | None,
     strategy: str | None,
     retry_unsafe: bool,
     json_flag: bool,
@@ -250,6 +254,7 @@ def call(
         strategy=strategy,
         retry_unsafe=retry_unsafe,
         output=_output_option(json_flag, output),
+        buffer_size=buffer_size,
         verbose=verbose,
         dry_run=dry_run or explain,
         explain=explain,
@@ -274,6 +279,7 @@ def run_call(
     dry_run: bool = False,
     explain: bool = False,
     local_file: str | None = None,
+    buffer_size: int | None = None,
 ) -> int:
     if local_file is not None:
         from rpccli.config import load_config
@@ -288,6 +294,7 @@ def run_call(
             max_response=max_response,
             strategy=strategy,
             output=output,
+            buffer_size=buffer_size,
         )
         fmt = settings.output
         if fmt == "auto" and settings.strategy == "all" and not settings.spec.single:
@@ -298,11 +305,11 @@ def run_call(
     args = read_arguments(list(words), stdin=sys.stdin.buffer)
     mode = settings.mode if settings else "packet"
     request = rpc_request(function, args, modifier2=_modifier2(raw, modifier2, mode))
-    if exceeds_default_buffer(request):
-        printer.warn(
-            f"the request body is {len(request) - 4} bytes: a uWSGI server with the default "
-            f"--buffer-size ({DEFAULT_BUFFER_SIZE}) rejects it"
-        )
+    warning = buffer_warning(
+        request, settings.buffer_size if settings else buffer_size or DEFAULT_BUFFER_SIZE
+    )
+    if warning:
+        printer.warn(warning)
     if dry_run:
         # a local call has no node: show the equivalents for the usual one
         targets = settings.spec.addresses if settings else ["127.0.0.1:3031"]

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from rpccli.config import MODES
-from rpccli.options import complete_node_lazily, connection_options
+from rpccli.options import buffer_option, complete_node_lazily, connection_options
 
 __all__ = ["shell"]
 
@@ -23,6 +23,7 @@ __all__ = ["shell"]
 )
 @click.argument("node", metavar="[NODE]", required=False, shell_complete=complete_node_lazily)
 @connection_options
+@buffer_option
 @click.option(
     "--mode", type=click.Choice(MODES), default=None, help="packet (default) or raw (modifier2 1)."
 )
@@ -46,6 +47,7 @@ def shell(
     timeout: float | None,
     connect_timeout: float | None,
     max_response: int | None,
+    buffer_size: int | None,
     mode: str | None,
     json_flag: bool,
     raw_output: bool,
@@ -83,6 +85,7 @@ def shell(
         "connect_timeout": connect_timeout,
         "max_response": max_response,
         "mode": mode,
+        "buffer_size": buffer_size,
     }
     interactive = sys.stdin.isatty()
     server = None

@@ -282,7 +282,7 @@ class Shell:
         request = rpc_request(function, args, modifier2=calls.modifier2(settings))
         name = function.decode("utf-8", "surrogateescape")
         printer = self.printer()
-        warning = calls.buffer_warning(request)
+        warning = calls.buffer_warning(request, settings.buffer_size)
         if warning:
             printer.warn(warning)
         if settings.strategy == "all" and not settings.spec.single:

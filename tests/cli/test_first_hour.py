@@ -191,3 +191,28 @@ def test_ping_count_0_ended_by_ctrl_c_after_failures(refused_node: str) -> None:
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=10)
     assert proc.returncode == 3 and time.monotonic() - start < 15
+
+
+# -- item 8: the over-4096-byte warning knows the server's --buffer-size ------------------------
+BIG = "a" * 5000
+
+
+def test_the_buffer_warning_follows_buffer_size(bundled_node: str, write_config: Write) -> None:
+    # the bundled server keeps uWSGI's 4096, so these calls are reset: only the warning counts
+    assert (
+        "warning: the request body is 5008 bytes" in run_cli("call", bundled_node, "echo", BIG).err
+    )
+    told = run_cli("call", "--buffer-size", "65535", bundled_node, "echo", BIG).err
+    assert "warning" not in told and "reset" in told
+    write_config(f"[nodes.big]\naddress = '{bundled_node}'\nbuffer_size = 65535\n")
+    assert "warning" not in run_cli("call", "big", "echo", BIG).err
+    small = run_cli("call", "--buffer-size", "1000", "big", "echo", "a" * 2000).err
+    assert "warning: the request body is 2008 bytes: over the server's --buffer-size 1000" in small
+
+
+def test_batch_warns_once_per_run(bundled_node: str) -> None:
+    lines = f"echo {BIG}\n".encode() * 3
+    result = run_cli("batch", "-q", "-o", "lines", bundled_node, input=lines)
+    assert result.err.count("warning: the request body is 5008 bytes") == 1
+    quiet = run_cli("batch", "-q", "--buffer-size", "65535", bundled_node, input=lines)
+    assert "warning" not in quiet.err
