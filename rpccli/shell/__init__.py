@@ -6,6 +6,7 @@ and must not pay for prompt_toolkit or rich. The engine loads when the command r
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -88,6 +89,7 @@ def shell(
         "buffer_size": buffer_size,
     }
     interactive = sys.stdin.isatty()
+    screen = _screen() if interactive and not sys.stdout.isatty() else None
     server = None
     notice = ""
     if node is None and not demo and not interactive and not default_node_text(config):
@@ -114,6 +116,7 @@ def shell(
             options=options,
             demo_node=node if server is not None else None,
             demo_reasons=reasons,
+            screen=screen,
         )
         engine.flags = Flags(
             json=json_flag or engine.flags.json,
@@ -133,10 +136,30 @@ def shell(
         ]
         if notice:
             banner = [notice, "Try: hello world   upper abc   binary   json a b   sleep 5", *banner]
+        if os.environ.get("TERM") == "dumb":
+            from rpccli.shell.plain import run_plain
+
+            return run_plain(engine, banner="\n".join(banner), screen=screen or sys.stdout)
+        if screen is not None:
+            from prompt_toolkit.output import create_output
+
+            return run_interactive(
+                engine, banner="\n".join(banner), output=create_output(stdout=screen)
+            )
         return run_interactive(engine, banner="\n".join(banner))
     finally:
         if server is not None:
             server.close()
+        if screen is not None:
+            screen.close()
+
+
+def _screen() -> Any:
+    """The terminal, for the interface, when stdout is a pipe: results go to the pipe clean."""
+    try:
+        return open("/dev/tty", "w", encoding="utf-8", errors="replace")
+    except OSError:
+        return open(os.dup(sys.stderr.fileno()), "w", encoding="utf-8", errors="replace")
 
 
 def _say(text: str) -> None:
