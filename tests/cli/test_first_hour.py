@@ -63,6 +63,16 @@ def test_batch_shares_a_down_nodes_turns(two_live: list[str], strategy: str) -> 
     assert _answered(result.out) == [6, 6]
 
 
+@pytest.mark.parametrize("strategy", ["round-robin", "best"])
+def test_the_shell_shares_a_down_nodes_turns(
+    two_live: list[str], strategy: str, write_config: Write
+) -> None:
+    write_config(f"[nodes.grp]\naddress = {two_live!r}\nstrategy = '{strategy}'\n")
+    result = run_cli("shell", "--json", "grp", input=b"hello\n" * 12)
+    assert result.code == 0, result.err
+    assert _answered(result.out) == [6, 6]
+
+
 def test_a_burst_shares_a_down_nodes_turns(two_live: list[str]) -> None:
     # every line ordered before the refusal is seen: the failovers still alternate
     result = run_cli(
