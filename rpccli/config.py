@@ -48,7 +48,6 @@ __all__ = [
     "default_node_text",
     "is_node_word",
     "load_config",
-    "near_node",
     "resolve_nodes",
 ]
 
@@ -379,53 +378,14 @@ def _unknown_node(part: str, config: Config) -> str:
     known = ", ".join(sorted(config.profiles))
     profiles = f"no profile of that name {where}" + (f" (profiles: {known})" if known else "")
     message = f"unknown node {part!r}: not HOST:PORT, :PORT, a socket path or @NAME, and {profiles}"
-    meant = near_node(part, config)
+    from rpccli.nearmiss import near_node
+
+    meant = near_node(part, config.profiles)
     if meant:
         message += f"; did you mean {meant}?"
     elif os.path.exists(part):
         message += f"; did you mean ./{part}?"
     return message
-
-
-def near_node(word: str, config: Config) -> str | None:
-    """The node ``word`` was likely meant to be, though it is none: a profile one typo away
-    (``gpr`` for ``grp``), a socket file in this directory (``u.sock``), or a host without its
-    port (``127.0.0.1``). None for anything else, such as a function name."""
-    if word in config.profiles or not _looks_like_name(word):
-        return None
-    close = [name for name in sorted(config.profiles) if _one_typo(word, name)]
-    if close:
-        return close[0]
-    import stat
-
-    try:
-        if stat.S_ISSOCK(os.stat(word).st_mode):
-            return f"./{word}"
-    except (OSError, ValueError):
-        pass
-    if word == "localhost" or word.startswith("127."):
-        return f"{word}:PORT (or :PORT)"
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(word)
-    except ValueError:
-        return None
-    return f"{word}:PORT"
-
-
-def _one_typo(word: str, name: str) -> bool:
-    """One letter wrong, missing, extra, or two swapped (for names of 3 letters and more)."""
-    if min(len(word), len(name)) < 3 or abs(len(word) - len(name)) > 1 or word == name:
-        return False
-    if len(word) == len(name):
-        diff = [i for i, (a, b) in enumerate(zip(word, name, strict=True)) if a != b]
-        if len(diff) == 1:
-            return True
-        i, j = [*diff, 0, 0][:2]
-        return len(diff) == 2 and j == i + 1 and word[i] == name[j] and word[j] == name[i]
-    short, long = (word, name) if len(word) < len(name) else (name, word)
-    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
 def _looks_like_name(part: str) -> bool:

@@ -8,23 +8,19 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
 
 import click
 
-from protocol.client import CallResult
 from protocol.errors import CallError, RequestError, RPCError, UsageError
 from protocol.failures import shown
 from protocol.wire import DEFAULT_BUFFER_SIZE, rpc_request
 from rpccli import exitcodes
 from rpccli.args import ARGUMENT_HELP, read_arguments
-from rpccli.config import Config, default_node_text, is_node_word, load_config, near_node
-from rpccli.errors import describe
+from rpccli.call.group import call_one
+from rpccli.config import Config, default_node_text, is_node_word, load_config
 from rpccli.numbers import MODIFIER
 from rpccli.options import (
-    Settings,
-    attempt_on,
     buffer_option,
     buffer_warning,
     complete_call_function,
@@ -37,9 +33,6 @@ from rpccli.options import (
     settings_for,
 )
 from rpccli.output import FORMATS, Printer, is_terminal
-
-if TYPE_CHECKING:
-    from protocol.nodes import NodeGroup
 
 __all__ = ["call", "run_call"]
 
@@ -145,7 +138,9 @@ def _split_words(
             raise click.UsageError("missing FUNCTION")
         return None, words[0], words[1:]
     if words and _function_is_first(words[0], local, config):
-        meant = near_node(words[0], config)
+        from rpccli.nearmiss import near_node
+
+        meant = near_node(words[0], config.profiles)
         if meant and len(words) > 1:
             # with a default node this word would be sent as a function name, though it looks
             # like a node that is not there: say so as when there is no default node
@@ -329,7 +324,7 @@ def run_call(
             printer.info(line)
     start = time.monotonic()
     try:
-        result = _call_one(settings, request, function, retry_unsafe, printer if verbose else None)
+        result = call_one(settings, request, function, retry_unsafe, printer if verbose else None)
     except CallError as exc:
         printer.failure(
             exc,
@@ -352,66 +347,6 @@ def run_call(
     if not settings.spec.single:
         _remember(result.node, function)  # the node that answered learns it too
     return exitcodes.OK
-
-
-def _call_one(
-    settings: Settings,
-    request: bytes,
-    function: str,
-    retry_unsafe: bool,
-    verbose: Printer | None = None,
-) -> CallResult:
-    attempt = attempt_on(settings, request, function)
-    if settings.spec.single:
-        return attempt(settings.spec.addresses[0])
-    from protocol.nodes import NodeGroup
-
-    group = NodeGroup(
-        settings.spec.addresses, strategy=settings.strategy, retry_unsafe=retry_unsafe
-    )
-    if settings.strategy in ("round-robin", "best"):
-        # a one-shot call is a new process: where the group's last call left off is in the
-        # state dir, so a loop of calls spreads over the nodes
-        from rpccli.rotation import starting_order
-
-        order = starting_order(settings.strategy, group.addresses)
-        nodes = group.addresses
-        group = NodeGroup(order, strategy="first", retry_unsafe=retry_unsafe)
-        result = _call_group(group, attempt, settings, retry_unsafe, verbose)
-        if result.node != str(order[0]):
-            from rpccli.rotation import answered_by
-
-            answered_by(settings.strategy, [str(a) for a in nodes], result.node)
-        return result
-    return _call_group(group, attempt, settings, retry_unsafe, verbose)
-
-
-def _call_group(
-    group: NodeGroup,
-    attempt: Callable[[Any], CallResult],
-    settings: Settings,
-    retry_unsafe: bool,
-    verbose: Printer | None,
-) -> CallResult:
-    from protocol.nodes import may_retry
-
-    if verbose is None:
-        return group.call(attempt)
-    tried = 0
-
-    def logged(address: Any) -> CallResult:
-        # -v shows the failover that is otherwise silent (as curl -v shows each try)
-        nonlocal tried
-        tried += 1
-        try:
-            return attempt(address)
-        except RPCError as exc:
-            left = tried < len(settings.spec.addresses)
-            if left and may_retry(exc, retry_unsafe=retry_unsafe):
-                verbose.info(f"* {describe(exc)}; trying the next node")
-            raise
-
-    return group.call(logged)
 
 
 def _dry_run(
