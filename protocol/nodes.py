@@ -150,20 +150,22 @@ class NodeGroup:
     def order(self) -> list[Address]:
         """The nodes in the order one call tries them: by strategy, healthy ones first."""
         nodes = list(self.addresses)
-        if self.strategy in ("round-robin", "best"):
+        if self.strategy == "round-robin":
+            # each turn starts one node further; the nodes after the first turn too, every
+            # round, so that a node that is down hands its turns to each of the others in turn,
+            # not always to the next one (which gave it 8 of 12 calls with the first of three
+            # down)
             turn = self.health.rotate(self._key)
-            if self.strategy == "round-robin":  # each turn starts one node further
-                nodes = nodes[turn % len(nodes) :] + nodes[: turn % len(nodes)]
-            else:
-                nodes.sort(key=lambda a: self.health.last_chosen(str(a)))
-            # the nodes after the first turn too, every round, so that a node that is down
-            # hands its turns to each of the others in turn, not always to the same one (which
-            # gave it 8 of 12 calls with the first of three down)
-            rest = nodes[1:]
-            shift = (turn // len(nodes)) % max(len(rest), 1)
-            nodes = [nodes[0], *rest[shift:], *rest[:shift]]
+            nodes = _turn_rest(nodes[turn % len(nodes) :] + nodes[: turn % len(nodes)], turn)
         elif self.strategy == "random":
             self._rng.shuffle(nodes)
+        elif self.strategy == "best":
+            nodes.sort(key=lambda a: self.health.last_chosen(str(a)))
+            if all(self.health.is_up(str(a)) for a in nodes):
+                # no node known down (a burst of calls ordered before any answer): the failover
+                # order turns as round-robin's does, so a node that turns out down hands its
+                # calls to each of the others, not all to the one chosen after it
+                nodes = _turn_rest(nodes, self.health.rotate(self._key))
         up = [a for a in nodes if self.health.is_up(str(a))]
         return up + [a for a in nodes if a not in up]
 
@@ -213,6 +215,13 @@ class NodeGroup:
         workers = min(max_workers, len(self.addresses))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fan-out") as pool:
             return list(pool.map(one, self.addresses))
+
+
+def _turn_rest(nodes: list[Address], turn: int) -> list[Address]:
+    """``nodes`` with the ones after the first turned by one every round of ``turn``."""
+    rest = nodes[1:]
+    shift = (turn // len(nodes)) % max(len(rest), 1)
+    return [nodes[0], *rest[shift:], *rest[:shift]]
 
 
 def _say_not_tried(error: RPCError, node: str, rest: list[str]) -> None:

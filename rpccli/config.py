@@ -381,7 +381,7 @@ def _unknown_node(part: str, config: Config) -> str:
     from rpccli.nearmiss import near_node
 
     meant = near_node(part, config.profiles)
-    if meant:
+    if meant and meant not in config.profiles:  # a profile typo: the list above shows it
         message += f"; did you mean {meant}?"
     elif os.path.exists(part):
         message += f"; did you mean ./{part}?"

@@ -255,7 +255,8 @@ def test_warning_over_4096_but_sent(bundled_node: str, tmp_path: Path) -> None:
     assert result.code == 0
     assert result.err == (
         "rpccli: warning: the request body is 5008 bytes: a uWSGI server with the default "
-        "--buffer-size (4096) rejects it\n"
+        "--buffer-size (4096) rejects it (--buffer-size N, or buffer_size in the config, tells "
+        "rpccli the server's)\n"
     )
 
 

@@ -129,7 +129,7 @@ def test_unknown_name_mentions_the_config(write_config: Write) -> None:
         resolve_nodes("prdo", load_config())
     assert str(info.value) == (
         "unknown node 'prdo': not HOST:PORT, :PORT, a socket path or @NAME, "
-        f"and no profile of that name in {path} (profiles: prod); did you mean prod?"
+        f"and no profile of that name in {path} (profiles: prod)"
     )
 
 
