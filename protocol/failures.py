@@ -10,6 +10,7 @@ import os
 import stat
 
 from .errors import CallError, CallTimeout, ConnectError, NoResult, ProtocolError
+from .visible import counted
 from .wire import DEFAULT_BUFFER_SIZE, HEADER_SIZE
 
 __all__ = [
@@ -24,7 +25,14 @@ __all__ = [
     "shown",
 ]
 
-NO_RESULT_CAUSES = "uWSGI sends no error detail; see the server log"
+#: the 0-byte close's causes a message cannot tell apart, with how to tell the two commonest on a
+#: first day (docs/protocol.md#failures): a uWSGI without the rpc plugin logs that line for every
+#: call; a Python 3 function that returns str leaves no log line at all
+NO_RESULT_CAUSES = (
+    "uWSGI sends no error detail; see the server log: 'unavailable modifier requested: 173' "
+    "there means uWSGI lacks the rpc plugin, start it with --plugins rpc,python3; a Python 3 "
+    "function must return bytes: a str is no result and logs nothing"
+)
 BUFFER_HINT = (
     f"the request body is over {DEFAULT_BUFFER_SIZE} bytes: the server's --buffer-size "
     f"(default {DEFAULT_BUFFER_SIZE}) is the likely cause"
@@ -72,7 +80,7 @@ def connect_timed_out(node: str, timeout: float) -> CallTimeout:
 
 
 def response_timed_out(node: str, timeout: float, received: int) -> CallTimeout:
-    got = f" ({received} bytes received)" if received else ""
+    got = f" ({counted(received, 'byte')} received)" if received else ""
     return CallTimeout(node, f"no complete answer from {node} within {timeout:g}s{got}")
 
 
@@ -110,8 +118,9 @@ def no_result(node: str, function: str | None, request_size: int) -> NoResult:
     else:
         what = (
             f"no result from {node}: {shown(function)} is not registered there, raised, "
-            f"or returned nothing ({NO_RESULT_CAUSES})"
+            "or returned nothing"
         )
+        return NoResult(node, what, hint=NO_RESULT_CAUSES)
     return NoResult(node, what)
 
 
@@ -127,9 +136,9 @@ def reset(node: str, function: str | None, request_size: int, received: int) -> 
         if cause:
             return NoResult(node, f"{node} reset the connection", hint=cause)
         err = no_result(node, function, request_size)
-        return NoResult(node, f"connection reset by {node}; " + err.detail)
+        return NoResult(node, f"connection reset by {node}; " + err.detail, hint=err.hint)
     return ProtocolError(
         node,
-        f"bad response from {node}: connection reset after {received} bytes",
+        f"bad response from {node}: connection reset after {counted(received, 'byte')}",
         hint=_hint(request_size),
     )

@@ -33,6 +33,7 @@ from .errors import (
     ConnectError,
     NoResult,
     RequestError,
+    ResponseTooLarge,
     RPCError,
     UsageError,
 )
@@ -83,11 +84,12 @@ class Health:
             return self._chosen.get(node, 0)
 
     def rotate(self, group: tuple[str, ...]) -> int:
-        """The next start index of round-robin for ``group``."""
+        """The next turn of round-robin for ``group``: 0, 1, 2, ... up to a full cycle of
+        ``len(group) * (len(group) - 1)`` turns (see :meth:`NodeGroup.order`)."""
         with self._lock:
-            index = self._rotation.get(group, 0)
-            self._rotation[group] = (index + 1) % len(group)
-            return index
+            turn = self._rotation.get(group, 0)
+            self._rotation[group] = (turn + 1) % (len(group) * max(len(group) - 1, 1))
+            return turn
 
 
 #: health shared by every group of this process ("health remembered for the process")
@@ -149,19 +151,29 @@ class NodeGroup:
         """The nodes in the order one call tries them: by strategy, healthy ones first."""
         nodes = list(self.addresses)
         if self.strategy == "round-robin":
-            start = self.health.rotate(self._key)
-            nodes = nodes[start:] + nodes[:start]
+            # each turn starts one node further; the nodes after the first turn too, every
+            # round, so that a node that is down hands its turns to each of the others in turn,
+            # not always to the next one (which gave it 8 of 12 calls with the first of three
+            # down)
+            turn = self.health.rotate(self._key)
+            nodes = _turn_rest(nodes[turn % len(nodes) :] + nodes[: turn % len(nodes)], turn)
         elif self.strategy == "random":
             self._rng.shuffle(nodes)
         elif self.strategy == "best":
             nodes.sort(key=lambda a: self.health.last_chosen(str(a)))
+            if all(self.health.is_up(str(a)) for a in nodes):
+                # no node known down (a burst of calls ordered before any answer): the failover
+                # order turns as round-robin's does, so a node that turns out down hands its
+                # calls to each of the others, not all to the one chosen after it
+                nodes = _turn_rest(nodes, self.health.rotate(self._key))
         up = [a for a in nodes if self.health.is_up(str(a))]
         return up + [a for a in nodes if a not in up]
 
     def call(self, op: Callable[[Address], T]) -> T:
         """Run ``op`` on the first node of :meth:`order`, then the next while a retry is safe."""
         errors: list[RPCError] = []
-        for address in self.order():
+        order = self.order()
+        for index, address in enumerate(order):
             node = str(address)
             self.health.chosen(node)
             try:
@@ -169,6 +181,7 @@ class NodeGroup:
             except RPCError as exc:
                 if self._may_go_on(node, exc, errors):
                     continue
+                _say_not_tried(exc, node, [str(a) for a in order[index + 1 :]])
                 raise
             self.health.mark_up(node)
             return value
@@ -240,6 +253,28 @@ class NodeGroup:
             return Outcome(node, value, None, time.monotonic() - start)
 
         return list(await asyncio.gather(*(one(address) for address in self.addresses)))
+
+
+def _turn_rest(nodes: list[Address], turn: int) -> list[Address]:
+    """``nodes`` with the ones after the first turned by one every round of ``turn``."""
+    rest = nodes[1:]
+    shift = (turn // len(nodes)) % max(len(rest), 1)
+    return [nodes[0], *rest[shift:], *rest[:shift]]
+
+
+def _say_not_tried(error: RPCError, node: str, rest: list[str]) -> None:
+    """A failure after the request may have run (a read timeout, a broken answer) ends the call
+    with nodes left untried; the error says so, and how to try them, instead of leaving it out."""
+    if not rest or not may_retry(error, retry_unsafe=True) or isinstance(error, ResponseTooLarge):
+        return
+    assert isinstance(error, CallError)
+    them = "it" if len(rest) == 1 else "them"
+    note = (
+        f"not tried: {', '.join(rest)}, as the call may have run on {node}; "
+        f"retry_unsafe= tries {them}"
+    )
+    error.hint = f"{error.hint}; {note}" if error.hint else note
+    error.args = (f"{error.detail} ({error.hint})",)
 
 
 def _all_failed(errors: list[RPCError]) -> RPCError:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Final, cast
 
 from .errors import NoResult, ProtocolError, ResponseTooLarge
+from .visible import counted
 from .wire import (
     DEFAULT_MAX_RESPONSE,
     HEADER,
@@ -155,7 +156,9 @@ class ResponseReader:
             return self.response()
         if not self._total:
             raise NoResult(self._node, f"no result from {self._node}")
-        raise self._bad(f"response truncated: connection closed after {self._total} bytes")
+        raise self._bad(
+            f"response truncated: connection closed after {counted(self._total, 'byte')}"
+        )
 
     def response(self) -> Response:
         if not self._done:
@@ -250,6 +253,11 @@ class PingReader:
 
     def _complete(self) -> bool:
         header = Header(*HEADER.unpack_from(self._buf))
+        if header.modifier1 != MODIFIER1_PING and _unexpected(header).startswith("it answered"):
+            # an HTTP port: say so at once, as a call does, not "cut at 309 bytes" at the close
+            raise ProtocolError(
+                self._node, f"bad ping reply from {self._node}: {_unexpected(header)}"
+            )
         if len(self._buf) > HEADER_SIZE + header.size:
             raise ProtocolError(self._node, f"bad ping reply from {self._node}: {_TRAILING}")
         return len(self._buf) == HEADER_SIZE + header.size

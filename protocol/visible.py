@@ -35,7 +35,7 @@ import functools
 import re
 from collections.abc import Iterator
 
-__all__ = ["json_visible", "visible", "visible_parts"]
+__all__ = ["counted", "json_visible", "visible", "visible_parts"]
 
 #: the invisible and cursor-moving characters, apart from C0 (which depends on ``keep``)
 _OTHERS = (
@@ -124,3 +124,8 @@ def json_visible(text: str) -> str:
     if pattern.search(text) is None:
         return text
     return pattern.sub(_json_escape, text)
+
+
+def counted(number: int, noun: str) -> str:
+    """``1 byte``, ``2 bytes``: a count and its noun, singular for one."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

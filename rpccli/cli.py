@@ -78,6 +78,13 @@ class LazyGroup(click.Group):
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else ""
+        if name == "help" and "help" not in self.commands:
+            # `rpccli help [COMMAND]` shows the help, as git and most CLIs do
+            topic = args[1:2]
+            if topic and self.get_command(ctx, topic[0]) is not None:
+                return super().resolve_command(ctx, [topic[0], "--help"])
+            click.echo(ctx.get_help(), color=ctx.color)
+            ctx.exit(0)
         if name and not name.startswith("-") and self.get_command(ctx, name) is None:
             import difflib
 
@@ -85,6 +92,15 @@ class LazyGroup(click.Group):
             if close:
                 ctx.fail(f"No such command '{name}'. Did you mean '{close[0]}'?")
         return super().resolve_command(ctx, args)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        from rpccli.paths import config_path
+
+        # the file actually in use, not only the rule that finds it
+        path = config_path()
+        state = "" if path.is_file() else " (not there: no profiles)"
+        formatter.write(f"\nConfig file in use: {path}{state}\n")  # one line: a path is not cut
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, SUMMARIES.get(name, "")) for name in self.list_commands(ctx)]
@@ -103,7 +119,8 @@ Exit codes (every command):
 Environment:
   RPCCLI_NODE       the default node ('.' or a left-out NODE)
   RPCCLI_TIMEOUT    the default timeout in seconds
-  RPCCLI_CONFIG     the config file (else $XDG_CONFIG_HOME/rpccli/config.toml)
+  RPCCLI_CONFIG     the config file (else $XDG_CONFIG_HOME/rpccli/config.toml,
+                    ~/.config/rpccli/config.toml when XDG_CONFIG_HOME is unset)
   RPCCLI_TRACEBACK  1: show tracebacks
   NO_COLOR          no colours
 State (history, learned names, round-robin cursors): $XDG_STATE_HOME/rpccli/.

@@ -8,6 +8,7 @@
     mode = "packet"           # or "raw"
     output = "auto"           # auto | bytes | pretty | json  (json = true: output = "json")
     max_response = 67108864   # bytes, or a size: "64M"
+    buffer_size = 4096        # the servers' --buffer-size: larger requests get a warning
     node = "prod"             # the default node (RPCCLI_NODE overrides it)
 
     [nodes.prod]
@@ -16,6 +17,7 @@
     functions = ["hello", "hellolua"]               # declared names, for completion
     list_function = "rpc_list"
     timeout = 2.0                                   # optional per-profile deadlines and mode
+    buffer_size = 65535                             # this server's --buffer-size
 
 Precedence: command-line option > environment variable > config file > built-in default.
 A missing file is an empty config; a broken one is a :class:`ConfigError` naming file and line.
@@ -31,7 +33,7 @@ from typing import Any, NamedTuple
 from protocol import STRATEGIES, parse_addresses
 from protocol.errors import AddressError
 from rpccli.errors import ConfigError
-from rpccli.numbers import SECONDS, SIZE, BadNumber, Number
+from rpccli.numbers import BUFFER_SIZE, SECONDS, SIZE, BadNumber, Number
 from rpccli.paths import config_path
 
 __all__ = [
@@ -68,6 +70,7 @@ class Defaults(NamedTuple):
     max_response: int = 64 * 1024 * 1024
     node: str | None = None
     strategy: str = "first"
+    buffer_size: int | None = None
 
 
 class Profile(NamedTuple):
@@ -79,6 +82,7 @@ class Profile(NamedTuple):
     timeout: float | None = None
     connect_timeout: float | None = None
     mode: str | None = None
+    buffer_size: int | None = None
 
 
 class Config(NamedTuple):
@@ -173,6 +177,8 @@ def _defaults(doc: _Doc, data: object) -> Defaults:
                 values["output"] = "json"
         elif key == "max_response":
             values[key] = _number(doc, table, key, value, SIZE)
+        elif key == "buffer_size":
+            values[key] = _number(doc, table, key, value, BUFFER_SIZE)
         elif key == "node":
             if not isinstance(value, str) or not value.strip():
                 raise doc.error("node must be a non-empty string", table, key)
@@ -185,7 +191,16 @@ def _defaults(doc: _Doc, data: object) -> Defaults:
 
 
 _PROFILE_KEYS = frozenset(
-    {"address", "strategy", "functions", "list_function", "timeout", "connect_timeout", "mode"}
+    {
+        "address",
+        "strategy",
+        "functions",
+        "list_function",
+        "timeout",
+        "connect_timeout",
+        "mode",
+        "buffer_size",
+    }
 )
 
 
@@ -225,6 +240,8 @@ def _profile(doc: _Doc, name: str, data: object) -> Profile:
             values[key] = _number(doc, table, key, value)
         elif key == "mode":
             values[key] = _choice(doc, table, key, value, MODES)
+        elif key == "buffer_size":
+            values[key] = _number(doc, table, key, value, BUFFER_SIZE)
         else:
             raise doc.error(f"unknown key {key!r} in [nodes.{name}]", table, key)
     values.setdefault("functions", [])
@@ -360,7 +377,12 @@ def _unknown_node(part: str, config: Config) -> str:
     known = ", ".join(sorted(config.profiles))
     profiles = f"no profile of that name {where}" + (f" (profiles: {known})" if known else "")
     message = f"unknown node {part!r}: not HOST:PORT, :PORT, a socket path or @NAME, and {profiles}"
-    if os.path.exists(part):
+    from rpccli.nearmiss import near_node
+
+    meant = near_node(part, config.profiles)
+    if meant and meant not in config.profiles:  # a profile typo: the list above shows it
+        message += f"; did you mean {meant}?"
+    elif os.path.exists(part):
         message += f"; did you mean ./{part}?"
     return message
 

@@ -33,8 +33,9 @@ OPTIONS = {
     "max_response": "--max-response",
     "connect_timeout": "--connect-timeout",
     "timeout": "--timeout",
+    "retry_unsafe": "--retry-unsafe",
 }
-_PARAMETER = re.compile(r"\b(max_response|connect_timeout|timeout)=")
+_PARAMETER = re.compile(r"\b(max_response|connect_timeout|timeout|retry_unsafe)=")
 
 
 def describe(error: BaseException) -> str:

@@ -13,12 +13,15 @@ from typing import Any, NamedTuple, TypeVar
 import click
 
 from protocol import DEFAULT_TIMEOUT, CallResult, Client
+from protocol.wire import DEFAULT_BUFFER_SIZE
 from rpccli.config import STRATEGIES, Config, NodeSpec, load_config, resolve_nodes
-from rpccli.numbers import SECONDS, SIZE
+from rpccli.numbers import BUFFER_SIZE, SECONDS, SIZE
 
 __all__ = [
     "Settings",
     "attempt_on",
+    "buffer_option",
+    "buffer_warning",
     "complete_call_function",
     "complete_call_node",
     "complete_file_argument",
@@ -183,6 +186,34 @@ class Settings(NamedTuple):
     mode: str
     strategy: str
     output: str
+    #: the server's --buffer-size as the user told it: larger requests get a warning
+    buffer_size: int = DEFAULT_BUFFER_SIZE
+
+
+def buffer_option(func: F) -> F:
+    """--buffer-size N: the server's own, so that requests it takes get no warning."""
+    return click.option(
+        "--buffer-size",
+        type=BUFFER_SIZE,
+        default=None,
+        metavar="N",
+        help="The server's --buffer-size (default 4096, uWSGI's; or buffer_size in the config): "
+        "larger requests get a warning.",
+    )(func)
+
+
+def buffer_warning(request: bytes, buffer_size: int) -> str | None:
+    """The warning for a request over the server's buffer (docs/protocol.md#buffer-size)."""
+    body = len(request) - 4
+    if body <= buffer_size:
+        return None
+    if buffer_size == DEFAULT_BUFFER_SIZE:
+        return (
+            f"the request body is {body} bytes: a uWSGI server with the default --buffer-size "
+            f"({DEFAULT_BUFFER_SIZE}) rejects it (--buffer-size N, or buffer_size in the config, "
+            "tells rpccli the server's)"
+        )
+    return f"the request body is {body} bytes: over the server's --buffer-size {buffer_size}"
 
 
 def settings_for(
@@ -195,6 +226,7 @@ def settings_for(
     strategy: str | None = None,
     output: str | None = None,
     config: Config | None = None,
+    buffer_size: int | None = None,
 ) -> Settings:
     """Resolve the node word and every setting for one command."""
     config = config if config is not None else load_config()
@@ -214,6 +246,10 @@ def settings_for(
         mode=mode or (profile.mode if profile and profile.mode else defaults.mode),
         strategy=strategy or spec.strategy or defaults.strategy,
         output=output or defaults.output,
+        buffer_size=buffer_size
+        or (profile.buffer_size if profile else None)
+        or defaults.buffer_size
+        or DEFAULT_BUFFER_SIZE,
     )
 
 

@@ -1,9 +1,10 @@
 """``rpccli ping [NODE]``: uWSGI's ping (modifier1 100, docs/protocol.md#ping) with latency, like
 ping(8).
 
-Exit codes: 0 every ping answered; 1 the node answered with a warning (a monitoring WARNING, as
-``uwsgi --ping`` exits 2 for it); when pings failed, the error's own code if all failed alike
-(3 refused, 4 timed out, ...), else 6.
+Exit codes (also when Ctrl-C ends ``-c 0``, which pings until then, as iputils ping): 0 every
+ping answered; 1 the node answered with a warning (a monitoring WARNING, as ``uwsgi --ping``
+exits 2 for it); when pings failed, the error's own code if all failed alike (3 refused, 4 timed
+out, ...), else 6.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import click
 
 from protocol import Client
 from protocol.errors import RPCError
-from protocol.visible import visible
+from protocol.visible import counted, visible
 from rpccli import exitcodes
 from rpccli.numbers import INTERVAL, PING_COUNT
 from rpccli.options import complete_node_lazily, settings_for, timeout_options
@@ -94,12 +95,16 @@ def ping(
                 time.sleep(interval)
             seq += 1
             for client in clients:
-                errors += _one(printer, client, stats[client.node], seq, say)
+                _one(printer, client, stats[client.node], seq, say, errors)
     except KeyboardInterrupt:
         _summary(printer, stats, json_flag)
-        raise
-    if count != 1:
-        _summary(printer, stats, json_flag)
+        if count != 0:
+            raise
+        # -c 0 pings until Ctrl-C: that is its normal end, and the exit code says how the pings
+        # went (iputils ping does the same)
+    else:
+        if count != 1:
+            _summary(printer, stats, json_flag)
     if errors:
         if not say:
             raise errors[0]
@@ -111,17 +116,23 @@ def ping(
     return exitcodes.OK
 
 
-def _one(printer: Printer, client: Client, stats: _Stats, seq: int, say: bool) -> list[RPCError]:
+def _one(
+    printer: Printer, client: Client, stats: _Stats, seq: int, say: bool, errors: list[RPCError]
+) -> None:
     stats.sent += 1
     start = time.monotonic()
     try:
         result = client.ping()
+    except KeyboardInterrupt:
+        stats.sent -= 1  # cut off by Ctrl-C: neither answered nor failed
+        raise
     except RPCError as exc:
+        errors.append(exc)  # first: a Ctrl-C while it is reported must not lose it
         if printer.format == "json":
             printer.write(_json(client.node, seq, time.monotonic() - start, error=exc))
         if say:
             printer.info(f"rpccli: {exc}")
-        return [exc]
+        return
     total = result.timings.total
     stats.add(total)
     if result.warning is not None:
@@ -132,7 +143,6 @@ def _one(printer: Printer, client: Client, stats: _Stats, seq: int, say: bool) -
         # the node's own text, on one report line: escaped, piped or not (--json has it exact)
         state = "ok" if result.warning is None else f"WARNING: {visible(result.warning)}"
         printer.text(f"{client.node}: seq={seq} time={_ms(total * 1000)} ms {state}")
-    return []
 
 
 def _json(
@@ -161,7 +171,7 @@ def _summary(printer: Printer, stats: dict[str, _Stats], json_flag: bool) -> Non
         lost = s.sent - s.answered
         line = f"--- {node}: {s.sent} sent, {s.answered} answered, {lost} failed"
         if s.warnings:
-            line += f", {s.warnings} warnings"
+            line += f", {counted(s.warnings, 'warning')}"
         if s.times:
             avg = sum(s.times) / len(s.times)
             line += f"; min/avg/max = {_ms(min(s.times))}/{_ms(avg)}/{_ms(max(s.times))} ms"

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from rpccli.statefile import locked, open_read, replace
 
-__all__ = ["MAX_GROUPS", "starting_order"]
+__all__ = ["MAX_GROUPS", "answered_by", "starting_order"]
 
 T = TypeVar("T")
 
@@ -60,6 +60,35 @@ def starting_order(strategy: str, nodes: Sequence[T]) -> list[T]:
             start = random.randrange(len(nodes))
             return nodes[start:] + nodes[:start]
         return nodes
+
+
+def answered_by(strategy: str, nodes: Sequence[T], node: T) -> None:
+    """After a failover: ``node`` answered, not the first of :func:`starting_order`. The next
+    call starts after it (round-robin) and it counts as chosen now (best), so that a node that
+    is down does not hand its turns to the node after it: with the first of three down, the
+    two live nodes share the calls evenly, not 2:1."""
+    nodes = list(nodes)
+    if strategy not in ("round-robin", "best") or node not in nodes:
+        return
+    key = ",".join(str(n) for n in nodes)
+    try:
+        from rpccli.paths import state_dir
+
+        directory = state_dir()
+        with _locked(directory):
+            path = directory / _FILE
+            data = _load(path)
+            groups = data.get(strategy)
+            entry = groups.get(key) if isinstance(groups, dict) else None
+            if not isinstance(groups, dict) or not isinstance(entry, dict):
+                return
+            if strategy == "round-robin":
+                entry["next"] = (nodes.index(node) + 1) % len(nodes)
+            elif isinstance(entry.get("chosen"), dict):
+                entry["chosen"][str(node)] = time.time()
+            _save(path, data)
+    except Exception:  # never let remembering break the call
+        return
 
 
 def _choose(data: dict[str, Any], strategy: str, key: str, nodes: list[T]) -> list[T]:

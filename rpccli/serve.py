@@ -28,7 +28,7 @@ from protocol.server import (
     new_event_loop,
 )
 from protocol.server.functions import FunctionTable
-from protocol.visible import visible
+from protocol.visible import counted, visible
 from protocol.wire import DEFAULT_BUFFER_SIZE
 from rpccli.numbers import BUFFER_SIZE, GRACE, PROCESSES, SECONDS, THREADS
 from rpccli.output import color_allowed, write_line
@@ -138,7 +138,7 @@ def _banner(
         source = table.source(name) or "?"
         label = "demo" if Path(source) == DEMO_FUNCTIONS else source
         by_source.setdefault(label, []).append(name)
-    log.line(f"  serving {len(table)} functions:")
+    log.line(f"  serving {counted(len(table), 'function')}:")
     for label, names in by_source.items():
         log.line(f"    {label}: {' '.join(names)}")
     if table.warning:

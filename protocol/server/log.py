@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..visible import visible
+from ..visible import counted, visible
 
 __all__ = ["Event", "format_event"]
 
@@ -59,7 +59,7 @@ def _result(event: Event, ms: str) -> str:
         notes.append("large form")  # the modifier2 5 framing (docs/protocol.md#responses)
     if event.total and event.sent < event.total:
         notes.append(f"cut short: {event.sent} of {event.total} bytes sent")
-    return f"{size} bytes ({', '.join([*notes, ms])})"
+    return f"{counted(size, 'byte')} ({', '.join([*notes, ms])})"
 
 
 def format_event(event: Event) -> str:

@@ -42,7 +42,8 @@ import click
 
 from protocol import Client, Health, NodeGroup
 from protocol.errors import RPCError, UsageError
-from protocol.wire import RequestEncoder, rpc_request
+from protocol.visible import counted
+from protocol.wire import DEFAULT_BUFFER_SIZE, RequestEncoder, rpc_request
 from rpccli import exitcodes
 from rpccli.batch.engine import SKIP, Call, run
 from rpccli.batch.input import MAX_LINE, Job, LineReader, parse_line
@@ -54,6 +55,8 @@ from rpccli.errors import InputError
 from rpccli.numbers import CONCURRENCY, LANES
 from rpccli.options import (
     Settings,
+    buffer_option,
+    buffer_warning,
     complete_node_lazily,
     connection_options,
     group_options,
@@ -127,6 +130,7 @@ class _Nodes:
 )
 @click.option("--raw", is_flag=True, help="Ask for raw answers (modifier2 1).")
 @connection_options
+@buffer_option
 @group_options(fan_out=False)
 @output_options(BATCH_OUTPUTS, auto="pretty on a terminal, JSON Lines otherwise", json="JSON Lines")
 @click.option("--raw-output", is_flag=True, help="Each result and a newline (-o lines).")
@@ -146,6 +150,7 @@ def batch(
     timeout: float | None,
     connect_timeout: float | None,
     max_response: int | None,
+    buffer_size: int | None,
     strategy: str | None,
     retry_unsafe: bool,
     output: str | None,
@@ -187,6 +192,7 @@ def batch(
             max_response=max_response,
             strategy=strategy,
             config=config,
+            buffer_size=buffer_size,
         )
     except UsageError:
         if node is not None:
@@ -208,6 +214,14 @@ def batch(
         printer.info("rpccli: reading calls from the terminal, one per line; Ctrl-D ends")
 
     taken = [0]  # the last input line the engine took (each has its record)
+    limit = settings.buffer_size if settings else buffer_size or config.defaults.buffer_size
+    warned = [False]  # once per run: one line for a file of big requests, not one per line
+
+    def warn_once(request: bytes) -> None:
+        warning = buffer_warning(request, limit or DEFAULT_BUFFER_SIZE)
+        if warning and not warned[0]:
+            warned[0] = True
+            printer.warn(warning)
 
     def jobs(source: Iterable[tuple[int, Any]]) -> Iterator[Call | dict[str, Any] | object]:
         for number, text in source:
@@ -229,6 +243,8 @@ def batch(
                     continue
                 clients, health = nodes.clients(job.node)
                 request = encode(job.function, job.args, modifier2=modifier2)
+                if not warned[0]:
+                    warn_once(request)
             except RPCError as exc:
                 yield _bad_line(exc, number, info)
                 continue
@@ -304,7 +320,9 @@ def batch(
     if not quiet:
         rate = calls / elapsed if elapsed > 0 else 0.0
         on = f", {count} lanes" if count > 1 else ""
-        summary = f"{calls} calls, {failures} failed, {rate:.0f} calls/s ({elapsed:.2f} s{on})"
+        summary = (
+            f"{counted(calls, 'call')}, {failures} failed, {rate:.0f} calls/s ({elapsed:.2f} s{on})"
+        )
         printer.info(f"rpccli: {summary}")
     return exitcodes.PARTIAL if failures else exitcodes.OK
 

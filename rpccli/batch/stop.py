@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from protocol.errors import RPCError
+from protocol.visible import counted
 from rpccli.batch.input import parse_line
 from rpccli.batch.output import BatchWriter
 from rpccli.errors import Interrupted
@@ -132,7 +133,7 @@ def counts_of(writer: BatchWriter, stopped_after: int | None = None) -> Counts:
 def interrupted_line(counts: Counts) -> str:
     """The stderr line after Ctrl-C: what was answered, what was not, where input stopped."""
     answered = counts.calls - counts.cut - counts.unsent
-    parts = [f"{answered} lines answered"]
+    parts = [f"{counted(answered, 'line')} answered"]
     if counts.cut:
         parts.append(f"{counts.cut} cut off waiting for their answer (they may have run)")
     if counts.unsent:

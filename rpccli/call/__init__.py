@@ -9,23 +9,21 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import click
 
-from protocol import CallResult
 from protocol.errors import CallError, RequestError, RPCError, UsageError
 from protocol.failures import shown
-from protocol.wire import DEFAULT_BUFFER_SIZE, exceeds_default_buffer, rpc_request
+from protocol.wire import DEFAULT_BUFFER_SIZE, rpc_request
 from rpccli import exitcodes
 from rpccli.args import ARGUMENT_HELP, read_arguments
+from rpccli.call.group import call_one
 from rpccli.call.repeat import refuse_with_repeat, repeat_call, repeat_options
 from rpccli.config import Config, default_node_text, is_node_word, load_config
-from rpccli.errors import describe
 from rpccli.numbers import MODIFIER
 from rpccli.options import (
-    Settings,
-    attempt_on,
+    buffer_option,
+    buffer_warning,
     complete_call_function,
     complete_call_node,
     complete_file_argument,
@@ -141,6 +139,16 @@ def _split_words(
             raise click.UsageError("missing FUNCTION")
         return None, words[0], words[1:]
     if words and _function_is_first(words[0], local, config):
+        from rpccli.nearmiss import near_node
+
+        meant = near_node(words[0], config.profiles)
+        if meant and len(words) > 1:
+            # with a default node this word would be sent as a function name, though it looks
+            # like a node that is not there: say so as when there is no default node
+            raise UsageError(
+                f"{words[0]!r} is no node: did you mean {meant}? (to call a function of "
+                f"that name on the default node: rpccli call . {shown(words[0])} ...)"
+            )
         return None, words[0], words[1:]
     if not words:
         raise click.UsageError("missing NODE and FUNCTION")
@@ -187,6 +195,7 @@ def _output_option(json_flag: bool, output: str | None) -> str | None:
     help="Request modifier2 (0 packet, 1 raw; 4+ behave as raw).",
 )
 @connection_options
+@buffer_option
 @group_options(fan_out=True)
 @output_options(
     FORMATS,
@@ -209,6 +218,7 @@ def call(
     timeout: float | None,
     connect_timeout: float | None,
     max_response: int | None,
+    buffer_size: int | None,
     strategy: str | None,
     retry_unsafe: bool,
     json_flag: bool,
@@ -243,6 +253,7 @@ def call(
         strategy=strategy,
         retry_unsafe=retry_unsafe,
         output=_output_option(json_flag, output),
+        buffer_size=buffer_size,
         verbose=verbose,
         dry_run=dry_run or explain,
         explain=explain,
@@ -271,6 +282,7 @@ def run_call(
     local_file: str | None = None,
     repeat: int | None = None,
     interval: float = 0.0,
+    buffer_size: int | None = None,
 ) -> int:
     if repeat is not None:
         refuse_with_repeat(local=local_file is not None, dry_run=dry_run, strategy=strategy)
@@ -287,6 +299,7 @@ def run_call(
             max_response=max_response,
             strategy=strategy,
             output=output,
+            buffer_size=buffer_size,
         )
         fmt = settings.output
         if fmt == "auto" and settings.strategy == "all" and not settings.spec.single:
@@ -297,11 +310,11 @@ def run_call(
     args = read_arguments(list(words), stdin=sys.stdin.buffer)
     mode = settings.mode if settings else "packet"
     request = rpc_request(function, args, modifier2=_modifier2(raw, modifier2, mode))
-    if exceeds_default_buffer(request):
-        printer.warn(
-            f"the request body is {len(request) - 4} bytes: a uWSGI server with the default "
-            f"--buffer-size ({DEFAULT_BUFFER_SIZE}) rejects it"
-        )
+    warning = buffer_warning(
+        request, settings.buffer_size if settings else buffer_size or DEFAULT_BUFFER_SIZE
+    )
+    if warning:
+        printer.warn(warning)
     if dry_run:
         # a local call has no node: show the equivalents for the usual one
         targets = settings.spec.addresses if settings else ["127.0.0.1:3031"]
@@ -318,14 +331,19 @@ def run_call(
         from rpccli.call.fanout import call_all
 
         return call_all(printer, settings, request, function, args, verbose=verbose)
+    if verbose:
+        from rpccli.output.wire import resolved_lines
+
+        for line in resolved_lines(settings.spec.addresses):
+            printer.info(line)
     if repeat is not None:  # the loop and its summary
-        once = lambda: _call_one(settings, request, function, retry_unsafe)  # noqa: E731
+        once = lambda: call_one(settings, request, function, retry_unsafe)  # noqa: E731
         label = settings.spec.label
         return repeat_call(once, printer, node=label, function=function, args=args,
                            repeat=repeat, interval=interval)  # fmt: skip
     start = time.monotonic()
     try:
-        result = _call_one(settings, request, function, retry_unsafe, printer if verbose else None)
+        result = call_one(settings, request, function, retry_unsafe, printer if verbose else None)
     except CallError as exc:
         printer.failure(
             exc,
@@ -348,47 +366,6 @@ def run_call(
     if not settings.spec.single:
         _remember(result.node, function)  # the node that answered learns it too
     return exitcodes.OK
-
-
-def _call_one(
-    settings: Settings,
-    request: bytes,
-    function: str,
-    retry_unsafe: bool,
-    verbose: Printer | None = None,
-) -> CallResult:
-    attempt = attempt_on(settings, request, function)
-    if settings.spec.single:
-        return attempt(settings.spec.addresses[0])
-    from protocol import NodeGroup, may_retry
-
-    group = NodeGroup(
-        settings.spec.addresses, strategy=settings.strategy, retry_unsafe=retry_unsafe
-    )
-    if settings.strategy in ("round-robin", "best"):
-        # a one-shot call is a new process: where the group's last call left off is in the
-        # state dir, so a loop of calls spreads over the nodes
-        from rpccli.rotation import starting_order
-
-        order = starting_order(settings.strategy, group.addresses)
-        group = NodeGroup(order, strategy="first", retry_unsafe=retry_unsafe)
-    if verbose is None:
-        return group.call(attempt)
-    tried = 0
-
-    def logged(address: Any) -> CallResult:
-        # -v shows the failover that is otherwise silent (as curl -v shows each try)
-        nonlocal tried
-        tried += 1
-        try:
-            return attempt(address)
-        except RPCError as exc:
-            left = tried < len(settings.spec.addresses)
-            if left and may_retry(exc, retry_unsafe=retry_unsafe):
-                verbose.info(f"* {describe(exc)}; trying the next node")
-            raise
-
-    return group.call(logged)
 
 
 def _call_local(

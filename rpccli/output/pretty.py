@@ -14,7 +14,7 @@ from rich.highlighter import JSONHighlighter
 from rich.table import Table
 from rich.text import Text
 
-from protocol.visible import json_visible, visible_parts
+from protocol.visible import counted, json_visible, visible_parts
 from rpccli.output.wire import hexdump
 
 __all__ = [
@@ -92,7 +92,7 @@ def print_body(console: Console, data: bytes) -> None:
         console.print(Text(hexdump(data, limit=HEXDUMP_LIMIT)))
         console.print(
             Text(
-                f"(binary response, {len(data)} bytes, shown as a hexdump; "
+                f"(binary response, {counted(len(data), 'byte')}, shown as a hexdump; "
                 "pipe or redirect the output to get the raw bytes)",
                 style="dim",
             )

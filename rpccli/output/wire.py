@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 
 from protocol import Address, CallResult, parse_address
 from protocol.errors import AddressError
+from protocol.visible import counted
 from protocol.wire import HEADER_SIZE, MAX_ARGS, MODIFIER1_RPC, decode_array, unpack_header
 from rpccli.errors import InputError
 
@@ -88,7 +89,7 @@ def annotate_request(request: bytes) -> str:
             lines += _segment(offset, item, f"{what} {_preview(item)}")
         offset += len(item)
     total = f"{len(request)} bytes: 4-byte header + {len(body)}-byte body"
-    return "\n".join([f"# {total}, {_count(len(items), 'item')}", *lines])
+    return "\n".join([f"# {total}, {counted(len(items), 'item')}", *lines])
 
 
 #: nginx's config parser turns these escapes back into the characters (and no others)
@@ -316,10 +317,6 @@ def uwsgi_rpc_call(node: str, function: bytes, args: Iterable[bytes]) -> str:
     return f"uwsgi.rpc({', '.join(parts)}){note}"
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
-
-
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
 
@@ -340,12 +337,14 @@ def verbose_lines(result: CallResult) -> list[str]:
         f"> {result.node}",
         f"> request: modifier1 {head.modifier1}, size {head.size}, modifier2 {head.modifier2} "
         f"({_mode_name(head.modifier2)})",
-        f"> items: function {_preview(items[0])}, {_count(len(items) - 1, 'arg')} "
+        f"> items: function {_preview(items[0])}, {counted(len(items) - 1, 'arg')} "
         f"(at most {MAX_ARGS})",
     ]
     response = result.response
     if response.header is None:
-        lines.append(f"< response: raw, no header; {len(response.body)} bytes until close")
+        lines.append(
+            f"< response: raw, no header; {counted(len(response.body), 'byte')} until close"
+        )
     elif response.large:
         h = response.header
         length = dict(response.vars).get(b"CONTENT_LENGTH", b"?").decode("ascii", "replace")
@@ -356,6 +355,26 @@ def verbose_lines(result: CallResult) -> list[str]:
     else:
         h = response.header
         lines.append(f"< response: modifier1 {h.modifier1}, size {h.size}, modifier2 {h.modifier2}")
-    lines.append(f"< body: {len(response.body)} bytes")
+    lines.append(f"< body: {counted(len(response.body), 'byte')}")
     lines.append(timing_line(result))
+    return lines
+
+
+def resolved_lines(nodes: Iterable[str]) -> list[str]:
+    """``-v``: the addresses each DNS name resolves to, in the order they are tried (curl -v
+    says the same); nothing for IP literals and sockets, nor when the name does not resolve
+    (the call itself says so)."""
+    import socket
+
+    lines = []
+    for node in nodes:
+        address = parse_address(node)
+        if address.is_literal:
+            continue
+        try:
+            infos = socket.getaddrinfo(address.host, address.port, type=socket.SOCK_STREAM)
+        except OSError:
+            continue
+        found = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        lines.append(f"* {address.host} resolves to {', '.join(found)}")
     return lines

@@ -6,13 +6,14 @@ and must not pay for prompt_toolkit or rich. The engine loads when the command r
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
 import click
 
 from rpccli.config import MODES
-from rpccli.options import complete_node_lazily, connection_options
+from rpccli.options import buffer_option, complete_node_lazily, connection_options
 
 __all__ = ["shell"]
 
@@ -23,6 +24,7 @@ __all__ = ["shell"]
 )
 @click.argument("node", metavar="[NODE]", required=False, shell_complete=complete_node_lazily)
 @connection_options
+@buffer_option
 @click.option(
     "--mode", type=click.Choice(MODES), default=None, help="packet (default) or raw (modifier2 1)."
 )
@@ -46,6 +48,7 @@ def shell(
     timeout: float | None,
     connect_timeout: float | None,
     max_response: int | None,
+    buffer_size: int | None,
     mode: str | None,
     json_flag: bool,
     raw_output: bool,
@@ -83,8 +86,10 @@ def shell(
         "connect_timeout": connect_timeout,
         "max_response": max_response,
         "mode": mode,
+        "buffer_size": buffer_size,
     }
     interactive = sys.stdin.isatty()
+    screen = _screen() if interactive and not sys.stdout.isatty() else None
     server = None
     notice = ""
     if node is None and not demo and not interactive and not default_node_text(config):
@@ -111,6 +116,7 @@ def shell(
             options=options,
             demo_node=node if server is not None else None,
             demo_reasons=reasons,
+            screen=screen,
         )
         engine.flags = Flags(
             json=json_flag or engine.flags.json,
@@ -130,10 +136,30 @@ def shell(
         ]
         if notice:
             banner = [notice, "Try: hello world   upper abc   binary   json a b   sleep 5", *banner]
+        if os.environ.get("TERM") == "dumb":
+            from rpccli.shell.plain import run_plain
+
+            return run_plain(engine, banner="\n".join(banner), screen=screen or sys.stdout)
+        if screen is not None:
+            from prompt_toolkit.output import create_output
+
+            return run_interactive(
+                engine, banner="\n".join(banner), output=create_output(stdout=screen)
+            )
         return run_interactive(engine, banner="\n".join(banner))
     finally:
         if server is not None:
             server.close()
+        if screen is not None:
+            screen.close()
+
+
+def _screen() -> Any:
+    """The terminal, for the interface, when stdout is a pipe: results go to the pipe clean."""
+    try:
+        return open("/dev/tty", "w", encoding="utf-8", errors="replace")
+    except OSError:
+        return open(os.dup(sys.stderr.fileno()), "w", encoding="utf-8", errors="replace")
 
 
 def _say(text: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from protocol import CallResult, Client, NodeGroup, Outcome, PingResult
 from protocol.errors import NoResult
 from protocol.failures import shown
-from protocol.wire import DEFAULT_BUFFER_SIZE, exceeds_default_buffer
+from protocol.wire import DEFAULT_BUFFER_SIZE
 from rpccli.options import Settings
 
 __all__ = ["DemoReasons", "buffer_warning", "call", "modifier2", "ping"]
@@ -90,12 +90,9 @@ class DemoReasons:
         )
 
 
-def buffer_warning(request: bytes) -> str | None:
-    """The warning ``rpccli call`` prints for a request over uWSGI's default buffer
+def buffer_warning(request: bytes, buffer_size: int = DEFAULT_BUFFER_SIZE) -> str | None:
+    """The warning ``rpccli call`` prints for a request over the server's buffer
     (docs/protocol.md#buffer-size)."""
-    if not exceeds_default_buffer(request):
-        return None
-    return (
-        f"the request body is {len(request) - 4} bytes: a uWSGI server with the default "
-        f"--buffer-size ({DEFAULT_BUFFER_SIZE}) rejects it"
-    )
+    from rpccli.options import buffer_warning as warning
+
+    return warning(request, buffer_size)

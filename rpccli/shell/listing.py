@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 
 from protocol.errors import NoResult, RPCError
+from protocol.visible import counted
 from rpccli import names
 from rpccli.errors import describe
 from rpccli.name_rule import is_offerable
@@ -119,7 +120,7 @@ class NameIndex:
             found, outcome = None, "failed"
         else:
             found = names.parse_listing(body)
-            status = f"{len(found)} names from {self.list_function}"
+            status = f"{counted(len(found), 'name')} from {self.list_function}"
             outcome = "listed"
         with self._lock:
             if generation != self._generation:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from protocol.errors import NoResult, RPCError
-from protocol.visible import visible
+from protocol.visible import counted, visible
 from protocol.wire import rpc_request
 from rpccli import exitcodes, names
 from rpccli.args import read_argument
@@ -88,6 +88,7 @@ class Shell:
         on_change: Callable[[], None] | None = None,
         demo_node: str | None = None,
         demo_reasons: calls.DemoReasons | None = None,
+        screen: IO[str] | None = None,
     ) -> None:
         self.config = config
         #: the bundled demo server's node: a throw-away port whose names are not persisted
@@ -96,6 +97,9 @@ class Shell:
         self.demo_reasons = demo_reasons
         self.interactive = interactive
         self.stdout = stdout if stdout is not None else sys.stdout
+        #: where the interface's own text goes (banner, .help, confirmations): stdout, or the
+        #: terminal when stdout is a pipe (``rpccli shell NODE | tee log``: results only there)
+        self.screen = screen if screen is not None else self.stdout
         self.stderr = stderr if stderr is not None else sys.stderr
         self.console = console
         self.on_change = on_change
@@ -174,12 +178,12 @@ class Shell:
 
     def say(self, text: str) -> None:
         """Information a command was asked for (`.functions`, `.help`): on stdout."""
-        self.stdout.write(visible(text, keep="\n\t", reversible=False) + "\n")
-        self.stdout.flush()
+        self.screen.write(visible(text, keep="\n\t", reversible=False) + "\n")
+        self.screen.flush()
 
     def note(self, text: str) -> None:
         """A confirmation ("timeout is now 10 s"): shown to a person, kept out of piped output."""
-        stream = self.stdout if self.interactive else self.stderr
+        stream = self.screen if self.interactive else self.stderr
         if self.interactive or self.flags.verbose:
             stream.write(visible(text, keep="\n\t", reversible=False) + "\n")
             stream.flush()
@@ -221,7 +225,12 @@ class Shell:
                     left = sum(1 for rest in lines[number:] if rest.strip())
                     if left:
                         self.line_number = 0
-                        self.error(InputError(f"the {left} lines after line {number} were not run"))
+                        self.error(
+                            InputError(
+                                f"the {counted(left, 'line')} after line {number} "
+                                f"{'was' if left == 1 else 'were'} not run"
+                            )
+                        )
                     return code
                 if code != exitcodes.OK:
                     status = code
@@ -277,7 +286,7 @@ class Shell:
         request = rpc_request(function, args, modifier2=calls.modifier2(settings))
         name = function.decode("utf-8", "surrogateescape")
         printer = self.printer()
-        warning = calls.buffer_warning(request)
+        warning = calls.buffer_warning(request, settings.buffer_size)
         if warning:
             printer.warn(warning)
         if settings.strategy == "all" and not settings.spec.single:

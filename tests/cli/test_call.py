@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from protocol.failures import NO_RESULT_CAUSES
 from tests.cli.conftest import run_cli
 
-NO_RESULT = (
-    "is not registered there, raised, or returned nothing "
-    "(uWSGI sends no error detail; see the server log)"
-)
+NO_RESULT = f"is not registered there, raised, or returned nothing ({NO_RESULT_CAUSES})"
 
 
 def big_bytes(n: int) -> bytes:
@@ -259,7 +257,8 @@ def test_warning_over_4096_but_sent(bundled_node: str, tmp_path: Path) -> None:
     assert result.code == 0
     assert result.err == (
         "rpccli: warning: the request body is 5008 bytes: a uWSGI server with the default "
-        "--buffer-size (4096) rejects it\n"
+        "--buffer-size (4096) rejects it (--buffer-size N, or buffer_size in the config, tells "
+        "rpccli the server's)\n"
     )
 
 

@@ -207,11 +207,12 @@ def test_ctrl_c_during_a_call_exits_130(bundled_node: str, env: dict[str, str]) 
 
 def test_ctrl_c_ends_endless_ping_with_a_summary(bundled_node: str, env: dict[str, str]) -> None:
     result = interrupt_after_start(["ping", "-c", "0", "-i", "0.1", bundled_node], env)
-    assert result.returncode == 130
+    # Ctrl-C is how -c 0 ends: the exit code says how the pings went (iputils ping does so)
+    assert result.returncode == 0
     lines = result.stdout.decode().splitlines()
     assert lines[0].startswith(f"{bundled_node}: seq=1 ")
     assert lines[-1].startswith(f"--- {bundled_node}: ")
-    assert result.stderr.decode().endswith("rpccli: interrupted\n")
+    assert result.stderr.decode() == ""
 
 
 def test_batch_streams_answers_before_more_input(bundled_node: str, env: dict[str, str]) -> None:

@@ -365,7 +365,9 @@ def _client_options() -> set[str]:
         for name in ("call", "batch", "ping", "shell")
         for param in app.get_command(context, name).params  # type: ignore[union-attr]
         for opt in getattr(param, "opts", [])
-        if opt.startswith("--")
+        # --buffer-size is uWSGI's own option, which rpccli's repeats by name on purpose (it
+        # tells rpccli the server's): the library names uWSGI's when it explains a reset
+        if opt.startswith("--") and opt != "--buffer-size"
     }
 
 

@@ -34,7 +34,7 @@ from tests.peers import ROOT
 
 LINES = 60_000  # far more than a run answers before its Ctrl-C
 SUMMARY = re.compile(
-    r"rpccli: interrupted: (?P<answered>\d+) lines answered"
+    r"rpccli: interrupted: (?P<answered>\d+) lines? answered"
     r"(?:, (?P<cut>\d+) cut off waiting for their answer \(they may have run\))?"
     r"(?:, (?P<unsent>\d+) not sent)?"
     r"; input stopped after line (?P<last>\d+)\n\Z"

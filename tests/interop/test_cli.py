@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from protocol.failures import NO_RESULT_CAUSES
 from tests.cli.conftest import run_cli
 from tests.peers import Uwsgi, nginx
 
@@ -42,8 +43,7 @@ def test_no_result(uwsgi_tcp: Uwsgi, function: str) -> None:
     result = run_cli("call", uwsgi_tcp.node, function)
     assert (result.code, result.out) == (1, b"")
     assert result.err == (
-        f"rpccli: no result from {uwsgi_tcp.node}: {function} {NO_RESULT} "
-        "(uWSGI sends no error detail; see the server log)\n"
+        f"rpccli: no result from {uwsgi_tcp.node}: {function} {NO_RESULT} ({NO_RESULT_CAUSES})\n"
     )
 
 

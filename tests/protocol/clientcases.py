@@ -179,8 +179,10 @@ def test_a_connect_that_completes_late(api: API) -> None:
 def test_close_without_a_byte_is_no_result(api: API) -> None:
     with peer(answer(b"")) as server:
         error = failure(api, server.node, "nosuch")
-    assert type(error) is NoResult and not error.hint
+    assert type(error) is NoResult
     assert "nosuch is not registered there, raised, or returned nothing" in str(error)
+    # the two commonest first-day causes, and how to tell them (issue 15, item 4)
+    assert "--plugins rpc,python3" in error.hint and "must return bytes" in error.hint
     with peer(answer(b"")) as server:
         error = failure(api, server.node, "nosuch", mode="raw")
     assert type(error) is NoResult
