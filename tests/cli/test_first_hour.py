@@ -129,7 +129,7 @@ def test_a_read_timeout_names_the_nodes_not_tried(bundled_node: str, refused_nod
 # -- item 7: ping of an HTTP port ---------------------------------------------------------------
 def test_ping_reader_recognises_http() -> None:
     reader = PingReader(node="n:1")
-    with pytest.raises(ProtocolError, match=r"it answered with HTTP; .* use uWSGI.s --socket"):
+    with pytest.raises(ProtocolError, match=r"it answered with HTTP, .*uWSGI.s --socket"):
         reader.feed(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
         reader.feed_eof()
 

@@ -27,6 +27,6 @@ def test_an_http_port_is_named_as_such(web: Nginx, command: list[str]) -> None:
     node = f"127.0.0.1:{web.port}"
     result = run_cli(command[0], node, *command[1:])
     assert result.code == 5, result.err
-    assert "it answered with HTTP; rpccli speaks the uwsgi protocol: use uWSGI's --socket" in (
+    assert "it answered with HTTP, not the uwsgi protocol: call uWSGI's --socket instead" in (
         result.err
     )
