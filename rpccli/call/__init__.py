@@ -33,6 +33,7 @@ from rpccli.options import (
     local_option,
     output_options,
     settings_for,
+    tls_options,
 )
 from rpccli.output import FORMATS, Printer, is_terminal
 
@@ -186,6 +187,7 @@ def _output_option(json_flag: bool, output: str | None) -> str | None:
     help="Request modifier2 (0 packet, 1 raw; 4+ behave as raw).",
 )
 @connection_options
+@tls_options
 @group_options(fan_out=True)
 @output_options(
     FORMATS,
@@ -295,7 +297,7 @@ def run_call(
     if dry_run:
         # a local call has no node: show the equivalents for the usual one
         targets = settings.spec.addresses if settings else ["127.0.0.1:3031"]
-        _dry_run(printer, request, targets, explain, settings.strategy if settings else "first")
+        _dry_run(printer, request, targets, explain, settings)
         return exitcodes.OK
     if local_file is not None:
         return _call_local(printer, local_file, function, args, verbose)
@@ -373,14 +375,23 @@ def _call_one(
 
 
 def _dry_run(
-    printer: Printer, request: bytes, targets: Sequence[str], explain: bool, strategy: str
+    printer: Printer,
+    request: bytes,
+    targets: Sequence[str],
+    explain: bool,
+    settings: Settings | None,
 ) -> None:
     from protocol.wire import HEADER_SIZE, decode_array
     from rpccli.output.wire import annotate_request, nginx_location, uwsgi_rpc_call
 
     items = decode_array(request[HEADER_SIZE:])
     # built first: a node nginx cannot name is refused (exit 2) before anything is printed
-    block = nginx_location(targets, items[0], items[1:], strategy=strategy) if explain else ""
+    strategy, tls = (settings.strategy, settings.tls) if settings else ("first", None)
+    block = (
+        nginx_location(targets, items[0], items[1:], strategy=strategy, tls=tls) if explain else ""
+    )
+    if tls is not None and any(t.startswith("tls:") for t in targets):
+        printer.text(f"# {tls.describe()}")
     printer.text(annotate_request(request))
     if not explain:
         return

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from rpccli.config import MODES
-from rpccli.options import complete_node_lazily, connection_options
+from rpccli.options import complete_node_lazily, connection_options, tls_options
 
 __all__ = ["shell"]
 
@@ -23,6 +23,7 @@ __all__ = ["shell"]
 )
 @click.argument("node", metavar="[NODE]", required=False, shell_complete=complete_node_lazily)
 @connection_options
+@tls_options
 @click.option(
     "--mode", type=click.Choice(MODES), default=None, help="packet (default) or raw (modifier2 1)."
 )
