@@ -254,10 +254,6 @@ def _context(tls: TLS) -> Any:
     if context is None:
         from protocol.tls import client_context
 
-        if tls.insecure:
-            click.echo(
-                "rpccli: warning: --insecure: the node's certificate is not verified", err=True
-            )
         context = _CONTEXTS[tls] = client_context(
             cafile=tls.cacert, certfile=tls.cert, keyfile=tls.key, insecure=tls.insecure
         )
@@ -322,7 +318,7 @@ def settings_for(
     timeout = timeout if timeout is not None else defaults.timeout
     if connect_timeout is None:
         connect_timeout = (profile.connect_timeout if profile else None) or defaults.connect_timeout
-    return Settings(
+    settings = Settings(
         spec=spec,
         timeout=timeout,
         connect_timeout=min(connect_timeout, timeout) if connect_timeout else timeout,
@@ -332,6 +328,9 @@ def settings_for(
         output=output or defaults.output,
         tls=tls_for(profile),
     )
+    if settings.tls.insecure and any(a.startswith("tls:") for a in spec.addresses):
+        click.echo("rpccli: warning: --insecure: the node's certificate is not verified", err=True)
+    return settings
 
 
 def attempt_on(settings: Settings, request: bytes, function: str) -> Callable[[Any], CallResult]:

@@ -31,9 +31,7 @@ def _ca(openssl: str, cwd: Path, name: str) -> None:
     )  # fmt: skip
 
 
-def _leaf(
-    openssl: str, cwd: Path, name: str, ca: str, cn: str, san: str, days: str = "30"
-) -> None:
+def _leaf(openssl: str, cwd: Path, name: str, ca: str, cn: str, san: str, days: str = "30") -> None:
     _run(
         openssl, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
         "-keyout", f"{name}-key.pem", "-out", f"{name}.csr", "-subj", f"/CN={cn}", cwd=cwd,

@@ -312,6 +312,11 @@ def _nginx_tls(tls: Any, address: Address) -> list[str]:
         lines.append("    uwsgi_ssl_verify off;")
     else:
         ca = tls.cacert if tls is not None and tls.cacert else "/etc/ssl/certs/ca-certificates.crt"
+        if address.is_literal and not (tls is not None and tls.server_name):
+            lines.append(
+                "    # nginx checks host names only, never IP addresses: name one the "
+                "certificate holds (--server-name)"
+            )
         lines += [
             "    uwsgi_ssl_verify on;",
             f"    uwsgi_ssl_trusted_certificate {quoted(ca)};",
