@@ -204,7 +204,8 @@ class BaseClient:
         """
         if isinstance(exc, TimeoutError | BlockingIOError):
             return failures.response_timed_out(self.node, self.timeout, received)
-        if not received and self.address.kind == "tcp" and self.ssl_context is None:
+        plain = self.address.kind == "tcp" and self.ssl_context is None
+        if plain and not received and not failures.over_buffer(len(request)):
             from .tls import plain_to_tls  # a reset with nothing back: is it a TLS socket?
 
             tls = plain_to_tls(self.address, self.node, min(self.connect_timeout, 1.0))
