@@ -29,6 +29,7 @@ SMALL_RUNS = [
         "hostile matrix: 4 cases, 4 with",
     ),
     (["bench_shell_paste.py", "--rounds", "1", "--big", "8192"], "per extra KiB"),
+    (["bench_tls.py", "--calls", "50", "--rounds", "1", "--cold-runs", "1"], "ratio TLS/plain:"),
 ]
 
 
