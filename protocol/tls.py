@@ -49,7 +49,7 @@ class TLSInfo:
 
     version: str
     cipher: str
-    subject: str  # the peer certificate's subject, "" when it was not verified (--insecure)
+    subject: str  # the peer certificate's subject, "" when it was not verified (insecure)
     not_after: str
     resumed: bool
 
@@ -63,7 +63,7 @@ class TLSInfo:
 
 def _file_error(what: str, path: str | None, exc: Exception) -> UsageError:
     reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
-    return UsageError(f"cannot use {what} {path}: {str(reason).lower()}")
+    return UsageError(f"cannot use the {what} {path}: {str(reason).lower().replace('_', ' ')}")
 
 
 def client_context(
@@ -84,16 +84,16 @@ def client_context(
         try:
             context.load_verify_locations(cafile=cafile)
         except (OSError, ssl.SSLError) as exc:
-            raise _file_error("--cacert", cafile, exc) from None
+            raise _file_error("CA file", cafile, exc) from None
     else:
         context.load_default_certs()
     if keyfile and not certfile:
-        raise UsageError("--key needs --cert (the client certificate it belongs to)")
+        raise UsageError("a client key needs the client certificate it belongs to")
     if certfile:
         try:
             context.load_cert_chain(certfile, keyfile)
         except (OSError, ssl.SSLError) as exc:
-            raise _file_error("--cert/--key", certfile, exc) from None
+            raise _file_error("client certificate (or its key)", certfile, exc) from None
         _WITH_CERT.add(context)
     return context
 
@@ -110,12 +110,12 @@ def server_context(certfile: str, keyfile: str | None, client_ca: str | None) ->
     try:
         context.load_cert_chain(certfile, keyfile)
     except (OSError, ssl.SSLError) as exc:
-        raise _file_error("--tls-cert/--tls-key", certfile, exc) from None
+        raise _file_error("server certificate (or its key)", certfile, exc) from None
     if client_ca:
         try:
             context.load_verify_locations(cafile=client_ca)
         except (OSError, ssl.SSLError) as exc:
-            raise _file_error("--tls-client-ca", client_ca, exc) from None
+            raise _file_error("client CA file", client_ca, exc) from None
         context.verify_mode = ssl.CERT_REQUIRED
     return context
 
@@ -159,10 +159,10 @@ def info_of(sock: ssl.SSLObject | ssl.SSLSocket) -> TLSInfo:
 _VERIFY_REASONS = {
     10: "the certificate has expired",
     9: "the certificate is not yet valid",
-    18: "unknown CA: the certificate is self-signed and not trusted (--cacert FILE)",
-    19: "unknown CA: the chain ends in a CA that is not trusted (--cacert FILE)",
-    20: "unknown CA: the issuer is not trusted (--cacert FILE)",
-    21: "unknown CA: the issuer is not trusted (--cacert FILE)",
+    18: "unknown CA: the certificate is self-signed and not trusted",
+    19: "unknown CA: the chain ends in a CA that is not trusted",
+    20: "unknown CA: the issuer is not trusted",
+    21: "unknown CA: the issuer is not trusted",
 }
 
 
@@ -181,18 +181,20 @@ def handshake_failed(
     refused = (
         "the server refused the client certificate"
         if context in _WITH_CERT
-        else "the server requires a client certificate (--cert FILE --key FILE)"
+        else "the server requires a client certificate"
     )
+    hints = {
+        "unknown CA": "trust its CA with cafile=",
+        "wrong host": "the name checked is set with server_name=",
+        "requires a": "give one with certfile= and keyfile=",
+    }
     if isinstance(exc, ssl.SSLCertVerificationError):
         code = exc.verify_code
         if code == 62 or "hostname" in (exc.verify_message or "").lower():
-            reason = (
-                f"wrong host name: the certificate is not for {server_name!r} "
-                "(--server-name NAME sets the name checked)"
-            )
+            reason = f"wrong host name: the certificate is not for {server_name!r}"
         else:
             reason = _VERIFY_REASONS.get(code) or f"certificate verify failed: {exc.verify_message}"
-        return TLSError(node, f"{prefix}: {reason}")
+        return TLSError(node, f"{prefix}: {reason}", hint=_hint(reason, hints))
     if isinstance(exc, ssl.SSLError):
         text = f"{exc.reason or ''} {exc}".upper()
         if "CERTIFICATE_REQUIRED" in text or ("HANDSHAKE_FAILURE" in text and "ALERT" in text):
@@ -207,10 +209,15 @@ def handshake_failed(
             reason = refused if after else _PLAIN
         else:
             reason = (exc.reason or str(exc)).lower().replace("_", " ")
-        return TLSError(node, f"{prefix}: {reason}")
+        return TLSError(node, f"{prefix}: {reason}", hint=_hint(reason, hints))
     if isinstance(exc, ConnectionResetError | BrokenPipeError):
-        return TLSError(node, f"{prefix}: {refused if after else _PLAIN}")
+        reason = refused if after else _PLAIN
+        return TLSError(node, f"{prefix}: {reason}", hint=_hint(reason, hints))
     return failures.connect_failed(node, exc)
+
+
+def _hint(reason: str, hints: dict[str, str]) -> str:
+    return next((hint for start, hint in hints.items() if start in reason), "")
 
 
 _PLAIN = (

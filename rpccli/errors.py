@@ -33,8 +33,14 @@ OPTIONS = {
     "max_response": "--max-response",
     "connect_timeout": "--connect-timeout",
     "timeout": "--timeout",
+    "cafile": "--cacert",
+    "certfile": "--cert",
+    "keyfile": "--key",
+    "server_name": "--server-name",
 }
-_PARAMETER = re.compile(r"\b(max_response|connect_timeout|timeout)=")
+_PARAMETER = re.compile(
+    r"\b(max_response|connect_timeout|timeout|cafile|certfile|keyfile|server_name)="
+)
 
 
 def describe(error: BaseException) -> str:

@@ -226,7 +226,7 @@ class Server:
 
     async def _watch_tls(self, listener: Listener) -> None:
         if self.tls is None:
-            raise BindError(f"cannot listen on {listener.node}: TLS needs --tls-cert and --tls-key")
+            raise BindError(f"cannot listen on {listener.node}: TLS needs a certificate and key")
         from ..tls import server_context
         from .tlsfront import serve_tls
 

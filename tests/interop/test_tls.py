@@ -110,7 +110,7 @@ def test_tls_alone_verifies_against_the_system_store(open_tls: tuple[Uwsgi, str]
     [
         (["--cacert", "other_ca"], 3, "unknown CA"),
         (["--cacert", "ca", "--server-name", "elsewhere.example"], 3, "wrong host name"),
-        (["--cacert", "ca"], 3, "requires a client certificate (--cert FILE --key FILE)"),
+        (["--cacert", "ca"], 3, "requires a client certificate (give one with --cert and --key)"),
         (
             ["--cacert", "ca", "--cert", "stranger", "--key", "stranger_key"],
             3,
