@@ -332,7 +332,9 @@ class _Loop:
 
     def _succeed(self, call: Call, body: bytes, elapsed: float, node: str) -> None:
         sock, client = call.sock, call.client
-        if isinstance(sock, ssl.SSLSocket) and client.ssl_context is not None:
+        tls = client.ssl_context
+        if isinstance(sock, ssl.SSLSocket) and tls is not None and not sock.session_reused:
+            # a new session is kept for the next connections; a resumed one is already there
             name = client.server_name or client.address.host
             remember_session(client.ssl_context, node, name, sock)
         self._close(call)
