@@ -336,7 +336,7 @@ class _Loop:
         if isinstance(sock, ssl.SSLSocket) and tls is not None and not sock.session_reused:
             # a new session is kept for the next connections; a resumed one is already there
             name = client.server_name or client.address.host
-            remember_session(client.ssl_context, node, name, sock)
+            remember_session(tls, node, name, sock)
         self._close(call)
         if call.health is not None:
             call.health.mark_up(node)
