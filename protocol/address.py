@@ -2,7 +2,8 @@
 
 Forms (docs/design.md#nodes): ``HOST:PORT`` (DNS name or IPv4 literal), ``[IPV6]:PORT``, ``:PORT``
 (127.0.0.1), a unix socket path containing ``/`` (``/run/app.sock``, ``./app.sock``),
-``unix:PATH``, and ``@NAME`` for a Linux abstract socket. Parsing does no IO; resolving a DNS
+``unix:PATH``, and ``@NAME`` for a Linux abstract socket; ``tls:HOST:PORT`` (or nginx's
+``suwsgi://HOST:PORT``) is TCP inside TLS (docs/tls.md). Parsing does no IO; resolving a DNS
 name happens when connecting.
 """
 
@@ -20,7 +21,9 @@ __all__ = ["Address", "parse_address", "parse_addresses"]
 
 Kind = Literal["tcp", "unix", "abstract"]
 
-_FORMS = "HOST:PORT, [IPV6]:PORT, :PORT, a socket path with a '/', unix:PATH or @NAME"
+_FORMS = (
+    "HOST:PORT, [IPV6]:PORT, :PORT, tls:HOST:PORT, a socket path with a '/', unix:PATH or @NAME"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +34,12 @@ class Address:
     host: str = ""
     port: int = 0
     path: str = ""
+    tls: bool = False  # TCP inside TLS (docs/tls.md)
 
     def __str__(self) -> str:
         if self.kind == "tcp":
-            return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+            text = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+            return f"tls:{text}" if self.tls else text
         if self.kind == "abstract":
             return f"@{self.path}"
         return self.path if "/" in self.path else f"unix:{self.path}"
@@ -112,6 +117,13 @@ def parse_address(node: str, *, group: str = "") -> Address:
     text = node.strip()
     if not text:
         raise AddressError(f"empty node; use {_FORMS}")
+    lowered = text[:9].lower()
+    if lowered.startswith(("tls:", "suwsgi://")):
+        rest = text[4:] if lowered.startswith("tls:") else text[9:].removesuffix("/")
+        inner = parse_address(rest) if rest.strip() else None
+        if inner is None or inner.kind != "tcp" or inner.tls:
+            raise AddressError(f"bad node {node!r}: TLS goes over TCP; use tls:HOST:PORT")
+        return Address("tcp", host=inner.host, port=inner.port, tls=True)
     if text.startswith("@"):
         if len(text) == 1:
             raise AddressError("abstract socket name is empty after '@'")

@@ -192,7 +192,9 @@ class AsyncClient(BaseClient):
         try:
             # relative delays only: uvloop's loop.time() need not share time.monotonic()'s origin
             async with asyncio.timeout(max(deadline - connected, 0)):
-                if sock.family == socket.AF_UNIX:
+                if self.ssl_context is not None:  # docs/tls.md: the handshake is part of connecting
+                    transport = await self._tls_connect(loop, exchange, sock, start)
+                elif sock.family == socket.AF_UNIX:
                     transport, _ = await loop.create_unix_connection(lambda: exchange, sock=sock)
                 else:
                     transport, _ = await loop.create_connection(lambda: exchange, sock=sock)
@@ -211,6 +213,32 @@ class AsyncClient(BaseClient):
                 transport.abort()
         first = exchange.first or connected
         return Timings(connected - start, first - start, time.monotonic() - start)
+
+    async def _tls_connect(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        exchange: _Exchange,
+        sock: socket.socket,
+        start: float,
+    ) -> asyncio.Transport:
+        from .tls import handshake_failed
+
+        name = self.server_name or self.address.host
+        context = self.ssl_context
+        assert context is not None
+        try:
+            transport, _ = await loop.create_connection(
+                lambda: exchange,
+                sock=sock,
+                ssl=context,
+                server_hostname=name if context.check_hostname else None,
+                ssl_handshake_timeout=max(start + self.connect_timeout - time.monotonic(), 1e-3),
+            )
+        except TimeoutError:
+            raise failures.connect_timed_out(self.node, self.connect_timeout) from None
+        except OSError as exc:
+            raise handshake_failed(self.node, exc, name, context) from None
+        return transport
 
     async def _connect(
         self, loop: asyncio.AbstractEventLoop, start: float, deadline: float

@@ -29,7 +29,7 @@ import socket
 import struct
 import time
 from collections.abc import Sequence
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import failures
 from .address import Address, parse_address
@@ -46,6 +46,11 @@ from .wire import (
     mode_modifier2,
     signal_request,
 )
+
+if TYPE_CHECKING:
+    import ssl
+
+    from .tls import TLSInfo
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -99,9 +104,19 @@ class BaseClient:
         connect_timeout: float | None = None,
         max_response: int = DEFAULT_MAX_RESPONSE,
         mode: Mode = "packet",
+        ssl_context: ssl.SSLContext | None = None,
+        server_name: str | None = None,
     ) -> None:
         self.address = node if isinstance(node, Address) else parse_address(node, group=_GROUP)
         self.node = str(self.address)
+        if ssl_context is None and self.address.tls:
+            from .tls import client_context
+
+            ssl_context = client_context()  # tls: alone verifies against the system store
+        #: TLS (docs/tls.md): the context, and the name sent (SNI) and checked, by default the host
+        self.ssl_context = ssl_context
+        self.server_name = server_name
+        self._tls: TLSInfo | None = None
         self.timeout = check_seconds(timeout, "timeout")
         self.connect_timeout = (
             self.timeout
@@ -169,7 +184,7 @@ class BaseClient:
             # (docs/protocol.md#failures)
             name = None if function is None else _decode_name(function)
             raise failures.no_result(self.node, name, len(request)) from None
-        return CallResult(self.node, request, response, timings)
+        return CallResult(self.node, request, response, timings, self._tls)
 
     def _connect_error(self, exc: OSError) -> CallError:
         """The error for one address that could not be connected (TimeoutError: out of time)."""
@@ -187,6 +202,13 @@ class BaseClient:
         """
         if isinstance(exc, TimeoutError | BlockingIOError):
             return failures.response_timed_out(self.node, self.timeout, received)
+        plain = self.address.kind == "tcp" and self.ssl_context is None
+        if plain and not received and not failures.over_buffer(len(request)):
+            from .tls import plain_to_tls  # a reset with nothing back: is it a TLS socket?
+
+            tls = plain_to_tls(self.address, self.node, min(self.connect_timeout, 1.0))
+            if tls is not None:
+                return tls
         name = None if function is None else _decode_name(function)
         return failures.reset(self.node, name, len(request), received)
 
@@ -280,6 +302,13 @@ class Client(BaseClient):
         """
         monotonic = time.monotonic
         start = monotonic()
+        if reader is None:
+            reader = self._reader_for(request)
+        if self.ssl_context is not None:
+            from .tls import roundtrip
+
+            connected, first, _, self._tls = roundtrip(self, request, reader, function, start)
+            return reader, Timings(connected - start, first - start, monotonic() - start)
         deadline = start + self.timeout
         sock, sent = self._open(request, start, deadline)
         connected = first = monotonic() if timed else start
@@ -288,8 +317,6 @@ class Client(BaseClient):
             if sent < len(request):  # a big request, more than the kernel took at once
                 _send_by(sock, memoryview(request)[sent:], deadline)
             sock.setblocking(True)  # reads wait in the kernel, under SO_RCVTIMEO
-            if reader is None:
-                reader = self._reader_for(request)
             while True:
                 # armed before every read, so a trickling peer cannot stretch the call
                 remaining = deadline - monotonic()

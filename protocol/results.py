@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .reader import Response
+
+if TYPE_CHECKING:
+    from .tls import TLSInfo
 
 __all__ = ["CallResult", "PingResult", "SignalResult", "Timings"]
 
@@ -25,6 +28,7 @@ class CallResult:
     request: bytes
     response: Response
     timings: Timings
+    tls: TLSInfo | None = None  # over TLS: what the handshake gave (docs/tls.md)
 
     @property
     def body(self) -> bytes:

@@ -83,6 +83,8 @@ class Profile(NamedTuple):
     connect_timeout: float | None = None
     mode: str | None = None
     buffer_size: int | None = None
+    #: TLS (docs/tls.md): cacert, cert, key, server_name (str) and insecure (bool)
+    tls: dict[str, Any] = {}  # noqa: RUF012 -- never mutated
 
 
 class Config(NamedTuple):
@@ -202,6 +204,7 @@ _PROFILE_KEYS = frozenset(
         "buffer_size",
     }
 )
+_TLS_KEYS = frozenset({"cacert", "cert", "key", "server_name", "insecure"})
 
 
 def _profile(doc: _Doc, name: str, data: object) -> Profile:
@@ -214,7 +217,7 @@ def _profile(doc: _Doc, name: str, data: object) -> Profile:
         raise doc.error(f"[nodes.{name}] must be a table", table)
     values: dict[str, Any] = {}
     for key in data:
-        if key not in _PROFILE_KEYS:  # a typo ("adress") says so, not "has no address"
+        if key not in _PROFILE_KEYS | _TLS_KEYS:  # a typo ("adress") says so, not "has no address"
             raise doc.error(f"unknown key {key!r} in [nodes.{name}]", table, key)
     if "address" not in data:
         raise doc.error(f"profile {name!r} has no address", table)
@@ -242,6 +245,20 @@ def _profile(doc: _Doc, name: str, data: object) -> Profile:
             values[key] = _choice(doc, table, key, value, MODES)
         elif key == "buffer_size":
             values[key] = _number(doc, table, key, value, BUFFER_SIZE)
+        elif key == "insecure":
+            if not isinstance(value, bool):
+                raise doc.error("insecure must be true or false", table, key)
+            values.setdefault("tls", {})[key] = value
+        elif key in _TLS_KEYS:
+            if not isinstance(value, str) or not value:
+                raise doc.error(
+                    f"{key} must be a file name"
+                    if key != "server_name"
+                    else "server_name must be a host name",
+                    table,
+                    key,
+                )
+            values.setdefault("tls", {})[key] = value
         else:
             raise doc.error(f"unknown key {key!r} in [nodes.{name}]", table, key)
     values.setdefault("functions", [])

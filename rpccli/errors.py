@@ -34,8 +34,14 @@ OPTIONS = {
     "connect_timeout": "--connect-timeout",
     "timeout": "--timeout",
     "retry_unsafe": "--retry-unsafe",
+    "cafile": "--cacert",
+    "certfile": "--cert",
+    "keyfile": "--key",
+    "server_name": "--server-name",
 }
-_PARAMETER = re.compile(r"\b(max_response|connect_timeout|timeout|retry_unsafe)=")
+_PARAMETER = re.compile(
+    r"\b(max_response|connect_timeout|timeout|retry_unsafe|cafile|certfile|keyfile|server_name)="
+)
 
 
 def describe(error: BaseException) -> str:

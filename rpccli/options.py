@@ -32,6 +32,8 @@ __all__ = [
     "output_options",
     "settings_for",
     "timeout_options",
+    "tls_for",
+    "tls_options",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -178,6 +180,96 @@ def timeout_options(func: F) -> F:
     return func
 
 
+_TLS_META = "rpccli.tls"
+
+
+def _store_tls(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value not in (None, False):
+        ctx.meta.setdefault(_TLS_META, {})[param.name] = value
+    return value
+
+
+def tls_options(func: F) -> F:
+    """--cacert, --cert, --key, --server-name, --insecure (docs/tls.md): for the ``tls:`` nodes
+    of any command that connects. The values go to the click context, not the command's
+    parameters, so a command takes them with this one decorator and ``settings_for`` finds
+    them."""
+    for name, kind, text in reversed(_TLS_OPTIONS):
+        func = click.option(
+            name,
+            type=kind,
+            is_flag=kind is None,
+            default=None if kind is not None else False,
+            expose_value=False,
+            callback=_store_tls,
+            help=text,
+        )(func)
+    return func
+
+
+_FILE = click.Path(dir_okay=False)
+_TLS_OPTIONS: tuple[tuple[str, Any, str], ...] = (
+    ("--cacert", _FILE, "TLS: trust this CA file (default: the system's)."),
+    ("--cert", _FILE, "TLS: client certificate file (with its key, or --key)."),
+    ("--key", _FILE, "TLS: the client certificate's key file."),
+    ("--server-name", str, "TLS: the name sent and checked (default: the host)."),
+    ("--insecure", None, "TLS: do not verify the node's certificate (warns)."),
+)
+
+
+class TLS(NamedTuple):
+    """TLS settings of one command: options over the profile's keys (docs/tls.md)."""
+
+    cacert: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    server_name: str | None = None
+    insecure: bool = False
+
+    def context(self) -> Any:
+        """The ssl.SSLContext these settings make (one per settings; loaded on first use)."""
+        return _context(self)
+
+    def describe(self) -> str:
+        """One line for --dry-run/--explain."""
+        verify = (
+            "NOT verified (--insecure)"
+            if self.insecure
+            else (
+                f"verified against {self.cacert}"
+                if self.cacert
+                else "verified (system trust store)"
+            )
+        )
+        parts = [f"TLS 1.2+, certificate {verify}"]
+        if self.cert:
+            parts.append(f"client certificate {self.cert}")
+        if self.server_name:
+            parts.append(f"server name {self.server_name}")
+        return "; ".join(parts)
+
+
+_CONTEXTS: dict[TLS, Any] = {}
+
+
+def _context(tls: TLS) -> Any:
+    context = _CONTEXTS.get(tls)
+    if context is None:
+        from protocol.tls import client_context
+
+        context = _CONTEXTS[tls] = client_context(
+            cafile=tls.cacert, certfile=tls.cert, keyfile=tls.key, insecure=tls.insecure
+        )
+    return context
+
+
+def tls_for(profile: Any) -> TLS:
+    ctx = click.get_current_context(silent=True)
+    given: dict[str, Any] = ctx.meta.get(_TLS_META, {}) if ctx is not None else {}
+    values = {**(profile.tls if profile is not None else {}), **given}
+    return TLS(**values)
+
+
 class Settings(NamedTuple):
     spec: NodeSpec
     timeout: float
@@ -188,6 +280,26 @@ class Settings(NamedTuple):
     output: str
     #: the server's --buffer-size as the user told it: larger requests get a warning
     buffer_size: int = DEFAULT_BUFFER_SIZE
+    tls: TLS = TLS()
+
+    def client(self, address: Any, **kw: Any) -> Client:
+        """A client for ``address`` with these deadlines and cap (``kw`` overrides), over TLS
+        for a ``tls:`` node."""
+        settings = {
+            "timeout": self.timeout,
+            "connect_timeout": self.connect_timeout,
+            "max_response": self.max_response,
+            **kw,
+        }
+        return client_for(address, self.tls, **settings)
+
+
+def client_for(address: Any, tls: TLS, **kw: Any) -> Client:
+    """A Client; a ``tls:`` node gets ``tls``'s context and server name."""
+    text = str(address)
+    if text.startswith(("tls:", "suwsgi:")):
+        kw.update(ssl_context=tls.context(), server_name=tls.server_name)
+    return Client(address, **kw)
 
 
 def buffer_option(func: F) -> F:
@@ -238,7 +350,7 @@ def settings_for(
     timeout = timeout if timeout is not None else defaults.timeout
     if connect_timeout is None:
         connect_timeout = (profile.connect_timeout if profile else None) or defaults.connect_timeout
-    return Settings(
+    settings = Settings(
         spec=spec,
         timeout=timeout,
         connect_timeout=min(connect_timeout, timeout) if connect_timeout else timeout,
@@ -250,7 +362,11 @@ def settings_for(
         or (profile.buffer_size if profile else None)
         or defaults.buffer_size
         or DEFAULT_BUFFER_SIZE,
+        tls=tls_for(profile),
     )
+    if settings.tls.insecure and any(a.startswith("tls:") for a in spec.addresses):
+        click.echo("rpccli: warning: --insecure: the node's certificate is not verified", err=True)
+    return settings
 
 
 def attempt_on(settings: Settings, request: bytes, function: str) -> Callable[[Any], CallResult]:
@@ -259,12 +375,7 @@ def attempt_on(settings: Settings, request: bytes, function: str) -> Callable[[A
     docs/protocol.md#responses)."""
 
     def attempt(address: Any) -> CallResult:
-        client = Client(
-            address,
-            timeout=settings.timeout,
-            connect_timeout=settings.connect_timeout,
-            max_response=settings.max_response,
-        )
+        client = settings.client(address)
         return client.exchange(request, function=function)
 
     return attempt

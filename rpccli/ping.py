@@ -19,7 +19,7 @@ from protocol.errors import RPCError
 from protocol.visible import counted, visible
 from rpccli import exitcodes
 from rpccli.numbers import INTERVAL, PING_COUNT
-from rpccli.options import complete_node_lazily, settings_for, timeout_options
+from rpccli.options import complete_node_lazily, settings_for, timeout_options, tls_options
 from rpccli.output import Printer, error_record, json_line
 
 __all__ = ["ping"]
@@ -63,6 +63,7 @@ def _ms(value: float) -> str:
     help="Wait between pings.",
 )
 @timeout_options
+@tls_options
 @click.option("--json", "json_flag", is_flag=True, help="One JSON object per ping.")
 def ping(
     node: str | None,
@@ -80,10 +81,7 @@ def ping(
     """
     settings = settings_for(node, timeout=timeout, connect_timeout=connect_timeout)
     printer = Printer("json" if json_flag else "bytes")
-    clients = [
-        Client(a, timeout=settings.timeout, connect_timeout=settings.connect_timeout)
-        for a in settings.spec.addresses
-    ]
+    clients = [settings.client(a) for a in settings.spec.addresses]
     stats = {c.node: _Stats() for c in clients}
     errors: list[RPCError] = []
     seq = 0

@@ -227,6 +227,11 @@ async def _run(
     help="On Ctrl-C or SIGTERM, calls already running get this long to finish (a second "
     "signal stops at once); calls still running then are dropped and logged.",
 )
+@click.option("--tls-cert", metavar="FILE", help="TLS certificate for tls: binds (docs/tls.md).")
+@click.option("--tls-key", metavar="FILE", help="Its key (when not in the --tls-cert file).")
+@click.option(
+    "--tls-client-ca", metavar="FILE", help="Require client certificates signed by this CA."
+)
 @click.option("--no-demo", is_flag=True, help="Serve only the functions of FILE.py.")
 @click.option("--warning", metavar="TEXT", help="Warning text that ping answers with.")
 @click.option("-q", "--quiet", is_flag=True, help="No line per call; only the banner and warnings.")
@@ -240,6 +245,9 @@ def serve(
     threads: int,
     processes: int,
     grace: float,
+    tls_cert: str | None,
+    tls_key: str | None,
+    tls_client_ca: str | None,
     no_demo: bool,
     warning: str | None,
     quiet: bool,
@@ -281,7 +289,20 @@ def serve(
         threads=threads,
         grace=grace,
         on_event=None if quiet else log.event,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        tls_client_ca=tls_client_ca,
     )
+    if tls_cert or tls_key or tls_client_ca:
+        from protocol.tls import server_context
+
+        if not tls_cert:
+            raise click.UsageError("--tls-key and --tls-client-ca need --tls-cert")
+        if not any(b.strip().lower().startswith(("tls:", "suwsgi://")) for b in binds):
+            raise click.UsageError(
+                "--tls-cert serves TLS on a tls: --bind (e.g. tls:127.0.0.1:3031)"
+            )
+        server_context(tls_cert, tls_key, tls_client_ca)  # a bad file: one line, before binding
     if files:
         table.opt["import"] = b",".join(str(f).encode() for f in files)
     if processes > 1:

@@ -45,6 +45,7 @@ SMALL_RUNS = [
         ],
         "closed-loop ratio rpccli/wrk:",
     ),
+    (["bench_tls.py", "--calls", "50", "--rounds", "1", "--cold-runs", "1"], "ratio TLS/plain:"),
 ]
 
 

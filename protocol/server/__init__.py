@@ -33,7 +33,7 @@ from typing import Any, Final, cast
 from ..wire import DEFAULT_BUFFER_SIZE, HEADER_SIZE
 from .connection import Connection, peer_text
 from .functions import FunctionTable
-from .listen import Listener, bind
+from .listen import BindError, Listener, bind
 from .log import Event, format_event
 from .write import DEFAULT_MAX_HELD, Room
 
@@ -114,6 +114,11 @@ class ServerOptions:
     on_event: Callable[[Event], None] | None = None
     grace: float = 0.0
     max_held: int = DEFAULT_MAX_HELD
+    #: TLS for ``tls:`` binds (docs/tls.md): certificate, key, and the CA client certificates
+    #: must be signed by (then one is required); files, so that worker processes load them
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
 
     def server(
         self, table: FunctionTable, binds: Iterable[str] = (), listeners: Sequence[Listener] = ()
@@ -129,6 +134,7 @@ class ServerOptions:
             listeners=listeners,
             grace=self.grace,
             max_held=self.max_held,
+            tls=(self.tls_cert, self.tls_key, self.tls_client_ca) if self.tls_cert else None,
         )
 
 
@@ -148,14 +154,18 @@ class Server:
         listeners: Sequence[Listener] = (),
         grace: float = 0.0,
         max_held: int = DEFAULT_MAX_HELD,
+        tls: tuple[str, str | None, str | None] | None = None,
     ) -> None:
-        """``listeners``: sockets bound by someone else (a parent process); then ``binds`` is
+        """``tls``: certificate, key and client CA files for ``tls:`` binds. ``listeners``:
+        sockets bound by someone else (a parent process); then ``binds`` is
         ignored and closing leaves the sockets' files to their owner. ``grace``: seconds that
         calls still running when :meth:`close` begins get to finish. ``max_held``: bytes of
         answers kept for clients that have not read them yet (one answer alone may be larger)."""
         if not 1 <= buffer_size <= 65535:
             raise ValueError("buffer_size must be 1..65535 (the u16 datasize limits a body)")
         self.table = table
+        self.tls = tls
+        self._tls_servers: list[asyncio.Server] = []
         self.binds = list(binds)
         self.buffer_size = buffer_size
         self.socket_timeout = socket_timeout
@@ -204,7 +214,10 @@ class Server:
                 for text in self.binds:
                     self.listeners.append(bind(text, backlog=self.backlog))
             for listener in self.listeners:
-                self._watch(listener)
+                if listener.address.tls:
+                    await self._watch_tls(listener)
+                else:
+                    self._watch(listener)
         except BaseException:
             await self.close()
             raise
@@ -212,6 +225,15 @@ class Server:
         self.table.opt.setdefault("buffer-size", str(self.buffer_size).encode())
         self.table.opt.setdefault("socket-timeout", str(int(self.socket_timeout)).encode())
         return self.nodes
+
+    async def _watch_tls(self, listener: Listener) -> None:
+        if self.tls is None:
+            raise BindError(f"cannot listen on {listener.node}: TLS needs a certificate and key")
+        from ..tls import server_context
+        from .tlsfront import serve_tls
+
+        context = server_context(*self.tls)
+        self._tls_servers.append(await serve_tls(self, listener, context))
 
     def _watch(self, listener: Listener) -> None:
         self.loop.add_reader(listener.sock.fileno(), self._accept, listener)
@@ -274,6 +296,8 @@ class Server:
         for listener in self._watched:
             self.loop.remove_reader(listener.sock.fileno())
         self._watched.clear()
+        for tls_server in self._tls_servers:
+            tls_server.close()
         for listener in self.listeners:
             if self._owns_listeners:
                 listener.close()

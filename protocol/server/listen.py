@@ -74,7 +74,7 @@ def _parse_bind(text: str) -> Address:
     stripped = text.strip()
     if stripped.endswith(":0") and not stripped.startswith(("@", "unix:")) and "/" not in stripped:
         address = parse_address(stripped[:-1] + "1")
-        return Address("tcp", host=address.host, port=0)
+        return Address("tcp", host=address.host, port=0, tls=address.tls)
     return parse_address(stripped)
 
 
@@ -102,7 +102,7 @@ def _bind_tcp(address: Address, backlog: int) -> Listener:
 
     sock = _listening(family, bind_tcp, backlog)
     port = sock.getsockname()[1]
-    bound = Address("tcp", host=address.host, port=port)
+    bound = Address("tcp", host=address.host, port=port, tls=address.tls)
     return Listener(sock, bound, str(bound), unix=False)
 
 

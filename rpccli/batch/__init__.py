@@ -57,12 +57,15 @@ from rpccli.options import (
     Settings,
     buffer_option,
     buffer_warning,
+    client_for,
     complete_node_lazily,
     connection_options,
     group_options,
     local_option,
     output_options,
     settings_for,
+    tls_for,
+    tls_options,
 )
 from rpccli.output import Printer
 
@@ -107,8 +110,9 @@ class _Nodes:
         timeout = settings.timeout if settings else self.config.defaults.timeout
         connect = settings.connect_timeout if settings else timeout
         max_response = settings.max_response if settings else self.config.defaults.max_response
+        tls = tls_for(spec.profile)
         clients = [
-            Client(a, timeout=timeout, connect_timeout=connect, max_response=max_response)
+            client_for(a, tls, timeout=timeout, connect_timeout=connect, max_response=max_response)
             for a in spec.addresses
         ]
         if len(clients) == 1:
@@ -131,6 +135,7 @@ class _Nodes:
 @click.option("--raw", is_flag=True, help="Ask for raw answers (modifier2 1).")
 @connection_options
 @buffer_option
+@tls_options
 @group_options(fan_out=False)
 @output_options(BATCH_OUTPUTS, auto="pretty on a terminal, JSON Lines otherwise", json="JSON Lines")
 @click.option("--raw-output", is_flag=True, help="Each result and a newline (-o lines).")

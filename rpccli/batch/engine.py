@@ -22,6 +22,7 @@ import errno
 import os
 import select
 import socket
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -30,13 +31,18 @@ from typing import Any
 from protocol import Client, Health, failures, may_retry
 from protocol.errors import CallError, NoResult, RPCError
 from protocol.reader import ResponseReader
+from protocol.tls import handshake_failed, remember_session, session_for
 from rpccli.batch.stop import Stop, wait_input
 from rpccli.errors import Interrupted
 
 __all__ = ["SKIP", "Call", "run"]
 
 _CHUNK = 256 * 1024
-_CONNECTING, _SENDING, _READING = 1, 2, 3
+_CONNECTING, _SENDING, _READING, _HANDSHAKE = 1, 2, 3, 4
+#: a TLS node: connecting is the TCP connect and then the handshake, both within
+#: --connect-timeout (docs/tls.md)
+_SETTING_UP = (_CONNECTING, _HANDSHAKE)
+_WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 _BOTH = select.EPOLLIN | select.EPOLLOUT | select.EPOLLET
 _STREAM_NONBLOCK = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
 _IN_PROGRESS = {errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK}
@@ -117,6 +123,8 @@ class _Loop:
         # exact only after a time-out check (a min over every call in flight per poll costs
         # O(in flight) each round: with hundreds in flight, more than the calls)
         self._soonest = float("inf")
+        #: TLS handshakes done: [full, resumed]
+        self.handshakes = [0, 0]
 
     def close(self) -> None:
         for call in list(self.inflight.values()):
@@ -139,6 +147,7 @@ class _Loop:
             literal, family, sockaddr = target
             if call.health is not None:
                 call.health.chosen(client.node)  # what "best" goes by (least recently chosen)
+            tls = client.ssl_context
             if not literal:
                 # a DNS name: the blocking client resolves and tries every address (rare in
                 # batch; names are usually literals or profiles of literals)
@@ -164,6 +173,17 @@ class _Loop:
                     sock.connect(address.sockaddrs[0])
                     sock.setblocking(False)
                     code = 0
+                elif tls is not None:
+                    # the handshake goes on under epoll too (_handshake); the session of an
+                    # earlier connection to the node is offered for resumption
+                    name = client.server_name or address.host
+                    sock = tls.wrap_socket(
+                        socket.socket(family, _STREAM_NONBLOCK),
+                        server_hostname=name if tls.check_hostname else None,
+                        do_handshake_on_connect=False,
+                        session=session_for(tls, client.node, name),
+                    )
+                    code = sock.connect_ex(sockaddr)
                 else:
                     # non-blocking from the start: no extra ioctl per call
                     # the C socket type: socket.socket's Python layer costs microseconds per call
@@ -186,11 +206,11 @@ class _Loop:
                 continue
             call.sock = sock
             self.inflight[sock.fileno()] = call
-            call.state = _SENDING if code == 0 else _CONNECTING
+            call.state = _SENDING if code == 0 and tls is None else _CONNECTING
             try:
                 # sending before the handshake is done costs a failed send: wait for EPOLLOUT.
                 # Edge-triggered for both directions: one epoll_ctl per call, no modify.
-                if code == 0:
+                if code == 0 and tls is None:
                     self._send(call)
                 self.epoll.register(sock.fileno(), _BOTH)
             except CallError as exc:
@@ -204,12 +224,17 @@ class _Loop:
         assert sock is not None
         try:
             call.pos += sock.send(call.request[call.pos :] if call.pos else call.request)
-        except BlockingIOError:
+        except _WOULD_BLOCK:
             return False  # still connecting, or the buffer is full
         except OSError as exc:
             client = call.client
             if call.state == _CONNECTING:
                 raise failures.connect_failed(client.node, exc) from None
+            if isinstance(sock, ssl.SSLSocket) and not call.pos:
+                name = client.server_name or client.address.host
+                raise handshake_failed(
+                    client.node, exc, name, client.ssl_context, after=True
+                ) from None
             raise failures.reset(client.node, call.function, len(call.request), 0) from None
         if call.state == _CONNECTING:
             call.connected = time.monotonic()
@@ -217,6 +242,27 @@ class _Loop:
         if call.pos < len(call.request):
             return False
         call.state = _READING
+        return True
+
+    def _handshake(self, call: Call) -> bool:
+        """Move a TLS connection on: the TCP connect, then the handshake; True once done."""
+        sock = call.sock
+        client = call.client
+        assert isinstance(sock, ssl.SSLSocket)
+        if call.state == _CONNECTING:
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise failures.connect_failed(client.node, OSError(code, os.strerror(code)))
+            call.state = _HANDSHAKE
+        try:
+            sock.do_handshake()
+        except _WOULD_BLOCK:
+            return False
+        except OSError as exc:
+            name = client.server_name or client.address.host
+            raise handshake_failed(client.node, exc, name, client.ssl_context) from None
+        self.handshakes[bool(sock.session_reused)] += 1
+        call.state = _SENDING
         return True
 
     def _blocking(self, call: Call) -> None:
@@ -289,6 +335,12 @@ class _Loop:
             self._cut(call, sent=call.state == _READING)
 
     def _succeed(self, call: Call, body: bytes, elapsed: float, node: str) -> None:
+        sock, client = call.sock, call.client
+        tls = client.ssl_context
+        if isinstance(sock, ssl.SSLSocket) and tls is not None and not sock.session_reused:
+            # a new session is kept for the next connections; a resumed one is already there
+            name = client.server_name or client.address.host
+            remember_session(tls, node, name, sock)
         self._close(call)
         if call.health is not None:
             call.health.mark_up(node)
@@ -340,7 +392,7 @@ class _Loop:
         now = time.monotonic()
         if now < soonest:
             return  # no deadline has come: nothing to time out (the usual round)
-        for call in [c for c in inflight.values() if c.state == _CONNECTING]:
+        for call in [c for c in inflight.values() if c.state in _SETTING_UP]:
             if now >= call.connect_deadline:
                 client = call.client
                 self._failed(call, failures.connect_timed_out(client.node, client.connect_timeout))
@@ -353,7 +405,7 @@ class _Loop:
             )
         self._soonest = min(
             (
-                c.connect_deadline if c.state == _CONNECTING else c.deadline
+                c.connect_deadline if c.state in _SETTING_UP else c.deadline
                 for c in inflight.values()
             ),
             default=float("inf"),
@@ -363,6 +415,9 @@ class _Loop:
         sock = call.sock
         assert sock is not None and call.reader is not None
         client = call.client
+        setting_up = call.state in _SETTING_UP and client.ssl_context is not None
+        if setting_up and not self._handshake(call):
+            return
         if call.state != _READING and not self._send(call):
             # a failed connect shows up as the send's error: no getsockopt(SO_ERROR) needed
             return
@@ -372,9 +427,15 @@ class _Loop:
                 # into one reused buffer: a fresh 256 KiB bytes object per recv costs mmap,
                 # mremap and munmap system calls
                 size = sock.recv_into(self._buffer)
-            except BlockingIOError:
+            except _WOULD_BLOCK:
                 return
-            except OSError:
+            except OSError as exc:
+                if isinstance(sock, ssl.SSLSocket) and not call.received:
+                    # an alert or a close right after the handshake: the client certificate
+                    name = client.server_name or client.address.host
+                    raise handshake_failed(
+                        client.node, exc, name, client.ssl_context, after=True
+                    ) from None
                 raise failures.reset(
                     client.node, call.function, len(call.request), call.received
                 ) from None

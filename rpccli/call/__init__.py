@@ -32,6 +32,7 @@ from rpccli.options import (
     local_option,
     output_options,
     settings_for,
+    tls_options,
 )
 from rpccli.output import FORMATS, Printer, is_terminal
 
@@ -196,6 +197,7 @@ def _output_option(json_flag: bool, output: str | None) -> str | None:
 )
 @connection_options
 @buffer_option
+@tls_options
 @group_options(fan_out=True)
 @output_options(
     FORMATS,
@@ -320,9 +322,7 @@ def run_call(
         targets = settings.spec.addresses if settings else ["127.0.0.1:3031"]
         from rpccli.call.explain import print_request
 
-        print_request(
-            printer, request, targets, explain, settings.strategy if settings else "first"
-        )
+        print_request(printer, request, targets, explain, settings)
         return exitcodes.OK
     if local_file is not None:
         return _call_local(printer, local_file, function, args, verbose)

@@ -6,20 +6,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rpccli.options import Settings
 from rpccli.output import Printer
 
 __all__ = ["print_request"]
 
 
 def print_request(
-    printer: Printer, request: bytes, targets: Sequence[str], explain: bool, strategy: str
+    printer: Printer,
+    request: bytes,
+    targets: Sequence[str],
+    explain: bool,
+    settings: Settings | None,
 ) -> None:
     from protocol.wire import HEADER_SIZE, decode_array
     from rpccli.output.wire import annotate_request, nginx_location, uwsgi_rpc_call
 
     items = decode_array(request[HEADER_SIZE:])
     # built first: a node nginx cannot name is refused (exit 2) before anything is printed
-    block = nginx_location(targets, items[0], items[1:], strategy=strategy) if explain else ""
+    strategy, tls = (settings.strategy, settings.tls) if settings else ("first", None)
+    block = (
+        nginx_location(targets, items[0], items[1:], strategy=strategy, tls=tls) if explain else ""
+    )
+    if tls is not None and any(t.startswith("tls:") for t in targets):
+        printer.text(f"# {tls.describe()}")
     printer.text(annotate_request(request))
     if not explain:
         return

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from protocol import Address, CallResult, parse_address
 from protocol.errors import AddressError
@@ -213,6 +214,7 @@ def nginx_location(
     args: Iterable[bytes],
     *,
     strategy: str = "first",
+    tls: Any = None,
 ) -> str:
     """The nginx ``location`` block that sends the same call (docs/protocol.md#other-clients).
 
@@ -254,13 +256,19 @@ def nginx_location(
     # nginx cannot write a literal '$' in a value: a helper variable at http level stands in
     dollar = "a value" if any(b"$" in v for _, v in pairs) else ""
     http: list[str] = []
+    secure = [a for a in addresses if a.tls]
+    if secure and len(secure) != len(addresses):
+        return "# no nginx block: one uwsgi_pass is either suwsgi:// (TLS) or not; split the group"
+    ssl = _nginx_tls(tls, secure[0]) if secure else []
     if len(addresses) == 1:
-        target = _nginx_string(_pass_text(addresses[0]).encode("utf-8"), value=True)
+        scheme = "suwsgi://" if secure else ""
+        target = _nginx_string((scheme + _pass_text(addresses[0])).encode("utf-8"), value=True)
         if "$" in addresses[0].path:
             # a '$' anywhere in uwsgi_pass makes nginx read the whole value as variables
             dollar = dollar or "the socket path"
     else:
         upstream, target = _upstream(addresses, strategy)
+        target = f"suwsgi://{target}" if secure else target
         http = [*upstream, ""]
     if dollar:
         http = [
@@ -285,10 +293,40 @@ def nginx_location(
             "    uwsgi_pass_request_headers off;",
             "    uwsgi_pass_request_body off;",
             *params,
+            *ssl,
             f"    uwsgi_pass {target};",
             "}",
         ]
     )
+
+
+def _nginx_tls(tls: Any, address: Address) -> list[str]:
+    """The ``uwsgi_ssl_*`` lines for ``suwsgi://`` with the same TLS settings (docs/tls.md)."""
+
+    def quoted(text: str) -> str:
+        return _nginx_string(text.encode("utf-8", "surrogateescape"), value=False)
+
+    name = (tls.server_name if tls is not None else None) or address.host
+    lines = ["    # TLS, as rpccli checks it: nginx verifies nothing unless told to"]
+    if tls is not None and tls.insecure:
+        lines.append("    uwsgi_ssl_verify off;")
+    else:
+        ca = tls.cacert if tls is not None and tls.cacert else "/etc/ssl/certs/ca-certificates.crt"
+        if address.is_literal and not (tls is not None and tls.server_name):
+            lines.append(
+                "    # nginx checks host names only, never IP addresses: name one the "
+                "certificate holds (--server-name)"
+            )
+        lines += [
+            "    uwsgi_ssl_verify on;",
+            f"    uwsgi_ssl_trusted_certificate {quoted(ca)};",
+            f"    uwsgi_ssl_name {quoted(name)};",
+        ]
+    lines += ["    uwsgi_ssl_server_name on;", "    uwsgi_ssl_session_reuse on;"]
+    if tls is not None and tls.cert:
+        lines.append(f"    uwsgi_ssl_certificate {quoted(tls.cert)};")
+        lines.append(f"    uwsgi_ssl_certificate_key {quoted(tls.key or tls.cert)};")
+    return lines
 
 
 def _pyrepr(data: bytes) -> str:
@@ -356,6 +394,8 @@ def verbose_lines(result: CallResult) -> list[str]:
         h = response.header
         lines.append(f"< response: modifier1 {h.modifier1}, size {h.size}, modifier2 {h.modifier2}")
     lines.append(f"< body: {counted(len(response.body), 'byte')}")
+    if result.tls is not None:
+        lines[1:1] = result.tls.lines()
     lines.append(timing_line(result))
     return lines
 

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from rpccli.config import MODES
-from rpccli.options import buffer_option, complete_node_lazily, connection_options
+from rpccli.options import buffer_option, complete_node_lazily, connection_options, tls_options
 
 __all__ = ["shell"]
 
@@ -25,6 +25,7 @@ __all__ = ["shell"]
 @click.argument("node", metavar="[NODE]", required=False, shell_complete=complete_node_lazily)
 @connection_options
 @buffer_option
+@tls_options
 @click.option(
     "--mode", type=click.Choice(MODES), default=None, help="packet (default) or raw (modifier2 1)."
 )

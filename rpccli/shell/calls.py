@@ -26,11 +26,8 @@ def modifier2(settings: Settings) -> int:
 
 def _client(address: Any, settings: Settings, timeout: float | None = None) -> Client:
     timeout = settings.timeout if timeout is None else timeout
-    return Client(
-        address,
-        timeout=timeout,
-        connect_timeout=min(settings.connect_timeout, timeout),
-        max_response=settings.max_response,
+    return settings.client(
+        address, timeout=timeout, connect_timeout=min(settings.connect_timeout, timeout)
     )
 
 
