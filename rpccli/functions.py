@@ -23,7 +23,13 @@ import click
 from protocol import Outcome
 from protocol.wire import rpc_request
 from rpccli import exitcodes, names
-from rpccli.options import Settings, complete_node_lazily, settings_for, timeout_options
+from rpccli.options import (
+    Settings,
+    complete_node_lazily,
+    settings_for,
+    timeout_options,
+    tls_options,
+)
 from rpccli.output import Printer, error_record, json_line
 from rpccli.shell.listing import DEFAULT_LIST_FUNCTION, NameIndex
 
@@ -44,14 +50,7 @@ def export_lines(list_function: str) -> list[str]:
 
 def _fetcher(settings: Settings, address: str) -> Callable[[str], bytes]:
     def fetch(function: str) -> bytes:
-        from protocol import Client
-
-        client = Client(
-            address,
-            timeout=settings.timeout,
-            connect_timeout=settings.connect_timeout,
-            max_response=settings.max_response,
-        )
+        client = settings.client(address)  # over TLS for a tls: node
         return client.exchange(rpc_request(function), function=function).body
 
     return fetch
@@ -125,6 +124,7 @@ def _status_line(status: dict[str, Any], list_function: str) -> str:
 )
 @click.argument("node", metavar="[NODE]", required=False, shell_complete=complete_node_lazily)
 @timeout_options
+@tls_options
 @click.option("--refresh", is_flag=True, help="Fetch the listing again even when one is stored.")
 @click.option("--json", "json_flag", is_flag=True, help="One JSON object: names, sources, nodes.")
 def functions(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from protocol import Client, NodeGroup, Outcome, SignalResult
+from protocol import NodeGroup, Outcome, SignalResult
 from protocol.errors import RPCError
 from rpccli import exitcodes
 from rpccli.errors import describe
@@ -29,6 +29,7 @@ from rpccli.options import (
     group_options,
     settings_for,
     timeout_options,
+    tls_options,
 )
 from rpccli.output import Printer, error_record, json_line
 
@@ -51,7 +52,7 @@ def parse_signal(text: str, name: str = "NUM") -> int:
 
 def _attempt(settings: Settings, num: int) -> Callable[[Any], SignalResult]:
     def attempt(address: Any) -> SignalResult:
-        client = Client(address, timeout=settings.timeout, connect_timeout=settings.connect_timeout)
+        client = settings.client(address)  # over TLS for a tls: node
         return client.signal(num)
 
     return attempt
@@ -131,6 +132,7 @@ def _record(outcome: Outcome[SignalResult], num: int) -> dict[str, Any]:
 @click.argument("node", metavar="[NODE]", required=False, shell_complete=complete_node_lazily)
 @click.argument("num", metavar="NUM", required=False)
 @timeout_options
+@tls_options
 @group_options(fan_out=True)
 @click.option("--json", "json_flag", is_flag=True, help="One JSON object per node.")
 def signal(

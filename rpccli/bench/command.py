@@ -22,6 +22,7 @@ from rpccli.options import (
     connection_options,
     group_options,
     settings_for,
+    tls_options,
 )
 from rpccli.output import is_terminal
 
@@ -113,6 +114,7 @@ def _args_lines(path: str) -> list[list[bytes]]:
 )
 @click.option("--raw", is_flag=True, help="Ask for the raw answer (modifier2 1).")
 @connection_options
+@tls_options
 @group_options(fan_out=False)
 @click.option("--json", "json_flag", is_flag=True, help="The summary as one JSON object.")
 @click.option(

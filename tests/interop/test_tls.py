@@ -244,3 +244,15 @@ def test_nginx_suwsgi_from_explain_gives_the_same_answer(
         except OSError:
             pytest.fail(server.error_log())
     assert body and body in direct
+
+
+def test_signal_functions_and_bench_speak_tls_too(certs: Certs, served: str) -> None:
+    """The commands added beside TLS take the same options: one decorator, one client factory."""
+    signal = cli("signal", *mine(certs), served, "17")
+    assert signal.returncode == 0 and b"signal 17 queued" in signal.stdout, signal.stderr
+    listed = cli("functions", "--refresh", *mine(certs), served)
+    assert listed.returncode == 0 and b"hello" in listed.stdout, listed.stderr
+    bench = cli("bench", "-n", "20", "-c", "2", "--json", *mine(certs), served, "hello")
+    assert bench.returncode == 0 and b'"ok": 20' in bench.stdout, bench.stdout
+    # without the client certificate this server requires, none of them gets an answer
+    assert cli("signal", "--cacert", certs.ca, served, "17").returncode != 0
