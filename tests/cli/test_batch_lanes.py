@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from protocol.server import BackgroundServer
-from tests.conftest import wait_until
+from tests.peers import wait_until
 
 RPCCLI = [sys.executable, "-m", "rpccli"]
 
@@ -264,7 +264,7 @@ def test_ctrl_c_stops_every_lane_and_keeps_records(
     proc.stdin.flush()
     lanes_of(proc, 2)
     # calls in flight: the server runs at least two of them
-    wait_until(lambda: own_server.server.running() >= 2, "the lanes to be mid-call")
+    wait_until(lambda: own_server.server.running() >= 2, what="calls on the server")
     os.killpg(proc.pid, signal.SIGINT)  # the group this test started
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130

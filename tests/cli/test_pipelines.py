@@ -15,7 +15,7 @@ import pexpect
 import pytest
 
 from protocol.server import BackgroundServer
-from tests.conftest import wait_until
+from tests.peers import wait_until
 
 RPCCLI = [sys.executable, "-m", "rpccli"]
 SCRIPT = Path(sys.executable).parent / "rpccli"
@@ -209,7 +209,7 @@ def interrupt_when(
 
 def test_ctrl_c_during_a_call_exits_130(own_server: BackgroundServer, env: dict[str, str]) -> None:
     def mid_call(proc: subprocess.Popen[bytes]) -> bytes:
-        wait_until(lambda: own_server.server.running() == 1, "the server to run the call")
+        wait_until(lambda: own_server.server.running() == 1, what="the call on the server")
         return b""
 
     result = interrupt_when(["call", own_server.node, "sleep", "5"], env, mid_call)
