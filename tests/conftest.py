@@ -17,6 +17,7 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from protocol.server import BackgroundServer, serve_in_thread
 from protocol.server.functions import FunctionTable
@@ -24,6 +25,11 @@ from protocol.server.functions import FunctionTable
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_FUNCTIONS = ROOT / "rpccli" / "demo_functions.py"
 EXAMPLE_FUNCTIONS = ROOT / "examples" / "functions.py"
+
+# property tests check what the code does, never how fast (no timed assertions): no per-example
+# deadline, which a machine busy with the other test processes would miss
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 
 def _bundled_table() -> FunctionTable:
