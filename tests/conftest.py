@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -118,7 +119,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """In the main process of a run: a directory for the locks its worker processes share."""
+    """Ctrl-C tests need SIGINT: a run started in the background by a shell without job control
+    ignores it, and so would every process a test starts. In the main process of a run: a
+    directory for the locks its worker processes share."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # children start with SIG_DFL
     if not hasattr(config, "workerinput") and _LOCKS not in os.environ:
         locks = tempfile.mkdtemp(prefix="rpccli-tests-")
         os.environ[_LOCKS] = locks  # inherited by the worker processes, started after this
