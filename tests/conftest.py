@@ -85,8 +85,9 @@ ONE_PROCESS = {
 }
 #: Modules whose tests run alone on the machine: the serve-abuse tests load a server with a
 #: thousand sockets and 20 MB answers and then wait for its descriptors and memory to come back,
-#: within deadlines that a machine busy with other tests would stretch.
-ALONE = {"tests/hostile/test_serve_abuse.py"}
+#: within deadlines that a machine busy with other tests would stretch; the tmux tests time keys
+#: and pastes against a real terminal, which a busy machine delivers in other pieces.
+ALONE = {"tests/hostile/test_serve_abuse.py", "tests/hostile/test_shell_input.py"}
 _LOCKS = "PYTEST_RPCCLI_LOCKS"
 
 
