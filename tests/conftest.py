@@ -1,30 +1,59 @@
 """Fixtures shared by every test package: the bundled server with demo and example functions, and
-empty XDG directories for tests that run rpccli code."""
+empty XDG directories for tests that run rpccli code; and how the suite is spread over processes.
+
+The suite runs on several processes (pytest-xdist, ``--dist loadgroup`` in pyproject.toml): each
+test goes to whichever process is free, except the modules in ``ONE_PROCESS``, whose tests all
+run one after the other in a single process, and the modules in ``ALONE``, whose tests run while
+no other test runs anywhere (see ``pytest_runtest_protocol``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import fcntl
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
-from protocol.server import serve_in_thread
+from protocol.server import BackgroundServer, serve_in_thread
 from protocol.server.functions import FunctionTable
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_FUNCTIONS = ROOT / "rpccli" / "demo_functions.py"
 EXAMPLE_FUNCTIONS = ROOT / "examples" / "functions.py"
 
+# property tests check what the code does, never how fast (no timed assertions): no per-example
+# deadline, which a machine busy with the other test processes would miss
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
+
+
+def _bundled_table() -> FunctionTable:
+    table = FunctionTable()
+    table.load_file(DEMO_FUNCTIONS)
+    table.load_file(EXAMPLE_FUNCTIONS)
+    return table
+
 
 @pytest.fixture(scope="session")
 def bundled_node() -> Iterator[str]:
     """Node of a bundled server on 127.0.0.1:<ephemeral> serving the demo functions AND
     examples/functions.py (examples win where names overlap), stopped at the end."""
-    table = FunctionTable()
-    table.load_file(DEMO_FUNCTIONS)
-    table.load_file(EXAMPLE_FUNCTIONS)
-    with serve_in_thread(table, ("127.0.0.1:0",)) as server:
+    with serve_in_thread(_bundled_table(), ("127.0.0.1:0",)) as server:
         yield server.node
+
+
+@pytest.fixture
+def own_server() -> Iterator[BackgroundServer]:
+    """A bundled server like ``bundled_node``'s for one test alone, so that what it is doing
+    (``own_server.server.running()``) is that test's calls only."""
+    with serve_in_thread(_bundled_table(), ("127.0.0.1:0",)) as server:
+        yield server
 
 
 @pytest.fixture
@@ -40,3 +69,92 @@ def xdg_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]
     for name in ("RPCCLI_CONFIG", "RPCCLI_NODE", "RPCCLI_TIMEOUT", "NO_COLOR", "RPCCLI_TRACEBACK"):
         monkeypatch.delenv(name, raising=False)
     return {"config": config, "state": state}
+
+
+#: Modules whose tests run one after another in one process, each module in its own group:
+#: those with an expensive module-scoped peer (real uWSGI, nginx, the docs' server in a network
+#: namespace of its own), so that it starts once and not once per process.
+ONE_PROCESS = {
+    "tests/test_docs.py",
+    "tests/interop/test_conformance.py",
+    "tests/interop/test_library.py",
+    "tests/interop/test_peers_call_serve.py",
+    "tests/server/test_server.py",
+    "tests/hostile/test_bad_input.py",
+    "tests/hostile/test_state_files.py",
+}
+#: Modules whose tests run alone on the machine: the serve-abuse tests load a server with a
+#: thousand sockets and 20 MB answers and then wait for its descriptors and memory to come back,
+#: within deadlines that a machine busy with other tests would stretch; the tmux tests time keys
+#: and pastes against a real terminal, which a busy machine delivers in other pieces.
+ALONE = {"tests/hostile/test_serve_abuse.py", "tests/hostile/test_shell_input.py"}
+_LOCKS = "PYTEST_RPCCLI_LOCKS"
+
+
+#: The longest modules (real terminals, the docs' examples, real peers) go first, so that the last
+#: test to start is a short one and no process is left with a long tail while the others idle.
+FIRST = (
+    "tests/test_docs.py",
+    "tests/hostile/test_completion_hostile.py",
+    "tests/hostile/test_shell_input.py",
+    "tests/hostile/test_terminal_escape.py",
+    "tests/test_bench.py",
+    "tests/interop/",
+    "tests/hostile/test_serve_abuse.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the ``FIRST`` modules first; mark each test of a ``ONE_PROCESS`` or ``ALONE`` module
+    with the xdist group of its module."""
+
+    def rank(item: pytest.Item) -> int:
+        module = item.path.relative_to(ROOT).as_posix()
+        return next((n for n, first in enumerate(FIRST) if module.startswith(first)), len(FIRST))
+
+    items.sort(key=rank)
+    for item in items:
+        module = item.path.relative_to(ROOT).as_posix()
+        if module in ONE_PROCESS or module in ALONE:
+            item.add_marker(pytest.mark.xdist_group(module))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C tests need SIGINT: a run started in the background by a shell without job control
+    ignores it, and so would every process a test starts. In the main process of a run: a
+    directory for the locks its worker processes share."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # children start with SIG_DFL
+    if not hasattr(config, "workerinput") and _LOCKS not in os.environ:
+        locks = tempfile.mkdtemp(prefix="rpccli-tests-")
+        os.environ[_LOCKS] = locks  # inherited by the worker processes, started after this
+
+        def remove() -> None:
+            shutil.rmtree(locks, ignore_errors=True)
+            os.environ.pop(_LOCKS, None)
+
+        config.add_cleanup(remove)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    """In a worker process: each test (its setup and teardown included) holds the machine lock
+    shared, a test of an ``ALONE`` module holds it exclusively. A waiting exclusive test holds
+    the turnstile, so no new test starts before it (tests that run keep their shared lock)."""
+    locks = os.environ.get(_LOCKS)
+    if not hasattr(item.config, "workerinput") or locks is None:
+        return (yield)
+    alone = item.path.relative_to(ROOT).as_posix() in ALONE
+    with (
+        open(Path(locks) / "turnstile", "a") as turnstile,
+        open(Path(locks) / "machine", "a") as machine,
+    ):
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        fcntl.flock(machine, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        if not alone:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        try:
+            return (yield)
+        finally:
+            fcntl.flock(machine, fcntl.LOCK_UN)
+            fcntl.flock(turnstile, fcntl.LOCK_UN)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,3 +69,16 @@ def fresh_health(monkeypatch: pytest.MonkeyPatch) -> None:
     import protocol.nodes
 
     monkeypatch.setattr(protocol.nodes, "HEALTH", protocol.nodes.Health())
+
+
+@pytest.fixture(scope="session")
+def second_node() -> Iterator[str]:
+    """A second bundled server, serving examples/functions.py only: a group of two live nodes."""
+    from protocol.server import serve_in_thread
+    from protocol.server.functions import FunctionTable
+    from tests.conftest import EXAMPLE_FUNCTIONS
+
+    table = FunctionTable()
+    table.load_file(EXAMPLE_FUNCTIONS)
+    with serve_in_thread(table, ("127.0.0.1:0",)) as server:
+        yield server.node

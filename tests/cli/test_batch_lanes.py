@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from protocol.server import BackgroundServer
+from tests.peers import wait_until
+
 RPCCLI = [sys.executable, "-m", "rpccli"]
 
 
@@ -251,14 +254,17 @@ def test_a_lane_that_dies_is_one_line_and_exit_6(bundled_node: str, env: dict[st
     assert err == f"rpccli: batch lane {lane} ended early: the results of its calls are lost\n"
 
 
-def test_ctrl_c_stops_every_lane_and_keeps_records(bundled_node: str, env: dict[str, str]) -> None:
+def test_ctrl_c_stops_every_lane_and_keeps_records(
+    own_server: BackgroundServer, env: dict[str, str]
+) -> None:
     # a terminal's ^C reaches the whole process group: the coordinator and its lanes
-    proc = start_batch(bundled_node, env, 4, 2, start_new_session=True)
+    proc = start_batch(own_server.node, env, 4, 2, start_new_session=True)
     assert proc.stdin is not None
     proc.stdin.write(b"sleep 5\n" * 8)
     proc.stdin.flush()
     lanes_of(proc, 2)
-    time.sleep(0.5)  # not a timed assertion: lets the lanes be mid-call
+    # calls in flight: the server runs at least two of them
+    wait_until(lambda: own_server.server.running() >= 2, what="calls on the server")
     os.killpg(proc.pid, signal.SIGINT)  # the group this test started
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130

@@ -313,3 +313,41 @@ def test_successful_calls_are_remembered_for_completion(bundled_node: str) -> No
     known = names.known_names(bundled_node)
     assert known.get("upper") == "learned"
     assert "fail" not in known
+
+
+def test_control_characters_in_a_function_name_are_escaped(bundled_node: str) -> None:
+    result = run_cli("call", bundled_node, "hel\x01lo\x1b[2J")
+    assert result.code == 1 and result.out == b""
+    assert result.err.startswith(
+        f"rpccli: no result from {bundled_node}: 'hel\\x01lo\\x1b[2J' is not registered there"
+    )
+    assert "\x1b" not in result.err and "\x01" not in result.err
+
+
+def test_control_characters_in_a_file_name_are_escaped() -> None:
+    result = run_cli("call", ":1", "echo", "@no\x1bsuch")
+    assert (result.code, result.err) == (2, "rpccli: cannot read '@no\\x1bsuch': no such file\n")
+
+
+def test_empty_file_argument_names_its_source(tmp_path: Path) -> None:
+    (tmp_path / "e.bin").write_bytes(b"")
+    result = run_cli("call", ":1", "echo", "a", f"@{tmp_path / 'e.bin'}")
+    assert (result.code, result.out) == (2, b"")
+    assert f"argument 2 (@{tmp_path / 'e.bin'}, 0 bytes) is empty" in result.err
+    result = run_cli("call", ":1", "echo", "@-", input=b"")
+    assert "argument 1 (@-, standard input) is empty" in result.err
+
+
+def test_counts_of_one_are_singular(bundled_node: str) -> None:
+    result = run_cli("call", "--dry-run", bundled_node, "hello")
+    assert result.text.startswith("# 11 bytes: 4-byte header + 7-byte body, 1 item\n")
+    result = run_cli("call", "-v", bundled_node, "hello", "a")
+    assert '> items: function "hello", 1 arg (at most 254)\n' in result.err
+
+
+def test_dry_run_with_json_is_a_usage_error(bundled_node: str) -> None:
+    result = run_cli("call", "--dry-run", "--json", bundled_node, "hello")
+    assert (result.code, result.out) == (2, b"")
+    assert result.err == (
+        "rpccli: --dry-run and --explain print text; they have no JSON form (drop --json)\n"
+    )

@@ -230,3 +230,57 @@ def test_dns_names_in_call_and_batch(bundled_node: str) -> None:
     assert run_cli("call", node, "hello").out == b"Hello, world"
     result = run_cli("batch", "-q", "-c", "2", "-o", "lines", node, input=b"hello a\nhello b\n")
     assert (result.code, result.out) == (0, b"Hello, a\nHello, b\n")
+
+
+def test_verbose_says_when_it_fails_over(bundled_node: str, refused_node: str) -> None:
+    result = run_cli("call", "-v", f"{refused_node},{bundled_node}", "hello")
+    assert result.code == 0 and result.out == b"Hello, world"
+    assert result.err.startswith(
+        f"* cannot connect to {refused_node}: refused; trying the next node\n> {bundled_node}\n"
+    )
+
+
+def test_fan_out_piped_defaults_to_json_lines(bundled_node: str, refused_node: str) -> None:
+    import json
+
+    result = run_cli("call", "-s", "all", f"{bundled_node},{refused_node}", "echo", "a\nb")
+    rows = [json.loads(line) for line in result.out.splitlines()]
+    assert result.code == 6
+    assert [(r["node"], r["response"]) for r in rows] == [
+        (bundled_node, "a\nb"),
+        (refused_node, None),
+    ]
+
+
+def test_fan_out_explicit_bytes_keeps_bytes_and_newlines(bundled_node: str) -> None:
+    port = bundled_node.rsplit(":", 1)[1]
+    result = run_cli(
+        "call", "-s", "all", "-o", "bytes", f"{bundled_node},localhost:{port}", "hello"
+    )
+    assert (result.code, result.out) == (0, b"Hello, world\nHello, world\n")
+
+
+def test_fan_out_table_shows_binary_as_hex() -> None:
+    import io
+
+    from rich.console import Console
+
+    from rpccli.output.pretty import print_table
+
+    out = io.StringIO()
+    row = {"node": "n", "ok": True, "response": "\x00\x01!\"'", "response_base64": "AAEhIic="}
+    print_table(Console(file=out, width=100), [{**row, "bytes": 5, "elapsed_ms": 1.0}])
+    assert "(5 binary bytes: 00 01 21 22 27)" in out.getvalue()
+
+
+def test_fan_out_and_group_calls_teach_every_answering_node(
+    bundled_node: str, second_node: str, refused_node: str
+) -> None:
+    from rpccli.names import known_names
+
+    group = f"{bundled_node},{second_node},{refused_node}"
+    assert run_cli("call", "-s", "all", "--json", group, "hello").code == 6
+    assert run_cli("call", "--json", f"{refused_node},{second_node}", "echo", "x").code == 0
+    assert "hello" in known_names(bundled_node) and "hello" in known_names(second_node)
+    assert "hello" in known_names(group) and "echo" in known_names(second_node)
+    assert "hello" not in known_names(refused_node)

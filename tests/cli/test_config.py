@@ -159,3 +159,22 @@ def test_config_file_mode_untouched(write_config: Write) -> None:
     before = os.stat(path).st_mode
     load_config()
     assert os.stat(path).st_mode == before
+
+
+def test_profile_typo_is_reported_as_an_unknown_key(write_config: Write) -> None:
+    path = write_config('[nodes.a]\nadress = ":1"\n')
+    result = run_cli("call", "a", "hello")
+    assert (result.code, result.err) == (
+        2,
+        f"rpccli: bad config file {path}, line 2: unknown key 'adress' in [nodes.a]\n",
+    )
+
+
+def test_unknown_profile_lists_the_known_ones(write_config: Write) -> None:
+    path = write_config('[nodes.prod]\naddress = ":1"\n[nodes.dev]\naddress = ":2"\n')
+    result = run_cli("call", "prd", "hello")
+    assert (result.code, result.err) == (
+        2,
+        "rpccli: unknown node 'prd': not HOST:PORT, :PORT, a socket path or @NAME, and no "
+        f"profile of that name in {path} (profiles: dev, prod)\n",
+    )

@@ -8,10 +8,14 @@ import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pexpect
 import pytest
+
+from protocol.server import BackgroundServer
+from tests.peers import wait_until
 
 RPCCLI = [sys.executable, "-m", "rpccli"]
 SCRIPT = Path(sys.executable).parent / "rpccli"
@@ -179,11 +183,11 @@ def test_json_lines_from_a_real_process(bundled_node: str, env: dict[str, str]) 
     assert json.loads(result.stdout)["response"] == "Hello, world"
 
 
-def interrupt_after_start(
-    argv: list[str], env: dict[str, str]
+def interrupt_when(
+    argv: list[str], env: dict[str, str], started: Callable[[subprocess.Popen[bytes]], bytes]
 ) -> subprocess.CompletedProcess[bytes]:
+    """Run rpccli, send SIGINT once ``started`` saw it working (it returns the stdout it read)."""
     import signal
-    import time
 
     proc = subprocess.Popen(
         [*RPCCLI, *argv],
@@ -192,21 +196,34 @@ def interrupt_after_start(
         stderr=subprocess.PIPE,
         env=env,
     )
-    time.sleep(1.0)  # not a timed assertion: only gives the command time to be mid-call
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    try:
+        seen = started(proc)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()  # this test's own process, by its pid
+            proc.communicate()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, seen + out, err)
 
 
-def test_ctrl_c_during_a_call_exits_130(bundled_node: str, env: dict[str, str]) -> None:
-    result = interrupt_after_start(["call", bundled_node, "sleep", "5"], env)
+def test_ctrl_c_during_a_call_exits_130(own_server: BackgroundServer, env: dict[str, str]) -> None:
+    def mid_call(proc: subprocess.Popen[bytes]) -> bytes:
+        wait_until(lambda: own_server.server.running() == 1, what="the call on the server")
+        return b""
+
+    result = interrupt_when(["call", own_server.node, "sleep", "5"], env, mid_call)
     assert result.returncode == 130
     # click adds a newline first, to end the terminal's ^C echo
     assert result.stdout == b"" and result.stderr.lstrip(b"\n") == b"rpccli: interrupted\n"
 
 
 def test_ctrl_c_ends_endless_ping_with_a_summary(bundled_node: str, env: dict[str, str]) -> None:
-    result = interrupt_after_start(["ping", "-c", "0", "-i", "0.1", bundled_node], env)
+    def first_reply(proc: subprocess.Popen[bytes]) -> bytes:
+        assert proc.stdout is not None
+        return proc.stdout.readline()  # the first output line: the pings are running
+
+    result = interrupt_when(["ping", "-c", "0", "-i", "0.1", bundled_node], env, first_reply)
     # Ctrl-C is how -c 0 ends: the exit code says how the pings went (iputils ping does so)
     assert result.returncode == 0
     lines = result.stdout.decode().splitlines()

@@ -1,24 +1,19 @@
-"""The asyncio client against the same scripted peers and cases as the blocking one."""
+"""What is particular to the AsyncClient; test_client_cases.py holds the cases it shares with the
+blocking Client."""
 
 from __future__ import annotations
 
 import asyncio
 import subprocess
 import sys
+import time
 
 import pytest
 
 from protocol.aio import AsyncClient, new_event_loop, run
 from tests.peers import ROOT
-from tests.protocol.apis import Async
-from tests.protocol.clientcases import *  # noqa: F403 -- the shared cases run for this client
-from tests.protocol.scripted import answer, peer, silent
+from tests.protocol.scripted import Peer, answer, peer, silent
 from tests.protocol.wirehelp import packet
-
-
-@pytest.fixture(params=["asyncio", "uvloop"])
-def api(request: pytest.FixtureRequest) -> Async:
-    return Async(request.param == "uvloop")
 
 
 def test_uvloop_is_used_when_installed() -> None:
@@ -42,15 +37,19 @@ def test_concurrent_calls_on_one_loop() -> None:
 
 
 def test_a_call_can_be_cancelled() -> None:
-    async def main(node: str) -> None:
-        task = asyncio.ensure_future(AsyncClient(node, timeout=30).call("hello"))
-        await asyncio.sleep(0.2)
+    async def main(server: Peer) -> None:
+        task = asyncio.ensure_future(AsyncClient(server.node, timeout=30).call("hello"))
+        # cancelled mid-call: once the peer holds the whole request and answers nothing
+        deadline = time.monotonic() + 10
+        while not server.requests and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert server.requests and not task.done()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
 
     with peer(silent) as server:
-        asyncio.run(main(server.node))
+        asyncio.run(main(server))
 
 
 def test_repr_and_package_attribute() -> None:

@@ -1,4 +1,5 @@
-"""The blocking Client against scripted loopback peers (the shared cases) and its own details."""
+"""What is particular to the blocking Client; test_client_cases.py holds the cases it shares with
+the AsyncClient."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ import pytest
 import protocol.client
 from protocol import Client
 from tests.protocol.apis import Blocking
-from tests.protocol.clientcases import *  # noqa: F403 -- the shared cases run for this client
 from tests.protocol.scripted import answer, peer
+from tests.protocol.test_client_cases import (
+    big_request_nobody_reads_times_out,
+    big_request_reaches_a_slow_reader,
+    connect_times_out_against_a_full_backlog,
+)
 from tests.protocol.wirehelp import packet
 
 
@@ -78,13 +83,13 @@ def small_send_buffer(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_a_request_sent_in_parts_reaches_a_slow_reader(
     api: Blocking, small_send_buffer: None
 ) -> None:
-    test_a_big_request_reaches_a_slow_reader_whole(api)  # noqa: F405
+    big_request_reaches_a_slow_reader(api)
 
 
 def test_a_request_sent_in_parts_to_nobody_times_out_on_time(
     api: Blocking, small_send_buffer: None
 ) -> None:
-    test_a_big_request_nobody_reads_times_out_on_time(api)  # noqa: F405
+    big_request_nobody_reads_times_out(api)
 
 
 def test_without_sock_nonblock_the_socket_is_made_non_blocking_by_hand(
@@ -93,6 +98,6 @@ def test_without_sock_nonblock_the_socket_is_made_non_blocking_by_hand(
     # macOS has no SOCK_NONBLOCK: the path it takes, exercised here. A connect left blocking
     # would hang on the full backlog instead of timing out after the connect timeout.
     monkeypatch.setattr(protocol.client, "_NONBLOCK", 0)
-    test_connect_timeout_against_a_full_backlog(api)  # noqa: F405
+    connect_times_out_against_a_full_backlog(api)
     with peer(answer(packet(b"pong"))) as server:
         assert Client(server.node, timeout=2).call("hello") == b"pong"

@@ -212,11 +212,12 @@ def test_processes_share_the_sockets_and_respawn(tmp_path: Path) -> None:
         assert len(workers) == 2
         with pytest.raises(NoResult):
             Client(tcp).call("die")  # the worker exits mid-call: a 0-byte close, then a respawn
+        # the parent notices the death when it notices it: wait for its log line
+        assert "died (exit code 3); starting another" in srv.read_until("died (exit code")
         for _ in range(10):
             assert Client(tcp).call("hello", "again") == b"Hello, again"
-        code, log = srv.stop(signal.SIGTERM)
+        code, _ = srv.stop(signal.SIGTERM)
     assert code == 0
-    assert "died (exit code 3); starting another" in log
     assert not Path(sock).exists()
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers if pid != srv.proc.pid)
 

@@ -136,3 +136,47 @@ def test_real_bash_completes_a_function_name(xdg_dirs, tmp_path: Path) -> None:
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
+
+
+def _tab_in(line: str, cwd: Path) -> list[str]:
+    """What TAB offers for ``line``, run in ``cwd``: the words of the bash protocol."""
+    env = {**os.environ, "_RPCCLI_COMPLETE": "bash_complete", "COMP_LINE": line}
+    env["COMP_WORDBREAKS"] = "\"'><=;|&(:"
+    command = [sys.executable, "-m", "rpccli"]
+    return subprocess.run(command, env=env, capture_output=True, text=True, cwd=cwd).stdout.split()
+
+
+def test_tab_after_local_offers_the_files_functions_without_running_it(tmp_path: Path) -> None:
+    from tests.conftest import EXAMPLE_FUNCTIONS
+
+    py = tmp_path / "f.py"
+    py.write_text(
+        "import uwsgi\nopen('ran', 'w')\n"
+        "def a(): return b'a'\n"
+        "for fn in (a,):\n    uwsgi.register_rpc(fn.__name__, fn)\n"
+        "uwsgi.register_rpc('second', a)\nuwsgi.register_rpc(b'third', a)\n"
+    )
+    assert _tab_in(f"rpccli call --local {py} ", tmp_path) == [
+        "plain,a",
+        "plain,second",
+        "plain,third",
+    ]
+    assert not (tmp_path / "ran").exists()
+    assert _tab_in(f"rpccli call --local {EXAMPLE_FUNCTIONS} he", tmp_path) == ["plain,hello"]
+    lua = EXAMPLE_FUNCTIONS.with_suffix(".lua")
+    assert _tab_in(f"rpccli call --local {lua} ", tmp_path) == [
+        "plain,answer",
+        "plain,hellolua",
+        "plain,luafail",
+    ]
+
+
+def test_tab_completes_file_arguments_after_at(tmp_path: Path) -> None:
+    (tmp_path / "rnd.bin").write_bytes(b"x")
+    (tmp_path / "rdir").mkdir()
+    (tmp_path / "rdir" / "in.txt").write_text("x")
+    (tmp_path / ".rhidden").write_text("x")
+    assert _tab_in("rpccli call :1 echo a @r", tmp_path) == ["plain,@rdir/", "plain,@rnd.bin"]
+    assert _tab_in("rpccli call :1 echo @rdir/", tmp_path) == ["plain,@rdir/in.txt"]
+    assert _tab_in("rpccli call --local f.py echo @rn", tmp_path) == ["plain,@rnd.bin"]
+    assert _tab_in("rpccli call :1 echo @@r", tmp_path) == []

@@ -1,7 +1,8 @@
-"""Client behaviour against scripted loopback peers, shared by the blocking and asyncio clients.
+"""Client behaviour against scripted loopback peers, the same cases for every client.
 
-test_client.py and test_aio.py import every ``test_*`` here and provide the ``api`` fixture, so
-both clients are held to exactly the same cases and messages.
+The ``api`` fixture runs each case with the blocking Client and with the AsyncClient on asyncio's
+loop and on uvloop, so all of them are held to exactly the same cases and messages. test_client.py
+and test_aio.py hold what is particular to one client.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from protocol.errors import (
     ResponseTooLarge,
 )
 from tests.peers import free_port, short_tmpdir
+from tests.protocol.apis import Async, Blocking
 from tests.protocol.scripted import (
     answer,
     fill_backlog,
@@ -48,6 +50,14 @@ class API(Protocol):
     def call(self, node: str, function: str | bytes, *args: str | bytes, **kw: Any) -> bytes: ...
 
     def ping(self, node: str, **kw: Any) -> PingResult: ...
+
+
+@pytest.fixture(params=["blocking", "asyncio", "uvloop"])
+def api(request: pytest.FixtureRequest) -> API:
+    """The blocking Client, or the AsyncClient on asyncio's own loop or on uvloop."""
+    if request.param == "blocking":
+        return Blocking()
+    return Async(use_uvloop=request.param == "uvloop")
 
 
 def failure(api: API, node: str, function: str = "hello", *args: str | bytes, **kw: Any) -> Any:
@@ -148,6 +158,11 @@ def test_silent_peer_times_out(api: API) -> None:
 
 
 def test_connect_timeout_against_a_full_backlog(api: API) -> None:
+    connect_times_out_against_a_full_backlog(api)
+
+
+def connect_times_out_against_a_full_backlog(api: API) -> None:
+    """Shared with test_client.py, which runs it on the path without SOCK_NONBLOCK."""
     with full_backlog() as node:
         start = time.monotonic()
         error = failure(api, node, timeout=30, connect_timeout=0.3)
@@ -241,8 +256,13 @@ def test_buffer_size_hint_when_a_big_request_gets_no_bytes(api: API) -> None:
 
 
 def test_a_big_request_reaches_a_slow_reader_whole(api: API) -> None:
-    # the peer reads late through a small buffer, so the request waits in the kernels for it
-    # (test_client.py also makes the client's kernel take it in parts)
+    big_request_reaches_a_slow_reader(api)
+
+
+def big_request_reaches_a_slow_reader(api: API) -> None:
+    """The peer reads late through a small buffer, so the request waits in the kernels for it
+    (test_client.py also makes the client's kernel take it in parts)."""
+
     def late_reader(conn: Any, server: Any) -> None:
         time.sleep(0.3)
         conn.sendall(packet(str(len(read_request(conn, server))).encode()))
@@ -253,6 +273,12 @@ def test_a_big_request_reaches_a_slow_reader_whole(api: API) -> None:
 
 
 def test_a_big_request_nobody_reads_times_out_on_time(api: API) -> None:
+    big_request_nobody_reads_times_out(api)
+
+
+def big_request_nobody_reads_times_out(api: API) -> None:
+    """Shared with test_client.py, which makes the client's kernel take the request in parts."""
+
     def never_reads(conn: Any, server: Any) -> None:
         server.stopping.wait(10)
 
