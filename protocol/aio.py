@@ -22,17 +22,11 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 from . import failures
-from .client import (
-    CLOSE_GRACE,
-    BaseClient,
-    CallResult,
-    PingResult,
-    SignalResult,
-    Target,
-    Timings,
-)
+from .base import BaseClient, Target
+from .client import CLOSE_GRACE
 from .errors import CallError
 from .reader import PingReader, ResponseReader, SignalReader
+from .results import CallResult, PingResult, SignalResult, Timings
 from .wire import PING_REQUEST, Mode, signal_request
 
 __all__ = ["AsyncClient", "new_event_loop", "run"]

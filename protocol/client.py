@@ -29,28 +29,23 @@ import socket
 import struct
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, TypeVar, overload
 
 from . import failures
-from .address import Address, parse_address
-from .errors import CallError, NoResult, RequestError
-from .limits import check_seconds, check_size
+from .base import DEFAULT_TIMEOUT, BaseClient
+from .errors import CallError
 from .reader import PingReader, ResponseReader, SignalReader
 from .results import CallResult, PingResult, SignalResult, Timings
 from .wire import (
-    DEFAULT_MAX_RESPONSE,
     PING_REQUEST,
     Mode,
-    RequestEncoder,
     check_mode,
     mode_modifier2,
     signal_request,
 )
 
 if TYPE_CHECKING:
-    import ssl
-
-    from .tls import TLSInfo
+    pass
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -62,8 +57,6 @@ __all__ = [
     "Timings",
 ]
 
-#: uWSGI's own client waits --socket-timeout, 4 seconds by default (docs/protocol.md#other-clients)
-DEFAULT_TIMEOUT = 4.0
 # under glibc malloc's mmap threshold (128 KiB): a bigger recv() buffer costs an mmap per read
 _CHUNK = 64 * 1024
 #: how long a complete answer waits for the server's close (see _await_close)
@@ -82,135 +75,7 @@ _TIMEVAL = struct.Struct("@ll")  # struct timeval: seconds, microseconds (both C
 _Socket = socket.SocketType
 
 
-def _decode_name(function: str | bytes) -> str:
-    return function if isinstance(function, str) else function.decode("utf-8", "replace")
-
-
-Target = tuple[socket.AddressFamily, Any]
-_Self = TypeVar("_Self", bound="BaseClient")
-#: what a comma in a Client's node means (docs/library.md#node-groups)
-_GROUP = "use protocol.GroupClient (or AsyncGroupClient) for several nodes"
 R = TypeVar("R", ResponseReader, PingReader, SignalReader)
-
-
-class BaseClient:
-    """What the blocking and the asyncio client share: settings, request building, verdicts."""
-
-    def __init__(
-        self,
-        node: str | Address,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        connect_timeout: float | None = None,
-        max_response: int = DEFAULT_MAX_RESPONSE,
-        mode: Mode = "packet",
-        ssl_context: ssl.SSLContext | None = None,
-        server_name: str | None = None,
-    ) -> None:
-        self.address = node if isinstance(node, Address) else parse_address(node, group=_GROUP)
-        self.node = str(self.address)
-        if ssl_context is None and self.address.tls:
-            from .tls import client_context
-
-            ssl_context = client_context()  # tls: alone verifies against the system store
-        #: TLS (docs/tls.md): the context, and the name sent (SNI) and checked, by default the host
-        self.ssl_context = ssl_context
-        self.server_name = server_name
-        self._tls: TLSInfo | None = None
-        self.timeout = check_seconds(timeout, "timeout")
-        self.connect_timeout = (
-            self.timeout
-            if connect_timeout is None
-            else check_seconds(connect_timeout, "connect_timeout")
-        )
-        self.max_response = check_size(max_response, "max_response")
-        self.mode: Mode = check_mode(mode)
-        # literals and sockets need no lookup: work their target out once, not on every call
-        address = self.address
-        self._targets: list[Target] | None = (
-            [(address.family, sockaddr) for sockaddr in address.sockaddrs]
-            if address.is_literal
-            else None
-        )
-        self._encode = RequestEncoder()  # each function name checked and encoded once
-
-    def __repr__(self) -> str:
-        name = type(self).__name__
-        return f"{name}({self.node!r}, timeout={self.timeout:g}, mode={self.mode!r})"
-
-    def close(self) -> None:
-        """Release the client. It holds no connection between calls (each call opens and closes
-        its own), so this frees nothing and the client stays usable; it is here so that a client
-        can live in a ``with`` block and be closed like any other."""
-
-    def __enter__(self: _Self) -> _Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _prepare(
-        self,
-        function: str | bytes,
-        args: Sequence[str | bytes],
-        mode: Mode | None,
-        modifier2: int | None,
-    ) -> tuple[bytes, ResponseReader]:
-        if isinstance(args, str | bytes | bytearray | memoryview) or not isinstance(args, Sequence):
-            raise RequestError(
-                f"args= must be a sequence of arguments (a list or tuple), not "
-                f"{type(args).__name__}",
-                limit="arg-type",
-            )
-        if modifier2 is None:
-            modifier2 = mode_modifier2(self.mode if mode is None else check_mode(mode))
-        request = self._encode(function, args, modifier2=modifier2)
-        return request, self._reader_for(request)
-
-    def _reader_for(self, request: bytes) -> ResponseReader:
-        return ResponseReader.for_request(request, max_size=self.max_response, node=self.node)
-
-    def _result(
-        self,
-        request: bytes,
-        reader: ResponseReader,
-        function: str | bytes | None,
-        timings: Timings,
-    ) -> CallResult:
-        try:
-            response = reader.response() if reader.done else reader.feed_eof()
-        except NoResult:
-            # the reader only knows "zero bytes"; say which function and why
-            # (docs/protocol.md#failures)
-            name = None if function is None else _decode_name(function)
-            raise failures.no_result(self.node, name, len(request)) from None
-        return CallResult(self.node, request, response, timings, self._tls)
-
-    def _connect_error(self, exc: OSError) -> CallError:
-        """The error for one address that could not be connected (TimeoutError: out of time)."""
-        if isinstance(exc, TimeoutError):
-            return failures.connect_timed_out(self.node, self.connect_timeout)
-        return failures.connect_failed(self.node, exc)
-
-    def _failed(
-        self, exc: OSError, request: bytes, function: str | bytes | None, received: int
-    ) -> CallError:
-        """The error for a socket failure after connecting (docs/protocol.md#buffer-size: resets
-        after big bodies).
-
-        Out of time is TimeoutError, or BlockingIOError from a read whose SO_RCVTIMEO ran out.
-        """
-        if isinstance(exc, TimeoutError | BlockingIOError):
-            return failures.response_timed_out(self.node, self.timeout, received)
-        plain = self.address.kind == "tcp" and self.ssl_context is None
-        if plain and not received and not failures.over_buffer(len(request)):
-            from .tls import plain_to_tls  # a reset with nothing back: is it a TLS socket?
-
-            tls = plain_to_tls(self.address, self.node, min(self.connect_timeout, 1.0))
-            if tls is not None:
-                return tls
-        name = None if function is None else _decode_name(function)
-        return failures.reset(self.node, name, len(request), received)
 
 
 class Client(BaseClient):

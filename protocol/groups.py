@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from .address import Address, parse_addresses
-from .client import DEFAULT_TIMEOUT, BaseClient, Client
+from .base import DEFAULT_TIMEOUT, BaseClient
+from .client import Client
 from .errors import UsageError
 from .nodes import Health, NodeGroup, Outcome
 from .results import CallResult

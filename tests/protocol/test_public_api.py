@@ -28,6 +28,7 @@ PUBLIC = {
     "protocol.visible",
     "protocol.aio",
     "protocol.testing",
+    "protocol.tls",
 }
 #: where rpccli runs the bundled server
 SERVER_USERS = {"rpccli/serve.py", "rpccli/call/local.py", "rpccli/shell/__init__.py"}
