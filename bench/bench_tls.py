@@ -19,7 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rpccli.batch.engine import Call, _Loop, run  # noqa: E402
+from rpccli.batch.calls import Call  # noqa: E402
+from rpccli.batch.engine import Loop  # noqa: E402
+from rpccli.batch.ordered import run  # noqa: E402
 from rpccli.options import TLS, client_for  # noqa: E402
 from tests.peers import free_port, start_uwsgi  # noqa: E402
 from tests.tlscerts import make_certs  # noqa: E402
@@ -32,14 +34,14 @@ def batch_rate(node: str, tls: TLS, calls: int) -> tuple[float, list[int]]:
 
     request = rpc_request("hello", [b"x"])
     counts = [0, 0]
-    original = _Loop.close
+    original = Loop.close
 
-    def close(loop: _Loop) -> None:
+    def close(loop: Loop) -> None:
         counts[0] += loop.handshakes[0]
         counts[1] += loop.handshakes[1]
         original(loop)
 
-    _Loop.close = close  # type: ignore[method-assign]
+    Loop.close = close  # type: ignore[method-assign]
     try:
         source = (Call([client], request, "hello", {}) for _ in range(calls))
         failed = []
@@ -52,7 +54,7 @@ def batch_rate(node: str, tls: TLS, calls: int) -> tuple[float, list[int]]:
         )
         elapsed = time.perf_counter() - start
     finally:
-        _Loop.close = original  # type: ignore[method-assign]
+        Loop.close = original  # type: ignore[method-assign]
     if failed:
         raise SystemExit(f"{len(failed)} calls failed: {failed[0]['error']}")
     return calls / elapsed, counts

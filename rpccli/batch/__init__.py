@@ -45,9 +45,10 @@ from protocol.errors import RPCError, UsageError
 from protocol.visible import counted
 from protocol.wire import DEFAULT_BUFFER_SIZE, RequestEncoder, rpc_request
 from rpccli import exitcodes
-from rpccli.batch.engine import SKIP, Call, run
+from rpccli.batch.calls import Call
 from rpccli.batch.input import MAX_LINE, Job, LineReader, parse_line
 from rpccli.batch.lanes import CHUNK_END, ChunkSource, FrameSink, LaneFailed, run_lanes
+from rpccli.batch.ordered import SKIP, run
 from rpccli.batch.output import BatchWriter
 from rpccli.batch.stop import Counts, Stop, counts_of, interrupted_line, not_sent, sigint_stops
 from rpccli.config import Config, load_config, resolve_nodes

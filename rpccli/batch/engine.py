@@ -6,8 +6,8 @@ calls (most of the time went to futex system calls). uWSGI serves one request pe
 machine per socket, driven by epoll. Messages and verdicts are the blocking client's
 (``protocol.failures``), and failover follows ``protocol.nodes.may_retry``.
 
-Results come out in input order through a window of at most ``window`` entries, so memory stays
-constant however many lines stream through.
+The calls themselves are :class:`rpccli.batch.calls.Call`; :func:`rpccli.batch.ordered.run`
+feeds this loop and writes the results in input order.
 
 Ctrl-C (a :class:`rpccli.batch.stop.Stop`) ends the run without losing a record: no more input is
 taken and no request sent; answers that have already arrived are read; every call still waiting
@@ -24,18 +24,18 @@ import select
 import socket
 import ssl
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from protocol import Client, Health, failures, may_retry
+from protocol import Client, failures, may_retry
 from protocol.errors import CallError, NoResult, RPCError
 from protocol.reader import ResponseReader
 from protocol.tls import handshake_failed, remember_session, session_for
-from rpccli.batch.stop import Stop, wait_input
+from rpccli.batch.calls import Call
+from rpccli.batch.stop import Stop
 from rpccli.errors import Interrupted
 
-__all__ = ["SKIP", "Call", "run"]
+__all__ = ["Call", "Loop"]
 
 _CHUNK = 256 * 1024
 _CONNECTING, _SENDING, _READING, _HANDSHAKE = 1, 2, 3, 4
@@ -48,62 +48,7 @@ _STREAM_NONBLOCK = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
 _IN_PROGRESS = {errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK}
 
 
-class Call:
-    """One call: the nodes to try in order, the request, and (when done) its result dict."""
-
-    __slots__ = (
-        "attempt",
-        "clients",
-        "connect_deadline",
-        "connected",
-        "deadline",
-        "first",
-        "function",
-        "health",
-        "info",
-        "pos",
-        "reader",
-        "received",
-        "request",
-        "result",
-        "retry_unsafe",
-        "sock",
-        "start",
-        "state",
-    )
-
-    def __init__(
-        self,
-        clients: list[Client],
-        request: bytes,
-        function: str,
-        info: dict[str, Any],
-        *,
-        health: Health | None = None,
-        retry_unsafe: bool = False,
-    ) -> None:
-        self.clients = clients
-        self.request = request
-        self.function = function
-        self.info = info  # line, function, args: copied into the result
-        self.health = health
-        self.retry_unsafe = retry_unsafe
-        self.attempt = 0
-        self.result: dict[str, Any] | None = None
-        self.sock: _socket.socket | None = None
-        self.state = 0
-        self.pos = 0
-        self.received = 0
-        self.reader: ResponseReader | None = None
-        self.start = self.connected = self.first = 0.0
-        self.deadline = self.connect_deadline = 0.0
-
-    @property
-    def client(self) -> Client:
-        return self.clients[self.attempt]
-
-
-class _Loop:
+class Loop:
     """An epoll loop with as few system calls per call as it takes: non-blocking sockets from
     the start, one edge-triggered registration for both directions, no SO_ERROR query (the send
     reports a failed connect), reads into one reused buffer, and no unregister (closing a socket
@@ -455,77 +400,3 @@ class _Loop:
                     ) from None
             self._succeed(call, body, time.monotonic() - call.start, client.node)
             return
-
-
-#: what a source yields for an input line that holds no call (blank, comment)
-SKIP = object()
-
-
-def _done(item: Call | dict[str, Any]) -> bool:
-    return item.result is not None if isinstance(item, Call) else True
-
-
-def run(
-    source: Iterator[Call | dict[str, Any] | object],
-    emit: Callable[[dict[str, Any]], None],
-    *,
-    concurrency: int,
-    window: int,
-    flush: Callable[[], None] | None = None,
-    input_ready: Callable[[], bool] | None = None,
-    input_fd: int | None = None,
-    stop: Stop | None = None,
-) -> bool:
-    """Start calls from ``source`` (ready dicts pass through), ``emit`` results in order.
-
-    ``flush`` is called before waiting for the network, so output never lags behind. With calls
-    in flight, the next item is taken only when ``input_ready()`` says it will not block; else
-    the loop waits on the sockets and on ``input_fd`` together.
-
-    Returns False when ``stop`` ended the run (Ctrl-C) before the input did.
-    """
-    loop = _Loop(stop)
-    pending: deque[Call | dict[str, Any]] = deque()
-    exhausted = False
-    try:
-        while True:
-            if stop is not None and stop.requested and not loop.stopping:
-                exhausted = True
-                loop.interrupt()  # every call taken now has its result
-            while pending:  # what is done, in input order
-                head = pending[0]
-                result = head.result if isinstance(head, Call) else head
-                if result is None:
-                    break
-                pending.popleft()
-                emit(result)
-            if exhausted and not pending:
-                return not loop.stopping
-            waiting_for_input = False
-            while not exhausted and len(loop.inflight) < concurrency and len(pending) < window:
-                if input_ready is not None and not input_ready():
-                    if loop.inflight:
-                        waiting_for_input = True  # wait on the sockets and the input together
-                        break
-                    if pending and _done(pending[0]):
-                        break  # write what is answered (a bad line's record) before waiting
-                    if flush is not None:
-                        flush()  # about to block on the input: show everything answered so far
-                    if stop is not None and input_fd is not None:
-                        if not wait_input(input_fd, stop):
-                            break  # Ctrl-C while waiting for a line
-                        continue  # something came: a whole line, or still part of one
-                item = next(source, None)
-                if item is None:
-                    exhausted = True
-                    break
-                if item is SKIP:
-                    continue
-                assert isinstance(item, Call | dict)
-                pending.append(item)
-                if isinstance(item, Call):
-                    loop.start(item)
-            if loop.inflight:
-                loop.poll(input_fd if waiting_for_input else None, before_blocking=flush)
-    finally:
-        loop.close()

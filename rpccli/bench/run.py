@@ -22,7 +22,8 @@ from typing import Any
 
 from protocol import Client, Health
 from protocol.errors import RPCError
-from rpccli.batch.engine import Call, _Loop
+from rpccli.batch.calls import Call
+from rpccli.batch.engine import Loop
 from rpccli.batch.stop import Stop
 from rpccli.bench.tally import NodeTally, Tally
 from rpccli.errors import describe
@@ -76,7 +77,7 @@ class _Timed(Call):
     measured: bool  # False for a warm-up call
 
 
-class _BenchLoop(_Loop):
+class _BenchLoop(Loop):
     """The batch loop, telling which calls have their final result."""
 
     def __init__(self, stop: Stop | None) -> None:

@@ -1,0 +1,67 @@
+"""One call of ``rpccli batch`` (and ``rpccli bench``) on its way through the event loop: the
+nodes to try in order, the request, the socket and reader while it runs, its result when done."""
+
+from __future__ import annotations
+
+import _socket
+from typing import Any
+
+from protocol import Client, Health
+from protocol.reader import ResponseReader
+
+__all__ = ["Call"]
+
+
+class Call:
+    """One call: the nodes to try in order, the request, and (when done) its result dict."""
+
+    __slots__ = (
+        "attempt",
+        "clients",
+        "connect_deadline",
+        "connected",
+        "deadline",
+        "first",
+        "function",
+        "health",
+        "info",
+        "pos",
+        "reader",
+        "received",
+        "request",
+        "result",
+        "retry_unsafe",
+        "sock",
+        "start",
+        "state",
+    )
+
+    def __init__(
+        self,
+        clients: list[Client],
+        request: bytes,
+        function: str,
+        info: dict[str, Any],
+        *,
+        health: Health | None = None,
+        retry_unsafe: bool = False,
+    ) -> None:
+        self.clients = clients
+        self.request = request
+        self.function = function
+        self.info = info  # line, function, args: copied into the result
+        self.health = health
+        self.retry_unsafe = retry_unsafe
+        self.attempt = 0
+        self.result: dict[str, Any] | None = None
+        self.sock: _socket.socket | None = None
+        self.state = 0
+        self.pos = 0
+        self.received = 0
+        self.reader: ResponseReader | None = None
+        self.start = self.connected = self.first = 0.0
+        self.deadline = self.connect_deadline = 0.0
+
+    @property
+    def client(self) -> Client:
+        return self.clients[self.attempt]

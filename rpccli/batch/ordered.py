@@ -1,0 +1,92 @@
+"""``rpccli batch``'s run: calls from the input started on the event loop
+(:class:`rpccli.batch.engine.Loop`), results written in input order.
+
+Results come out through a window of at most ``window`` entries, so memory stays constant however
+many lines stream through.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from rpccli.batch.calls import Call
+from rpccli.batch.engine import Loop
+from rpccli.batch.stop import Stop, wait_input
+
+__all__ = ["SKIP", "run"]
+
+
+#: what a source yields for an input line that holds no call (blank, comment)
+SKIP = object()
+
+
+def _done(item: Call | dict[str, Any]) -> bool:
+    return item.result is not None if isinstance(item, Call) else True
+
+
+def run(
+    source: Iterator[Call | dict[str, Any] | object],
+    emit: Callable[[dict[str, Any]], None],
+    *,
+    concurrency: int,
+    window: int,
+    flush: Callable[[], None] | None = None,
+    input_ready: Callable[[], bool] | None = None,
+    input_fd: int | None = None,
+    stop: Stop | None = None,
+) -> bool:
+    """Start calls from ``source`` (ready dicts pass through), ``emit`` results in order.
+
+    ``flush`` is called before waiting for the network, so output never lags behind. With calls
+    in flight, the next item is taken only when ``input_ready()`` says it will not block; else
+    the loop waits on the sockets and on ``input_fd`` together.
+
+    Returns False when ``stop`` ended the run (Ctrl-C) before the input did.
+    """
+    loop = Loop(stop)
+    pending: deque[Call | dict[str, Any]] = deque()
+    exhausted = False
+    try:
+        while True:
+            if stop is not None and stop.requested and not loop.stopping:
+                exhausted = True
+                loop.interrupt()  # every call taken now has its result
+            while pending:  # what is done, in input order
+                head = pending[0]
+                result = head.result if isinstance(head, Call) else head
+                if result is None:
+                    break
+                pending.popleft()
+                emit(result)
+            if exhausted and not pending:
+                return not loop.stopping
+            waiting_for_input = False
+            while not exhausted and len(loop.inflight) < concurrency and len(pending) < window:
+                if input_ready is not None and not input_ready():
+                    if loop.inflight:
+                        waiting_for_input = True  # wait on the sockets and the input together
+                        break
+                    if pending and _done(pending[0]):
+                        break  # write what is answered (a bad line's record) before waiting
+                    if flush is not None:
+                        flush()  # about to block on the input: show everything answered so far
+                    if stop is not None and input_fd is not None:
+                        if not wait_input(input_fd, stop):
+                            break  # Ctrl-C while waiting for a line
+                        continue  # something came: a whole line, or still part of one
+                item = next(source, None)
+                if item is None:
+                    exhausted = True
+                    break
+                if item is SKIP:
+                    continue
+                assert isinstance(item, Call | dict)
+                pending.append(item)
+                if isinstance(item, Call):
+                    loop.start(item)
+            if loop.inflight:
+                loop.poll(input_fd if waiting_for_input else None, before_blocking=flush)
+    finally:
+        loop.close()
