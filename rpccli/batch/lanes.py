@@ -33,115 +33,35 @@ import os
 import pickle
 import select
 import signal
-import struct
 import sys
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterator
-from typing import Final
+from collections.abc import Callable
 
+from rpccli.batch.frames import (
+    CHUNK_DONE,
+    CHUNK_END,
+    ERR,
+    LAST_LINE,
+    LINES,
+    OUT,
+    READ,
+    STOPPED,
+    TOTALS,
+    TOTALS_FORMAT,
+    ChunkSource,
+    Entry,
+    FrameSink,
+    frame,
+    frames,
+)
 from rpccli.batch.input import LineReader
 from rpccli.batch.stop import Counts, Stop, sigint_stops
 from rpccli.output import Printer
 
 __all__ = ["CHUNK_END", "ChunkSource", "Counts", "FrameSink", "LaneFailed", "run_lanes"]
 
-#: what a lane's line source yields as the text after the last line of a chunk
-CHUNK_END: Final = object()
-
-_FRAME: Final = struct.Struct("<BI")  # kind, payload size
-_LINES, _OUT, _ERR, _CHUNK_DONE, _TOTALS = b"l"[0], b"o"[0], b"e"[0], b"c"[0], b"t"[0]
-_STOPPED = b"s"[0]  # Ctrl-C: the last line the lane took (every line after it was not sent)
-_TOTALS_FORMAT: Final = struct.Struct("<QQQQ")  # calls, failures, cut off, not sent
-_LAST_LINE: Final = struct.Struct("<Q")
 CHUNKS_PER_LANE = 4  # chunks handed out and not yet written, per lane
-_READ = 65536
-
-Entry = tuple[int, object]  # (line number, text: str, None when too long, or CHUNK_END)
-
-
-def _frame(kind: int, payload: bytes) -> bytes:
-    return _FRAME.pack(kind, len(payload)) + payload
-
-
-def _frames(buf: bytearray) -> Iterator[tuple[int, bytes]]:
-    """Take the complete frames off the front of ``buf``."""
-    while len(buf) >= _FRAME.size:
-        kind, size = _FRAME.unpack_from(buf)
-        end = _FRAME.size + size
-        if len(buf) < end:
-            return
-        payload = bytes(buf[_FRAME.size : end])
-        del buf[:end]
-        yield kind, payload
-
-
-# -- in a lane -------------------------------------------------------------------------------
-class ChunkSource:
-    """A lane's input: numbered lines as LineReader gives them, CHUNK_END after each chunk."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self._buf = bytearray()
-        self._entries: deque[Entry] = deque()
-        self._eof = False
-        self._poller = select.poll()
-        self._poller.register(fd, select.POLLIN)
-
-    def _read(self) -> None:
-        data = os.read(self.fd, _READ)
-        if not data:
-            self._eof = True
-            return
-        self._buf += data
-        for _, payload in _frames(self._buf):
-            self._entries.extend(pickle.loads(payload))
-            self._entries.append((0, CHUNK_END))
-
-    def ready(self) -> bool:
-        """True when the next entry (or the end) can be had without blocking."""
-        while not self._entries and not self._eof:
-            if not self._poller.poll(0):
-                return False
-            self._read()
-        return True
-
-    def __iter__(self) -> Iterator[Entry]:
-        while True:
-            if self._entries:
-                yield self._entries.popleft()
-            elif self._eof:
-                return
-            else:
-                self._read()
-
-
-class FrameSink:
-    """A lane's output: what BatchWriter gives its printer, framed for the coordinator."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def _send(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view) :]
-
-    def write(self, data: bytes) -> None:
-        self._send(_frame(_OUT, data))
-
-    def info(self, text: str) -> None:
-        self._send(_frame(_ERR, text.encode("utf-8", "surrogateescape")))
-
-    def chunk_done(self) -> None:
-        self._send(_frame(_CHUNK_DONE, b""))
-
-    def stopped(self, last_line: int) -> None:
-        self._send(_frame(_STOPPED, _LAST_LINE.pack(last_line)))
-
-    def totals(self, counts: Counts) -> None:
-        fields = (counts.calls, counts.failures, counts.cut, counts.unsent)
-        self._send(_frame(_TOTALS, _TOTALS_FORMAT.pack(*fields)))
 
 
 Work = Callable[[int, ChunkSource, FrameSink, Stop], Counts]  # lane number, input, output, ^C
@@ -150,7 +70,7 @@ NotSent = Callable[[list[Entry]], tuple[bytes, int]]
 
 
 # -- the coordinator -------------------------------------------------------------------------
-class _Lane:
+class Lane:
     def __init__(self, pid: int, to_lane: int, from_lane: int) -> None:
         self.pid = pid
         self.to_lane: int | None = to_lane  # closed (None) once the input is over
@@ -160,7 +80,7 @@ class _Lane:
         self.stopped_at: int | None = None  # Ctrl-C: the last line it took
 
 
-def _spawn(work: Work, others: list[_Lane], coordinator: Stop) -> _Lane:
+def spawn(work: Work, others: list[Lane], coordinator: Stop) -> Lane:
     to_r, to_w = os.pipe()
     from_r, from_w = os.pipe()
     sys.stdout.flush()
@@ -197,7 +117,7 @@ def _spawn(work: Work, others: list[_Lane], coordinator: Stop) -> _Lane:
     os.close(to_r)
     os.close(from_w)
     os.set_blocking(to_w, False)  # the coordinator never blocks on a busy lane
-    return _Lane(pid, to_w, from_r)
+    return Lane(pid, to_w, from_r)
 
 
 def run_lanes(
@@ -216,23 +136,23 @@ def run_lanes(
     The first Ctrl-C stops every lane and still writes every record (see the module's doc); a
     second one abandons the lanes at once.
     """
-    started: list[_Lane] = []
+    started: list[Lane] = []
     stop = Stop()
     try:
         # a Ctrl-C sent to this process alone reaches the lanes too
-        with sigint_stops(stop, first=lambda: _forward(started)):
+        with sigint_stops(stop, first=lambda: forward(started)):
             for _ in range(lanes):
-                started.append(_spawn(work, started, stop))
+                started.append(spawn(work, started, stop))
             if stop.requested:  # Ctrl-C while lanes were starting: stop those too
-                _forward(started)
+                forward(started)
             return _coordinate(started, reader, printer, chunk_lines, stop, not_sent)
     finally:
         for lane in started:
-            _stop(lane)
+            stop_lane(lane)
         stop.close()
 
 
-def _stop(lane: _Lane) -> None:
+def stop_lane(lane: Lane) -> None:
     for fd in (lane.to_lane, lane.from_lane):
         if fd is not None:
             with contextlib.suppress(OSError):
@@ -252,7 +172,7 @@ class LaneFailed(Exception):
 
 
 def _coordinate(
-    lanes: list[_Lane],
+    lanes: list[Lane],
     reader: LineReader,
     printer: Printer,
     chunk_lines: int,
@@ -261,7 +181,7 @@ def _coordinate(
 ) -> Counts:
     lines = iter(reader)
     # each chunk handed out and not yet written: its lane and its lines
-    owners: deque[tuple[_Lane, list[Entry]]] = deque()
+    owners: deque[tuple[Lane, list[Entry]]] = deque()
     turn = 0
     input_over = False
     out: list[bytes] = []
@@ -304,7 +224,7 @@ def _coordinate(
             if chunk:
                 lane = lanes[turn]
                 turn = (turn + 1) % len(lanes)
-                lane.outgoing += _frame(_LINES, pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
+                lane.outgoing += frame(LINES, pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
                 owners.append((lane, chunk))
         if not stop.requested:  # after Ctrl-C the lanes take nothing more
             for lane in lanes:
@@ -317,25 +237,25 @@ def _coordinate(
                 owners.popleft()
                 continue
             finished = False
-            for kind, payload in _frames(lane.incoming):
-                if kind == _OUT:
+            for kind, payload in frames(lane.incoming):
+                if kind == OUT:
                     fill_gap()
                     out.append(payload)
-                elif kind == _ERR:
+                elif kind == ERR:
                     fill_gap()
                     flush()
                     printer.info(payload.decode("utf-8", "surrogateescape"))
-                elif kind == _CHUNK_DONE:
+                elif kind == CHUNK_DONE:
                     fill_gap()
                     last_taken = max(last_taken, chunk[-1][0])
                     finished = True
                     break
-                elif kind == _STOPPED:
-                    (taken,) = _LAST_LINE.unpack(payload)
+                elif kind == STOPPED:
+                    (taken,) = LAST_LINE.unpack(payload)
                     lane.stopped_at = taken
                     if not stop.requested:  # the lane alone got Ctrl-C: stop the others too
                         stop.request()
-                        _forward(lanes)
+                        forward(lanes)
                     if chunk[0][0] <= taken:
                         fill_gap()
                         last_taken = max(last_taken, taken)
@@ -356,7 +276,7 @@ def _coordinate(
     flush()  # the lines of ``gap`` came after the last line taken: input stopped before them
     for lane in lanes:
         while (totals := _totals(lane)) is None:
-            if not _receive(lane):
+            if not receive(lane):
                 raise LaneFailed(f"batch lane {lane.pid} ended early")
         counts.calls += totals.calls
         counts.failures += totals.failures
@@ -367,14 +287,14 @@ def _coordinate(
     return counts
 
 
-def _forward(lanes: list[_Lane]) -> None:
+def forward(lanes: list[Lane]) -> None:
     """Send SIGINT to every lane (a lane that already ended is not there to get it)."""
     for lane in lanes:
         with contextlib.suppress(OSError):
             os.kill(lane.pid, signal.SIGINT)
 
 
-def _push(lane: _Lane, *, close: bool) -> None:
+def _push(lane: Lane, *, close: bool) -> None:
     """Write what the lane can take now; close its input once everything is out."""
     if lane.to_lane is None:
         return
@@ -396,11 +316,11 @@ def _push(lane: _Lane, *, close: bool) -> None:
         lane.to_lane = None
 
 
-def _receive(lane: _Lane) -> bool:
+def receive(lane: Lane) -> bool:
     """Read what the lane has sent (blocking); False once it has closed its end."""
     if lane.from_lane is None:
         return False
-    data = os.read(lane.from_lane, _READ)
+    data = os.read(lane.from_lane, READ)
     if not data:
         os.close(lane.from_lane)
         lane.from_lane = None
@@ -409,11 +329,11 @@ def _receive(lane: _Lane) -> bool:
     return True
 
 
-def _wait(lanes: list[_Lane], reader: LineReader, *, want_input: bool, stop: Stop) -> None:
+def _wait(lanes: list[Lane], reader: LineReader, *, want_input: bool, stop: Stop) -> None:
     """Block until a lane sent something, can take more, (if wanted) input arrived, or the
     first Ctrl-C came."""
     poller = select.poll()
-    watched: dict[int, _Lane] = {}
+    watched: dict[int, Lane] = {}
     for lane in lanes:
         if lane.from_lane is not None:
             poller.register(lane.from_lane, select.POLLIN)
@@ -428,17 +348,17 @@ def _wait(lanes: list[_Lane], reader: LineReader, *, want_input: bool, stop: Sto
         raise LaneFailed("every batch lane ended early")
     for fd, _ in poller.poll():
         sender = watched.get(fd)
-        if sender is None or _receive(sender):
+        if sender is None or receive(sender):
             continue
         if _totals(sender) is None:
             raise LaneFailed(f"batch lane {sender.pid} ended early")
 
 
-def _totals(lane: _Lane) -> Counts | None:
+def _totals(lane: Lane) -> Counts | None:
     """The lane's counts when its totals frame is among what it sent (it ended normally).
 
     Reads a copy: the frames before it may belong to chunks not written yet."""
-    for kind, payload in _frames(bytearray(lane.incoming)):
-        if kind == _TOTALS:
-            return Counts(*_TOTALS_FORMAT.unpack(payload))
+    for kind, payload in frames(bytearray(lane.incoming)):
+        if kind == TOTALS:
+            return Counts(*TOTALS_FORMAT.unpack(payload))
     return None

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from rpccli.batch import frames as batch_frames
 from rpccli.batch import lanes as batch_lanes
 from rpccli.batch.stop import Counts, Stop, sigint_stops
 from rpccli.bench.histogram import Histogram
@@ -115,9 +116,9 @@ def _coordinate(
     add: Callable[[int, int, Tally], None],
     totals: Totals,
 ) -> None:
-    started: list[batch_lanes._Lane] = []
+    started: list[batch_lanes.Lane] = []
 
-    def work(number: int, source: object, sink: batch_lanes.FrameSink, lane_stop: Stop) -> Counts:
+    def work(number: int, source: object, sink: batch_frames.FrameSink, lane_stop: Stop) -> Counts:
         def tick(second: int, tally: Tally) -> None:
             sink.write(pickle.dumps((second, tally), pickle.HIGHEST_PROTOCOL))
 
@@ -125,23 +126,23 @@ def _coordinate(
         return Counts()
 
     try:
-        with sigint_stops(stop, first=lambda: batch_lanes._forward(started)):
+        with sigint_stops(stop, first=lambda: batch_lanes.forward(started)):
             for _ in range(lanes):
-                started.append(batch_lanes._spawn(work, started, stop))
+                started.append(batch_lanes.spawn(work, started, stop))
             for lane in started:  # a lane takes no input: its input ends now
                 assert lane.to_lane is not None
                 os.close(lane.to_lane)
                 lane.to_lane = None
             if stop.requested:
-                batch_lanes._forward(started)
+                batch_lanes.forward(started)
             _collect(started, add, totals)
     finally:
         for lane in started:
-            batch_lanes._stop(lane)
+            batch_lanes.stop_lane(lane)
 
 
 def _collect(
-    lanes: list[batch_lanes._Lane],
+    lanes: list[batch_lanes.Lane],
     add: Callable[[int, int, Tally], None],
     totals: Totals,
 ) -> None:
@@ -160,16 +161,16 @@ def _collect(
         for fd, _ in poller.poll(1000):
             lane = watched[fd]
             try:
-                if not batch_lanes._receive(lane):
+                if not batch_lanes.receive(lane):
                     closed.add(id(lane))
             except OSError:
                 closed.add(id(lane))
         for lane in lanes:
-            for kind, payload in batch_lanes._frames(lane.incoming):
-                if kind == batch_lanes._OUT:
+            for kind, payload in batch_frames.frames(lane.incoming):
+                if kind == batch_frames.OUT:
                     second, tally = pickle.loads(payload)
                     add(number[id(lane)], second, tally)
-                elif kind == batch_lanes._TOTALS:
+                elif kind == batch_frames.TOTALS:
                     ended.add(id(lane))
             if id(lane) in closed and id(lane) not in ended:
                 totals.lost_lanes += 1  # its output ended without the totals frame

@@ -1,0 +1,129 @@
+"""The framed pipes between ``rpccli batch``'s coordinator and its lanes (rpccli.batch.lanes):
+numbered input lines one way; result bytes, stderr lines, chunk ends, where Ctrl-C stopped, and
+the totals the other way. Each frame is a kind byte, a 4-byte size, and the payload."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import struct
+from collections import deque
+from collections.abc import Iterator
+from typing import Final
+
+from rpccli.batch.stop import Counts
+
+__all__ = [
+    "CHUNK_DONE",
+    "CHUNK_END",
+    "ERR",
+    "LAST_LINE",
+    "LINES",
+    "OUT",
+    "READ",
+    "STOPPED",
+    "TOTALS",
+    "TOTALS_FORMAT",
+    "ChunkSource",
+    "Entry",
+    "FrameSink",
+    "frame",
+    "frames",
+]
+
+#: what a lane's line source yields as the text after the last line of a chunk
+CHUNK_END: Final = object()
+
+FRAME: Final = struct.Struct("<BI")  # kind, payload size
+LINES, OUT, ERR, CHUNK_DONE, TOTALS = b"l"[0], b"o"[0], b"e"[0], b"c"[0], b"t"[0]
+STOPPED = b"s"[0]  # Ctrl-C: the last line the lane took (every line after it was not sent)
+TOTALS_FORMAT: Final = struct.Struct("<QQQQ")  # calls, failures, cut off, not sent
+LAST_LINE: Final = struct.Struct("<Q")
+READ = 65536
+
+Entry = tuple[int, object]  # (line number, text: str, None when too long, or CHUNK_END)
+
+
+def frame(kind: int, payload: bytes) -> bytes:
+    return FRAME.pack(kind, len(payload)) + payload
+
+
+def frames(buf: bytearray) -> Iterator[tuple[int, bytes]]:
+    """Take the complete frames off the front of ``buf``."""
+    while len(buf) >= FRAME.size:
+        kind, size = FRAME.unpack_from(buf)
+        end = FRAME.size + size
+        if len(buf) < end:
+            return
+        payload = bytes(buf[FRAME.size : end])
+        del buf[:end]
+        yield kind, payload
+
+
+# -- in a lane -------------------------------------------------------------------------------
+class ChunkSource:
+    """A lane's input: numbered lines as LineReader gives them, CHUNK_END after each chunk."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buf = bytearray()
+        self._entries: deque[Entry] = deque()
+        self._eof = False
+        self._poller = select.poll()
+        self._poller.register(fd, select.POLLIN)
+
+    def _read(self) -> None:
+        data = os.read(self.fd, READ)
+        if not data:
+            self._eof = True
+            return
+        self._buf += data
+        for _, payload in frames(self._buf):
+            self._entries.extend(pickle.loads(payload))
+            self._entries.append((0, CHUNK_END))
+
+    def ready(self) -> bool:
+        """True when the next entry (or the end) can be had without blocking."""
+        while not self._entries and not self._eof:
+            if not self._poller.poll(0):
+                return False
+            self._read()
+        return True
+
+    def __iter__(self) -> Iterator[Entry]:
+        while True:
+            if self._entries:
+                yield self._entries.popleft()
+            elif self._eof:
+                return
+            else:
+                self._read()
+
+
+class FrameSink:
+    """A lane's output: what BatchWriter gives its printer, framed for the coordinator."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def _send(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view) :]
+
+    def write(self, data: bytes) -> None:
+        self._send(frame(OUT, data))
+
+    def info(self, text: str) -> None:
+        self._send(frame(ERR, text.encode("utf-8", "surrogateescape")))
+
+    def chunk_done(self) -> None:
+        self._send(frame(CHUNK_DONE, b""))
+
+    def stopped(self, last_line: int) -> None:
+        self._send(frame(STOPPED, LAST_LINE.pack(last_line)))
+
+    def totals(self, counts: Counts) -> None:
+        fields = (counts.calls, counts.failures, counts.cut, counts.unsent)
+        self._send(frame(TOTALS, TOTALS_FORMAT.pack(*fields)))
