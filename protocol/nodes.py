@@ -83,6 +83,11 @@ class Health:
         with self._lock:
             return self._chosen.get(node, 0)
 
+    def rank(self, node: str) -> tuple[bool, int]:
+        """Where ``best`` puts ``node`` now: healthy before down, then least recently chosen."""
+        with self._lock:
+            return self._down_until.get(node, 0.0) > time.monotonic(), self._chosen.get(node, 0)
+
     def rotate(self, group: tuple[str, ...]) -> int:
         """The next turn of round-robin for ``group``: 0, 1, 2, ... up to a full cycle of
         ``len(group) * (len(group) - 1)`` turns (see :meth:`NodeGroup.order`)."""

@@ -84,8 +84,9 @@ class _Nodes:
         self.retry_unsafe = retry_unsafe
         self._cache: OrderedDict[str | None, tuple[list[Client], NodeGroup | None]] = OrderedDict()
 
-    def clients(self, node: str | None) -> tuple[list[Client], Health | None]:
-        """The clients in the order this call tries them (the strategy decides)."""
+    def clients(self, node: str | None) -> tuple[list[Client], Health | None, bool]:
+        """The clients in the order this call tries them (the strategy decides), the group's
+        health, and whether a failover picks again (strategy best)."""
         found = self._cache.get(node)
         if found is None:
             found = self._resolve(node)
@@ -94,9 +95,10 @@ class _Nodes:
                 self._cache.popitem(last=False)
         clients, group = found
         if group is None:
-            return clients, None
+            return clients, None, False
         by_node = {c.node: c for c in clients}
-        return [by_node[str(a)] for a in group.order()], group.health
+        order = [by_node[str(a)] for a in group.order()]
+        return order, group.health, group.strategy == "best"
 
     def _resolve(self, node: str | None) -> tuple[list[Client], NodeGroup | None]:
         settings = self.settings
@@ -247,7 +249,7 @@ def batch(
                 if local is not None:
                     yield _local_call(local, job, info)
                     continue
-                clients, health = nodes.clients(job.node)
+                clients, health, best = nodes.clients(job.node)
                 request = encode(job.function, job.args, modifier2=modifier2)
                 if not warned[0]:
                     warn_once(request)
@@ -255,7 +257,13 @@ def batch(
                 yield _bad_line(exc, number, info)
                 continue
             yield Call(
-                clients, request, job.function, info, health=health, retry_unsafe=retry_unsafe
+                clients,
+                request,
+                job.function,
+                info,
+                health=health,
+                retry_unsafe=retry_unsafe,
+                best=best,
             )
 
     def one_lane(

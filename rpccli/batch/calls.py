@@ -17,6 +17,7 @@ class Call:
 
     __slots__ = (
         "attempt",
+        "best",
         "clients",
         "connect_deadline",
         "connected",
@@ -45,6 +46,7 @@ class Call:
         *,
         health: Health | None = None,
         retry_unsafe: bool = False,
+        best: bool = False,
     ) -> None:
         self.clients = clients
         self.request = request
@@ -52,6 +54,7 @@ class Call:
         self.info = info  # line, function, args: copied into the result
         self.health = health
         self.retry_unsafe = retry_unsafe
+        self.best = best  # strategy best: a failover goes to the best node left, by health now
         self.attempt = 0
         self.result: dict[str, Any] | None = None
         self.sock: _socket.socket | None = None

@@ -240,6 +240,12 @@ class Loop:
             error, retry_unsafe=call.retry_unsafe
         ):
             call.attempt += 1
+            health = call.health
+            if call.best and health is not None:
+                # best is decided again: the calls started since this one was ordered count, so
+                # that a refusal learned late does not hand this call to a node just chosen
+                rest = call.clients[call.attempt :]
+                call.clients[call.attempt :] = sorted(rest, key=lambda c: health.rank(c.node))
             return
         call.result = {
             "node": node,

@@ -37,7 +37,7 @@ Tick = Callable[[int, Tally], None]  # (second since the measuring began, the de
 class Plan:
     """What to run; one lane's share comes from :meth:`share`."""
 
-    nodes: Callable[[], tuple[list[Client], Health | None]]  # the clients for the next call
+    nodes: Callable[[], tuple[list[Client], Health | None, bool]]  # the next call's clients
     requests: Sequence[bytes]  # cycled through, one per call
     function: str
     concurrency: int
@@ -159,7 +159,7 @@ def run_share(plan: Plan, start: float, tick: Tick, stop: Stop | None = None) ->
                 counted = due >= measure_from
                 if counted and plan.count is not None and measured >= plan.count:
                     break
-                clients, health = nodes()
+                clients, health, best = nodes()
                 call = _Timed(
                     clients,
                     requests[started % len(requests)],
@@ -167,6 +167,7 @@ def run_share(plan: Plan, start: float, tick: Tick, stop: Stop | None = None) ->
                     {},
                     health=health,
                     retry_unsafe=retry_unsafe,
+                    best=best,
                 )
                 call.due = due
                 call.measured = counted

@@ -54,13 +54,44 @@ def test_one_shot_calls_share_a_down_nodes_turns(two_live: list[str], strategy: 
     assert sorted(collections.Counter(nodes).values()) == [6, 6]
 
 
-@pytest.mark.parametrize("strategy", ["round-robin", "best"])
-def test_batch_shares_a_down_nodes_turns(two_live: list[str], strategy: str) -> None:
-    result = run_cli(
-        "batch", "-q", "-c", "1", "-s", strategy, ",".join(two_live), input=b"hello\n" * 12
+def _batch_answered(group: list[str], strategy: str, concurrency: str, count: int) -> list[int]:
+    """A batch run as an operator's pipe feeds it (a subprocess: in process, with all the input
+    at once, the refusal is known before the second call is ordered, and the case does not show)."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rpccli",
+            "batch",
+            "-q",
+            "-c",
+            concurrency,
+            "-s",
+            strategy,
+            ",".join(group),
+        ],
+        input=b"hello\n" * count,
+        capture_output=True,
+        timeout=30,
     )
-    assert result.code == 0, result.err
-    assert _answered(result.out) == [6, 6]
+    assert result.returncode == 0, result.stderr.decode()
+    return _answered(result.stdout)
+
+
+@pytest.mark.parametrize("concurrency", ["1", "4", "16", "100"])
+@pytest.mark.parametrize("strategy", ["round-robin", "best"])
+def test_batch_shares_a_down_nodes_turns(
+    two_live: list[str], strategy: str, concurrency: str
+) -> None:
+    # at -c 4 and -c 16 the first call's refusal is learned after the next calls were ordered
+    assert _batch_answered(two_live, strategy, concurrency, 12) == [6, 6]
+
+
+@pytest.mark.parametrize("concurrency", ["1", "4", "16", "100"])
+def test_batch_best_shares_a_down_nodes_turns_over_more_calls(
+    two_live: list[str], concurrency: str
+) -> None:
+    assert _batch_answered(two_live, "best", concurrency, 60) == [30, 30]
 
 
 @pytest.mark.parametrize("strategy", ["round-robin", "best"])
