@@ -55,8 +55,8 @@ def test_one_shot_calls_share_a_down_nodes_turns(two_live: list[str], strategy: 
 
 
 def _batch_answered(group: list[str], strategy: str, concurrency: str, count: int) -> list[int]:
-    """A batch run as an operator's pipe feeds it (a subprocess: in process, with all the input
-    at once, the refusal is known before the second call is ordered, and the case does not show)."""
+    """A batch run as an operator's pipe feeds it: a subprocess, as run in process (CliRunner's
+    input) the uneven -c 4 and -c 16 cases of best did not show on the code before the fix."""
     result = subprocess.run(
         [
             sys.executable,
