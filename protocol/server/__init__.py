@@ -165,7 +165,7 @@ class Server:
             raise ValueError("buffer_size must be 1..65535 (the u16 datasize limits a body)")
         self.table = table
         self.tls = tls
-        self._tls_servers: list[asyncio.Server] = []
+        self._tls_servers: list[Any] = []  # tlsfront.TLSFront (imported only with TLS)
         self.binds = list(binds)
         self.buffer_size = buffer_size
         self.socket_timeout = socket_timeout
