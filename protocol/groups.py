@@ -55,19 +55,21 @@ class _Group(Generic[C]):
             addresses, strategy=strategy, retry_unsafe=retry_unsafe, health=health
         )
         self.clients: dict[str, C] = {}
+        new_client = self._client_type()
         for address in self.group.addresses:
-            client = self._new_client(address, timeout, connect_timeout, max_response, mode)
+            client = new_client(
+                address,
+                timeout=timeout,
+                connect_timeout=connect_timeout,
+                max_response=max_response,
+                mode=mode,
+            )
             self.clients[client.node] = client
         self._first: C = next(iter(self.clients.values()))
 
-    def _new_client(
-        self,
-        address: Address,
-        timeout: float,
-        connect_timeout: float | None,
-        max_response: int,
-        mode: Mode,
-    ) -> C:
+    @classmethod
+    def _client_type(cls) -> type[C]:
+        """The client for one node (:class:`Client` or :class:`AsyncClient`)."""
         raise NotImplementedError
 
     @property
@@ -105,21 +107,9 @@ class GroupClient(_Group[Client]):
     Thread-safe and fork-safe, like :class:`protocol.Client`.
     """
 
-    def _new_client(
-        self,
-        address: Address,
-        timeout: float,
-        connect_timeout: float | None,
-        max_response: int,
-        mode: Mode,
-    ) -> Client:
-        return Client(
-            address,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            max_response=max_response,
-            mode=mode,
-        )
+    @classmethod
+    def _client_type(cls) -> type[Client]:
+        return Client
 
     def call(self, function: str | bytes, *args: str | bytes, mode: Mode | None = None) -> bytes:
         """Call ``function(*args)`` on one node and return the result bytes."""
@@ -165,23 +155,11 @@ class AsyncGroupClient(_Group["AsyncClient"]):
     """:class:`GroupClient` for asyncio: failover awaits one node after the other, and
     :meth:`fan_out` calls every node at once in the running loop."""
 
-    def _new_client(
-        self,
-        address: Address,
-        timeout: float,
-        connect_timeout: float | None,
-        max_response: int,
-        mode: Mode,
-    ) -> AsyncClient:
+    @classmethod
+    def _client_type(cls) -> type[AsyncClient]:
         from .aio import AsyncClient  # here: importing protocol.groups never imports asyncio
 
-        return AsyncClient(
-            address,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            max_response=max_response,
-            mode=mode,
-        )
+        return AsyncClient
 
     async def call(
         self, function: str | bytes, *args: str | bytes, mode: Mode | None = None

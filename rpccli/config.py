@@ -32,8 +32,9 @@ from typing import Any, NamedTuple
 
 from protocol import STRATEGIES, parse_addresses
 from protocol.errors import AddressError
+from rpccli.config_values import Doc, choice, number, strings
 from rpccli.errors import ConfigError
-from rpccli.numbers import BUFFER_SIZE, SECONDS, SIZE, BadNumber, Number
+from rpccli.numbers import BUFFER_SIZE, SECONDS, SIZE, BadNumber
 from rpccli.paths import config_path
 
 __all__ = [
@@ -108,85 +109,33 @@ class NodeSpec(NamedTuple):
         return len(self.addresses) == 1
 
 
-class _Doc:
-    """The file's text, to point at the line of a key tomllib does not report."""
-
-    def __init__(self, path: Path, text: str) -> None:
-        self.path = path
-        self.lines = text.splitlines()
-
-    def line_of(self, table: str, key: str | None = None) -> int | None:
-        current = ""
-        for number, line in enumerate(self.lines, 1):
-            stripped = line.strip()
-            header = re.match(r"\[\s*([^\[\]]+?)\s*\]", stripped)
-            if header:
-                current = re.sub(r"[\s\"']", "", header.group(1))
-                if key is None and current == table:
-                    return number
-                continue
-            if (
-                key is not None
-                and current == table
-                and re.match(rf"\"?{re.escape(key)}\"?\s*=", stripped)
-            ):
-                return number
-        return None
-
-    def error(self, message: str, table: str, key: str | None = None) -> ConfigError:
-        line = self.line_of(table, key)
-        where = f"{self.path}, line {line}" if line else str(self.path)
-        return ConfigError(f"bad config file {where}: {message}")
-
-
-def _number(doc: _Doc, table: str, key: str, value: object, kind: Number = SECONDS) -> Any:
-    try:
-        return kind.check(value, key)
-    except BadNumber as exc:
-        raise doc.error(str(exc), table, key) from None
-
-
-def _choice(doc: _Doc, table: str, key: str, value: object, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise doc.error(f"{key} must be one of {', '.join(choices)}; not {value!r}", table, key)
-    return str(value)
-
-
-def _strings(doc: _Doc, table: str, key: str, value: object) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise doc.error(f"{key} must be a string or a list of strings", table, key)
-    return list(value)
-
-
-def _defaults(doc: _Doc, data: object) -> Defaults:
+def _defaults(doc: Doc, data: object) -> Defaults:
     table = "defaults"
     if not isinstance(data, dict):
         raise doc.error("[defaults] must be a table", table)
     values: dict[str, Any] = {}
     for key, value in data.items():
         if key in ("timeout", "connect_timeout"):
-            values[key] = _number(doc, table, key, value)
+            values[key] = number(doc, table, key, value)
         elif key == "mode":
-            values[key] = _choice(doc, table, key, value, MODES)
+            values[key] = choice(doc, table, key, value, MODES)
         elif key == "output":
-            values[key] = _choice(doc, table, key, value, OUTPUTS)
+            values[key] = choice(doc, table, key, value, OUTPUTS)
         elif key == "json":
             if not isinstance(value, bool):
                 raise doc.error("json must be true or false", table, key)
             if value:
                 values["output"] = "json"
         elif key == "max_response":
-            values[key] = _number(doc, table, key, value, SIZE)
+            values[key] = number(doc, table, key, value, SIZE)
         elif key == "buffer_size":
-            values[key] = _number(doc, table, key, value, BUFFER_SIZE)
+            values[key] = number(doc, table, key, value, BUFFER_SIZE)
         elif key == "node":
             if not isinstance(value, str) or not value.strip():
                 raise doc.error("node must be a non-empty string", table, key)
             values[key] = value
         elif key == "strategy":
-            values[key] = _choice(doc, table, key, value, STRATEGIES)
+            values[key] = choice(doc, table, key, value, STRATEGIES)
         else:
             raise doc.error(f"unknown key {key!r} in [defaults]", table, key)
     return Defaults(**values)
@@ -207,7 +156,7 @@ _PROFILE_KEYS = frozenset(
 _TLS_KEYS = frozenset({"cacert", "cert", "key", "server_name", "insecure"})
 
 
-def _profile(doc: _Doc, name: str, data: object) -> Profile:
+def _profile(doc: Doc, name: str, data: object) -> Profile:
     table = f"nodes.{name}"
     if _FORBIDDEN_IN_NAMES.search(name) or not name or name == DEFAULT_NODE_WORD:
         raise doc.error(
@@ -223,7 +172,7 @@ def _profile(doc: _Doc, name: str, data: object) -> Profile:
         raise doc.error(f"profile {name!r} has no address", table)
     for key, value in data.items():
         if key == "address":
-            addresses = _strings(doc, table, key, value)
+            addresses = strings(doc, table, key, value)
             try:
                 parsed = [a for text in addresses for a in parse_addresses(text)]
             except AddressError as exc:
@@ -232,19 +181,19 @@ def _profile(doc: _Doc, name: str, data: object) -> Profile:
                 raise doc.error(f"profile {name!r} has an empty address list", table, key)
             values["addresses"] = [str(a) for a in parsed]
         elif key == "strategy":
-            values[key] = _choice(doc, table, key, value, STRATEGIES)
+            values[key] = choice(doc, table, key, value, STRATEGIES)
         elif key == "functions":
-            values[key] = _strings(doc, table, key, value)
+            values[key] = strings(doc, table, key, value)
         elif key == "list_function":
             if not isinstance(value, str) or not value:
                 raise doc.error("list_function must be a function name", table, key)
             values[key] = value
         elif key in ("timeout", "connect_timeout"):
-            values[key] = _number(doc, table, key, value)
+            values[key] = number(doc, table, key, value)
         elif key == "mode":
-            values[key] = _choice(doc, table, key, value, MODES)
+            values[key] = choice(doc, table, key, value, MODES)
         elif key == "buffer_size":
-            values[key] = _number(doc, table, key, value, BUFFER_SIZE)
+            values[key] = number(doc, table, key, value, BUFFER_SIZE)
         elif key == "insecure":
             if not isinstance(value, bool):
                 raise doc.error("insecure must be true or false", table, key)
@@ -314,7 +263,7 @@ def _parse(file: Path, data: bytes) -> Config:
                 f"{reason[:1].lower()}{reason[1:]}"
             ) from None
         raise ConfigError(f"bad config file {file}: {message}") from None
-    doc = _Doc(file, text)
+    doc = Doc(file, text)
     defaults = _defaults(doc, doc_data.get("defaults", {}))
     nodes = doc_data.get("nodes", {})
     if not isinstance(nodes, dict):

@@ -25,67 +25,19 @@ import _socket
 import asyncio
 import contextlib
 import dataclasses
-import threading
 import time
-from collections.abc import Callable
-from typing import Any, Protocol
 
 from ..wire import HEADER_SIZE
-from .functions import FunctionTable, Outcome
+from .functions import Outcome
+from .host import Host, Workers, peer_text
 from .log import Event
 from .requests import Plan, plan, run
-from .write import SMALL_ANSWER, Out, Room, advance, megabytes, queued, send_some
+from .write import SMALL_ANSWER, Out, advance, queued, send_first, send_some
 
-__all__ = ["Connection", "Host", "peer_text"]
-
-
-class Workers(Protocol):
-    def submit(self, fn: Callable[[Any], None], arg: Any) -> None: ...
-
-
-class Host(Protocol):
-    """What a connection needs of the server that accepted it, and nothing more: the server
-    module imports this one, never the other way round."""
-
-    @property
-    def table(self) -> FunctionTable: ...
-    @property
-    def buffer_size(self) -> int: ...
-    @property
-    def socket_timeout(self) -> float: ...
-    @property
-    def read_limit(self) -> int: ...
-    @property
-    def scratch(self) -> memoryview: ...
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop: ...
-    @property
-    def on_event(self) -> Callable[[Event], None] | None: ...
-    @property
-    def connections(self) -> set[Connection]: ...
-    @property
-    def calls(self) -> set[Connection]: ...
-    @property
-    def calls_lock(self) -> threading.Lock: ...
-    @property
-    def room(self) -> Room: ...
-    @property
-    def workers(self) -> Workers | None: ...
-    @property
-    def held(self) -> int: ...
-    def report(self, event: Event) -> None: ...
-    def take_call(self, conn: Connection) -> bool: ...
+__all__ = ["Connection", "Host", "Workers", "peer_text"]
 
 
 _AGAIN = (BlockingIOError, InterruptedError)
-
-
-def peer_text(address: Any, local: str) -> str:
-    """A client for the log: ``127.0.0.1:50312``, ``[::1]:50312``, or ``<socket> client``."""
-    if isinstance(address, tuple) and len(address) >= 2:
-        host, port = address[0], address[1]
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return f"{local} client"
 
 
 class Connection:
@@ -324,11 +276,11 @@ class Connection:
         if reserved and not server.room.reserve(total, wait=True):
             try:
                 if server.take_call(self):
-                    self._log(step, 0, total, outcome, self._no_room(total))
+                    self._log(step, 0, total, outcome, server.room.refusal(total))
             finally:
                 sock.close()
             return
-        out, sent = self._send_first(parts, total)
+        out, sent = send_first(self._sock, parts, total)
         if out:
             with server.calls_lock:
                 if self in server.calls:  # else close() dropped the call: just close
@@ -346,30 +298,6 @@ class Connection:
                 self._log(step, sent, total, outcome)
         finally:
             sock.close()
-
-    def _send_first(self, parts: tuple[bytes, ...], total: int) -> tuple[Out | None, int]:
-        """Send what the socket takes now: (the rest to send or None when done, bytes sent)."""
-        if not parts:
-            return None, 0
-        try:
-            sock = self._sock
-            sent = sock.send(parts[0]) if len(parts) == 1 else sock.sendmsg(parts)
-        except _AGAIN:
-            sent = 0
-        except OSError:  # the client is gone: nothing more to send
-            return None, 0
-        if sent == total:
-            return None, sent
-        out = [memoryview(part) for part in parts]
-        advance(out, sent)
-        return out, sent
-
-    def _no_room(self, size: int) -> str:
-        server = self._server
-        return (
-            f"answer of {megabytes(size)} not sent: {megabytes(server.held)} of answers "
-            f"already wait for their clients (at most {megabytes(server.room.limit)})"
-        )
 
     def _taken_now(self) -> int | None:
         """How far the client has read: sent, less what waits in the kernel (bytes for TCP;
@@ -403,9 +331,9 @@ class Connection:
         reserved = total if total > SMALL_ANSWER else 0
         if reserved and not server.room.reserve(total, wait=False):
             self._sock.close()
-            self._log(step, 0, total, outcome, self._no_room(total))
+            self._log(step, 0, total, outcome, server.room.refusal(total))
             return
-        out, sent = self._send_first(parts, total)
+        out, sent = send_first(self._sock, parts, total)
         if out:
             # a big answer to a slow reader: finish it without blocking the loop
             self._out, self._left = out, total - sent

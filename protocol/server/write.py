@@ -15,7 +15,16 @@ import threading
 import time
 from typing import Final
 
-__all__ = ["DEFAULT_MAX_HELD", "SMALL_ANSWER", "Out", "Room", "advance", "queued", "send_some"]
+__all__ = [
+    "DEFAULT_MAX_HELD",
+    "SMALL_ANSWER",
+    "Out",
+    "Room",
+    "advance",
+    "queued",
+    "send_first",
+    "send_some",
+]
 
 #: bytes of answers the loop may hold for clients that have not taken them yet
 DEFAULT_MAX_HELD: Final = 256 * 1024 * 1024
@@ -42,6 +51,26 @@ def send_some(sock: _socket.socket, out: Out) -> int:
         return sock.send(out[0]) if len(out) == 1 else sock.sendmsg(out)
     except _AGAIN:
         return 0
+
+
+def send_first(
+    sock: _socket.socket, parts: tuple[bytes, ...], total: int
+) -> tuple[Out | None, int]:
+    """Send what the socket takes now of a new answer's pieces (``total`` bytes in all): (the
+    rest to send, or None when done or the client is gone, and the bytes sent)."""
+    if not parts:
+        return None, 0
+    try:
+        sent = sock.send(parts[0]) if len(parts) == 1 else sock.sendmsg(parts)
+    except _AGAIN:
+        sent = 0
+    except OSError:  # the client is gone: nothing more to send
+        return None, 0
+    if sent == total:
+        return None, sent
+    out = [memoryview(part) for part in parts]
+    advance(out, sent)
+    return out, sent
 
 
 def advance(out: Out, sent: int) -> None:
@@ -119,6 +148,13 @@ class Room:
         if size:
             with self._changed:
                 self.adjust(-size)
+
+    def refusal(self, size: int) -> str:
+        """Why an answer of ``size`` bytes that does not fit was not sent (for the log)."""
+        return (
+            f"answer of {megabytes(size)} not sent: {megabytes(self.held)} of answers "
+            f"already wait for their clients (at most {megabytes(self.limit)})"
+        )
 
     def close(self) -> None:
         """Under the lock: the server drops every call; no one waits for room any more."""

@@ -20,7 +20,8 @@ def print_request(
     settings: Settings | None,
 ) -> None:
     from protocol.wire import HEADER_SIZE, decode_array
-    from rpccli.output.wire import annotate_request, nginx_location, uwsgi_rpc_call
+    from rpccli.output.nginx import nginx_location
+    from rpccli.output.wire import annotate_request, uwsgi_rpc_call
 
     items = decode_array(request[HEADER_SIZE:])
     # built first: a node nginx cannot name is refused (exit 2) before anything is printed

@@ -14,7 +14,8 @@ from protocol.wire import rpc_request
 from rpccli.args import read_argument, read_arguments
 from rpccli.errors import InputError
 from rpccli.output import Printer, choose_format, json_line, record
-from rpccli.output.wire import annotate_request, hexdump, nginx_location, uwsgi_rpc_call
+from rpccli.output.nginx import nginx_location
+from rpccli.output.wire import annotate_request, hexdump, uwsgi_rpc_call
 
 
 def test_words_and_escapes(tmp_path: Path) -> None:
