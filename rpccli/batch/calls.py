@@ -68,3 +68,13 @@ class Call:
     @property
     def client(self) -> Client:
         return self.clients[self.attempt]
+
+    def fail_over(self) -> None:
+        """Move on to the next node. For ``best`` the rest is ordered again: the calls started
+        since this one was ordered count, so that a refusal learned late does not hand this
+        call to a node just chosen."""
+        self.attempt += 1
+        health = self.health
+        if self.best and health is not None:
+            rest = self.clients[self.attempt :]
+            self.clients[self.attempt :] = sorted(rest, key=lambda c: health.rank(c.node))

@@ -4,10 +4,9 @@ Threads were tried first: with 16 of them, handing the GIL back and forth cost m
 calls (most of the time went to futex system calls). uWSGI serves one request per connection
 (docs/protocol.md#requests), so a call is connect, send, read until done, close: a small state
 machine per socket, driven by epoll. Messages and verdicts are the blocking client's
-(``protocol.failures``), and failover follows ``protocol.nodes.may_retry``.
-
-The calls themselves are :class:`rpccli.batch.calls.Call`; :func:`rpccli.batch.ordered.run`
-feeds this loop and writes the results in input order.
+(``protocol.failures``); failover follows ``protocol.may_retry``. The calls are
+:class:`rpccli.batch.calls.Call`; :func:`rpccli.batch.ordered.run` feeds this loop and writes the
+results in input order.
 
 Ctrl-C (a :class:`rpccli.batch.stop.Stop`) ends the run without losing a record: no more input is
 taken and no request sent; answers that have already arrived are read; every call still waiting
@@ -39,9 +38,7 @@ __all__ = ["Call", "Loop"]
 
 _CHUNK = 256 * 1024
 _CONNECTING, _SENDING, _READING, _HANDSHAKE = 1, 2, 3, 4
-#: a TLS node: connecting is the TCP connect and then the handshake, both within
-#: --connect-timeout (docs/tls.md)
-_SETTING_UP = (_CONNECTING, _HANDSHAKE)
+_SETTING_UP = (_CONNECTING, _HANDSHAKE)  # TLS: connect then handshake, in --connect-timeout
 _WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 _BOTH = select.EPOLLIN | select.EPOLLOUT | select.EPOLLET
 _STREAM_NONBLOCK = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
@@ -239,13 +236,7 @@ class Loop:
         if call.attempt + 1 < len(call.clients) and may_retry(
             error, retry_unsafe=call.retry_unsafe
         ):
-            call.attempt += 1
-            health = call.health
-            if call.best and health is not None:
-                # best is decided again: the calls started since this one was ordered count, so
-                # that a refusal learned late does not hand this call to a node just chosen
-                rest = call.clients[call.attempt :]
-                call.clients[call.attempt :] = sorted(rest, key=lambda c: health.rank(c.node))
+            call.fail_over()
             return
         call.result = {
             "node": node,
