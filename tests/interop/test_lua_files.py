@@ -108,7 +108,9 @@ CASES += [
     ("echo-binary", rpc(b"echo", BINARY, b"\x00\xff", "é".encode())),
     ("echo-raw-mode", rpc(b"echo", b"a", b"b", modifier2=1)),
     ("argc-1", rpc(b"argc", b"x")),
-    ("argc-42", rpc(b"argc", *[b"x"] * 42)),
+    # 42 is the edge where a lua51 worker may crash, depending on its stack (tested on a fresh
+    # worker below); the differential set stays clear of it
+    ("argc-20", rpc(b"argc", *[b"x"] * 20)),
     ("types", rpc(b"types", b"1", b"2.5", b"")),
     ("len-binary", rpc(b"len", BINARY)),
     ("retarg-binary", rpc(b"retarg", BINARY)),
