@@ -5,10 +5,13 @@ an expired one, one for another host name)."""
 from __future__ import annotations
 
 import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.peers import require, short_tmpdir
+from tests.peers import free_port, require, short_tmpdir, stop_process, wait_until
 
 
 @dataclass(frozen=True)
@@ -76,3 +79,33 @@ def _expired(openssl: str, cwd: Path) -> None:
         "20200101000000Z", "-enddate", "20200201000000Z", "-extensions", "x", "-notext",
         cwd=cwd,
     )  # fmt: skip
+
+
+@contextmanager
+def serve_tls(certs: Certs, *options: str) -> Iterator[str]:
+    """``rpccli serve`` on a ``tls:`` bind that requires client certificates signed by the CA
+    (``options`` added to its command line); yields the node once a TLS ping answers."""
+    from protocol import Client
+    from protocol.tls import client_context
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rpccli", "serve", "-q", "--bind", f"tls:127.0.0.1:{port}", *options,
+         "--tls-cert", certs.server, "--tls-key", certs.server_key, "--tls-client-ca", certs.ca],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    node = f"tls:127.0.0.1:{port}"
+    context = client_context(cafile=certs.ca, certfile=certs.client, keyfile=certs.client_key)
+
+    def ready() -> bool:
+        try:
+            Client(node, ssl_context=context, timeout=1).ping()
+        except Exception:
+            return False
+        return True
+
+    try:
+        wait_until(ready, what="rpccli serve")
+        yield node
+    finally:
+        stop_process(proc, 2)

@@ -16,8 +16,8 @@ import pytest
 from protocol import Client
 from protocol.aio import AsyncClient, run
 from protocol.tls import client_context
-from tests.peers import Uwsgi, free_port, nginx, start_uwsgi, stop_process, wait_until
-from tests.tlscerts import Certs, make_certs
+from tests.peers import Uwsgi, free_port, nginx, start_uwsgi
+from tests.tlscerts import Certs, make_certs, serve_tls
 
 pytestmark = pytest.mark.interop
 
@@ -191,27 +191,8 @@ def test_profiles_carry_tls_settings(
 @pytest.fixture(scope="module")
 def served(certs: Certs) -> Iterator[str]:
     """rpccli serve on a tls: bind, client certificates required."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rpccli", "serve", "-q", "--bind", f"tls:127.0.0.1:{port}",
-         "--tls-cert", certs.server, "--tls-key", certs.server_key, "--tls-client-ca", certs.ca],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    node = f"tls:127.0.0.1:{port}"
-    context = client_context(cafile=certs.ca, certfile=certs.client, keyfile=certs.client_key)
-
-    def ready() -> bool:
-        try:
-            Client(node, ssl_context=context, timeout=1).ping()
-        except Exception:
-            return False
-        return True
-
-    try:
-        wait_until(ready, what="rpccli serve")
+    with serve_tls(certs) as node:
         yield node
-    finally:
-        stop_process(proc, 2)
 
 
 def test_serve_tls_answers_with_and_refuses_without_a_client_certificate(

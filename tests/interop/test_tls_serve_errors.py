@@ -10,10 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from protocol import Client
-from protocol.tls import client_context
-from tests.peers import free_port, start_uwsgi, stop_process, wait_until
-from tests.tlscerts import Certs, make_certs
+from tests.peers import free_port, start_uwsgi
+from tests.tlscerts import Certs, make_certs, serve_tls
 
 pytestmark = pytest.mark.interop
 
@@ -39,28 +37,8 @@ def uwsgi_node(certs: Certs) -> Iterator[str]:
 def serve_node(certs: Certs, request: pytest.FixtureRequest) -> Iterator[str]:
     """rpccli serve on a tls: bind, client certificates signed by the CA required, on each
     event loop."""
-    port = free_port()
-    loop = ["--no-uvloop"] if request.param == "asyncio" else []
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rpccli", "serve", "-q", "--bind", f"tls:127.0.0.1:{port}", *loop,
-         "--tls-cert", certs.server, "--tls-key", certs.server_key, "--tls-client-ca", certs.ca],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    node = f"tls:127.0.0.1:{port}"
-    context = client_context(cafile=certs.ca, certfile=certs.client, keyfile=certs.client_key)
-
-    def ready() -> bool:
-        try:
-            Client(node, ssl_context=context, timeout=1).ping()
-        except Exception:
-            return False
-        return True
-
-    try:
-        wait_until(ready, what="rpccli serve")
+    with serve_tls(certs, *(["--no-uvloop"] if request.param == "asyncio" else [])) as node:
         yield node
-    finally:
-        stop_process(proc, 2)
 
 
 CASES = {
