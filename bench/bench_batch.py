@@ -31,10 +31,11 @@ sys.path.insert(0, str(ROOT))
 from tests.peers import free_port, require, uwsgi  # noqa: E402
 
 
-def run_wrk(port: int, seconds: int, connections: int, threads: int) -> float:
+def run_wrk(port: int, seconds: float, connections: int, threads: int) -> float:
+    """wrk's rate against uWSGI's HTTP bridge on ``port`` (wrk counts whole seconds, 1 at least)."""
     wrk = require("wrk")
     url = f"http://127.0.0.1:{port}/hello/world"
-    command = [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s"]
+    command = [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s"]
     command += ["-H", "Connection: close", url]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     found = re.search(r"Requests/sec:\s+([\d.]+)", out)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -28,19 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.peers import free_port, require, uwsgi  # noqa: E402
-
-
-def run_wrk(port: int, seconds: float, connections: int, threads: int) -> float:
-    wrk = require("wrk")
-    url = f"http://127.0.0.1:{port}/hello/world"
-    command = [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s"]
-    command += ["-H", "Connection: close", url]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if not found:
-        raise SystemExit(f"cannot read wrk's output:\n{out}")
-    return float(found.group(1))
+from bench.bench_batch import run_wrk  # noqa: E402
+from tests.peers import free_port, uwsgi  # noqa: E402
 
 
 def run_bench(node: str, options: list[str]) -> tuple[dict[str, object], int]:
