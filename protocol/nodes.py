@@ -225,15 +225,10 @@ class NodeGroup:
 
         def one(address: Address) -> Outcome[T]:
             start = time.monotonic()
-            node = str(address)
             try:
-                value = op(address)
+                return self._outcome(address, start, op(address), None)
             except RPCError as exc:
-                if may_retry(exc):
-                    self.health.mark_down(node)
-                return Outcome(node, None, exc, time.monotonic() - start)
-            self.health.mark_up(node)
-            return Outcome(node, value, None, time.monotonic() - start)
+                return self._outcome(address, start, None, exc)
 
         if len(self.addresses) == 1:
             return [one(self.addresses[0])]
@@ -247,17 +242,23 @@ class NodeGroup:
 
         async def one(address: Address) -> Outcome[T]:
             start = time.monotonic()
-            node = str(address)
             try:
-                value = await op(address)
+                return self._outcome(address, start, await op(address), None)
             except RPCError as exc:
-                if may_retry(exc):
-                    self.health.mark_down(node)
-                return Outcome(node, None, exc, time.monotonic() - start)
-            self.health.mark_up(node)
-            return Outcome(node, value, None, time.monotonic() - start)
+                return self._outcome(address, start, None, exc)
 
         return list(await asyncio.gather(*(one(address) for address in self.addresses)))
+
+    def _outcome(
+        self, address: Address, start: float, value: T | None, error: RPCError | None
+    ) -> Outcome[T]:
+        """One node's outcome of a fan-out, and what it teaches the group's health."""
+        node = str(address)
+        if error is None:
+            self.health.mark_up(node)
+        elif may_retry(error):
+            self.health.mark_down(node)
+        return Outcome(node, value, error, time.monotonic() - start)
 
 
 def _turn_rest(nodes: list[Address], turn: int) -> list[Address]:
