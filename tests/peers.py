@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,7 +52,7 @@ def short_tmpdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="rpccli-"))
 
 
-def stop_process(proc: subprocess.Popen[bytes], sig: int) -> None:
+def stop_process(proc: subprocess.Popen[Any], sig: int) -> None:
     """Stop a process we started: ``sig``, then SIGKILL if it is still there after 10 s."""
     if proc.poll() is None:
         proc.send_signal(sig)
@@ -232,3 +233,34 @@ def nginx(locations: str, http: str = "") -> Iterator[Nginx]:
         yield server
     finally:
         server.stop()
+
+
+def start_serve(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """Start a real ``rpccli serve --bind 127.0.0.1:0 ARGS``; return it and its node once its
+    banner is out. The rest of its log is drained in a thread, so it never fills the pipe.
+    The caller stops the process (by its pid)."""
+    import re
+    import sys
+    import threading
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rpccli", "serve", "--bind", "127.0.0.1:0", *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    node = ""
+    for line in proc.stderr:
+        if found := re.match(r"rpccli serve: listening on (.+)$", line.strip()):
+            node = found.group(1)
+        if line.lstrip().startswith("try:"):
+            break
+    if not node:
+        stop_process(proc, signal.SIGKILL)
+        raise AssertionError("rpccli serve did not start")
+    threading.Thread(target=proc.stderr.read, daemon=True).start()
+    return proc, node

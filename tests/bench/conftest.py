@@ -2,51 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from protocol.client import Client
+from tests.peers import start_serve
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FUNCTIONS = Path(__file__).resolve().parent / "known_latency.py"
 
 
 def _start(threads: int = 16) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "rpccli",
-            "serve",
-            "-q",
-            "--no-demo",
-            "--bind",
-            "127.0.0.1:0",
-            "--threads",
-            str(threads),
-            str(FUNCTIONS),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        found = re.match(r"rpccli serve: listening on (\S+)", line)
-        if found:
-            # the rest of the log is not read: -q logs only warnings
-            return proc, found.group(1)
-    raise AssertionError("rpccli serve did not start")
+    return start_serve("-q", "--no-demo", "--threads", str(threads), str(FUNCTIONS))
 
 
 class Known:

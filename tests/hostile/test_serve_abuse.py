@@ -9,12 +9,10 @@ serve_abusers.py (bench/bench_serve_abuse.py measures the same scenario).
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +22,7 @@ import pytest
 from protocol.server import DEFAULT_MAX_HELD, format_event, serve_in_thread
 from protocol.wire import rpc_request
 from tests.hostile.serve_abusers import Abuse, Probe, family, fd_count, memory, raise_fd_limit
-from tests.peers import ROOT, short_tmpdir, wait_until
+from tests.peers import ROOT, short_tmpdir, start_serve, wait_until
 from tests.server.events import Recorder, demo_table
 
 BIG = 20_000_000
@@ -34,26 +32,8 @@ MB = 1 << 20
 @contextmanager
 def rpccli_serve(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """A real `rpccli serve` on 127.0.0.1:<ephemeral>: (process, node); stopped by its pid."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rpccli", "serve", "--bind", "127.0.0.1:0", "-q", *args],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, node = start_serve("-q", *args)
     try:
-        assert proc.stderr is not None
-        node = ""
-        for line in proc.stderr:
-            if found := re.match(r"rpccli serve: listening on (.+)$", line.strip()):
-                node = found.group(1)
-            if line.lstrip().startswith("try:"):
-                break
-        assert node, "rpccli serve did not start"
-        # the rest of the log must not fill the pipe while the test runs
-        threading.Thread(target=proc.stderr.read, daemon=True).start()
         yield proc, node
     finally:
         if proc.poll() is None:  # not reaped: the pid is still ours
