@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from protocol import CallResult
 from protocol.errors import CallError, RPCError, UsageError
 from rpccli import exitcodes
-from rpccli.bench.histogram import Histogram
 from rpccli.errors import describe
 from rpccli.numbers import INTERVAL, PING_COUNT
 from rpccli.output import Printer
+
+if TYPE_CHECKING:
+    from rpccli.bench.histogram import Histogram
 
 __all__ = ["refuse_with_repeat", "repeat_call", "repeat_options"]
 
@@ -64,6 +66,8 @@ def repeat_call(
     interval: float,
 ) -> int:
     """Make the call ``repeat`` times (0: until Ctrl-C), ``interval`` seconds apart."""
+    from rpccli.bench.histogram import Histogram  # here: a plain call never pays for it
+
     times = Histogram()
     failed = 0
     last_error: RPCError | None = None
