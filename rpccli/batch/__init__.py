@@ -70,12 +70,12 @@ from rpccli.options import (
 )
 from rpccli.output import Printer
 
-__all__ = ["batch"]
+__all__ = ["Nodes", "batch"]
 
 BATCH_OUTPUTS = ("auto", "json", "lines", "netstring", "pretty")
 
 
-class _Nodes:
+class Nodes:
     """Node words -> the clients to try for one call, and the group's health; cached, bounded."""
 
     def __init__(self, settings: Settings | None, config: Config, retry_unsafe: bool) -> None:
@@ -212,7 +212,7 @@ def batch(
     if fmt in ("auto", "bytes"):
         fmt = "pretty" if sys.stdout.isatty() else "json"
     printer = Printer("json" if fmt == "json" else "bytes")  # json: escaped on a terminal
-    nodes = _Nodes(settings, config, retry_unsafe)
+    nodes = Nodes(settings, config, retry_unsafe)
     modifier2 = 1 if raw or (settings and settings.mode == "raw") else 0
 
     lines = LineReader(sys.stdin.buffer)

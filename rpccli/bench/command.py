@@ -171,7 +171,7 @@ def bench(
       rpccli bench -R 5000 -d 30 :3031 hello        # open loop: 5,000 calls/s
       rpccli bench -s round-robin --fail-if 'p99>20ms' a:3031,b:3031 hello
     """
-    from rpccli.batch import _Nodes
+    from rpccli.batch import Nodes
     from rpccli.bench.lanes import run
     from rpccli.bench.report import summary, text_lines, write_csv, write_hgrm, write_json
     from rpccli.bench.run import Plan
@@ -197,7 +197,7 @@ def bench(
     lines = _args_lines(args_file) if args_file else [read_arguments(arg_words, stdin=None)]
     modifier2 = _modifier2(raw, None, settings.mode)
     requests = [rpc_request(name, line, modifier2=modifier2) for line in lines]
-    nodes = _Nodes(settings, config, retry_unsafe)
+    nodes = Nodes(settings, config, retry_unsafe)
     if concurrency is None:
         concurrency = _OPEN_LOOP_CAP if rate else 16
     if (
