@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .address import Address, parse_address
 from .errors import (
@@ -38,6 +38,11 @@ from .errors import (
     UsageError,
 )
 from .limits import check_seconds
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .reader import PingReader
+    from .results import CallResult, PingResult
 
 __all__ = [
     "STRATEGIES",
@@ -171,8 +176,11 @@ class NodeGroup:
                 # order turns as round-robin's does, so a node that turns out down hands its
                 # calls to each of the others, not all to the one chosen after it
                 nodes = _turn_rest(nodes, self.health.rotate(self._key))
-        up = [a for a in nodes if self.health.is_up(str(a))]
-        return up + [a for a in nodes if a not in up]
+        up: list[Address] = []
+        down: list[Address] = []
+        for address in nodes:  # one pass: a group of thousands is not searched per node
+            (up if self.health.is_up(str(address)) else down).append(address)
+        return up + down
 
     def call(self, op: Callable[[Address], T]) -> T:
         """Run ``op`` on the first node of :meth:`order`, then the next while a retry is safe."""
@@ -249,8 +257,66 @@ class NodeGroup:
 
         return list(await asyncio.gather(*(one(address) for address in self.addresses)))
 
+    def fan_out_calls(
+        self,
+        client_for: Callable[[Address], Client],
+        request: bytes,
+        *,
+        function: str | bytes | None = None,
+        limit: int | None = None,
+    ) -> list[Outcome[CallResult]]:
+        """Send the encoded ``request`` to every node at once, on ONE thread (protocol.fanout):
+        what :meth:`fan_out` with ``client.exchange`` gives, without a thread per node. At most
+        ``limit`` connections are open at once (``protocol.fanout.default_limit()``). A group
+        with a TLS node or a DNS name runs on :meth:`fan_out`'s threads instead."""
+
+        from . import fanout
+
+        def blocking(client: Client) -> CallResult:
+            return client.exchange(request, function=function)
+
+        def result(client: Client, reader: Any, timings: tuple[float, float, float]) -> Any:
+            from .results import Timings
+
+            return client._result(request, reader, function, Timings(*timings))
+
+        return fanout.for_group(self, client_for, request, blocking, None, result, function, limit)
+
+    def fan_out_pings(
+        self,
+        client_for: Callable[[Address], Client],
+        *,
+        limit: int | None = None,
+        on_outcome: Callable[[Outcome[PingResult]], None] | None = None,
+    ) -> list[Outcome[PingResult]]:
+        """uWSGI's ping to every node at once, on one thread (see :meth:`fan_out_calls`).
+        ``on_outcome`` gets each outcome as soon as those of the nodes before it are in, so
+        that a report can be written in the order of the nodes while the rest still run."""
+        from . import fanout
+        from .reader import PingReader
+        from .results import PingResult, Timings
+        from .wire import PING_REQUEST
+
+        def blocking(client: Client) -> PingResult:
+            return client.ping()
+
+        def reader(client: Client) -> PingReader:
+            return PingReader(node=client.node)
+
+        def result(client: Client, done: Any, timings: tuple[float, float, float]) -> Any:
+            return PingResult(client.node, done.feed_eof(), Timings(*timings))
+
+        return fanout.for_group(
+            self, client_for, PING_REQUEST, blocking, reader, result, None, limit, on_outcome
+        )
+
     def _outcome(
-        self, address: Address, start: float, value: T | None, error: RPCError | None
+        self,
+        address: Address,
+        start: float,
+        value: T | None,
+        error: RPCError | None,
+        elapsed: float | None = None,
     ) -> Outcome[T]:
         """One node's outcome of a fan-out, and what it teaches the group's health."""
         node = str(address)
@@ -258,7 +324,9 @@ class NodeGroup:
             self.health.mark_up(node)
         elif may_retry(error):
             self.health.mark_down(node)
-        return Outcome(node, value, error, time.monotonic() - start)
+        if elapsed is None:
+            elapsed = time.monotonic() - start
+        return Outcome(node, value, error, elapsed)
 
 
 def _turn_rest(nodes: list[Address], turn: int) -> list[Address]:

@@ -243,7 +243,24 @@ def load_config(path: Path | str | None = None) -> Config:
     return _parse(file, data)
 
 
+#: the last file parsed: (path, its bytes) -> (defaults, profiles, document). A command reads the
+#: config more than once (the call's parser, then its settings); a profile of 10,000 nodes
+#: costs 0.1 s to parse, so the same bytes are parsed once
+_PARSED: dict[tuple[str, bytes], tuple[Defaults, dict[str, Profile], dict[str, Any]]] = {}
+
+
 def _parse(file: Path, data: bytes) -> Config:
+    key = (str(file), data)
+    parsed = _PARSED.get(key)
+    if parsed is None:
+        parsed = _parse_document(file, data)
+        _PARSED.clear()
+        _PARSED[key] = parsed
+    defaults, profiles, doc_data = parsed
+    return Config(path=file, defaults=_env_timeout(defaults), profiles=profiles, raw=doc_data)
+
+
+def _parse_document(file: Path, data: bytes) -> tuple[Defaults, dict[str, Profile], dict[str, Any]]:
     import tomllib  # only when there is a file to read: keeps the call path light
 
     try:
@@ -269,7 +286,7 @@ def _parse(file: Path, data: bytes) -> Config:
     if not isinstance(nodes, dict):
         raise doc.error("nodes must be a table of [nodes.NAME] profiles", "nodes")
     profiles = {name: _profile(doc, name, value) for name, value in nodes.items()}
-    return Config(path=file, defaults=_env_timeout(defaults), profiles=profiles, raw=doc_data)
+    return defaults, profiles, doc_data
 
 
 def default_node_text(config: Config | None) -> str | None:

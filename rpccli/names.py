@@ -9,28 +9,33 @@ local sources, merged:
   the shell with :func:`store_listing` after a background fetch.
 
 Everything here is local: NOTHING in this module touches the network, because TAB must never wait
-on a node. It imports only the standard library and rpccli.name_rule (and rpccli.paths/config
-lazily, inside functions), so that shell completion stays fast.
+on a node. It imports only the standard library, rpccli.name_rule and rpccli.names_files (and
+rpccli.paths/config lazily, inside functions), so that shell completion stays fast.
 
 A name from any source -- a node's listing above all, which a stranger may write -- is kept, read
 back and offered only when it passes the one rule of :mod:`rpccli.name_rule`.
 
-Per node, one small JSON file lives in ``state_dir()/names/``, written atomically with mode 0600
-and bounded in size (:data:`MAX_LEARNED`, :data:`MAX_LISTING`).
+Per node, one small JSON file lives in ``state_dir()/names/`` (:mod:`rpccli.names_files`),
+written atomically with mode 0600 and bounded in size (:data:`MAX_LEARNED`, :data:`MAX_LISTING`);
+about :data:`MAX_NODES` nodes keep one (at most MAX_NODES + :data:`PRUNE_EVERY` files between two
+runs), and what a call or a fan-out learns costs O(1) per node: no scan of the directory.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rpccli.name_rule import MAX_NODE, is_offerable
+from rpccli.names_files import file_name as _file_name
+from rpccli.names_files import load as _load
+from rpccli.names_files import locked as _locked
+from rpccli.names_files import names_dir as _names_dir
+from rpccli.names_files import save as _save
 
 if TYPE_CHECKING:
     import click
@@ -42,6 +47,7 @@ __all__ = [
     "MAX_LEARNED",
     "MAX_LISTING",
     "MAX_NODES",
+    "PRUNE_EVERY",
     "SOURCES",
     "complete_function",
     "complete_node",
@@ -52,6 +58,7 @@ __all__ = [
     "node_key",
     "parse_listing",
     "remember",
+    "remember_all",
     "store_listing",
 ]
 
@@ -63,20 +70,9 @@ MAX_LEARNED = 1000
 MAX_LISTING = 4096
 #: at most this many nodes keep a names file; the least recently updated go first
 MAX_NODES = 500
-#: a cache file larger than this is ignored (and rewritten on the next update)
-_MAX_FILE = 4 * 1024 * 1024
-_MAX_KEY = 96
-
-
-def _names_dir(create: bool) -> Path:
-    from rpccli.paths import state_dir  # stdlib only; imported here to keep `import names` cheap
-
-    path = state_dir(create=create) / "names"
-    if create:
-        from rpccli.statefile import private_dir
-
-        private_dir(path)
-    return path
+#: the names directory is pruned to MAX_NODES files once this many new ones were written since
+#: the last prune (rpccli.names_files): a new node costs O(1), not a stat of every file
+PRUNE_EVERY = 50
 
 
 def node_key(node: str) -> str:
@@ -99,94 +95,56 @@ def node_key(node: str) -> str:
     return str(address)
 
 
-def _file_name(key: str) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_." else f"%{ord(c):02X}" for c in key)
-    if len(safe) > _MAX_KEY or safe.startswith("."):
-        import hashlib  # rare (long keys); loading OpenSSL costs `rpccli call` 2 ms
-
-        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-        safe = f"{safe.lstrip('.')[: _MAX_KEY - 17]}-{digest}"
-    return f"{safe}.json"
-
-
 def _path(node: str, *, create: bool = False) -> Path:
     return _names_dir(create) / _file_name(node_key(node))
 
 
-def _load(path: Path) -> dict[str, Any]:
-    from rpccli.statefile import open_read
-
-    try:
-        with open_read(path) as fh:  # a symlink in its place reads as absent, never followed
-            raw = fh.read(_MAX_FILE + 1)
-        if len(raw) > _MAX_FILE:
-            return {}
-        data = json.loads(raw)
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _save(path: Path, data: dict[str, Any]) -> None:
-    # Atomic (no torn reads on TAB), 0600, and a symlink in its place is replaced, not followed.
-    from rpccli.statefile import replace
-
-    replace(path, json.dumps(data, separators=(",", ":")).encode("utf-8"))
-
-
-_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    """One writer at a time: threads of this process, and other rpccli processes (flock)."""
-    with _LOCK:
-        try:
-            import fcntl
-
-            from rpccli.statefile import open_private  # a symlink is replaced, never followed
-
-            fd = open_private(directory / ".lock")
-        except (ImportError, OSError):
-            yield
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
-
-
 def _update(node: str, change: Callable[[dict[str, Any]], bool]) -> None:
     """Read, change and atomically rewrite the names file of ``node``, under the lock."""
-    path = _path(node, create=True)
-    with _locked(path.parent):
-        is_new = not path.exists()
-        data = _load(path)
-        if change(data):
-            data["node"] = node_key(node)
-            _save(path, data)
-            if is_new:
-                _prune(path.parent)
+    _update_all([node_key(node)], change)
 
 
-def _prune(directory: Path) -> None:
-    # one file per node ever used: keep the most recently written MAX_NODES
-    try:
-        files = sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime)
-        for old in files[:-MAX_NODES]:
-            old.unlink()
-    except OSError:
-        return
+def _update_all(keys: Iterable[str], change: Callable[[dict[str, Any]], bool]) -> None:
+    """:func:`_update` for several nodes (by :func:`node_key`) under ONE lock, with at most one
+    prune at the end."""
+    directory = _names_dir(create=True)
+    with _locked(directory, keep=MAX_NODES, every=PRUNE_EVERY) as added:
+        new = 0
+        for key in keys:
+            path = directory / _file_name(key)
+            data = _load(path)
+            is_new = not data  # absent (or unreadable, and now rewritten): a new file
+            if change(data):
+                new += is_new
+                data["node"] = key
+                _save(path, data)
+        added(new)
 
 
 def remember(node: str, function: str) -> None:
     """Record that ``function`` answered a call to ``node``. Cheap, and never raises."""
+    remember_all([node], function)
+
+
+def remember_all(nodes: Iterable[str], function: str) -> None:
+    """Record that ``function`` answered each of ``nodes`` (a fan-out's), for the first
+    :data:`MAX_NODES` of them: the cache keeps no more nodes than that, so writing more files
+    would only make it throw the others away. Costs one small read per node, one write per node
+    that did not know the name yet, and one lock in all. Never raises."""
     try:
-        if not is_offerable(function) or not node_key(node):
+        if not is_offerable(function):
             return
-        if function in _learned(_load(_path(node))):
-            return  # already known: no lock, no write; a call's cost stays one small read
+        keys: dict[str, None] = {}
+        for node in nodes:
+            if len(keys) >= MAX_NODES:
+                break
+            if key := node_key(node):
+                keys[key] = None
+        directory = _names_dir(create=False)
+        # already known: no lock, no write; a call's cost stays one small read
+        todo = [k for k in keys if function not in _learned(_load(directory / _file_name(k)))]
+        if not todo:
+            return
 
         def change(data: dict[str, Any]) -> bool:
             learned = _learned(data)
@@ -198,7 +156,7 @@ def remember(node: str, function: str) -> None:
             data["learned"] = learned
             return True
 
-        _update(node, change)
+        _update_all(todo, change)
     except Exception:
         return
 

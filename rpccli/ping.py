@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import click
 
-from protocol import Client
+from protocol import Client, Outcome, PingResult
 from protocol.errors import RPCError
 from protocol.visible import counted, visible
 from rpccli import exitcodes
@@ -87,13 +88,23 @@ def ping(
     seq = 0
     # one ping of one node: its error ends the command (one line from main), not a report line
     say = not (count == 1 and len(clients) == 1)
+    by_node = {c.node: c for c in clients}
+    group = None
+    if len(clients) > 1:
+        from protocol import NodeGroup
+
+        # every node of a round at once, on one thread (protocol.fanout); lines in node order
+        group = NodeGroup(settings.spec.addresses, strategy="all")
     try:
         while count == 0 or seq < count:
             if seq:
                 time.sleep(interval)
             seq += 1
-            for client in clients:
-                _one(printer, client, stats[client.node], seq, say, errors)
+            if group is None:
+                _one(printer, clients[0], stats[clients[0].node], seq, say, errors)
+                continue
+            told = partial(_outcome, printer, stats, seq, say, errors)
+            group.fan_out_pings(lambda address: by_node[str(address)], on_outcome=told)
     except KeyboardInterrupt:
         _summary(printer, stats, json_flag)
         if count != 0:
@@ -117,30 +128,60 @@ def ping(
 def _one(
     printer: Printer, client: Client, stats: _Stats, seq: int, say: bool, errors: list[RPCError]
 ) -> None:
-    stats.sent += 1
     start = time.monotonic()
     try:
         result = client.ping()
     except KeyboardInterrupt:
-        stats.sent -= 1  # cut off by Ctrl-C: neither answered nor failed
-        raise
+        raise  # cut off by Ctrl-C: neither answered nor failed
     except RPCError as exc:
-        errors.append(exc)  # first: a Ctrl-C while it is reported must not lose it
+        _report(printer, client.node, stats, seq, say, errors, None, exc, time.monotonic() - start)
+        return
+    _report(printer, client.node, stats, seq, say, errors, result, None, 0.0)
+
+
+def _outcome(
+    printer: Printer,
+    stats: dict[str, _Stats],
+    seq: int,
+    say: bool,
+    errors: list[RPCError],
+    o: Outcome[PingResult],
+) -> None:
+    _report(printer, o.node, stats[o.node], seq, say, errors, o.value, o.error, o.elapsed)
+
+
+def _report(
+    printer: Printer,
+    node: str,
+    stats: _Stats,
+    seq: int,
+    say: bool,
+    errors: list[RPCError],
+    result: PingResult | None,
+    error: RPCError | None,
+    elapsed: float,
+) -> None:
+    """One ping's line (or JSON object) and its count: an answer, or ``error`` after
+    ``elapsed`` seconds."""
+    stats.sent += 1
+    if result is None:
+        assert error is not None
+        errors.append(error)  # first: a Ctrl-C while it is reported must not lose it
         if printer.format == "json":
-            printer.write(_json(client.node, seq, time.monotonic() - start, error=exc))
+            printer.write(_json(node, seq, elapsed, error=error))
         if say:
-            printer.info(f"rpccli: {exc}")
+            printer.info(f"rpccli: {error}")
         return
     total = result.timings.total
     stats.add(total)
     if result.warning is not None:
         stats.warnings += 1
     if printer.format == "json":
-        printer.write(_json(client.node, seq, total, warning=result.warning))
+        printer.write(_json(node, seq, total, warning=result.warning))
     else:
         # the node's own text, on one report line: escaped, piped or not (--json has it exact)
         state = "ok" if result.warning is None else f"WARNING: {visible(result.warning)}"
-        printer.text(f"{client.node}: seq={seq} time={_ms(total * 1000)} ms {state}")
+        printer.text(f"{node}: seq={seq} time={_ms(total * 1000)} ms {state}")
 
 
 def _json(

@@ -17,7 +17,7 @@ from typing import Any
 from protocol import NodeGroup, Outcome
 from rpccli import exitcodes
 from rpccli.errors import describe
-from rpccli.options import Settings, attempt_on
+from rpccli.options import Settings
 from rpccli.output import Printer, record
 
 __all__ = ["call_all", "fan_out_exit_code"]
@@ -36,10 +36,9 @@ def fan_out_exit_code(outcomes: Sequence[Outcome[Any]]) -> int:
 def _remember(label: str, function: str, outcomes: Sequence[Outcome[Any]]) -> None:
     # every node that answered learns the name, as a plain call to it would, and so
     # does the group or profile as written, for TAB after `rpccli call -s all A,B `
-    from rpccli.names import remember  # never raises
+    from rpccli.names import remember_all  # never raises; one lock for all the nodes
 
-    for node in dict.fromkeys([label, *(o.node for o in outcomes if o.error is None)]):
-        remember(node, function)
+    remember_all([label, *(o.node for o in outcomes if o.error is None)], function)
 
 
 def call_all(
@@ -52,7 +51,8 @@ def call_all(
     verbose: bool = False,
 ) -> int:
     group = NodeGroup(settings.spec.addresses, strategy="all")
-    outcomes = group.fan_out(attempt_on(settings, request, function))
+    # one thread, every node's exchange under epoll (protocol.fanout); TLS or DNS names: threads
+    outcomes = group.fan_out_calls(settings.client, request, function=function)
     rows = []
     for outcome in outcomes:
         result = outcome.value

@@ -149,6 +149,7 @@ def test_number_of_node_files_is_bounded(monkeypatch, xdg_dirs) -> None:
     import os
 
     monkeypatch.setattr(names, "MAX_NODES", 3)
+    monkeypatch.setattr(names, "PRUNE_EVERY", 1)  # prune on every new file (amortised: below)
     for port in range(1, 6):
         names.remember(f"127.0.0.1:{port}", "f")
         path = names._path(f"127.0.0.1:{port}")
