@@ -269,6 +269,11 @@ class _Loop(Generic[T]):
 
     def poll(self) -> None:
         timers = self.timers
+        if len(timers) > 4 * self.open + 64:
+            # entries of exchanges that ended or moved on: dropped, so that the heap (and the
+            # exchanges it holds) grows with the connections open, not with the nodes
+            timers[:] = [t for t in timers if t[2].sock is not None and t[2].limit == t[0]]
+            heapq.heapify(timers)
         while timers and timers[0][2].sock is None:
             heapq.heappop(timers)  # ended meanwhile
         timeout = max(timers[0][0] - time.monotonic(), 0.0) if timers else None

@@ -52,7 +52,7 @@ def call(
 
 def ping(settings: Settings) -> list[Outcome[PingResult]]:
     nodes = NodeGroup(settings.spec.addresses, strategy="all")
-    return nodes.fan_out(lambda address: _client(address, settings).ping())
+    return nodes.fan_out_pings(lambda address: _client(address, settings))
 
 
 class DemoReasons:
