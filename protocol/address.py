@@ -187,6 +187,10 @@ def _socket_path(path: str, node: str, limit: int = MAX_SOCKET_PATH) -> str:
     return path
 
 
+#: what an (IDNA-encoded) host name may hold: ASCII letters and digits, '-', '.', '_'
+_HOST_CHARS = re.compile(r"[A-Za-z0-9._-]*")
+
+
 def _valid_host(host: str) -> bool:
     try:
         # internationalised names are fine; what matters is their ASCII (IDNA) form
@@ -195,7 +199,7 @@ def _valid_host(host: str) -> bool:
         return False
     if len(ascii_host) > 253 or ascii_host.startswith(("-", ".")) or ".." in ascii_host:
         return False
-    return all(c.isascii() and (c.isalnum() or c in "-._") for c in ascii_host)
+    return _HOST_CHARS.fullmatch(ascii_host) is not None  # one regex, not a test per character
 
 
 def parse_addresses(nodes: str) -> list[Address]:

@@ -28,7 +28,16 @@ from itertools import count
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import failures
-from .client import _CHUNK, _CONNECTING, _MSG_DONTWAIT, _NONBLOCK, _NOT_YET, CLOSE_GRACE, Client
+from .client import (
+    _CHUNK,
+    _CONNECTING,
+    _MSG_DONTWAIT,
+    _NONBLOCK,
+    _NOT_YET,
+    CLOSE_GRACE,
+    Client,
+    _Socket,
+)
 from .errors import CallError, RPCError
 from .reader import PingReader, ResponseReader
 
@@ -138,7 +147,7 @@ class _Exchange(Generic[T]):
         self.client = client
         self.reader = reader
         self.targets = list(client._targets or ())
-        self.sock: socket.socket | None = None
+        self.sock: socket.SocketType | None = None
         self.state = 0
         self.sent = self.received = 0
         self.start = self.connected = self.first = self.deadline = self.limit = 0.0
@@ -220,7 +229,7 @@ class _Loop(Generic[T]):
             return
         family, sockaddr = ex.targets.pop(0)
         try:
-            sock = socket.socket(family, socket.SOCK_STREAM | _NONBLOCK)
+            sock = _Socket(family, socket.SOCK_STREAM | _NONBLOCK)
         except OSError as exc:
             self.fail(ex, client._connect_error(exc))
             return
