@@ -105,7 +105,7 @@ def bench(count: int, rounds: int) -> None:
     port = free_port()
     nodes = addresses(count, port)
     server = start_server(nodes)
-    figures: dict[str, list[tuple[float, float, float, float]]] = {"call": [], "ping": []}
+    figures: dict[str, list[tuple[float, float, float, float, float]]] = {"call": [], "ping": []}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "config.toml"
@@ -134,15 +134,17 @@ def bench(count: int, rounds: int) -> None:
                     )
                     if answered != count or run.code != 0:
                         raise SystemExit(f"{name}: {count - answered} nodes did not answer")
-                    figures[name].append((run.wall, run.wall - run.slowest, single, run.rss))
+                    row = (run.wall, run.wall - run.slowest, single, run.cpu, run.rss)
+                    figures[name].append(row)
             kept = len(list((Path(tmp) / "state" / "rpccli" / "names").glob("*.json")))
     finally:
         stop_process(server, 15)
     for name, rows in figures.items():
-        wall, over, single = (statistics.median(r[i] for r in rows) for i in range(3))
+        wall, over, single, cpu = (statistics.median(r[i] for r in rows) for i in range(4))
         print(
             f"RESULT N={count} {name}: median wall {wall:.3f} s, wall-slowest {over:.3f} s, "
-            f"wall/single-call {wall / single:.1f}, peak RSS {max(r[3] for r in rows):.0f} MiB"
+            f"wall/single-call {wall / single:.1f}, cpu {cpu:.2f} s, "
+            f"peak RSS {max(r[4] for r in rows):.0f} MiB"
             + (f", names files kept {kept}" if name == "call" else ""),
             flush=True,
         )
