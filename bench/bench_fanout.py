@@ -17,8 +17,10 @@ dropped, as an installed rpccli has its bytecode.
 Per command and round: wall time of the whole process; the slowest node's own time (its
 ``elapsed_ms``); wall minus slowest, the goal being at most 0.5 s at 1,000 nodes; wall minus the
 single-node call of the same round (what fan-out adds beyond starting rpccli at all); the ratio
-wall / single call; CPU seconds (user + system) and peak RSS of the rpccli process. The last line
-per N (``RESULT``) gives the medians over rounds.
+wall / single call; CPU seconds (user + system) and peak RSS of the rpccli process, and the CPU
+seconds the server spent meanwhile (on an idle machine with two cores the two run side by side,
+so wall time is about the larger of them; on a loaded one, CPU time is the steadier figure). The
+last line per N (``RESULT``) gives the medians over rounds.
 """
 
 from __future__ import annotations
@@ -76,6 +78,15 @@ def start_server(nodes: list[str]) -> subprocess.Popen[bytes]:
     return proc
 
 
+def cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Run:
     """One rpccli process: wall and CPU seconds, peak RSS (MiB), exit code, JSON records."""
 
@@ -105,7 +116,7 @@ def bench(count: int, rounds: int) -> None:
     port = free_port()
     nodes = addresses(count, port)
     server = start_server(nodes)
-    figures: dict[str, list[tuple[float, float, float, float, float]]] = {"call": [], "ping": []}
+    figures: dict[str, list[tuple[float, ...]]] = {"call": [], "ping": []}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "config.toml"
@@ -120,7 +131,9 @@ def bench(count: int, rounds: int) -> None:
                     ("ping", ["ping", "--json", "fleet"]),
                 ):
                     single = Run(["call", nodes[-1], "hello"], env).wall
+                    served = cpu_of(server.pid)
                     run = Run(command, env)
+                    served = cpu_of(server.pid) - served
                     answered = sum(1 for r in run.records if r.get("ok"))
                     state = "cold" if index == 0 and name == "call" else "warm"
                     print(
@@ -128,23 +141,23 @@ def bench(count: int, rounds: int) -> None:
                         f"slowest node {run.slowest:.3f} s, wall-slowest "
                         f"{run.wall - run.slowest:.3f} s, wall-single {run.wall - single:.3f} s, "
                         f"wall/single {run.wall / single:.1f} (single {single:.3f} s), "
-                        f"cpu {run.cpu:.2f} s, peak RSS {run.rss:.0f} MiB, "
+                        f"cpu {run.cpu:.2f} s (server {served:.2f} s), peak RSS {run.rss:.0f} MiB, "
                         f"{answered}/{count} answered, exit {run.code}",
                         flush=True,
                     )
                     if answered != count or run.code != 0:
                         raise SystemExit(f"{name}: {count - answered} nodes did not answer")
-                    row = (run.wall, run.wall - run.slowest, single, run.cpu, run.rss)
+                    row = (run.wall, run.wall - run.slowest, single, run.cpu, served, run.rss)
                     figures[name].append(row)
             kept = len(list((Path(tmp) / "state" / "rpccli" / "names").glob("*.json")))
     finally:
         stop_process(server, 15)
     for name, rows in figures.items():
-        wall, over, single, cpu = (statistics.median(r[i] for r in rows) for i in range(4))
+        wall, over, single, cpu, served = (statistics.median(r[i] for r in rows) for i in range(5))
         print(
             f"RESULT N={count} {name}: median wall {wall:.3f} s, wall-slowest {over:.3f} s, "
-            f"wall/single-call {wall / single:.1f}, cpu {cpu:.2f} s, "
-            f"peak RSS {max(r[4] for r in rows):.0f} MiB"
+            f"wall/single-call {wall / single:.1f}, cpu {cpu:.2f} s (server {served:.2f} s), "
+            f"peak RSS {max(r[5] for r in rows):.0f} MiB"
             + (f", names files kept {kept}" if name == "call" else ""),
             flush=True,
         )

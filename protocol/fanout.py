@@ -189,6 +189,8 @@ class _Loop(Generic[T]):
         self.function = function
         self.on_done = on_done
         self.selector = selectors.DefaultSelector()
+        self.buffer = bytearray(_CHUNK)
+        self.view = memoryview(self.buffer)
         self.open = 0
         # (limit, tie-breaker, exchange): the next time-out; an entry whose limit is no longer
         # the exchange's (it moved on, or ended) is skipped when it comes up
@@ -318,7 +320,8 @@ class _Loop(Generic[T]):
                 if ex.sent == len(self.request):
                     self.wait(ex, _READ, ex.deadline)
                 return
-            data = sock.recv(_CHUNK)
+            # into one reused buffer (the reader copies what it keeps): no 64 KiB object per read
+            data = self.view[: sock.recv_into(self.buffer)]
         except BlockingIOError:
             return
         except OSError as exc:
@@ -346,13 +349,13 @@ class _Loop(Generic[T]):
         sock = ex.sock
         assert sock is not None
         try:
-            data = sock.recv(_CHUNK, _MSG_DONTWAIT)
+            data = self.view[: sock.recv_into(self.buffer, 0, _MSG_DONTWAIT)]
         except BlockingIOError:
             grace = min(time.monotonic() + CLOSE_GRACE, ex.deadline)
             self.wait(ex, _CLOSE, grace)
             return
         except OSError:
-            data = b""
+            data = self.view[:0]
         if data:
             ex.reader.feed(data)  # raises
         self.finish(ex)
