@@ -5,7 +5,8 @@ real uWSGI (one --socket, one --suwsgi-socket), where the CPU goes, and a cold `
 
 For the batch engine in this process (plain, TLS as offered by default, TLS with --tls-max 1.2)
 it prints calls/s, the client's and uWSGI's CPU per call and the full vs resumed handshakes; then
-the same through the `rpccli batch` command (its own lanes); then `openssl s_time`'s handshakes
+the same through the `rpccli batch` command (its own lanes); then the CPU of a full and of a
+resumed handshake with the ssl module alone, one at a time; then `openssl s_time`'s handshakes
 per client CPU second against the same socket, as a baseline of what OpenSSL itself costs; then
 the wall time of a cold `rpccli call` over TLS against a plain one. The last line is the ratio.
 """
@@ -16,6 +17,8 @@ import argparse
 import os
 import re
 import resource
+import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -136,6 +139,36 @@ def medians(runs: list[tuple[float, float, float]]) -> tuple[float, float, float
     return rate, client, busy
 
 
+def handshake_cost(server: Uwsgi, port: int, ca: str, version: str, resume: bool, n: int) -> str:
+    """One connection at a time with the ssl module alone: client and uWSGI CPU per call for a
+    full or a resumed handshake (the request and answer included)."""
+    from protocol.wire import rpc_request
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cafile=ca)
+    if version == "1.2":
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+    request, session, resumed = rpc_request("hello", [b"x"]), None, 0
+    client, busy = time.process_time(), server_cpu(server)
+    for _ in range(n):
+        raw = socket.create_connection(("127.0.0.1", port))
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with context.wrap_socket(raw, server_hostname="127.0.0.1", session=session) as sock:
+            resumed += bool(sock.session_reused)
+            sock.sendall(request)
+            while True:
+                try:
+                    if not sock.recv(65536):
+                        break
+                except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
+                    break
+            if resume and session is None:
+                session = sock.session
+    client, busy = time.process_time() - client, server_cpu(server) - busy
+    per = f"client CPU {client / n * 1000:.3f} ms/call, uWSGI CPU {busy / n * 1000:.3f} ms/call"
+    return f"{per}, {resumed} of {n} resumed"
+
+
 def cold(args: list[str], runs: int) -> float:
     times = []
     for _ in range(runs):
@@ -170,7 +203,8 @@ def main() -> None:
         command: dict[str, list[tuple[float, float, float]]] = {}
         for _ in range(options.rounds):
             for name, node, tls, _ in variants:
-                *figures, shakes[name] = measured(server, node, tls, options.calls)
+                *figures, counts = measured(server, node, tls, options.calls)
+                shakes.setdefault(name, counts)  # the first round's: later ones resume at once
                 engine.setdefault(name, []).append((figures[0], figures[1], figures[2]))
             for name, node, _, args in variants:
                 command.setdefault(name, []).append(command_rate(server, node, options.calls, args))
@@ -189,6 +223,11 @@ def main() -> None:
             commands[name] = rate
             print(f"  command {name:18} {rate:6.0f} calls/s, client CPU {client:.3f} ms/call, "
                   f"uWSGI CPU {busy:.3f} ms/call")  # fmt: skip
+        n = min(options.calls, 500)
+        for version in ("1.3", "1.2"):
+            for resume in (False, True):
+                cost = handshake_cost(server, port, certs.ca, version, resume, n)
+                print(f"  ssl alone TLS {version} {'resumed' if resume else 'full':7}: {cost}")
         if options.s_time > 0:
             for version, mode in (("1.3", "-new"), ("1.2", "-new"), ("1.2", "-reuse")):
                 figure = s_time(port, certs.ca, version, mode, options.s_time)

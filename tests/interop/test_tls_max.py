@@ -20,7 +20,7 @@ from protocol import Client
 from protocol.wire import rpc_request
 from rpccli.batch.calls import Call
 from rpccli.batch.ordered import run
-from tests.peers import Uwsgi, free_port, start_uwsgi
+from tests.peers import Uwsgi, free_port, require, start_uwsgi
 from tests.tlscerts import Certs, make_certs
 
 pytestmark = pytest.mark.interop
@@ -130,3 +130,24 @@ def test_tls_max_option_and_profile_key(certs: Certs, tls_node: str, tmp_path: P
         timeout=30,
     )
     assert bad.returncode != 0 and "tls_max must be one of 1.2, 1.3" in bad.stderr, bad.stderr
+
+
+def test_uwsgi_takes_p256_only_so_tls13_starts_with_a_hello_retry(tls_node: str) -> None:
+    """uWSGI 2.0.21 sets P-256 as its only ECDHE group: OpenSSL's client sends an X25519 key
+    share first, so every TLS 1.3 handshake (resumed ones too) takes a HelloRetryRequest and a
+    second ClientHello (docs/tls.md#cost)."""
+    openssl = require("openssl")
+    target = tls_node.removeprefix("tls:")
+
+    def client_hellos(*groups: str) -> int:
+        done = subprocess.run(
+            [openssl, "s_client", "-connect", target, "-msg", "-tls1_3", *groups],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=15,
+        )
+        return done.stdout.count(", ClientHello")
+
+    assert client_hellos() == 2
+    assert client_hellos("-groups", "P-256") == 1
