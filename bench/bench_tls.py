@@ -209,11 +209,13 @@ def main() -> None:
             for name, node, _, args in variants:
                 command.setdefault(name, []).append(command_rate(server, node, options.calls, args))
         print(f"batch -c 16, {options.calls} calls, median of {options.rounds}:")
-        rates = {}
+        rates: dict[str, float] = {}
+        cpu: dict[str, float] = {}
         for name, runs in engine.items():
             rate, client, busy = medians(runs)
             full, resumed = shakes[name]
             rates[name] = rate
+            cpu[name] = client + busy
             done = f", handshakes {full} full, {resumed} resumed" if full + resumed else ""
             print(f"  engine  {name:18} {rate:6.0f} calls/s, client CPU {client:.3f} ms/call, "
                   f"uWSGI CPU {busy:.3f} ms/call{done}")  # fmt: skip
@@ -237,6 +239,11 @@ def main() -> None:
         print(f"cold rpccli call: plain {cold_plain * 1000:.1f} ms, TLS {cold_tls * 1000:.1f} ms "
               f"(+{(cold_tls - cold_plain) * 1000:.1f} ms)")  # fmt: skip
         plain = rates["plain"]
+        # what the rates would be if CPU alone set them (steadier than rates on a busy machine)
+        print(
+            f"CPU per call, both sides, plain/TLS: {cpu['plain'] / cpu['TLS']:.2f}; "
+            f"plain/--tls-max 1.2: {cpu['plain'] / cpu['TLS --tls-max 1.2']:.2f}"
+        )
         print(
             f"ratio TLS/plain: {rates['TLS'] / plain:.2f} (goal >= 0.5); "
             f"--tls-max 1.2: {rates['TLS --tls-max 1.2'] / plain:.2f}; "
