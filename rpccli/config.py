@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 from protocol import STRATEGIES, parse_addresses
 from protocol.errors import AddressError
-from rpccli.config_values import Doc, choice, number, strings
+from rpccli.config_values import TLS_VERSIONS, Doc, choice, number, strings
 from rpccli.errors import ConfigError
 from rpccli.numbers import BUFFER_SIZE, SECONDS, SIZE, BadNumber
 from rpccli.paths import config_path
@@ -84,7 +84,7 @@ class Profile(NamedTuple):
     connect_timeout: float | None = None
     mode: str | None = None
     buffer_size: int | None = None
-    #: TLS (docs/tls.md): cacert, cert, key, server_name (str) and insecure (bool)
+    #: TLS (docs/tls.md): cacert, cert, key, server_name, tls_max (str) and insecure (bool)
     tls: dict[str, Any] = {}  # noqa: RUF012 -- never mutated
 
 
@@ -153,7 +153,7 @@ _PROFILE_KEYS = frozenset(
         "buffer_size",
     }
 )
-_TLS_KEYS = frozenset({"cacert", "cert", "key", "server_name", "insecure"})
+_TLS_KEYS = frozenset({"cacert", "cert", "key", "server_name", "insecure", "tls_max"})
 
 
 def _profile(doc: Doc, name: str, data: object) -> Profile:
@@ -198,6 +198,8 @@ def _profile(doc: Doc, name: str, data: object) -> Profile:
             if not isinstance(value, bool):
                 raise doc.error("insecure must be true or false", table, key)
             values.setdefault("tls", {})[key] = value
+        elif key == "tls_max":
+            values.setdefault("tls", {})[key] = choice(doc, table, key, value, TLS_VERSIONS)
         elif key in _TLS_KEYS:
             if not isinstance(value, str) or not value:
                 raise doc.error(

@@ -53,6 +53,10 @@ def number(doc: Doc, table: str, key: str, value: object, kind: Number = SECONDS
         raise doc.error(str(exc), table, key) from None
 
 
+#: what --tls-max and a profile's tls_max take (docs/tls.md#cost)
+TLS_VERSIONS = ("1.2", "1.3")
+
+
 def choice(doc: Doc, table: str, key: str, value: object, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise doc.error(f"{key} must be one of {', '.join(choices)}; not {value!r}", table, key)

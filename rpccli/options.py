@@ -15,6 +15,7 @@ import click
 from protocol import DEFAULT_TIMEOUT, CallResult, Client
 from protocol.wire import DEFAULT_BUFFER_SIZE
 from rpccli.config import STRATEGIES, Config, NodeSpec, load_config, resolve_nodes
+from rpccli.config_values import TLS_VERSIONS
 from rpccli.numbers import BUFFER_SIZE, SECONDS, SIZE
 
 __all__ = [
@@ -190,10 +191,10 @@ def _store_tls(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 
 
 def tls_options(func: F) -> F:
-    """--cacert, --cert, --key, --server-name, --insecure (docs/tls.md): for the ``tls:`` nodes
-    of any command that connects. The values go to the click context, not the command's
-    parameters, so a command takes them with this one decorator and ``settings_for`` finds
-    them."""
+    """--cacert, --cert, --key, --server-name, --insecure, --tls-max (docs/tls.md): for the
+    ``tls:`` nodes of any command that connects. The values go to the click context, not the
+    command's parameters, so a command takes them with this one decorator and ``settings_for``
+    finds them."""
     for name, kind, text in reversed(_TLS_OPTIONS):
         func = click.option(
             name,
@@ -214,6 +215,11 @@ _TLS_OPTIONS: tuple[tuple[str, Any, str], ...] = (
     ("--key", _FILE, "TLS: the client certificate's key file."),
     ("--server-name", str, "TLS: the name sent and checked (default: the host)."),
     ("--insecure", None, "TLS: do not verify the node's certificate (warns)."),
+    (
+        "--tls-max",
+        click.Choice(TLS_VERSIONS),
+        "TLS: the highest version to offer; 1.2 resumes sessions at less cost (docs/tls.md).",
+    ),
 )
 
 
@@ -225,6 +231,7 @@ class TLS(NamedTuple):
     key: str | None = None
     server_name: str | None = None
     insecure: bool = False
+    tls_max: str | None = None  # "1.2" or "1.3"; None: the highest both sides speak
 
     def context(self) -> Any:
         """The ssl.SSLContext these settings make (one per settings; loaded on first use)."""
@@ -241,7 +248,8 @@ class TLS(NamedTuple):
                 else "verified (system trust store)"
             )
         )
-        parts = [f"TLS 1.2+, certificate {verify}"]
+        versions = "TLS 1.2 only" if self.tls_max == "1.2" else "TLS 1.2+"
+        parts = [f"{versions}, certificate {verify}"]
         if self.cert:
             parts.append(f"client certificate {self.cert}")
         if self.server_name:
@@ -258,7 +266,11 @@ def _context(tls: TLS) -> Any:
         from protocol.tls import client_context
 
         context = _CONTEXTS[tls] = client_context(
-            cafile=tls.cacert, certfile=tls.cert, keyfile=tls.key, insecure=tls.insecure
+            cafile=tls.cacert,
+            certfile=tls.cert,
+            keyfile=tls.key,
+            insecure=tls.insecure,
+            max_version=tls.tls_max,
         )
     return context
 

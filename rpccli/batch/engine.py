@@ -29,7 +29,7 @@ from typing import Any
 from protocol import Client, failures, may_retry
 from protocol.errors import CallError, NoResult, RPCError
 from protocol.reader import ResponseReader
-from protocol.tls import handshake_failed, remember_session, session_for
+from protocol.tls import handshake_failed, nodelay, remember_session, session_for
 from rpccli.batch.calls import Call
 from rpccli.batch.stop import Stop
 from rpccli.errors import Interrupted
@@ -120,7 +120,7 @@ class Loop:
                     # earlier connection to the node is offered for resumption
                     name = client.server_name or address.host
                     sock = tls.wrap_socket(
-                        socket.socket(family, _STREAM_NONBLOCK),
+                        nodelay(socket.socket(family, _STREAM_NONBLOCK)),
                         server_hostname=name if tls.check_hostname else None,
                         do_handshake_on_connect=False,
                         session=session_for(tls, client.node, name),

@@ -245,6 +245,8 @@ def _nginx_tls(tls: Any, address: Address) -> list[str]:
             f"    uwsgi_ssl_name {quoted(name)};",
         ]
     lines += ["    uwsgi_ssl_server_name on;", "    uwsgi_ssl_session_reuse on;"]
+    if tls is not None and tls.tls_max == "1.2":
+        lines.append("    uwsgi_ssl_protocols TLSv1.2;")
     if tls is not None and tls.cert:
         lines.append(f"    uwsgi_ssl_certificate {quoted(tls.cert)};")
         lines.append(f"    uwsgi_ssl_certificate_key {quoted(tls.key or tls.cert)};")
