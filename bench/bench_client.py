@@ -73,10 +73,12 @@ def async_loop(node: str, function: str, calls: int) -> None:
     run(main())
 
 
-def rate(loop: Callable[[], None], calls: int) -> float:
-    start = time.perf_counter()
+def rate(loop: Callable[[], None], calls: int) -> tuple[float, float]:
+    """Calls a second, and CPU microseconds a call (this process, user + system)."""
+    cpu, start = time.process_time(), time.perf_counter()
     loop()
-    return calls / (time.perf_counter() - start)
+    wall = time.perf_counter() - start
+    return calls / wall, (time.process_time() - cpu) / calls * 1e6
 
 
 def quartiles(values: list[float]) -> tuple[float, float, float]:
@@ -121,10 +123,13 @@ def main(argv: list[str] | None = None) -> int:
         for loop in contenders.values():  # warm up caches and the server's workers
             loop()
         rates: dict[str, list[float]] = {name: [] for name in contenders}
+        cpus: dict[str, list[float]] = {name: [] for name in contenders}
         order = list(contenders)
         for _ in range(options.rounds):
             for name in order:
-                rates[name].append(rate(contenders[name], calls))
+                calls_a_second, cpu = rate(contenders[name], calls)
+                rates[name].append(calls_a_second)
+                cpus[name].append(cpu)
             order.reverse()
     finally:
         if server is not None:
@@ -133,7 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{calls} sequential calls of {function!r} to {node}, {options.rounds} rounds")
     raw = rates["raw socket loop"]
     for name, values in rates.items():
-        print(f"  {name:26} {statistics.median(values):9.0f} calls/s (median round)")
+        cpu = statistics.median(cpus[name])
+        print(
+            f"  {name:26} {statistics.median(values):9.0f} calls/s (median round), "
+            f"{cpu:6.1f} us of CPU a call"
+        )
     labels = {
         "protocol.Client": "Client",
         "raw loop, SocketType": "raw loop on SocketType",
