@@ -58,7 +58,7 @@ async def bare_calls(node: str, request: bytes, calls: int, concurrency: int) ->
 
     async def connect(protocol: _Bare) -> None:
         if address.family == socket.AF_UNIX:
-            await loop.create_unix_connection(lambda: protocol, address.sockaddr)
+            await loop.create_unix_connection(lambda: protocol, address.sockaddr)  # type: ignore[arg-type]
         else:
             await loop.create_connection(lambda: protocol, address.host, address.port)
 
@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
 
         server = start_uwsgi(processes=options.processes)
         options.node = server.node
-    node, function, calls, width = options.node, options.function, options.calls, options.concurrency
+    node, function, calls = options.node, options.function, options.calls
+    width = options.concurrency
     use_uvloop = not options.asyncio
     try:
         request = rpc_request(function)

@@ -17,6 +17,7 @@ least 0.95 of the raw loop.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import socket
 import statistics
 import sys
@@ -30,7 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run from a checkout: python bench/bench_client.py
 
 from protocol import Client, parse_address, rpc_request  # noqa: E402
-from protocol.aio import AsyncClient, run  # noqa: E402
+from protocol.aio import AsyncClient, new_event_loop, run  # noqa: E402
 
 
 def raw_target(node: str) -> tuple[int, Any]:
@@ -64,13 +65,22 @@ def library_loop(node: str, function: str, calls: int) -> None:
         call(function)
 
 
-def async_loop(node: str, function: str, calls: int) -> None:
+def async_loop(
+    node: str, function: str, calls: int, loop: asyncio.AbstractEventLoop | None = None
+) -> None:
+    """The calls in ``loop`` (one loop for every round, as in an application), or with
+    ``loop`` None in a new uvloop loop each time (protocol.aio.run: about 1 ms of setting up and
+    tearing down a loop per round)."""
+
     async def main() -> None:
         client = AsyncClient(node)
         for _ in range(calls):
             await client.call(function)
 
-    run(main())
+    if loop is None:
+        run(main())
+    else:
+        loop.run_until_complete(main())
 
 
 def rate(loop: Callable[[], None], calls: int) -> tuple[float, float]:
@@ -94,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--function", default="hello", help="function to call (default hello)")
     parser.add_argument("--no-async", action="store_true", help="skip the asyncio client")
     parser.add_argument(
+        "--loop-per-round",
+        action="store_true",
+        help="run AsyncClient in a new event loop each round (protocol.aio.run), not in one loop",
+    )
+    parser.add_argument(
         "--c-socket",
         action="store_true",
         help="also run the raw loop on socket.SocketType (the C type the library uses)",
@@ -101,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
 
     server = None
+    event_loop: asyncio.AbstractEventLoop | None = None
     if options.node is None:
         from tests.peers import start_uwsgi
 
@@ -119,7 +135,10 @@ def main(argv: list[str] | None = None) -> int:
                 node, request, calls, socket.SocketType
             )
         if not options.no_async:
-            contenders["protocol.aio.AsyncClient"] = lambda: async_loop(node, function, calls)
+            event_loop = None if options.loop_per_round else new_event_loop()  # uvloop if any
+            contenders["protocol.aio.AsyncClient"] = lambda: async_loop(
+                node, function, calls, event_loop
+            )
         for loop in contenders.values():  # warm up caches and the server's workers
             loop()
         rates: dict[str, list[float]] = {name: [] for name in contenders}
@@ -132,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
                 cpus[name].append(cpu)
             order.reverse()
     finally:
+        if event_loop is not None:
+            event_loop.close()
         if server is not None:
             server.stop()
 

@@ -133,7 +133,7 @@ class AsyncClient(BaseClient):
         modifier2 = mode_modifier2(self.mode if mode is None else check_mode(mode))
         request = self._encode(function, args, modifier2=modifier2)
         reader = self._reader_for(request)
-        await self._roundtrip(request, reader, function)
+        await self._roundtrip(request, reader, function, timed=False)
         if reader.done:
             return reader.body
         return self._result(request, reader, function, _NO_TIMINGS).response.body
@@ -183,8 +183,11 @@ class AsyncClient(BaseClient):
         request: bytes,
         reader: ResponseReader | PingReader | SignalReader,
         function: str | bytes | None,
+        *,
+        timed: bool = True,
     ) -> Timings:
-        """Connect, send ``request``, feed the answer to ``reader`` until it is over.
+        """Connect, send ``request``, feed the answer to ``reader`` until it is over (with
+        ``timed`` False, no timings are taken: call() has no use for them).
 
         Plain sockets on Linux go through the loop's epoll (protocol.aiopoll): the request goes
         out with the connection, as in Client._open, and the answer is read by the poller; TLS,
@@ -196,7 +199,7 @@ class AsyncClient(BaseClient):
         start = time.monotonic()
         deadline = start + self.timeout
         sock, sent = await self._open(loop, request, start, deadline)
-        connected = time.monotonic()
+        connected = time.monotonic() if timed else start
         reading: Reading | None = None
         try:
             if sent < len(request):  # a big request, more than the kernel took at once
@@ -213,6 +216,8 @@ class AsyncClient(BaseClient):
                 sock.close()
             else:
                 reading.close()
+        if not timed:
+            return _NO_TIMINGS
         first = reading.first or connected
         return Timings(connected - start, first - start, time.monotonic() - start)
 

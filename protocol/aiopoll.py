@@ -58,13 +58,19 @@ class Poller:
         self.readings: dict[int, Reading] = {}
         self.deadlines: list[tuple[float, int, int]] = []
         self.armed_at = math.inf  # the deadline the latest timer was armed for
-        self.numbers = itertools.count()
         self.fd = self.epoll.fileno()
         loop.add_reader(self.fd, self.ready)
 
     def ready(self) -> None:
         """The loop saw the epoll readable: run the reader of every socket that is."""
         readings = self.readings
+        if len(readings) == 1:  # one call in flight (a loop of awaited calls): it is the one
+            only = next(iter(readings.values()))
+            only.readable()
+            if only.fd < 0:
+                return  # over, its socket closed: out of the epoll, nothing left ready
+            # still reading: let the epoll look again, so that it is readable only when the
+            # socket is
         for fd, _ in self.epoll.poll(0):
             reading = readings.get(fd)
             if reading is not None:
