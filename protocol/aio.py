@@ -22,7 +22,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 from . import failures
-from .aiopoll import EPOLL, Reading, poller_for
+from .aiopoll import EPOLL, Reading, poller_for, send_rest, writable
 from .base import BaseClient, Target
 from .client import _CONNECTING, _NO_TIMINGS, _NONBLOCK, _NOT_YET, CLOSE_GRACE, _Socket
 from .errors import CallError
@@ -203,7 +203,7 @@ class AsyncClient(BaseClient):
         reading: Reading | None = None
         try:
             if sent < len(request):  # a big request, more than the kernel took at once
-                await _send_rest(loop, sock, memoryview(request)[sent:], deadline)
+                await send_rest(loop, sock, memoryview(request)[sent:], deadline)
             reading = Reading(loop, poller_for(loop), sock, reader, deadline)
             await reading.done
         except CallError:
@@ -379,44 +379,8 @@ async def _connected(
     poller = select.poll()
     poller.register(sock, select.POLLOUT)
     if not poller.poll(0):  # loopback and LAN connects are usually done already
-        await _writable(loop, sock, timeout)
+        await writable(loop, sock, timeout)
     return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-
-
-async def _writable(
-    loop: asyncio.AbstractEventLoop, sock: socket.SocketType, timeout: float
-) -> None:
-    """Wait (at most ``timeout``: else TimeoutError) until ``sock`` is writable."""
-    if timeout <= 0:
-        raise TimeoutError
-    writable: asyncio.Future[None] = loop.create_future()
-    fd = sock.fileno()
-
-    def ready() -> None:
-        if not writable.done():
-            writable.set_result(None)
-
-    loop.add_writer(fd, ready)
-    try:
-        async with asyncio.timeout(timeout):
-            await writable
-    finally:
-        loop.remove_writer(fd)
-
-
-async def _send_rest(
-    loop: asyncio.AbstractEventLoop, sock: socket.SocketType, rest: memoryview, deadline: float
-) -> None:
-    """Send the rest of a request that did not fit the send buffer, all of it by ``deadline``."""
-    while True:
-        try:
-            sent = sock.send(rest)
-        except BlockingIOError:
-            sent = 0
-        rest = rest[sent:]
-        if not rest:
-            return
-        await _writable(loop, sock, deadline - time.monotonic())
 
 
 def _nonblocking_socket(family: socket.AddressFamily) -> socket.socket:

@@ -10,6 +10,9 @@ epoll is, the loop runs :meth:`Poller.ready`, and that hands each readable socke
 A call's reads then cost what a blocking client's do: one ``recv`` for the answer, and one more
 that finds the server's close.
 
+Waiting to write is rare (a connect still in progress, a request bigger than the kernel takes
+at once) and uses ``loop.add_writer`` (:func:`writable`, :func:`send_rest`).
+
 Linux only (``select.epoll``); elsewhere, and for TLS, protocol.aio uses transports. The epoll
 lives as long as its loop (it is closed when the loop is collected). A loop is never used across
 fork() (asyncio's rule; uvloop refuses): a forked child runs a new loop, which gets its own.
@@ -31,7 +34,7 @@ from .client import CLOSE_GRACE
 from .errors import CallError
 from .reader import PingReader, ResponseReader, SignalReader
 
-__all__ = ["EPOLL", "Poller", "Reading", "poller_for"]
+__all__ = ["EPOLL", "Poller", "Reading", "poller_for", "send_rest", "writable"]
 
 #: False where there is no epoll (macOS, the BSDs): protocol.aio then uses transports
 EPOLL = hasattr(select, "epoll")
@@ -232,3 +235,39 @@ class Reading:
             self.poller.forget(self.fd)
             self.fd = -1
             self.sock.close()  # closing takes it out of the epoll too
+
+
+async def writable(
+    loop: asyncio.AbstractEventLoop, sock: socket.SocketType, timeout: float
+) -> None:
+    """Wait (at most ``timeout``: else TimeoutError) until ``sock`` is writable."""
+    if timeout <= 0:
+        raise TimeoutError
+    writable: asyncio.Future[None] = loop.create_future()
+    fd = sock.fileno()
+
+    def ready() -> None:
+        if not writable.done():
+            writable.set_result(None)
+
+    loop.add_writer(fd, ready)
+    try:
+        async with asyncio.timeout(timeout):
+            await writable
+    finally:
+        loop.remove_writer(fd)
+
+
+async def send_rest(
+    loop: asyncio.AbstractEventLoop, sock: socket.SocketType, rest: memoryview, deadline: float
+) -> None:
+    """Send the rest of a request that did not fit the send buffer, all of it by ``deadline``."""
+    while True:
+        try:
+            sent = sock.send(rest)
+        except BlockingIOError:
+            sent = 0
+        rest = rest[sent:]
+        if not rest:
+            return
+        await writable(loop, sock, deadline - time.monotonic())
