@@ -10,6 +10,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -204,3 +205,14 @@ def test_without_sock_nonblock_the_socket_is_made_non_blocking_by_hand(
     # backlog instead of timing out after the connect timeout
     monkeypatch.setattr(protocol.aio, "_NONBLOCK", 0)
     connect_times_out_against_a_full_backlog(api)
+
+
+def test_loops_in_several_threads_share_one_client() -> None:
+    async def main(client: AsyncClient) -> list[bytes]:
+        return list(await asyncio.gather(*(client.call("hello") for _ in range(10))))
+
+    with peer(answer(packet(b"pong"))) as server:
+        client = AsyncClient(server.node)
+        with ThreadPoolExecutor(4) as pool:
+            runs = list(pool.map(lambda name: in_loop(name, main(client)), [*LOOPS, *LOOPS]))
+    assert runs == [[b"pong"] * 10] * 4
