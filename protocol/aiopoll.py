@@ -27,6 +27,7 @@ import select
 import socket
 import time
 import weakref
+from collections.abc import Callable
 from heapq import heapify, heappop, heappush
 from typing import TypeAlias
 
@@ -130,11 +131,23 @@ class Poller:
 _pollers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Poller] = weakref.WeakKeyDictionary()
 
 
+# the last loop asked about and its poller, both weakly: a loop of calls finds its poller without
+# a lookup, and neither is kept alive by it (one tuple, so threads never see a mixed pair)
+_last: tuple[Callable[[], object], Callable[[], Poller | None]] = (object, lambda: None)
+
+
 def poller_for(loop: asyncio.AbstractEventLoop) -> Poller:
     """``loop``'s poller, made on its first call."""
+    global _last
+    last_loop, last_poller = _last
+    if last_loop() is loop:
+        poller = last_poller()
+        if poller is not None:
+            return poller
     poller = _pollers.get(loop)
     if poller is None:
         poller = _pollers[loop] = Poller(loop)
+    _last = (weakref.ref(loop), weakref.ref(poller))
     return poller
 
 
