@@ -299,7 +299,9 @@ class AsyncClient(BaseClient):
         except CallError:
             raise
         except OSError as exc:  # TimeoutError included: the whole-call deadline ran out
-            raise self._failed(exc, request, function, exchange.received) from None
+            # ... but a complete answer whose close has not come by then is the answer (Client)
+            if not (exchange.complete and isinstance(exc, TimeoutError)):
+                raise self._failed(exc, request, function, exchange.received) from None
         finally:
             if transport is None:
                 sock.close()
