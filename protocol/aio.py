@@ -3,7 +3,8 @@
 It shares ``BaseClient`` (settings, request building, verdicts) and ``protocol.failures`` with
 ``protocol.client``, so both clients say exactly the same thing about the same failure. uvloop is
 used by :func:`run` and :func:`new_event_loop` when it is installed; it is imported lazily, so
-this module needs only the standard library.
+this module needs only the standard library. A plain call on Linux is read through its loop's
+epoll (protocol.aiopoll); TLS, and systems without epoll, use asyncio transports.
 
 >>> from protocol.aio import AsyncClient, run
 >>> run(AsyncClient("127.0.0.1:3031").call("hello"))  # doctest: +SKIP
