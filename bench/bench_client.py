@@ -11,12 +11,17 @@ round), shown with the middle half of those ratios; the rates are per-contender 
 loop is what a hand-written client would do with no checks at all: connect, sendall the same
 request bytes, recv until the server closes. The library adds request validation, the response
 reader, the connect timeout, the whole-call deadline and the response cap; its goal is at
-least 0.95 of the raw loop.
+least 0.95 of the raw loop (AsyncClient's: 0.8). AsyncClient runs in one event loop made once
+(``--loop-per-round``: a new one each round, as protocol.aio.run does).
+
+Then ``--alternate`` single calls of each client take turns, and the ratios of their median
+times are printed too: steadier than rates of rounds when the machine is busy.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import socket
 import statistics
 import sys
@@ -30,7 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run from a checkout: python bench/bench_client.py
 
 from protocol import Client, parse_address, rpc_request  # noqa: E402
-from protocol.aio import AsyncClient, run  # noqa: E402
+from protocol.aio import AsyncClient, new_event_loop, run  # noqa: E402
 
 
 def raw_target(node: str) -> tuple[int, Any]:
@@ -64,19 +69,65 @@ def library_loop(node: str, function: str, calls: int) -> None:
         call(function)
 
 
-def async_loop(node: str, function: str, calls: int) -> None:
+def async_loop(
+    node: str, function: str, calls: int, loop: asyncio.AbstractEventLoop | None = None
+) -> None:
+    """The calls in ``loop`` (one loop for every round, as in an application), or with
+    ``loop`` None in a new uvloop loop each time (protocol.aio.run: about 1 ms of setting up and
+    tearing down a loop per round)."""
+
     async def main() -> None:
         client = AsyncClient(node)
         for _ in range(calls):
             await client.call(function)
 
+    if loop is None:
+        run(main())
+    else:
+        loop.run_until_complete(main())
+
+
+def alternating(node: str, function: str, calls: int) -> dict[str, float]:
+    """Median wall time of one call (seconds) for each client, single calls taking turns.
+
+    Steadier than rates of rounds on a busy machine: a slow spell hits three neighbouring
+    calls, and the median drops it.
+    """
+    family, sockaddr = raw_target(node)
+    request = rpc_request(function)
+    client, aclient = Client(node), AsyncClient(node)
+    clock = time.perf_counter
+    times: dict[str, list[float]] = {"raw socket loop": [], "protocol.Client": []}
+    times["protocol.aio.AsyncClient"] = []
+
+    async def main() -> None:
+        for _ in range(calls):
+            t0 = clock()
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.connect(sockaddr)
+            sock.sendall(request)
+            while sock.recv(65536):
+                pass
+            sock.close()
+            t1 = clock()
+            client.call(function)
+            t2 = clock()
+            await aclient.call(function)
+            t3 = clock()
+            times["raw socket loop"].append(t1 - t0)
+            times["protocol.Client"].append(t2 - t1)
+            times["protocol.aio.AsyncClient"].append(t3 - t2)
+
     run(main())
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
-def rate(loop: Callable[[], None], calls: int) -> float:
-    start = time.perf_counter()
+def rate(loop: Callable[[], None], calls: int) -> tuple[float, float]:
+    """Calls a second, and CPU microseconds a call (this process, user + system)."""
+    cpu, start = time.process_time(), time.perf_counter()
     loop()
-    return calls / (time.perf_counter() - start)
+    wall = time.perf_counter() - start
+    return calls / wall, (time.process_time() - cpu) / calls * 1e6
 
 
 def quartiles(values: list[float]) -> tuple[float, float, float]:
@@ -92,13 +143,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--function", default="hello", help="function to call (default hello)")
     parser.add_argument("--no-async", action="store_true", help="skip the asyncio client")
     parser.add_argument(
+        "--loop-per-round",
+        action="store_true",
+        help="run AsyncClient in a new event loop each round (protocol.aio.run), not in one loop",
+    )
+    parser.add_argument(
         "--c-socket",
         action="store_true",
         help="also run the raw loop on socket.SocketType (the C type the library uses)",
     )
+    parser.add_argument(
+        "--alternate",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="then N single calls of each client taking turns, median times (default 2000; 0: no)",
+    )
     options = parser.parse_args(argv)
 
     server = None
+    event_loop: asyncio.AbstractEventLoop | None = None
     if options.node is None:
         from tests.peers import start_uwsgi
 
@@ -117,23 +181,38 @@ def main(argv: list[str] | None = None) -> int:
                 node, request, calls, socket.SocketType
             )
         if not options.no_async:
-            contenders["protocol.aio.AsyncClient"] = lambda: async_loop(node, function, calls)
+            event_loop = None if options.loop_per_round else new_event_loop()  # uvloop if any
+            contenders["protocol.aio.AsyncClient"] = lambda: async_loop(
+                node, function, calls, event_loop
+            )
         for loop in contenders.values():  # warm up caches and the server's workers
             loop()
         rates: dict[str, list[float]] = {name: [] for name in contenders}
+        cpus: dict[str, list[float]] = {name: [] for name in contenders}
         order = list(contenders)
         for _ in range(options.rounds):
             for name in order:
-                rates[name].append(rate(contenders[name], calls))
+                calls_a_second, cpu = rate(contenders[name], calls)
+                rates[name].append(calls_a_second)
+                cpus[name].append(cpu)
             order.reverse()
+        medians: dict[str, float] = {}
+        if options.alternate and not options.no_async:
+            medians = alternating(node, function, options.alternate)
     finally:
+        if event_loop is not None:
+            event_loop.close()
         if server is not None:
             server.stop()
 
     print(f"{calls} sequential calls of {function!r} to {node}, {options.rounds} rounds")
     raw = rates["raw socket loop"]
     for name, values in rates.items():
-        print(f"  {name:26} {statistics.median(values):9.0f} calls/s (median round)")
+        cpu = statistics.median(cpus[name])
+        print(
+            f"  {name:26} {statistics.median(values):9.0f} calls/s (median round), "
+            f"{cpu:6.1f} us of CPU a call"
+        )
     labels = {
         "protocol.Client": "Client",
         "raw loop, SocketType": "raw loop on SocketType",
@@ -145,6 +224,15 @@ def main(argv: list[str] | None = None) -> int:
             q1, median, q3 = quartiles(ratios)
             spread = f"middle half {q1:.3f}-{q3:.3f}"
             print(f"ratio {label} / raw: {median:.3f} (median of rounds; {spread})")
+    if medians:
+        print(f"{options.alternate} single calls of each, taking turns (median wall time a call):")
+        raw_call = medians["raw socket loop"]
+        for name, seconds in medians.items():
+            print(f"  {name:26} {seconds * 1e6:9.1f} us")
+        for name, label in labels.items():
+            if name in medians:
+                ratio = raw_call / medians[name]
+                print(f"ratio {label} / raw, single calls taking turns: {ratio:.3f}")
     return 0
 
 

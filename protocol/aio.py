@@ -3,7 +3,8 @@
 It shares ``BaseClient`` (settings, request building, verdicts) and ``protocol.failures`` with
 ``protocol.client``, so both clients say exactly the same thing about the same failure. uvloop is
 used by :func:`run` and :func:`new_event_loop` when it is installed; it is imported lazily, so
-this module needs only the standard library.
+this module needs only the standard library. A plain call on Linux is read through its loop's
+epoll (protocol.aiopoll); TLS, and systems without epoll, use asyncio transports.
 
 >>> from protocol.aio import AsyncClient, run
 >>> run(AsyncClient("127.0.0.1:3031").call("hello"))  # doctest: +SKIP
@@ -22,12 +23,13 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 from . import failures
+from .aiopoll import EPOLL, Reading, poller_for, send_rest, writable
 from .base import BaseClient, Target
-from .client import CLOSE_GRACE
+from .client import _CONNECTING, _NO_TIMINGS, _NONBLOCK, _NOT_YET, CLOSE_GRACE, _Socket
 from .errors import CallError
 from .reader import PingReader, ResponseReader, SignalReader
 from .results import CallResult, PingResult, SignalResult, Timings
-from .wire import PING_REQUEST, Mode, signal_request
+from .wire import PING_REQUEST, Mode, check_mode, mode_modifier2, signal_request
 
 __all__ = ["AsyncClient", "new_event_loop", "run"]
 
@@ -128,7 +130,14 @@ class AsyncClient(BaseClient):
         self, function: str | bytes, *args: str | bytes, mode: Mode | None = None
     ) -> bytes:
         """Call ``function(*args)`` and return the result bytes."""
-        return (await self.call_full(function, args, mode=mode)).response.body
+        # call_full() without the result objects, as Client.call: the hot path of bench/
+        modifier2 = mode_modifier2(self.mode if mode is None else check_mode(mode))
+        request = self._encode(function, args, modifier2=modifier2)
+        reader = self._reader_for(request)
+        await self._roundtrip(request, reader, function, timed=False)
+        if reader.done:
+            return reader.body
+        return self._result(request, reader, function, _NO_TIMINGS).response.body
 
     async def call_full(
         self,
@@ -175,6 +184,100 @@ class AsyncClient(BaseClient):
         request: bytes,
         reader: ResponseReader | PingReader | SignalReader,
         function: str | bytes | None,
+        *,
+        timed: bool = True,
+    ) -> Timings:
+        """Connect, send ``request``, feed the answer to ``reader`` until it is over (with
+        ``timed`` False, no timings are taken: call() has no use for them).
+
+        Plain sockets on Linux go through the loop's epoll (protocol.aiopoll): the request goes
+        out with the connection, as in Client._open, and the answer is read by the poller; TLS,
+        and systems without epoll, use an asyncio transport (_transport_roundtrip).
+        """
+        if self.ssl_context is not None or not EPOLL:
+            return await self._transport_roundtrip(request, reader, function)
+        loop = asyncio.get_running_loop()
+        start = time.monotonic()
+        deadline = start + self.timeout
+        sock, sent = await self._open(loop, request, start, deadline)
+        connected = time.monotonic() if timed else start
+        reading: Reading | None = None
+        try:
+            if sent < len(request):  # a big request, more than the kernel took at once
+                await send_rest(loop, sock, memoryview(request)[sent:], deadline)
+            reading = Reading(loop, poller_for(loop), sock, reader, deadline)
+            await reading.done
+        except CallError:
+            raise
+        except OSError as exc:  # TimeoutError included: the whole-call deadline ran out
+            received = 0 if reading is None else reading.received
+            raise self._failed(exc, request, function, received) from None
+        finally:
+            if reading is None:
+                sock.close()
+            else:
+                reading.close()
+        if not timed:
+            return _NO_TIMINGS
+        first = reading.first or connected
+        return Timings(connected - start, first - start, time.monotonic() - start)
+
+    async def _open(
+        self, loop: asyncio.AbstractEventLoop, request: bytes, start: float, deadline: float
+    ) -> tuple[socket.SocketType, int]:
+        """Connect to the first target that answers within the connect timeout and hand it the
+        request, as Client._open does: the socket (non-blocking) and how many bytes of
+        ``request`` the kernel took. Only a connection still in progress is waited for."""
+        limit = min(start + self.connect_timeout, deadline)
+        targets = self._targets
+        if targets is None:
+            targets = await self._resolve(loop, limit)
+        error: CallError | None = None
+        for family, sockaddr in targets:
+            remaining = limit - time.monotonic()
+            if remaining <= 0:
+                break
+            sock = _Socket(family, socket.SOCK_STREAM | _NONBLOCK)
+            try:
+                if not _NONBLOCK:
+                    sock.setblocking(False)
+                code = sock.connect_ex(sockaddr)
+                if code not in _CONNECTING:
+                    raise OSError(code, os.strerror(code))
+                try:
+                    return sock, sock.send(request)
+                except OSError as exc:
+                    if exc.errno not in _NOT_YET:
+                        raise
+                code = await _connected(loop, sock, remaining)
+                if code:
+                    raise OSError(code, os.strerror(code))
+                return sock, sock.send(request)
+            except OSError as exc:  # TimeoutError included
+                sock.close()
+                error = self._connect_error(exc)
+            except BaseException:  # cancelled: never leak the socket
+                sock.close()
+                raise
+        raise error or failures.connect_timed_out(self.node, self.connect_timeout)
+
+    async def _resolve(self, loop: asyncio.AbstractEventLoop, limit: float) -> list[Target]:
+        """Look a DNS name up, bounded by the connect timeout."""
+        address = self.address
+        try:
+            async with asyncio.timeout(max(limit - time.monotonic(), 0)):
+                infos = await loop.getaddrinfo(address.host, address.port, type=socket.SOCK_STREAM)
+        except TimeoutError:
+            raise failures.connect_timed_out(self.node, self.connect_timeout) from None
+        except OSError as exc:
+            raise failures.resolve_failed(self.node, exc) from None
+        return [(info[0], info[4]) for info in infos]
+
+    async def _transport_roundtrip(
+        self,
+        request: bytes,
+        reader: ResponseReader | PingReader | SignalReader,
+        function: str | bytes | None,
     ) -> Timings:
         loop = asyncio.get_running_loop()
         start = time.monotonic()
@@ -197,7 +300,9 @@ class AsyncClient(BaseClient):
         except CallError:
             raise
         except OSError as exc:  # TimeoutError included: the whole-call deadline ran out
-            raise self._failed(exc, request, function, exchange.received) from None
+            # ... but a complete answer whose close has not come by then is the answer (Client)
+            if not (exchange.complete and isinstance(exc, TimeoutError)):
+                raise self._failed(exc, request, function, exchange.received) from None
         finally:
             if transport is None:
                 sock.close()
@@ -240,17 +345,7 @@ class AsyncClient(BaseClient):
         limit = min(start + self.connect_timeout, deadline)
         targets = self._targets
         if targets is None:
-            address = self.address
-            try:
-                async with asyncio.timeout(max(limit - time.monotonic(), 0)):
-                    infos = await loop.getaddrinfo(
-                        address.host, address.port, type=socket.SOCK_STREAM
-                    )
-            except TimeoutError:
-                raise failures.connect_timed_out(self.node, self.connect_timeout) from None
-            except OSError as exc:
-                raise failures.resolve_failed(self.node, exc) from None
-            targets = [(info[0], info[4]) for info in infos]
+            targets = await self._resolve(loop, limit)
         return await self._connect_any(loop, targets, limit)
 
     async def _connect_any(
@@ -280,24 +375,14 @@ class AsyncClient(BaseClient):
         raise error or failures.connect_timed_out(self.node, self.connect_timeout)
 
 
-async def _connected(loop: asyncio.AbstractEventLoop, sock: socket.socket, timeout: float) -> int:
+async def _connected(
+    loop: asyncio.AbstractEventLoop, sock: socket.SocketType, timeout: float
+) -> int:
     """Wait (at most ``timeout``) for a non-blocking connect; its error code, 0 when connected."""
     poller = select.poll()
     poller.register(sock, select.POLLOUT)
     if not poller.poll(0):  # loopback and LAN connects are usually done already
-        writable: asyncio.Future[None] = loop.create_future()
-        fd = sock.fileno()
-
-        def ready() -> None:
-            if not writable.done():
-                writable.set_result(None)
-
-        loop.add_writer(fd, ready)
-        try:
-            async with asyncio.timeout(timeout):
-                await writable
-        finally:
-            loop.remove_writer(fd)
+        await writable(loop, sock, timeout)
     return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
 
 

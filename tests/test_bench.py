@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 _ABUSE = ["--seconds", "0.3", "--idle", "50", "--slowloris", "5", "--socket-timeout", "2"]
 SMALL_RUNS = [
     (["bench_client.py", "--calls", "5", "--rounds", "2"], "ratio Client / raw:"),
+    (["bench_aio.py", "--calls", "20", "--rounds", "2"], "ratio AsyncClient x16 / bare Protocol"),
     (["bench_phases.py", "--calls", "5", "--rounds", "2"], "library extra"),
     (["bench_batch.py", "--calls", "300", "--seconds", "1", "--rounds", "1"], "ratio "),
     (["bench_server.py", "--duration", "0.3", "--rounds", "1"], "ratio rpccli/uWSGI:"),
