@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,7 +23,8 @@ from typing import NamedTuple
 import pexpect
 import pytest
 
-from tests.peers import uwsgi
+from protocol.server import BackgroundServer
+from tests.peers import uwsgi, wait_until
 
 RUNNER = """
 import atexit, os, sys
@@ -275,5 +278,54 @@ def test_plain_path_and_click_agree_on_a_terminal(
         child.close()
         text = re.sub(rb"[0-9]+\.[0-9]+ ms", b"N ms", child.before)
         seen.append((child.exitstatus, text))
+    assert seen[0] == seen[1]
+    assert b"rpccli.app" not in (tmp_path / "plain.probe").read_bytes()
+
+
+def _env(tmp_path: Path, way: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RPCCLI_")}
+    env.update(XDG_CONFIG_HOME=str(tmp_path / way), XDG_STATE_HOME=str(tmp_path / way))
+    env.update(FAST_PATH_PROBE=str(tmp_path / f"{way}.probe"))
+    return env
+
+
+def test_plain_path_and_click_agree_on_ctrl_c(own_server: BackgroundServer, tmp_path: Path) -> None:
+    seen = []
+    for way in ("plain", "click"):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", RUNNER, way, "call", own_server.node, "sleep", "3"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_env(tmp_path, way),
+        )
+        try:
+            wait_until(lambda: own_server.server.running() == 1, what="the call on the server")
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=20)
+        finally:
+            proc.kill()
+            proc.wait()
+        seen.append((proc.returncode, out, err))
+        wait_until(lambda: own_server.server.running() == 0, what="the function to return")
+    assert seen[0] == seen[1] == (130, b"", b"\nrpccli: interrupted\n")
+    assert b"rpccli.app" not in (tmp_path / "plain.probe").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "shell",
+    ["{cmd} | head -c1 | od -An -tx1; echo ${{PIPESTATUS[0]}}", "{cmd} >&-; echo $?"],
+    ids=["broken-pipe", "closed-stdout"],
+)
+def test_plain_path_and_click_agree_on_lost_output(
+    shell: str, bundled_node: str, tmp_path: Path
+) -> None:
+    seen = []
+    for way in ("plain", "click"):
+        argv = [sys.executable, "-c", RUNNER, way, "call", bundled_node, "big", "1000000"]
+        command = shell.format(cmd=shlex.join(argv))
+        result = subprocess.run(
+            ["bash", "-c", command], capture_output=True, env=_env(tmp_path, way), timeout=60
+        )
+        seen.append((result.returncode, result.stdout, result.stderr))
     assert seen[0] == seen[1]
     assert b"rpccli.app" not in (tmp_path / "plain.probe").read_bytes()
