@@ -188,11 +188,19 @@ def _socket_path(path: str, node: str, limit: int = MAX_SOCKET_PATH) -> str:
 
 
 def _valid_host(host: str) -> bool:
-    try:
-        # internationalised names are fine; what matters is their ASCII (IDNA) form
-        ascii_host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return False
+    if host.isascii():
+        # what the IDNA codec does to an ASCII name, without importing it (and unicodedata) on
+        # every call: the name as is, each label but the last 1-63 bytes, the last under 64
+        ascii_host = host
+        labels = host.split(".")
+        if any(not 0 < len(label) < 64 for label in labels[:-1]) or len(labels[-1]) >= 64:
+            return False
+    else:
+        try:
+            # internationalised names are fine; what matters is their ASCII (IDNA) form
+            ascii_host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return False
     if len(ascii_host) > 253 or ascii_host.startswith(("-", ".")) or ".." in ascii_host:
         return False
     return all(c.isascii() and (c.isalnum() or c in "-._") for c in ascii_host)
