@@ -12,10 +12,10 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from dataclasses import dataclass
 from typing import Literal
 
 from .errors import AddressError
+from .record import Record
 
 __all__ = ["Address", "parse_address", "parse_addresses"]
 
@@ -26,15 +26,27 @@ _FORMS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Address:
-    """One node. ``host``/``port`` for tcp, ``path`` for unix, ``name`` (no '@') for abstract."""
+class Address(Record):
+    """One node. ``host``/``port`` for tcp, ``path`` for unix, ``name`` (no '@') for abstract.
+    A frozen value, as a frozen dataclass (protocol.record)."""
 
+    __match_args__ = ("kind", "host", "port", "path", "tls")
+    __slots__ = __match_args__
     kind: Kind
-    host: str = ""
-    port: int = 0
-    path: str = ""
-    tls: bool = False  # TCP inside TLS (docs/tls.md)
+    host: str
+    port: int
+    path: str
+    tls: bool  # TCP inside TLS (docs/tls.md)
+
+    def __init__(
+        self, kind: Kind, host: str = "", port: int = 0, path: str = "", tls: bool = False
+    ) -> None:
+        init = object.__setattr__
+        init(self, "kind", kind)
+        init(self, "host", host)
+        init(self, "port", port)
+        init(self, "path", path)
+        init(self, "tls", tls)
 
     def __str__(self) -> str:
         if self.kind == "tcp":
