@@ -329,3 +329,43 @@ def test_plain_path_and_click_agree_on_lost_output(
         seen.append((result.returncode, result.stdout, result.stderr))
     assert seen[0] == seen[1]
     assert b"rpccli.app" not in (tmp_path / "plain.probe").read_bytes()
+
+
+def test_the_plain_options_are_the_commands() -> None:
+    """What the plain path reads from an option is what click's parser gives the command, and
+    no option of ``call`` (or of the program) takes its value from an environment variable the
+    plain path would not read."""
+    from rpccli.app import app
+    from rpccli.call.command import call
+    from rpccli.call.plain import FLAGS, VALUED, _value
+
+    def parsed(*words: str) -> dict[str, object]:
+        with call.make_context("call", [*words, "127.0.0.1:1", "f"]) as ctx:
+            return {("json" if k == "json_flag" else k): v for k, v in ctx.params.items()}
+
+    plain_defaults = parsed()
+    # what the plain path leaves to run_call's defaults (and interval=0.0) is click's default too
+    left = ("modifier2", "max_response", "buffer_size", "dry_run", "explain", "local_file")
+    assert {k: plain_defaults[k] for k in (*left, "repeat", "interval")} == {
+        "modifier2": None,
+        "max_response": None,
+        "buffer_size": None,
+        "dry_run": False,
+        "explain": False,
+        "local_file": None,
+        "repeat": None,
+        "interval": 0.0,
+    }
+    for word, key in FLAGS.items():
+        assert plain_defaults[key] is False and parsed(word)[key] is True, word
+    samples = {"timeout": "2.5", "connect_timeout": "1", "output": "json", "strategy": "all"}
+    for word, key in VALUED.items():
+        assert plain_defaults[key] is None, word
+        text = samples[key]
+        assert parsed(word, text)[key] == _value(key, text), word
+        if word.startswith("--"):
+            assert parsed(f"{word}={text}")[key] == _value(key, text), word
+    envvars = {
+        str(param.envvar) for param in [*call.params, *app.params] if param.envvar is not None
+    }
+    assert envvars == {"RPCCLI_TRACEBACK"}
