@@ -21,9 +21,10 @@ __all__ = ["BUFFER_SIZE", "MAX_SECONDS", "SECONDS", "SIZE", "BadNumber", "Rule"]
 #: the longest deadline or wait any option takes: one day
 MAX_SECONDS = 86400
 
-_INT = re.compile(r"[+-]?[0-9]{1,30}")
-_FLOAT = re.compile(r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][+-]?[0-9]{1,4})?")
-_SIZE = re.compile(r"([0-9]{1,30})\s*([kKmMgG]?)i?[bB]?")
+# compiled on first use (re's cache), not on every start: most calls read no number at all
+_INT = r"[+-]?[0-9]{1,30}"
+_FLOAT = r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][+-]?[0-9]{1,4})?"
+_SIZE = r"([0-9]{1,30})\s*([kKmMgG]?)i?[bB]?"
 
 
 class BadNumber(ValueError):
@@ -86,14 +87,14 @@ class Rule:
             return None
         text = value.strip()
         if self.kind == "seconds":
-            return float(text) if _FLOAT.fullmatch(text) else None
+            return float(text) if re.fullmatch(_FLOAT, text) else None
         if self.kind == "bytes":
-            found = _SIZE.fullmatch(text)
+            found = re.fullmatch(_SIZE, text)
             if not found:
                 return None
             power = " kmg".index(found.group(2).lower() or " ")
             return int(found.group(1)) << (10 * power)  # binary units: k is 1024
-        return int(text) if _INT.fullmatch(text) else None
+        return int(text) if re.fullmatch(_INT, text) else None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.kind!r}, {_num(self.low)}, {_num(self.high)})"
