@@ -12,10 +12,10 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from dataclasses import dataclass
 from typing import Literal
 
 from .errors import AddressError
+from .record import Record
 
 __all__ = ["Address", "parse_address", "parse_addresses"]
 
@@ -26,15 +26,27 @@ _FORMS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Address:
-    """One node. ``host``/``port`` for tcp, ``path`` for unix, ``name`` (no '@') for abstract."""
+class Address(Record):
+    """One node. ``host``/``port`` for tcp, ``path`` for unix, ``name`` (no '@') for abstract.
+    A frozen value, as a frozen dataclass (protocol.record)."""
 
+    __match_args__ = ("kind", "host", "port", "path", "tls")
+    __slots__ = __match_args__
     kind: Kind
-    host: str = ""
-    port: int = 0
-    path: str = ""
-    tls: bool = False  # TCP inside TLS (docs/tls.md)
+    host: str
+    port: int
+    path: str
+    tls: bool  # TCP inside TLS (docs/tls.md)
+
+    def __init__(
+        self, kind: Kind, host: str = "", port: int = 0, path: str = "", tls: bool = False
+    ) -> None:
+        init = object.__setattr__
+        init(self, "kind", kind)
+        init(self, "host", host)
+        init(self, "port", port)
+        init(self, "path", path)
+        init(self, "tls", tls)
 
     def __str__(self) -> str:
         if self.kind == "tcp":
@@ -192,11 +204,19 @@ _HOST_CHARS = re.compile(r"[A-Za-z0-9._-]*")
 
 
 def _valid_host(host: str) -> bool:
-    try:
-        # internationalised names are fine; what matters is their ASCII (IDNA) form
-        ascii_host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return False
+    if host.isascii():
+        # what the IDNA codec does to an ASCII name, without importing it (and unicodedata) on
+        # every call: the name as is, each label but the last 1-63 bytes, the last under 64
+        ascii_host = host
+        labels = host.split(".")
+        if any(not 0 < len(label) < 64 for label in labels[:-1]) or len(labels[-1]) >= 64:
+            return False
+    else:
+        try:
+            # internationalised names are fine; what matters is their ASCII (IDNA) form
+            ascii_host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return False
     if len(ascii_host) > 253 or ascii_host.startswith(("-", ".")) or ".." in ascii_host:
         return False
     return _HOST_CHARS.fullmatch(ascii_host) is not None  # one regex, not a test per character

@@ -8,10 +8,10 @@ docs/protocol.md#other-packets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final, cast
 
 from .errors import NoResult, ProtocolError, ResponseTooLarge
+from .record import Record
 from .visible import counted
 from .wire import (
     DEFAULT_MAX_RESPONSE,
@@ -34,14 +34,28 @@ _unpack_header: Final = HEADER.unpack_from
 _TRAILING: Final = "unexpected bytes after the end of the response"
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
+class Response(Record):
     """A complete answer. ``header`` is None in raw mode; ``large`` marks the modifier2-5 form."""
 
+    __match_args__ = ("body", "header", "large", "vars")
+    __slots__ = __match_args__
     body: bytes
-    header: Header | None = None
-    large: bool = False
-    vars: tuple[tuple[bytes, bytes], ...] = ()
+    header: Header | None
+    large: bool
+    vars: tuple[tuple[bytes, bytes], ...]
+
+    def __init__(
+        self,
+        body: bytes,
+        header: Header | None = None,
+        large: bool = False,
+        vars: tuple[tuple[bytes, bytes], ...] = (),
+    ) -> None:
+        init = object.__setattr__
+        init(self, "body", body)
+        init(self, "header", header)
+        init(self, "large", large)
+        init(self, "vars", vars)
 
 
 class ResponseReader:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from .reader import Response
+from .record import Record
 
 if TYPE_CHECKING:
     from .tls import TLSInfo
@@ -22,30 +22,65 @@ class Timings(NamedTuple):
     total: float
 
 
-@dataclass(frozen=True, slots=True)
-class CallResult:
+class CallResult(Record):
+    """What a call returned: the node that answered, the request sent, the answer, the timings,
+    and over TLS what the handshake gave (docs/tls.md)."""
+
+    __match_args__ = ("node", "request", "response", "timings", "tls")
+    __slots__ = __match_args__
     node: str
     request: bytes
     response: Response
     timings: Timings
-    tls: TLSInfo | None = None  # over TLS: what the handshake gave (docs/tls.md)
+    tls: TLSInfo | None
+
+    def __init__(
+        self,
+        node: str,
+        request: bytes,
+        response: Response,
+        timings: Timings,
+        tls: TLSInfo | None = None,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "node", node)
+        init(self, "request", request)
+        init(self, "response", response)
+        init(self, "timings", timings)
+        init(self, "tls", tls)
 
     @property
     def body(self) -> bytes:
         return self.response.body
 
 
-@dataclass(frozen=True, slots=True)
-class PingResult:
+class PingResult(Record):
+    """What a ping returned: the node, its warning message (None: none) and the timings."""
+
+    __match_args__ = ("node", "warning", "timings")
+    __slots__ = __match_args__
     node: str
     warning: str | None
     timings: Timings
 
+    def __init__(self, node: str, warning: str | None, timings: Timings) -> None:
+        init = object.__setattr__
+        init(self, "node", node)
+        init(self, "warning", warning)
+        init(self, "timings", timings)
 
-@dataclass(frozen=True, slots=True)
-class SignalResult:
+
+class SignalResult(Record):
     """A signal the node queued (docs/protocol.md#other-packets: queued, not yet handled)."""
 
+    __match_args__ = ("node", "signal", "timings")
+    __slots__ = __match_args__
     node: str
     signal: int
     timings: Timings
+
+    def __init__(self, node: str, signal: int, timings: Timings) -> None:
+        init = object.__setattr__
+        init(self, "node", node)
+        init(self, "signal", signal)
+        init(self, "timings", timings)

@@ -30,17 +30,16 @@ import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from protocol import STRATEGIES, parse_addresses
+from protocol import parse_addresses
 from protocol.errors import AddressError
 from rpccli.config_values import TLS_VERSIONS, Doc, choice, number, strings
 from rpccli.errors import ConfigError
-from rpccli.numbers import BUFFER_SIZE, SECONDS, SIZE, BadNumber
+from rpccli.number_rules import BUFFER_SIZE, SECONDS, SIZE, BadNumber
 from rpccli.paths import config_path
 
 __all__ = [
     "MODES",
     "OUTPUTS",
-    "STRATEGIES",
     "Config",
     "Defaults",
     "NodeSpec",
@@ -109,6 +108,12 @@ class NodeSpec(NamedTuple):
         return len(self.addresses) == 1
 
 
+def _strategies() -> tuple[str, ...]:
+    from protocol import STRATEGIES  # protocol.nodes: only for a file that names a strategy
+
+    return STRATEGIES
+
+
 def _defaults(doc: Doc, data: object) -> Defaults:
     table = "defaults"
     if not isinstance(data, dict):
@@ -135,7 +140,7 @@ def _defaults(doc: Doc, data: object) -> Defaults:
                 raise doc.error("node must be a non-empty string", table, key)
             values[key] = value
         elif key == "strategy":
-            values[key] = choice(doc, table, key, value, STRATEGIES)
+            values[key] = choice(doc, table, key, value, _strategies())
         else:
             raise doc.error(f"unknown key {key!r} in [defaults]", table, key)
     return Defaults(**values)
@@ -181,7 +186,7 @@ def _profile(doc: Doc, name: str, data: object) -> Profile:
                 raise doc.error(f"profile {name!r} has an empty address list", table, key)
             values["addresses"] = [str(a) for a in parsed]
         elif key == "strategy":
-            values[key] = choice(doc, table, key, value, STRATEGIES)
+            values[key] = choice(doc, table, key, value, _strategies())
         elif key == "functions":
             values[key] = strings(doc, table, key, value)
         elif key == "list_function":

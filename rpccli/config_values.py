@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rpccli.errors import ConfigError
-from rpccli.numbers import SECONDS, BadNumber, Number
+from rpccli.number_rules import SECONDS, BadNumber, Rule
 
 __all__ = ["Doc", "choice", "number", "strings"]
 
@@ -46,7 +46,7 @@ class Doc:
         return ConfigError(f"bad config file {where}: {message}")
 
 
-def number(doc: Doc, table: str, key: str, value: object, kind: Number = SECONDS) -> Any:
+def number(doc: Doc, table: str, key: str, value: object, kind: Rule = SECONDS) -> Any:
     try:
         return kind.check(value, key)
     except BadNumber as exc:

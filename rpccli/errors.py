@@ -39,7 +39,8 @@ OPTIONS = {
     "keyfile": "--key",
     "server_name": "--server-name",
 }
-_PARAMETER = re.compile(
+#: compiled on first use (re's cache): only a failed call's line needs it
+_PARAMETER = (
     r"\b(max_response|connect_timeout|timeout|retry_unsafe|cafile|certfile|keyfile|server_name)="
 )
 
@@ -48,6 +49,6 @@ def describe(error: BaseException) -> str:
     """An error as a line for the user. The library's hints name its own parameters ("raise it
     with max_response="); here they name the option that sets it ("--max-response")."""
     if isinstance(error, CallError) and error.hint:
-        hint = _PARAMETER.sub(lambda found: OPTIONS[found.group(1)], error.hint)
+        hint = re.sub(_PARAMETER, lambda found: OPTIONS[found.group(1)], error.hint)
         return f"{error.detail} ({hint})"
     return str(error)

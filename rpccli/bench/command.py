@@ -12,7 +12,8 @@ from protocol.errors import UsageError
 from protocol.wire import rpc_request
 from rpccli import exitcodes
 from rpccli.args import ARGUMENT_HELP, read_arguments
-from rpccli.call import CallCommand, _modifier2, _split_words
+from rpccli.call import _modifier2, _split_words
+from rpccli.call.command import CallCommand
 from rpccli.config import load_config
 from rpccli.numbers import CONCURRENCY, INTERVAL, LANES, SECONDS, Number
 from rpccli.options import (

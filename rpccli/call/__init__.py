@@ -1,42 +1,29 @@
 """``rpccli call NODE FUNCTION [ARG ...]``: one RPC call, for people and for pipelines.
 
-The piped path imports neither rich, prompt_toolkit nor asyncio (docs/design.md#architecture):
-pretty output and the fan-out table load rich only when they are shown.
+This package's ``__init__`` is the call itself, without click: the click command is
+:mod:`rpccli.call.command`, and :mod:`rpccli.call.plain` runs a plain command line without
+click (docs/design.md#start-up). The piped path imports neither rich, prompt_toolkit nor
+asyncio (docs/design.md#architecture): pretty output and the fan-out table load rich only when
+they are shown.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
-
-import click
+from collections.abc import Callable, Sequence
 
 from protocol.errors import CallError, RequestError, RPCError, UsageError
 from protocol.failures import shown
 from protocol.wire import DEFAULT_BUFFER_SIZE, rpc_request
 from rpccli import exitcodes
-from rpccli.args import ARGUMENT_HELP, read_arguments
+from rpccli.args import read_arguments
 from rpccli.call.group import call_one
-from rpccli.call.repeat import refuse_with_repeat, repeat_call, repeat_options
-from rpccli.config import Config, default_node_text, is_node_word, load_config
-from rpccli.numbers import MODIFIER
-from rpccli.options import (
-    buffer_option,
-    buffer_warning,
-    complete_call_function,
-    complete_call_node,
-    complete_file_argument,
-    connection_options,
-    group_options,
-    local_option,
-    output_options,
-    settings_for,
-    tls_options,
-)
-from rpccli.output import FORMATS, Printer, is_terminal
+from rpccli.config import Config, default_node_text, is_node_word
+from rpccli.output import Printer, is_terminal
+from rpccli.settings import buffer_warning, settings_for
 
-__all__ = ["call", "run_call"]
+__all__ = ["run_call"]
 
 
 def _remember(node: str, function: str) -> None:
@@ -69,67 +56,21 @@ def _function_is_first(first: str, local: bool, config: Config) -> bool:
     return bool(default_node_text(config)) and not is_node_word(first, config)
 
 
-def _option_values(command: click.Command) -> set[str]:
-    return {
-        name
-        for param in command.params
-        if isinstance(param, click.Option) and not param.is_flag and not param.count
-        for name in param.opts
-    }
+def _click_usage(message: str) -> Exception:
+    import click
 
-
-class CallCommand(click.Command):
-    """``call`` stops parsing options at FUNCTION: every word after it is an ARG, so ``echo -1``
-    sends ``-1`` (grpcurl and redis-cli pass such words through, too). Options go before FUNCTION.
-    """
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, self._end_options_at_function(ctx, list(args)))
-
-    def _end_options_at_function(self, ctx: click.Context, args: list[str]) -> list[str]:
-        takes_value = _option_values(self)
-        local = False
-        positionals = 0
-        needed = 2
-        index = 0
-        while index < len(args):
-            word = args[index]
-            if word == "--":
-                return args  # the user ended the options already
-            if word.startswith("-") and word != "-":
-                name = word.split("=", 1)[0]
-                local = local or name == "--local"
-                if word.startswith("--"):
-                    index += 1 if "=" not in word and name in takes_value else 0
-                else:  # a cluster of short options: -vt 3, -t3
-                    for pos, char in enumerate(word[1:], 1):
-                        if f"-{char}" in takes_value:
-                            index += 1 if pos == len(word) - 1 else 0
-                            break
-                index += 1
-                continue
-            if positionals == 0:
-                try:
-                    config = load_config()
-                except RPCError:
-                    if not ctx.resilient_parsing:
-                        raise
-                    config = Config()
-                needed = 1 if _function_is_first(word, local, config) else 2
-            positionals += 1
-            if positionals == needed:
-                rest = args[index + 1 :]
-                if rest and rest[0] == "--":
-                    return args
-                return [*args[: index + 1], "--", *rest]
-            index += 1
-        return args
+    return click.UsageError(message)
 
 
 def _split_words(
-    words: list[str], local: bool, config: Config
+    words: list[str],
+    local: bool,
+    config: Config,
+    usage: Callable[[str], Exception] = _click_usage,
 ) -> tuple[str | None, str, list[str]]:
-    """NODE, FUNCTION and the ARG words (NODE None: --local, or the default node)."""
+    """NODE, FUNCTION and the ARG words (NODE None: --local, or the default node). A word
+    missing is ``usage``'s error: click's usage error (its usage block), unless the caller
+    has its own (rpccli.call.plain hands such a line to click instead)."""
     if local:
         if len(words) >= 2 and is_node_word(words[0], config):
             raise UsageError(
@@ -137,7 +78,7 @@ def _split_words(
                 "rpccli call --local FILE.py FUNCTION [ARG ...]"
             )
         if not words:
-            raise click.UsageError("missing FUNCTION")
+            raise usage("missing FUNCTION")
         return None, words[0], words[1:]
     if words and _function_is_first(words[0], local, config):
         from rpccli.nearmiss import near_node
@@ -152,117 +93,16 @@ def _split_words(
             )
         return None, words[0], words[1:]
     if not words:
-        raise click.UsageError("missing NODE and FUNCTION")
+        raise usage("missing NODE and FUNCTION")
     if len(words) == 1:
         if default_node_text(config) or is_node_word(words[0], config):
-            raise click.UsageError("missing FUNCTION")
-        raise click.UsageError(
+            raise usage("missing FUNCTION")
+        raise usage(
             f"missing FUNCTION after NODE {words[0]!r}; to leave NODE out, set a default "
             "node (RPCCLI_NODE=HOST:PORT, or node under [defaults] in the config): then "
             f"'rpccli call {shown(words[0])}' or 'rpccli call . {shown(words[0])}'"
         )
     return words[0], words[1], words[2:]
-
-
-def _output_option(json_flag: bool, output: str | None) -> str | None:
-    if json_flag:
-        if output not in (None, "json"):
-            raise click.UsageError("--json and --output are exclusive")
-        return "json"
-    return output
-
-
-@click.command(
-    cls=CallCommand,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    epilog=ARGUMENT_HELP
-    + " Options go before FUNCTION: every word after it is an ARG (echo -1 sends '-1')."
-    " NODE '.' is the default node (RPCCLI_NODE, else [defaults] node in the config); with a"
-    " default node, NODE may be left out: 'rpccli call hello' when 'hello' is no node or"
-    " profile. Exit codes: 0 ok, 1 no result, 2 usage (nothing sent), 3 cannot connect,"
-    " 4 timeout, 5 protocol error, 6 some nodes of -s all failed (rpccli --help has more).",
-)
-@click.argument("node", metavar="NODE", required=False, shell_complete=complete_call_node)
-@click.argument(
-    "function", metavar="FUNCTION", required=False, shell_complete=complete_call_function
-)
-@click.argument("args", metavar="[ARG]...", nargs=-1, shell_complete=complete_file_argument)
-@click.option("--raw", is_flag=True, help="Ask for the raw answer (modifier2 1, as nginx does).")
-@click.option(
-    "--modifier2",
-    type=MODIFIER,
-    default=None,
-    metavar="N",
-    help="Request modifier2 (0 packet, 1 raw; 4+ behave as raw).",
-)
-@connection_options
-@buffer_option
-@tls_options
-@group_options(fan_out=True)
-@output_options(
-    FORMATS,
-    auto="pretty on a terminal, exact bytes otherwise (JSON Lines for -s all)",
-    json="One JSON object per call",
-)
-@click.option("-v", "--verbose", is_flag=True, help="Headers and timings on stderr.")
-@click.option(
-    "--dry-run", is_flag=True, help="Print the request as an annotated hexdump; send nothing."
-)
-@click.option("--explain", is_flag=True, help="--dry-run plus the nginx and uwsgi.rpc equivalents.")
-@local_option
-@repeat_options
-def call(
-    node: str | None,
-    function: str | None,
-    args: tuple[str, ...],
-    raw: bool,
-    modifier2: int | None,
-    timeout: float | None,
-    connect_timeout: float | None,
-    max_response: int | None,
-    buffer_size: int | None,
-    strategy: str | None,
-    retry_unsafe: bool,
-    json_flag: bool,
-    output: str | None,
-    verbose: bool,
-    dry_run: bool,
-    explain: bool,
-    local_file: str | None,
-    repeat: int | None,
-    interval: float,
-) -> int:
-    """Call FUNCTION on NODE with ARGs and print the result.
-
-    \b
-      rpccli call 127.0.0.1:3031 hello world
-      rpccli call :3031 echo @photo.jpg | sha256sum
-      rpccli call -v --json prod,10.0.0.3:3031 hello
-    """
-    words = [w for w in (node, function) if w is not None] + list(args)
-    node, name, arg_words = _split_words(words, local_file is not None, load_config())
-    if (dry_run or explain) and (json_flag or output == "json"):
-        raise UsageError("--dry-run and --explain print text; they have no JSON form (drop --json)")
-    return run_call(
-        node,
-        name,
-        arg_words,
-        raw=raw,
-        modifier2=modifier2,
-        timeout=timeout,
-        connect_timeout=connect_timeout,
-        max_response=max_response,
-        strategy=strategy,
-        retry_unsafe=retry_unsafe,
-        output=_output_option(json_flag, output),
-        buffer_size=buffer_size,
-        verbose=verbose,
-        dry_run=dry_run or explain,
-        explain=explain,
-        local_file=local_file,
-        repeat=repeat,
-        interval=interval,
-    )
 
 
 def run_call(
@@ -287,6 +127,8 @@ def run_call(
     buffer_size: int | None = None,
 ) -> int:
     if repeat is not None:
+        from rpccli.call.repeat import refuse_with_repeat
+
         refuse_with_repeat(local=local_file is not None, dry_run=dry_run, strategy=strategy)
     if local_file is not None:
         from rpccli.config import load_config
@@ -337,6 +179,8 @@ def run_call(
         for line in resolved_lines(settings.spec.addresses):
             printer.info(line)
     if repeat is not None:  # the loop and its summary
+        from rpccli.call.repeat import repeat_call
+
         once = lambda: call_one(settings, request, function, retry_unsafe)  # noqa: E731
         label = settings.spec.label
         return repeat_call(once, printer, node=label, function=function, args=args,

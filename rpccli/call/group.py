@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from protocol import CallResult
 from protocol.errors import RPCError
 from rpccli.errors import describe
-from rpccli.options import Settings, attempt_on
 from rpccli.output import Printer
+from rpccli.settings import Settings, attempt_on
 
 if TYPE_CHECKING:
     from protocol import NodeGroup

@@ -236,7 +236,7 @@ def script(shell: str) -> str:
     """The completion script for ``shell``, as click generates it for the rpccli app."""
     from click.shell_completion import get_completion_class
 
-    from rpccli.cli import app
+    from rpccli.app import app
 
     cls: Any = get_completion_class(shell)
     if cls is None:  # pragma: no cover - click.Choice below allows only known shells
