@@ -21,6 +21,7 @@ from .functions import FunctionTable
 from .host import peer_text
 from .listen import BindError, Listener, bind
 from .log import Event
+from .pace import Pace
 from .write import DEFAULT_MAX_HELD, Room
 
 __all__ = ["DEFAULT_THREADS", "Server", "ServerOptions", "new_event_loop"]
@@ -95,6 +96,8 @@ class ServerOptions:
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None
+    #: functions shown to be quick run in the event loop (protocol/server/pace.py)
+    pace: bool = True
 
     def server(
         self, table: FunctionTable, binds: Iterable[str] = (), listeners: Sequence[Listener] = ()
@@ -111,6 +114,7 @@ class ServerOptions:
             grace=self.grace,
             max_held=self.max_held,
             tls=(self.tls_cert, self.tls_key, self.tls_client_ca) if self.tls_cert else None,
+            pace=self.pace,
         )
 
 
@@ -131,12 +135,15 @@ class Server:
         grace: float = 0.0,
         max_held: int = DEFAULT_MAX_HELD,
         tls: tuple[str, str | None, str | None] | None = None,
+        pace: bool = True,
     ) -> None:
         """``tls``: certificate, key and client CA files for ``tls:`` binds. ``listeners``:
         sockets bound by someone else (a parent process); then ``binds`` is
         ignored and closing leaves the sockets' files to their owner. ``grace``: seconds that
         calls still running when :meth:`close` begins get to finish. ``max_held``: bytes of
-        answers kept for clients that have not read them yet (one answer alone may be larger)."""
+        answers kept for clients that have not read them yet (one answer alone may be larger).
+        ``pace``: functions that have shown themselves quick run in the event loop, not in a
+        worker thread (protocol/server/pace.py); False: every call goes to a thread."""
         if not 1 <= buffer_size <= 65535:
             raise ValueError("buffer_size must be 1..65535 (the u16 datasize limits a body)")
         self.table = table
@@ -162,6 +169,9 @@ class Server:
         self.listeners: list[Listener] = list(listeners)
         self._owns_listeners = not listeners
         self.workers: _Workers | None = None
+        #: which functions the loop runs itself (protocol/server/pace.py); None: all or none
+        self.pace: Pace | None = Pace(table) if threads > 0 and pace else None
+        self.inline: float | None = None
         #: uWSGI reads at most 4 + buffer_size bytes of a request; the loop reads into this
         self.read_limit = HEADER_SIZE + buffer_size
         self.scratch = memoryview(bytearray(self.read_limit))
@@ -209,6 +219,7 @@ class Server:
         from .tlsfront import serve_tls
 
         context = server_context(*self.tls)
+        self.pace = None  # TLS relays live in the loop: a call held there would hold them up
         self._tls_servers.append(await serve_tls(self, listener, context))
 
     def _watch(self, listener: Listener) -> None:
