@@ -250,7 +250,8 @@ class Connection:
         server = self._server
         pace = server.pace
         assert pace is not None and step.function is not None
-        server.inline = start = time.monotonic()  # for the watchdog (protocol/server/rescue.py)
+        start = time.monotonic()
+        server.inline = (start, step.function)  # for the watchdog (protocol/server/rescue.py)
         try:
             parts, outcome = run(server.table, step)
         finally:

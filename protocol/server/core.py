@@ -5,30 +5,27 @@ threads that run calls, the stop with its grace period), its typed :class:`Serve
 
 from __future__ import annotations
 
-import _socket
 import asyncio
 import contextlib
-import errno
 import queue
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from ..wire import DEFAULT_BUFFER_SIZE, HEADER_SIZE
+from .accept import accept_ready
 from .connection import Connection
 from .functions import FunctionTable
-from .host import peer_text
 from .listen import BindError, Listener, bind
 from .log import Event
 from .pace import Pace
+from .rescue import Watchdog
 from .write import DEFAULT_MAX_HELD, Room
 
 __all__ = ["DEFAULT_THREADS", "Server", "ServerOptions", "new_event_loop"]
 
 DEFAULT_THREADS: Final = 8
-#: connections accepted per wake-up of a listening socket
-_ACCEPT_BATCH: Final = 64
 
 
 def new_event_loop(use_uvloop: bool = True) -> asyncio.AbstractEventLoop:
@@ -171,11 +168,12 @@ class Server:
         self.workers: _Workers | None = None
         #: which functions the loop runs itself (protocol/server/pace.py); None: all or none
         self.pace: Pace | None = Pace(table) if threads > 0 and pace else None
-        self.inline: float | None = None
+        self.inline: tuple[float, bytes] | None = None  # the call the loop runs now
         #: uWSGI reads at most 4 + buffer_size bytes of a request; the loop reads into this
         self.read_limit = HEADER_SIZE + buffer_size
         self.scratch = memoryview(bytearray(self.read_limit))
         self._watched: list[Listener] = []
+        self._watchdog: Watchdog | None = None  # protocol/server/rescue.py
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         table.buffer_size = buffer_size
         table.socket_timeout = socket_timeout
@@ -204,6 +202,10 @@ class Server:
                     await self._watch_tls(listener)
                 else:
                     self._watch(listener)
+            plain = [listener for listener in self.listeners if not listener.address.tls]
+            if self.pace is not None and plain:
+                uvloop = type(self.loop).__module__.startswith("uvloop")
+                self._watchdog = Watchdog(self, plain, lambda: new_event_loop(uvloop))
         except BaseException:
             await self.close()
             raise
@@ -227,29 +229,12 @@ class Server:
         self._watched.append(listener)
 
     def _accept(self, listener: Listener) -> None:
-        # the C-level accept and socket type: socket.socket's Python wrappers cost more than
-        # the system calls on this path (one connection per call)
-        accept = cast(Any, listener.sock)._accept  # (fd, address), no socket object
-        family, kind = listener.sock.family, listener.sock.type
-        for _ in range(_ACCEPT_BATCH):
-            try:
-                fd, address = accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
-                    continue
-                # out of file descriptors: pause accepting instead of spinning on the error
-                self._watched.remove(listener)
-                self.loop.remove_reader(listener.sock.fileno())
-                self.loop.call_later(0.5, self._watch, listener)
-                reason = f"cannot accept: {exc.strerror or exc}"
-                self.report(Event(listener.node, "rejected", reason=reason))
-                return
-            sock = _socket.socket(family, kind, 0, fd)
-            sock.setblocking(False)
-            peer = peer_text(address, listener.node) if self.on_event is not None else "?"
-            Connection(self, sock, peer)
+        reason = accept_ready(self, listener)
+        if reason is not None:  # out of file descriptors: pause instead of spinning on it
+            self._watched.remove(listener)
+            self.loop.remove_reader(listener.sock.fileno())
+            self.loop.call_later(0.5, self._watch, listener)
+            self.report(Event(listener.node, "rejected", reason=reason))
 
     def take_call(self, conn: Connection) -> bool:
         """Claim a finished call for logging; False when close() dropped (and logged) it."""
@@ -263,7 +248,8 @@ class Server:
         """Calls not finished yet: functions running in workers and answers still being written."""
         with self.calls_lock:
             busy = len(self.calls)
-        return busy + sum(1 for conn in self.connections if conn.writing)
+        rescued = self._watchdog.writing() if self._watchdog is not None else 0
+        return busy + rescued + sum(1 for conn in self.connections if conn.writing)
 
     @property
     def held(self) -> int:
@@ -285,6 +271,8 @@ class Server:
         self._watched.clear()
         for tls_server in self._tls_servers:
             tls_server.close()
+        if self._watchdog is not None:
+            self._watchdog.stop()  # the rescue loop stops accepting before the sockets close
         for listener in self.listeners:
             if self._owns_listeners:
                 listener.close()
@@ -312,5 +300,7 @@ class Server:
                 conn.wake()
         for conn in dropped + list(self.connections):
             conn.drop(reason)
+        if self._watchdog is not None:
+            self._watchdog.close(reason)
         if self.workers is not None:
             self.workers.stop()

@@ -58,8 +58,8 @@ class Host(Protocol):
     @property
     def pace(self) -> Pace | None: ...
 
-    #: when the loop started the call it runs itself now (None: none); for the watchdog
-    inline: float | None
+    #: when the loop started the call it runs itself now, and the function (None: none)
+    inline: tuple[float, bytes] | None
 
     @property
     def held(self) -> int: ...

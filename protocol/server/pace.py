@@ -64,7 +64,7 @@ class Pace:
                     return
                 need = PROVE
             if seconds > QUICK:
-                proof = min(self._proof.get(name, PROVE // 2) * 2, MAX_PROVE)
+                proof = min(self._proof.get(name, PROVE) * 2, MAX_PROVE)
                 self._proof[name] = proof
                 self._need[name] = proof
             elif need:
