@@ -82,15 +82,15 @@ class Connection:
         self._start = time.monotonic()
         loop = server.loop
         self._last = loop.time()
-        self._timer: asyncio.TimerHandle | None = loop.call_at(
-            self._last + server.socket_timeout, self._idle_check
-        )
+        self._timer: asyncio.TimerHandle | None = None
         server.connections.add(self)
         # the request has usually arrived by the time we accept: try before watching the socket
+        # (and before arming the idle timer, which a request answered at once never needs)
         self._readable()
         if self in server.connections and self._out is None and not self._reading:
             self._reading = True
             loop.add_reader(self._fd, self._readable)
+            self._timer = loop.call_at(self._last + server.socket_timeout, self._idle_check)
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ shown itself quick runs in the loop, and everything else in the threads:
   seconds (wall time, measured around the call), its calls run in the loop;
 - a run in the loop that took longer sends the function back to the threads at once, and it must
   prove itself again, twice as long each time (a function that is sometimes slow ends up in
-  the threads for good);
+  the threads for good); a slow run in the threads starts its proof over;
 - only registered names are learned (an unknown name cannot fill the table), at most
   ``MAX_NAMES`` of them; a name not learned runs in the threads.
 
@@ -64,8 +64,9 @@ class Pace:
                     return
                 need = PROVE
             if seconds > QUICK:
-                proof = min(self._proof.get(name, PROVE) * 2, MAX_PROVE)
-                self._proof[name] = proof
+                proof = self._proof.get(name, PROVE)
+                if need == 0:  # it was slow in the loop: twice the proof from now on
+                    proof = self._proof[name] = min(proof * 2, MAX_PROVE)
                 self._need[name] = proof
             elif need:
                 self._need[name] = need - 1

@@ -104,6 +104,14 @@ def test_a_function_that_turns_slow_must_prove_itself_again_longer(tmp_path: Pat
     assert not pace.inline(b"where")
     pace.ran(b"where", 0.0001)
     assert pace.inline(b"where")
+    # held up in the loop (the watchdog), then the end of that same run: one doubling
+    pace.demote(b"where")
+    pace.ran(b"where", 1.0)
+    for _ in range(PROVE * 4 - 1):
+        pace.ran(b"where", 0.0001)
+    assert not pace.inline(b"where")
+    pace.ran(b"where", 0.0001)
+    assert pace.inline(b"where")
 
 
 def test_unknown_names_are_not_learned(tmp_path: Path) -> None:
