@@ -28,7 +28,7 @@ import contextlib
 import dataclasses
 import time
 
-from ..wire import HEADER_SIZE
+from ..wire import HEADER_SIZE, MODIFIER1_PING
 from .functions import Outcome
 from .host import Host, Workers, peer_text
 from .log import Event, call_event
@@ -230,7 +230,8 @@ class Connection:
 
     def _dispatch(self, modifier1: int, modifier2: int, body: bytes) -> None:
         server = self._server
-        step = plan(modifier1, modifier2, body, warning=server.table.warning)
+        warning = server.table.warning if modifier1 == MODIFIER1_PING else None  # shared memory
+        step = plan(modifier1, modifier2, body, warning=warning)
         if step.function is None:
             if step.kind == "signal":
                 server.table.signals.send(modifier2)
