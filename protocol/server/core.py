@@ -168,7 +168,7 @@ class Server:
         self.workers: _Workers | None = None
         #: which functions the loop runs itself (protocol/server/pace.py); None: all or none
         self.pace: Pace | None = Pace(table) if threads > 0 and pace else None
-        self.inline: tuple[float, bytes] | None = None  # the call the loop runs now
+        self._inline: tuple[float, bytes] | None = None
         #: uWSGI reads at most 4 + buffer_size bytes of a request; the loop reads into this
         self.read_limit = HEADER_SIZE + buffer_size
         self.scratch = memoryview(bytearray(self.read_limit))
@@ -177,6 +177,17 @@ class Server:
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         table.buffer_size = buffer_size
         table.socket_timeout = socket_timeout
+
+    @property
+    def inline(self) -> tuple[float, bytes] | None:
+        """When the call the loop runs itself now started, and its function (None: none)."""
+        return self._inline
+
+    @inline.setter
+    def inline(self, call: tuple[float, bytes] | None) -> None:
+        self._inline = call
+        if call is not None and self._watchdog is not None and self._watchdog.idle:
+            self._watchdog.wake()
 
     @property
     def nodes(self) -> list[str]:

@@ -2,7 +2,8 @@
 
 The loop runs a function itself only once it has shown itself quick (:mod:`.pace`), but Python
 cannot interrupt a function that turns slow or gets stuck. A :class:`Watchdog` thread looks every
-``PERIOD`` seconds at the call the loop runs; once one has run longer than ``STUCK``, it sends
+``PERIOD`` seconds at the call the loop runs (and sleeps while the loop runs none: an idle server
+does not wake it); once one has run longer than ``STUCK``, it sends
 that function back to the worker threads and has a :class:`Rescue` -- a second event loop in a
 thread of its own, idle until then -- watch the listening sockets: new clients
 are served there (every call in a worker thread) while the loop is held up. When the call ends,
@@ -31,12 +32,14 @@ from .log import Event
 from .pace import Pace
 from .write import Room
 
-__all__ = ["PERIOD", "STUCK", "Rescue", "Watchdog"]
+__all__ = ["IDLE_AFTER", "PERIOD", "STUCK", "Rescue", "Watchdog"]
 
 #: seconds a call the loop runs itself may take before the rescue takes the listening sockets
 STUCK: Final = 0.02
 #: seconds between two looks of the watchdog
 PERIOD: Final = 0.01
+#: seconds without a call in the loop at any look before the watchdog sleeps until the next one
+IDLE_AFTER: Final = 1.0
 
 
 class _RescueHost:
@@ -176,24 +179,46 @@ class Watchdog:
         # descriptors are the same from its start to its end
         self.rescue = Rescue(server, listeners, new_loop())
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        #: asleep until the loop's next call: the server calls :meth:`wake` when it starts one
+        self.idle = False
         self._thread = threading.Thread(target=self._run, name="rpccli-watchdog", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         server = self._server
         rescued: tuple[float, bytes] | None = None
-        while not self._stop.wait(PERIOD):
+        seen: tuple[float, bytes] | None = None
+        since = time.monotonic()
+        while not self._stop.is_set():
             call = server.inline
+            now = time.monotonic()
             if rescued is not None and call is not rescued:
                 # the call that held the loop up has ended: the loop accepts again by itself
                 rescued = None
                 self.rescue.give_back()
-            if call is None or rescued is not None or time.monotonic() - call[0] <= STUCK:
+            if call is not None and rescued is None and now - call[0] > STUCK:
+                rescued = call
+                if server.pace is not None:
+                    server.pace.demote(call[1])
+                self.rescue.take()
+            if call is not seen:
+                seen, since = call, now
+            elif call is None and now - since > IDLE_AFTER:
+                # no call in the loop at any look for a while: sleep until the next one starts
+                # (the server wakes us when it sees ``idle``; announced before the last look)
+                self._wake.clear()
+                self.idle = True
+                if server.inline is None:
+                    self._wake.wait()
+                self.idle = False
+                since = time.monotonic()
                 continue
-            rescued = call
-            if server.pace is not None:
-                server.pace.demote(call[1])
-            self.rescue.take()
+            self._stop.wait(PERIOD)
+
+    def wake(self) -> None:
+        """The loop starts a call while the watchdog sleeps (any thread)."""
+        self._wake.set()
 
     def writing(self) -> int:
         return self.rescue.writing()
@@ -201,6 +226,7 @@ class Watchdog:
     def stop(self) -> None:
         """Stop looking, and stop the rescue's accepting (before the sockets close)."""
         self._stop.set()
+        self._wake.set()
         self._thread.join(5)
         self.rescue.stop()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from protocol import Client
-from protocol.server import BackgroundServer, serve_in_thread
+from protocol.server import BackgroundServer, rescue, serve_in_thread
 from protocol.server.functions import FunctionTable
 from protocol.server.pace import PROVE, Pace
 from tests.server.events import Recorder
@@ -62,10 +62,21 @@ def test_pace_false_keeps_every_call_in_the_threads(tmp_path: Path) -> None:
     assert all(name.startswith("rpccli-fn-") for name in threads)
 
 
-def test_a_call_stuck_in_the_loop_does_not_stall_other_clients(server: BackgroundServer) -> None:
+@pytest.mark.parametrize("idle", [False, True], ids=["busy", "after-idle"])
+def test_a_call_stuck_in_the_loop_does_not_stall_other_clients(
+    server: BackgroundServer, idle: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rescue, "IDLE_AFTER", 0.1)
     for _ in range(PROVE + 1):
         Client(server.node).call("where")
     assert Client(server.node).call("where") == b"rpccli-serve"
+    watchdog = server.server._watchdog
+    assert watchdog is not None
+    if idle:  # the watchdog sleeps while the loop runs no call, and wakes for the next one
+        deadline = time.monotonic() + 5
+        while not watchdog.idle:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
     stuck: list[bytes] = []
     thread = threading.Thread(
         target=lambda: stuck.append(Client(server.node, timeout=30).call("where", "stuck"))
