@@ -1,16 +1,20 @@
 """Benchmark: the same concurrent RPC load against real uWSGI and against `rpccli serve`.
 
-    python bench/bench_server.py                      # defaults: 3 s per run, 32 connections
-    python bench/bench_server.py --duration 5 --concurrency 64 --rounds 3 --function hello
+    python bench/bench_server.py                      # defaults: 3 rounds of 3 s, 32 connections
+    python bench/bench_server.py --duration 5 --concurrency 64 --rounds 5 --function hello
 
-Real uWSGI runs with 2 processes (``--master --processes 2``) and examples/functions.py; the
-bundled server runs as ``rpccli serve --no-demo examples/functions.py -q`` (its defaults: uvloop
-when installed, a pool of 8 function threads). Both are separate processes, on 127.0.0.1.
+Three servers, started once and measured by turns in every round: real uWSGI with 2 processes
+(``--master --processes 2``, examples/functions.py), and the bundled server as ``rpccli serve
+--no-demo examples/functions.py -q`` in one process and with ``--processes 2`` (its defaults:
+uvloop when installed, 8 function threads, quick functions run in the loop). All are separate
+processes, on 127.0.0.1.
 
 The load generator is a separate process too: an asyncio (uvloop) client keeping ``concurrency``
 calls in flight, each a fresh connection as uWSGI RPC requires (connect, send, read to the close),
-checking every answer byte for byte. Rounds alternate uWSGI and bundled so that a noisy machine
-hurts both alike; the best round of each counts. Prints calls/s for both and the ratio.
+checking every answer byte for byte. Rounds take the servers in turn so that a noisy machine
+hurts all alike. Prints calls/s per round, then per rpccli contender the ratio to uWSGI: of the
+best rounds, and the median of the rounds' ratios (each against uWSGI in the same round), on
+lines that start with ``RATIO``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import asyncio
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -166,8 +171,25 @@ def start_bundled(extra: list[str]) -> tuple[subprocess.Popen[bytes], str]:
     return proc, node
 
 
-def measure(node: str, options: argparse.Namespace) -> dict[str, float]:
-    """Run ``options.clients`` load processes at once; their rates add up."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children that run now (Linux /proc)."""
+    total = 0.0
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as file:
+            pids = [pid, *map(int, file.read().split())]
+        for one in pids:
+            with open(f"/proc/{one}/stat") as file:
+                fields = file.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+    return total
+
+
+def measure(node: str, options: argparse.Namespace, pid: int) -> dict[str, float]:
+    """Run ``options.clients`` load processes at once; their rates add up. ``cpu``: the
+    server's CPU microseconds per answered call (warm-up included in both)."""
+    cpu_before = cpu_seconds(pid)
     args = [sys.executable, __file__, "--load", node, "--function", options.function]
     share = max(1, options.concurrency // options.clients)
     args += ["--concurrency", str(share), "--duration", str(options.duration)]
@@ -183,16 +205,25 @@ def measure(node: str, options: argparse.Namespace) -> dict[str, float]:
         one = json.loads(out.strip().splitlines()[-1])
         for key in result:
             result[key] += one[key]
+    calls = result["rate"] * (options.duration + min(1.0, options.duration / 3))
+    result["cpu"] = (cpu_seconds(pid) - cpu_before) * 1e6 / calls if calls else 0.0
     if result["bad"] or result["errors"]:
         print(f"  warning: {result['bad']} wrong answers, {result['errors']} errors", flush=True)
     return result
+
+
+#: the rpccli contenders: (name, extra options, the goal of its ratio to uWSGI)
+CONTENDERS = (
+    ("rpccli serve (1 process)", [], 0.8),
+    ("rpccli serve --processes 2", ["--processes", "2"], 0.95),
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per run")
     parser.add_argument("--concurrency", type=int, default=32, help="calls in flight")
-    parser.add_argument("--rounds", type=int, default=2, help="runs per server, alternating")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per server, by turns")
     parser.add_argument("--clients", type=int, default=1, help="load generator processes")
     parser.add_argument("--processes", type=int, default=2, help="uWSGI worker processes")
     parser.add_argument("--function", default="hello")
@@ -201,7 +232,7 @@ def main() -> None:
         action="append",
         default=[],
         dest="serve_options",
-        help="extra option for rpccli serve (repeatable), e.g. --threads=0",
+        help="extra option for both rpccli serve contenders (repeatable), e.g. --threads=0",
     )
     parser.add_argument("--load", metavar="NODE", help=argparse.SUPPRESS)
     parser.add_argument("args", nargs="*", default=["bench"])
@@ -212,28 +243,56 @@ def main() -> None:
         )
         return
 
-    uwsgi_proc, uwsgi_node = start_uwsgi(options.processes)
-    bundled_proc, bundled_node = start_bundled(options.serve_options)
-    best = {"uwsgi": 0.0, "bundled": 0.0}
+    uwsgi_name = f"uWSGI --processes {options.processes}"
+    procs: list[tuple[subprocess.Popen[bytes], signal.Signals]] = []
+    servers: list[tuple[str, str, int]] = []
     try:
+        proc, node = start_uwsgi(options.processes)
+        procs.append((proc, signal.SIGINT))
+        servers.append((uwsgi_name, node, proc.pid))
+        for name, extra, _ in CONTENDERS:
+            proc, node = start_bundled([*extra, *options.serve_options])
+            procs.append((proc, signal.SIGTERM))
+            servers.append((name, node, proc.pid))
         call = " ".join([options.function, *options.args])
         print(
             f"call: {call}; {options.concurrency} in flight from {options.clients} client "
             f"processes, {options.duration:g}s per run, {os.cpu_count()} CPUs",
             flush=True,
         )
+        rates: dict[str, list[float]] = {name: [] for name, _, _ in servers}
+        cpus: dict[str, list[float]] = {name: [] for name, _, _ in servers}
         for round_ in range(1, options.rounds + 1):
-            for name, node in (("uwsgi", uwsgi_node), ("bundled", bundled_node)):
-                rate = measure(node, options)["rate"]
-                best[name] = max(best[name], rate)
-                print(f"  round {round_}: {name:8} {rate:9.0f} calls/s", flush=True)
+            # a different server goes first in each round
+            turn = servers[round_ % len(servers) :] + servers[: round_ % len(servers)]
+            for name, node, pid in turn:
+                result = measure(node, options, pid)
+                rates[name].append(result["rate"])
+                cpus[name].append(result["cpu"])
+                print(
+                    f"  round {round_}: {name:28} {result['rate']:9.0f} calls/s "
+                    f"{result['cpu']:7.1f} us CPU/call",
+                    flush=True,
+                )
     finally:
-        stop_process(uwsgi_proc, signal.SIGINT)
-        stop_process(bundled_proc, signal.SIGTERM)
-    ratio = best["bundled"] / best["uwsgi"] if best["uwsgi"] else 0.0
-    print(f"real uWSGI ({options.processes} processes): {best['uwsgi']:9.0f} calls/s")
-    print(f"rpccli serve:               {best['bundled']:9.0f} calls/s")
-    print(f"ratio rpccli/uWSGI:         {ratio:9.2f}")
+        for proc, stop in procs:
+            stop_process(proc, stop)
+    base = rates[uwsgi_name]
+    base_cpu = statistics.median(cpus[uwsgi_name])
+    print(f"{uwsgi_name:28} best {max(base):9.0f} calls/s, median {base_cpu:.1f} us CPU/call")
+    for name, _, goal in CONTENDERS:
+        mine = rates[name]
+        best = max(mine) / max(base) if max(base) else 0.0
+        ratios = sorted(m / b for m, b in zip(mine, base, strict=True) if b)
+        median = statistics.median(ratios) if ratios else 0.0
+        cpu = statistics.median(cpus[name])
+        print(f"{name:28} best {max(mine):9.0f} calls/s, median {cpu:.1f} us CPU/call")
+        print(
+            f"RATIO {name} / {uwsgi_name}: {best:.2f} (best rounds), {median:.2f} (median of "
+            f"rounds; {min(ratios, default=0):.2f}-{max(ratios, default=0):.2f}); goal {goal}"
+        )
+        # CPU per call moves far less with a busy machine than rates do
+        print(f"CPU per call, uWSGI / {name}: {base_cpu / cpu if cpu else 0.0:.2f}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ SMALL_RUNS = [
     (["bench_aio.py", "--calls", "20", "--rounds", "2"], "ratio AsyncClient x16 / bare Protocol"),
     (["bench_phases.py", "--calls", "5", "--rounds", "2"], "library extra"),
     (["bench_batch.py", "--calls", "300", "--seconds", "1", "--rounds", "1"], "ratio "),
-    (["bench_server.py", "--duration", "0.3", "--rounds", "1"], "ratio rpccli/uWSGI:"),
+    (["bench_server.py", "--duration", "0.3", "--rounds", "1"], "RATIO rpccli serve --processes 2"),
     (["bench_cold_start.py", "--runs", "2"], "ratio"),
     (["bench_serve_abuse.py", *_ABUSE, "--big", "8000000"], "p99 under abuse:"),
     (

@@ -10,8 +10,11 @@ in a thread (:func:`serve_in_thread`, for tests and the shell). This module only
 public names.
 
 Function calls run in a pool of daemon threads (``threads``, 8 by default): a ``sleep 30`` does
-not stall other clients, as with a uWSGI that has several workers. ``threads=0`` runs calls in the
-event loop, like a single uWSGI worker: fastest for trivial functions, but one slow call stalls all.
+not stall other clients, as with a uWSGI that has several workers. A function that has shown
+itself quick runs in the event loop instead (:mod:`.pace`: the hand-off to a thread costs more than
+such a call), and should one of those calls hold the loop up, a rescue loop serves new clients
+meanwhile (:mod:`.rescue`). ``threads=0`` runs every call in the event loop, like a single uWSGI
+worker: one slow call stalls all.
 
 Answers are written by the event loop, never by a blocking write: a client that reads slowly or
 not at all holds only its own connection (and is dropped once it takes nothing for

@@ -8,7 +8,8 @@ packet is complete, and a body over ``--buffer-size`` is refused after the first
 uWSGI would have left unread stays in the kernel, so our close resets the connection exactly when
 uWSGI's does (docs/protocol.md#requests).
 
-When a function must run, the socket leaves the event loop for a worker thread, which calls the
+When a function must run, the loop calls it itself if the function has shown itself quick
+(:mod:`.pace`); otherwise the socket leaves the event loop for a worker thread, which calls the
 function and tries one non-blocking send of the answer: a small answer (nearly all of them) goes
 out whole and the worker closes. What the client has not taken yet goes back to the loop, which
 writes it as the client reads, and gives up once the client takes nothing for ``--socket-timeout``
@@ -27,10 +28,10 @@ import contextlib
 import dataclasses
 import time
 
-from ..wire import HEADER_SIZE
+from ..wire import HEADER_SIZE, MODIFIER1_PING
 from .functions import Outcome
 from .host import Host, Workers, peer_text
-from .log import Event
+from .log import Event, call_event
 from .requests import Plan, plan, run
 from .write import SMALL_ANSWER, Out, advance, queued, send_first, send_some
 
@@ -81,15 +82,15 @@ class Connection:
         self._start = time.monotonic()
         loop = server.loop
         self._last = loop.time()
-        self._timer: asyncio.TimerHandle | None = loop.call_at(
-            self._last + server.socket_timeout, self._idle_check
-        )
+        self._timer: asyncio.TimerHandle | None = None
         server.connections.add(self)
         # the request has usually arrived by the time we accept: try before watching the socket
+        # (and before arming the idle timer, which a request answered at once never needs)
         self._readable()
         if self in server.connections and self._out is None and not self._reading:
             self._reading = True
             loop.add_reader(self._fd, self._readable)
+            self._timer = loop.call_at(self._last + server.socket_timeout, self._idle_check)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -160,18 +161,8 @@ class Connection:
                 return
             step, size, _ = self._pending
             reason = f"client took nothing for --socket-timeout {timeout:g}s; answer cut short"
-            event = Event(
-                self.peer,
-                "timeout",
-                step.modifier1,
-                step.modifier2,
-                step.function,
-                step.args,
-                sent=size - self._left,
-                total=size,
-                reason=reason,
-            )
-            self._end(event)
+            event = call_event(self.peer, step, None, kind="timeout", reason=reason, total=size)
+            self._end(dataclasses.replace(event, sent=size - self._left))
             return
         got = self._pos
         reason = f"no complete request within --socket-timeout {timeout:g}s ({got} bytes)"
@@ -231,24 +222,16 @@ class Connection:
             step, sent = self._step, 0
         if step is None or step.function is None:
             return
-        event = Event(
-            self.peer,
-            "dropped",
-            step.modifier1,
-            step.modifier2,
-            step.function,
-            step.args,
-            sent=sent,
-            reason=reason,
-            elapsed=time.monotonic() - self._start,
-        )
-        self._server.report(event)
+        elapsed = time.monotonic() - self._start
+        event = call_event(self.peer, step, None, kind="dropped", sent=sent, reason=reason)
+        self._server.report(dataclasses.replace(event, elapsed=elapsed))
 
     # -- answering -----------------------------------------------------------------------------
 
     def _dispatch(self, modifier1: int, modifier2: int, body: bytes) -> None:
         server = self._server
-        step = plan(modifier1, modifier2, body, warning=server.table.warning)
+        warning = server.table.warning if modifier1 == MODIFIER1_PING else None  # shared memory
+        step = plan(modifier1, modifier2, body, warning=warning)
         if step.function is None:
             if step.kind == "signal":
                 server.table.signals.send(modifier2)
@@ -256,20 +239,51 @@ class Connection:
         elif server.workers is None:
             parts, outcome = run(server.table, step)
             self._answer_in_loop(step, parts, outcome)
+        elif server.pace is not None and server.pace.inline(step.function):
+            self._run_inline(step)  # a function known to be quick (protocol/server/pace.py)
         else:
             self._step = step
             with server.calls_lock:
                 server.calls.add(self)
             server.workers.submit(self._work, step)
 
+    def _run_inline(self, step: Plan) -> None:
+        server = self._server
+        pace = server.pace
+        assert pace is not None and step.function is not None
+        start = time.monotonic()
+        server.inline = (start, step.function)  # for the watchdog (protocol/server/rescue.py)
+        try:
+            parts, outcome = run(server.table, step)
+        finally:
+            server.inline = None
+        pace.ran(step.function, time.monotonic() - start)
+        if sum(map(len, parts)) > SMALL_ANSWER and server.workers is not None:
+            # a big answer is sent by a worker, which may wait for room (as without pace)
+            self._step = step
+            with server.calls_lock:
+                server.calls.add(self)
+            server.workers.submit(lambda job: self._deliver(*job), (step, parts, outcome))
+            return
+        self._answer_in_loop(step, parts, outcome)
+
     def _work(self, step: Plan) -> None:
         """In a worker thread: call, send what the socket takes at once, and either close and
         log, or hand the rest to the loop."""
         server = self._server
+        start = time.monotonic()
         try:
             parts, outcome = run(server.table, step)
         except BaseException as exc:  # never expected: run() catches what functions raise
             parts, outcome = (), Outcome(None, f"server error: {type(exc).__name__}: {exc}")
+        if server.pace is not None and step.function is not None:
+            server.pace.ran(step.function, time.monotonic() - start)
+        self._deliver(step, parts, outcome)
+
+    def _deliver(self, step: Plan, parts: tuple[bytes, ...], outcome: Outcome) -> None:
+        """In a worker thread: send what the socket takes at once of a call's answer, and
+        either close and log, or hand the rest to the loop."""
+        server = self._server
         sock = self._sock
         total = sum(map(len, parts))
         reserved = total if total > SMALL_ANSWER else 0
@@ -378,20 +392,9 @@ class Connection:
         server = self._server
         if server.on_event is None:  # the hot path builds no log record at all
             return
+        elapsed = time.monotonic() - self._start
         server.report(
-            Event(
-                self.peer,
-                step.kind,
-                step.modifier1,
-                step.modifier2,
-                step.function,
-                step.args,
-                sent=sent,
-                # the client reports the result's size, not the framing around it
-                size=len(outcome.result) if outcome is not None and outcome.result else 0,
-                total=total,
-                reason=reason or (outcome.reason if outcome is not None else step.reason),
-                traceback=outcome.traceback if outcome is not None else None,
-                elapsed=time.monotonic() - self._start,
+            call_event(
+                self.peer, step, outcome, sent=sent, total=total, reason=reason, elapsed=elapsed
             )
         )

@@ -5,29 +5,27 @@ threads that run calls, the stop with its grace period), its typed :class:`Serve
 
 from __future__ import annotations
 
-import _socket
 import asyncio
 import contextlib
-import errno
 import queue
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from ..wire import DEFAULT_BUFFER_SIZE, HEADER_SIZE
+from .accept import accept_ready
 from .connection import Connection
 from .functions import FunctionTable
-from .host import peer_text
 from .listen import BindError, Listener, bind
 from .log import Event
+from .pace import Pace
+from .rescue import Watchdog
 from .write import DEFAULT_MAX_HELD, Room
 
 __all__ = ["DEFAULT_THREADS", "Server", "ServerOptions", "new_event_loop"]
 
 DEFAULT_THREADS: Final = 8
-#: connections accepted per wake-up of a listening socket
-_ACCEPT_BATCH: Final = 64
 
 
 def new_event_loop(use_uvloop: bool = True) -> asyncio.AbstractEventLoop:
@@ -95,6 +93,8 @@ class ServerOptions:
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None
+    #: functions shown to be quick run in the event loop (protocol/server/pace.py)
+    pace: bool = True
 
     def server(
         self, table: FunctionTable, binds: Iterable[str] = (), listeners: Sequence[Listener] = ()
@@ -111,6 +111,7 @@ class ServerOptions:
             grace=self.grace,
             max_held=self.max_held,
             tls=(self.tls_cert, self.tls_key, self.tls_client_ca) if self.tls_cert else None,
+            pace=self.pace,
         )
 
 
@@ -131,12 +132,15 @@ class Server:
         grace: float = 0.0,
         max_held: int = DEFAULT_MAX_HELD,
         tls: tuple[str, str | None, str | None] | None = None,
+        pace: bool = True,
     ) -> None:
         """``tls``: certificate, key and client CA files for ``tls:`` binds. ``listeners``:
         sockets bound by someone else (a parent process); then ``binds`` is
         ignored and closing leaves the sockets' files to their owner. ``grace``: seconds that
         calls still running when :meth:`close` begins get to finish. ``max_held``: bytes of
-        answers kept for clients that have not read them yet (one answer alone may be larger)."""
+        answers kept for clients that have not read them yet (one answer alone may be larger).
+        ``pace``: functions that have shown themselves quick run in the event loop, not in a
+        worker thread (protocol/server/pace.py); False: every call goes to a thread."""
         if not 1 <= buffer_size <= 65535:
             raise ValueError("buffer_size must be 1..65535 (the u16 datasize limits a body)")
         self.table = table
@@ -162,13 +166,28 @@ class Server:
         self.listeners: list[Listener] = list(listeners)
         self._owns_listeners = not listeners
         self.workers: _Workers | None = None
+        #: which functions the loop runs itself (protocol/server/pace.py); None: all or none
+        self.pace: Pace | None = Pace(table) if threads > 0 and pace else None
+        self._inline: tuple[float, bytes] | None = None
         #: uWSGI reads at most 4 + buffer_size bytes of a request; the loop reads into this
         self.read_limit = HEADER_SIZE + buffer_size
         self.scratch = memoryview(bytearray(self.read_limit))
         self._watched: list[Listener] = []
+        self._watchdog: Watchdog | None = None  # protocol/server/rescue.py
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         table.buffer_size = buffer_size
         table.socket_timeout = socket_timeout
+
+    @property
+    def inline(self) -> tuple[float, bytes] | None:
+        """When the call the loop runs itself now started, and its function (None: none)."""
+        return self._inline
+
+    @inline.setter
+    def inline(self, call: tuple[float, bytes] | None) -> None:
+        self._inline = call
+        if call is not None and self._watchdog is not None and self._watchdog.idle:
+            self._watchdog.wake()
 
     @property
     def nodes(self) -> list[str]:
@@ -194,6 +213,10 @@ class Server:
                     await self._watch_tls(listener)
                 else:
                     self._watch(listener)
+            plain = [listener for listener in self.listeners if not listener.address.tls]
+            if self.pace is not None and plain:
+                uvloop = type(self.loop).__module__.startswith("uvloop")
+                self._watchdog = Watchdog(self, plain, lambda: new_event_loop(uvloop))
         except BaseException:
             await self.close()
             raise
@@ -209,6 +232,7 @@ class Server:
         from .tlsfront import serve_tls
 
         context = server_context(*self.tls)
+        self.pace = None  # TLS relays live in the loop: a call held there would hold them up
         self._tls_servers.append(await serve_tls(self, listener, context))
 
     def _watch(self, listener: Listener) -> None:
@@ -216,29 +240,12 @@ class Server:
         self._watched.append(listener)
 
     def _accept(self, listener: Listener) -> None:
-        # the C-level accept and socket type: socket.socket's Python wrappers cost more than
-        # the system calls on this path (one connection per call)
-        accept = cast(Any, listener.sock)._accept  # (fd, address), no socket object
-        family, kind = listener.sock.family, listener.sock.type
-        for _ in range(_ACCEPT_BATCH):
-            try:
-                fd, address = accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
-                    continue
-                # out of file descriptors: pause accepting instead of spinning on the error
-                self._watched.remove(listener)
-                self.loop.remove_reader(listener.sock.fileno())
-                self.loop.call_later(0.5, self._watch, listener)
-                reason = f"cannot accept: {exc.strerror or exc}"
-                self.report(Event(listener.node, "rejected", reason=reason))
-                return
-            sock = _socket.socket(family, kind, 0, fd)
-            sock.setblocking(False)
-            peer = peer_text(address, listener.node) if self.on_event is not None else "?"
-            Connection(self, sock, peer)
+        reason = accept_ready(self, listener)
+        if reason is not None:  # out of file descriptors: pause instead of spinning on it
+            self._watched.remove(listener)
+            self.loop.remove_reader(listener.sock.fileno())
+            self.loop.call_later(0.5, self._watch, listener)
+            self.report(Event(listener.node, "rejected", reason=reason))
 
     def take_call(self, conn: Connection) -> bool:
         """Claim a finished call for logging; False when close() dropped (and logged) it."""
@@ -252,7 +259,8 @@ class Server:
         """Calls not finished yet: functions running in workers and answers still being written."""
         with self.calls_lock:
             busy = len(self.calls)
-        return busy + sum(1 for conn in self.connections if conn.writing)
+        rescued = self._watchdog.writing() if self._watchdog is not None else 0
+        return busy + rescued + sum(1 for conn in self.connections if conn.writing)
 
     @property
     def held(self) -> int:
@@ -274,6 +282,8 @@ class Server:
         self._watched.clear()
         for tls_server in self._tls_servers:
             tls_server.close()
+        if self._watchdog is not None:
+            self._watchdog.stop()  # the rescue loop stops accepting before the sockets close
         for listener in self.listeners:
             if self._owns_listeners:
                 listener.close()
@@ -301,5 +311,7 @@ class Server:
                 conn.wake()
         for conn in dropped + list(self.connections):
             conn.drop(reason)
+        if self._watchdog is not None:
+            self._watchdog.close(reason)
         if self.workers is not None:
             self.workers.stop()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .functions import FunctionTable
 from .log import Event
+from .pace import Pace
 from .write import Room
 
 if TYPE_CHECKING:
@@ -54,6 +55,12 @@ class Host(Protocol):
     def room(self) -> Room: ...
     @property
     def workers(self) -> Workers | None: ...
+    @property
+    def pace(self) -> Pace | None: ...
+
+    #: when the loop started the call it runs itself now, and the function (None: none)
+    inline: tuple[float, bytes] | None
+
     @property
     def held(self) -> int: ...
     def report(self, event: Event) -> None: ...

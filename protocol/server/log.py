@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..visible import counted, visible
 
-__all__ = ["Event", "format_event"]
+if TYPE_CHECKING:
+    from .functions import Outcome
+    from .requests import Plan
+
+__all__ = ["Event", "call_event", "format_event"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +104,33 @@ def _format(event: Event) -> str:
         return f"{event.peer} modifier1={event.modifier1} -> {event.sent} bytes: {event.reason}"
     end = "connection reset" if event.reset else "0-byte close"
     return f"{event.peer} {end}: {event.reason}"
+
+
+def call_event(
+    peer: str,
+    step: Plan,
+    outcome: Outcome | None,
+    *,
+    kind: str | None = None,
+    sent: int = 0,
+    total: int = 0,
+    reason: str | None = None,
+    elapsed: float = 0.0,
+) -> Event:
+    """The record of a connection that got a whole packet (``kind``: the step's own unless
+    given; ``reason``: the outcome's or the step's unless given)."""
+    return Event(
+        peer,
+        kind or step.kind,
+        step.modifier1,
+        step.modifier2,
+        step.function,
+        step.args,
+        sent=sent,
+        # the client reports the result's size, not the framing around it
+        size=len(outcome.result) if outcome is not None and outcome.result else 0,
+        total=total,
+        reason=reason or (outcome.reason if outcome is not None else step.reason),
+        traceback=outcome.traceback if outcome is not None else None,
+        elapsed=elapsed,
+    )
