@@ -22,6 +22,7 @@ class Call:
         "connect_deadline",
         "connected",
         "deadline",
+        "fd",
         "first",
         "function",
         "health",
@@ -58,6 +59,7 @@ class Call:
         self.attempt = 0
         self.result: dict[str, Any] | None = None
         self.sock: _socket.socket | None = None
+        self.fd = -1  # the socket's, while it is open
         self.state = 0
         self.pos = 0
         self.received = 0

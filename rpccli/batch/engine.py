@@ -22,6 +22,7 @@ import os
 import select
 import socket
 import ssl
+import struct
 import time
 from collections.abc import Callable
 from typing import Any
@@ -41,7 +42,12 @@ _CONNECTING, _SENDING, _READING, _HANDSHAKE = 1, 2, 3, 4
 _SETTING_UP = (_CONNECTING, _HANDSHAKE)  # TLS: connect then handshake, in --connect-timeout
 _WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 _BOTH = select.EPOLLIN | select.EPOLLOUT | select.EPOLLET
+_IN = select.EPOLLIN | select.EPOLLET
 _STREAM_NONBLOCK = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
+_AF_UNIX = socket.AF_UNIX
+_SOL_SOCKET, _SO_LINGER = socket.SOL_SOCKET, socket.SO_LINGER
+_LINGER_0 = struct.pack("ii", 1, 0)  # struct linger: on, 0 seconds: close() sends a reset
+_monotonic = time.monotonic
 _IN_PROGRESS = {errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK}
 
 
@@ -60,11 +66,13 @@ class Loop:
         self._input: int | None = None  # the stdin fd, once registered
         self._buffer = bytearray(_CHUNK)
         self._view = memoryview(self._buffer)
-        self._targets: dict[Client, tuple[bool, int, Any]] = {}
+        self._targets: dict[Client, tuple[Any, ...]] = {}
         # no call in flight times out before this: a lower bound, kept as calls start and made
         # exact only after a time-out check (a min over every call in flight per poll costs
         # O(in flight) each round: with hundreds in flight, more than the calls)
         self._soonest = float("inf")
+        #: when a list, every call that has its final result is appended to it (rpccli bench)
+        self.finished: list[Call] | None = None
         #: TLS handshakes done: [full, resumed]
         self.handshakes = [0, 0]
 
@@ -79,51 +87,51 @@ class Loop:
             if self.stopping:  # a failover after Ctrl-C: the next node is not tried
                 self._cut(call, sent=False)
                 return
-            client = call.client
-            address = client.address
+            client = call.clients[call.attempt]
             target = self._targets.get(client)
             if target is None:
-                # worked out once per client: is_literal parses the IP, family is a property
-                target = (address.is_literal, address.family, address.sockaddr)
-                self._targets[client] = target
-            literal, family, sockaddr = target
+                target = self._target(client)
+            literal, family, sockaddr, tls, timeout, connect_timeout, max_size, node = target
             if call.health is not None:
-                call.health.chosen(client.node)  # what "best" goes by (least recently chosen)
-            tls = client.ssl_context
+                call.health.chosen(node)  # what "best" goes by (least recently chosen)
             if not literal:
                 # a DNS name: the blocking client resolves and tries every address (rare in
                 # batch; names are usually literals or profiles of literals)
                 self._blocking(call)
                 return
-            now = time.monotonic()
+            now = _monotonic()
             call.start = now
-            call.deadline = now + client.timeout
-            call.connect_deadline = min(now + client.connect_timeout, call.deadline)
-            if call.connect_deadline < self._soonest:
-                self._soonest = call.connect_deadline
+            deadline = call.deadline = now + timeout
+            connect_deadline = now + connect_timeout
+            if connect_deadline > deadline:
+                connect_deadline = deadline
+            call.connect_deadline = connect_deadline
+            if connect_deadline < self._soonest:
+                self._soonest = connect_deadline
             call.received = call.pos = 0
-            call.reader = ResponseReader.for_request(
-                call.request, max_size=client.max_response, node=client.node
-            )
+            request = call.request
+            call.reader = ResponseReader(
+                "raw" if request[3] else "packet", max_size=max_size, node=node
+            )  # ResponseReader.for_request, without the extra call
             # socket.socket for unix paths, its C base type for TCP
             sock: _socket.socket | None = None
             try:
-                if family == socket.AF_UNIX:
+                if family == _AF_UNIX:
                     # a unix connect does not complete later: do it blocking, it is immediate
                     sock = socket.socket(family, socket.SOCK_STREAM)
-                    sock.settimeout(max(call.connect_deadline - now, 0.001))
-                    sock.connect(address.sockaddrs[0])
+                    sock.settimeout(max(connect_deadline - now, 0.001))
+                    sock.connect(client.address.sockaddrs[0])
                     sock.setblocking(False)
                     code = 0
                 elif tls is not None:
                     # the handshake goes on under epoll too (_handshake); the session of an
                     # earlier connection to the node is offered for resumption
-                    name = client.server_name or address.host
+                    name = client.server_name or client.address.host
                     sock = tls.wrap_socket(
                         socket.socket(family, _STREAM_NONBLOCK),
                         server_hostname=name if tls.check_hostname else None,
                         do_handshake_on_connect=False,
-                        session=session_for(tls, client.node, name),
+                        session=session_for(tls, node, name),
                     )
                     code = sock.connect_ex(sockaddr)
                 else:
@@ -134,31 +142,50 @@ class Loop:
             except TimeoutError:
                 if sock is not None:
                     sock.close()
-                self._failed(call, failures.connect_timed_out(client.node, client.connect_timeout))
+                self._failed(call, failures.connect_timed_out(node, connect_timeout))
                 continue
             except OSError as exc:
                 if sock is not None:
                     sock.close()
-                self._failed(call, failures.connect_failed(client.node, exc))
+                self._failed(call, failures.connect_failed(node, exc))
                 continue
             if code and code not in _IN_PROGRESS:
                 sock.close()
-                error = failures.connect_failed(client.node, OSError(code, os.strerror(code)))
-                self._failed(call, error)
+                self._failed(call, failures.connect_failed(node, OSError(code, os.strerror(code))))
                 continue
             call.sock = sock
-            self.inflight[sock.fileno()] = call
-            call.state = _SENDING if code == 0 and tls is None else _CONNECTING
+            fd = call.fd = sock.fileno()
+            self.inflight[fd] = call
+            call.state = _CONNECTING if code or tls is not None else _SENDING
             try:
-                # sending before the handshake is done costs a failed send: wait for EPOLLOUT.
-                # Edge-triggered for both directions: one epoll_ctl per call, no modify.
-                if code == 0 and tls is None:
-                    self._send(call)
-                self.epoll.register(sock.fileno(), _BOTH)
+                # TLS: sending before the handshake is done costs a failed send: wait for
+                # EPOLLOUT. Plain TCP: loopback finishes the handshake inside connect() (even
+                # when it says EINPROGRESS), so the request goes out now; when it all went, only
+                # the answer is waited for (EPOLLIN: no EPOLLOUT wake-up and no empty read).
+                # Edge-triggered: one epoll_ctl per call, no modify.
+                sent = tls is None and self._send(call)
+                self.epoll.register(fd, _IN if sent else _BOTH)
             except CallError as exc:
                 self._failed(call, exc)
                 continue
             return
+
+    def _target(self, client: Client) -> tuple[Any, ...]:
+        """What start() needs of ``client``, worked out once per client (is_literal parses the
+        IP, family and sockaddr are properties)."""
+        address = client.address
+        target = (
+            address.is_literal,
+            address.family,
+            address.sockaddr,
+            client.ssl_context,
+            client.timeout,
+            client.connect_timeout,
+            client.max_response,
+            client.node,
+        )
+        self._targets[client] = target
+        return target
 
     def _send(self, call: Call) -> bool:
         """Send what is left of the request; True when all of it is sent."""
@@ -179,7 +206,7 @@ class Loop:
                 ) from None
             raise failures.reset(client.node, call.function, len(call.request), 0) from None
         if call.state == _CONNECTING:
-            call.connected = time.monotonic()
+            call.connected = _monotonic()
             call.state = _SENDING
         if call.pos < len(call.request):
             return False
@@ -222,14 +249,14 @@ class Loop:
     def _close(self, call: Call) -> None:
         sock = call.sock
         if sock is not None:
-            self.inflight.pop(sock.fileno(), None)
+            self.inflight.pop(call.fd, None)
             sock.close()  # closing also removes it from the epoll set
             call.sock = None
 
     def _failed(self, call: Call, error: RPCError) -> None:
         """Record ``error``; move on to the next node when that is safe, else finish."""
         self._close(call)
-        node = call.client.node
+        node = call.clients[call.attempt].node
         retry = may_retry(error)
         if call.health is not None and retry:
             call.health.mark_down(node)
@@ -244,6 +271,8 @@ class Loop:
             "elapsed": time.monotonic() - call.start if call.start else None,
             **call.info,
         }
+        if self.finished is not None:
+            self.finished.append(call)
 
     def _cut(self, call: Call, *, sent: bool) -> None:
         """Finish ``call`` as interrupted: ``sent`` when its whole request had gone out."""
@@ -259,6 +288,8 @@ class Loop:
             "elapsed": time.monotonic() - call.start if call.start else None,
             **call.info,
         }
+        if self.finished is not None:
+            self.finished.append(call)
 
     def interrupt(self) -> None:
         """Ctrl-C: read the answers that are already here, cut off every other call."""
@@ -277,16 +308,30 @@ class Loop:
             self._cut(call, sent=call.state == _READING)
 
     def _succeed(self, call: Call, body: bytes, elapsed: float, node: str) -> None:
-        sock, client = call.sock, call.client
-        tls = client.ssl_context
-        if isinstance(sock, ssl.SSLSocket) and tls is not None and not sock.session_reused:
-            # a new session is kept for the next connections; a resumed one is already there
-            name = client.server_name or client.address.host
-            remember_session(tls, node, name, sock)
-        self._close(call)
+        sock = call.sock
+        if sock is not None:
+            client = call.clients[call.attempt]
+            tls = client.ssl_context
+            if tls is not None and isinstance(sock, ssl.SSLSocket) and not sock.session_reused:
+                # a new session is kept for the next connections; a resumed one is already there
+                name = client.server_name or client.address.host
+                remember_session(tls, node, name, sock)
+            elif type(sock) is _socket.socket:
+                # the whole answer is in: end the connection with a reset rather than the
+                # FIN/ACK exchange and the TIME_WAIT it leaves (docs/protocol.md#requests)
+                sock.setsockopt(_SOL_SOCKET, _SO_LINGER, _LINGER_0)
+            del self.inflight[call.fd]
+            sock.close()  # closing also removes it from the epoll set
+            call.sock = None
         if call.health is not None:
             call.health.mark_up(node)
-        call.result = {"node": node, "body": body, "elapsed": elapsed, **call.info}
+        info = call.info
+        if info:
+            call.result = {"node": node, "body": body, "elapsed": elapsed, **info}
+        else:
+            call.result = {"node": node, "body": body, "elapsed": elapsed}
+        if self.finished is not None:
+            self.finished.append(call)
 
     # -- events ------------------------------------------------------------------------------
     def _watch_input(self, fd: int) -> bool:
@@ -316,11 +361,13 @@ class Loop:
         if input_fd is not None and not self._watch_input(input_fd):
             wait = min(wait, 0.01)  # an fd epoll refuses: look at the input again soon
         inflight = self.inflight
-        events = self.epoll.poll(0)
-        if not events:
-            if before_blocking is not None:
-                before_blocking()
+        if before_blocking is None:
             events = self.epoll.poll(wait)
+        else:
+            events = self.epoll.poll(0)
+            if not events:
+                before_blocking()
+                events = self.epoll.poll(wait)
         for fd, _ in events:
             call = inflight.get(fd)
             if call is None:
@@ -355,23 +402,26 @@ class Loop:
 
     def _event(self, call: Call) -> None:
         sock = call.sock
-        assert sock is not None and call.reader is not None
-        client = call.client
-        setting_up = call.state in _SETTING_UP and client.ssl_context is not None
-        if setting_up and not self._handshake(call):
-            return
-        if call.state != _READING and not self._send(call):
-            # a failed connect shows up as the send's error: no getsockopt(SO_ERROR) needed
-            return
+        reader = call.reader
+        assert sock is not None and reader is not None
+        if call.state != _READING:
+            tls = call.state in _SETTING_UP and call.clients[call.attempt].ssl_context is not None
+            if tls and not self._handshake(call):
+                return
+            if call.state != _READING and not self._send(call):
+                # a failed connect shows up as the send's error: no getsockopt(SO_ERROR) needed
+                return
         # edge-triggered: read until the answer is complete or the socket has nothing more
+        buffer = self._buffer
         while True:
             try:
                 # into one reused buffer: a fresh 256 KiB bytes object per recv costs mmap,
                 # mremap and munmap system calls
-                size = sock.recv_into(self._buffer)
+                size = sock.recv_into(buffer)
             except _WOULD_BLOCK:
                 return
             except OSError as exc:
+                client = call.clients[call.attempt]
                 if isinstance(sock, ssl.SSLSocket) and not call.received:
                     # an alert or a close right after the handshake: the client certificate
                     name = client.server_name or client.address.host
@@ -381,19 +431,18 @@ class Loop:
                 raise failures.reset(
                     client.node, call.function, len(call.request), call.received
                 ) from None
-            if not call.received:
-                call.first = time.monotonic()
             if size:
                 call.received += size
-                if not call.reader.feed(self._view[:size]):
+                if not reader.feed(self._view[:size]):
                     continue
-                body = call.reader.body  # done: all of it, no Response object needed
+                body = reader.body  # done: all of it, no Response object needed
             else:
                 try:
-                    body = call.reader.feed_eof().body
+                    body = reader.feed_eof().body
                 except NoResult:
+                    client = call.clients[call.attempt]
                     raise failures.no_result(
                         client.node, call.function, len(call.request)
                     ) from None
-            self._succeed(call, body, time.monotonic() - call.start, client.node)
+            self._succeed(call, body, _monotonic() - call.start, call.clients[call.attempt].node)
             return
