@@ -9,7 +9,11 @@ from typing import Any
 from protocol import Client, Health
 from protocol.reader import ResponseReader
 
-__all__ = ["Call"]
+__all__ = ["CONNECTING", "HANDSHAKE", "READING", "SENDING", "SETTING_UP", "Call"]
+
+#: where a call is (Call.state)
+CONNECTING, SENDING, READING, HANDSHAKE = 1, 2, 3, 4
+SETTING_UP = (CONNECTING, HANDSHAKE)  # TLS: connect then handshake, in --connect-timeout
 
 
 class Call:

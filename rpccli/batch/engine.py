@@ -27,19 +27,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from protocol import Client, failures, may_retry
+from protocol import Client, failures
 from protocol.errors import CallError, NoResult, RPCError
 from protocol.reader import ResponseReader
 from protocol.tls import handshake_failed, remember_session, session_for
-from rpccli.batch.calls import Call
+from rpccli.batch.calls import CONNECTING, HANDSHAKE, READING, SENDING, SETTING_UP, Call
+from rpccli.batch.endings import Endings
 from rpccli.batch.stop import Stop
-from rpccli.errors import Interrupted
 
 __all__ = ["Call", "Loop"]
 
 _CHUNK = 256 * 1024
-_CONNECTING, _SENDING, _READING, _HANDSHAKE = 1, 2, 3, 4
-_SETTING_UP = (_CONNECTING, _HANDSHAKE)  # TLS: connect then handshake, in --connect-timeout
 _WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 _BOTH = select.EPOLLIN | select.EPOLLOUT | select.EPOLLET
 _IN = select.EPOLLIN | select.EPOLLET
@@ -51,7 +49,7 @@ _monotonic = time.monotonic
 _IN_PROGRESS = {errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK}
 
 
-class Loop:
+class Loop(Endings):
     """An epoll loop with as few system calls per call as it takes: non-blocking sockets from
     the start, one edge-triggered registration for both directions, no SO_ERROR query (the send
     reports a failed connect), reads into one reused buffer, and no unregister (closing a socket
@@ -156,7 +154,7 @@ class Loop:
             call.sock = sock
             fd = call.fd = sock.fileno()
             self.inflight[fd] = call
-            call.state = _CONNECTING if code or tls is not None else _SENDING
+            call.state = CONNECTING if code or tls is not None else SENDING
             try:
                 # TLS: sending before the handshake is done costs a failed send: wait for
                 # EPOLLOUT. Plain TCP: loopback finishes the handshake inside connect() (even
@@ -197,7 +195,7 @@ class Loop:
             return False  # still connecting, or the buffer is full
         except OSError as exc:
             client = call.client
-            if call.state == _CONNECTING:
+            if call.state == CONNECTING:
                 raise failures.connect_failed(client.node, exc) from None
             if isinstance(sock, ssl.SSLSocket) and not call.pos:
                 name = client.server_name or client.address.host
@@ -205,12 +203,12 @@ class Loop:
                     client.node, exc, name, client.ssl_context, after=True
                 ) from None
             raise failures.reset(client.node, call.function, len(call.request), 0) from None
-        if call.state == _CONNECTING:
+        if call.state == CONNECTING:
             call.connected = _monotonic()
-            call.state = _SENDING
+            call.state = SENDING
         if call.pos < len(call.request):
             return False
-        call.state = _READING
+        call.state = READING
         return True
 
     def _handshake(self, call: Call) -> bool:
@@ -218,11 +216,11 @@ class Loop:
         sock = call.sock
         client = call.client
         assert isinstance(sock, ssl.SSLSocket)
-        if call.state == _CONNECTING:
+        if call.state == CONNECTING:
             code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if code:
                 raise failures.connect_failed(client.node, OSError(code, os.strerror(code)))
-            call.state = _HANDSHAKE
+            call.state = HANDSHAKE
         try:
             sock.do_handshake()
         except _WOULD_BLOCK:
@@ -231,7 +229,7 @@ class Loop:
             name = client.server_name or client.address.host
             raise handshake_failed(client.node, exc, name, client.ssl_context) from None
         self.handshakes[bool(sock.session_reused)] += 1
-        call.state = _SENDING
+        call.state = SENDING
         return True
 
     def _blocking(self, call: Call) -> None:
@@ -244,68 +242,6 @@ class Loop:
                 self.start(call)
             return
         self._succeed(call, result.body, result.timings.total, client.node)
-
-    # -- finishing ---------------------------------------------------------------------------
-    def _close(self, call: Call) -> None:
-        sock = call.sock
-        if sock is not None:
-            self.inflight.pop(call.fd, None)
-            sock.close()  # closing also removes it from the epoll set
-            call.sock = None
-
-    def _failed(self, call: Call, error: RPCError) -> None:
-        """Record ``error``; move on to the next node when that is safe, else finish."""
-        self._close(call)
-        node = call.clients[call.attempt].node
-        retry = may_retry(error)
-        if call.health is not None and retry:
-            call.health.mark_down(node)
-        if call.attempt + 1 < len(call.clients) and may_retry(
-            error, retry_unsafe=call.retry_unsafe
-        ):
-            call.fail_over()
-            return
-        call.result = {
-            "node": node,
-            "error": error,
-            "elapsed": time.monotonic() - call.start if call.start else None,
-            **call.info,
-        }
-        if self.finished is not None:
-            self.finished.append(call)
-
-    def _cut(self, call: Call, *, sent: bool) -> None:
-        """Finish ``call`` as interrupted: ``sent`` when its whole request had gone out."""
-        self._close(call)
-        node = call.client.node
-        if sent:
-            message = f"interrupted while waiting for {node}'s answer: the call may have run there"
-        else:
-            message = f"not sent to {node}: interrupted"
-        call.result = {
-            "node": node,
-            "error": Interrupted(message, sent=sent),
-            "elapsed": time.monotonic() - call.start if call.start else None,
-            **call.info,
-        }
-        if self.finished is not None:
-            self.finished.append(call)
-
-    def interrupt(self) -> None:
-        """Ctrl-C: read the answers that are already here, cut off every other call."""
-        self.stopping = True
-        for fd, _ in self.epoll.poll(0):
-            call = self.inflight.get(fd)
-            if call is None or call.state != _READING:
-                continue  # a request not yet all sent stays unsent: no send after Ctrl-C
-            try:
-                self._event(call)
-            except CallError as exc:
-                self._failed(call, exc)
-                if call.result is None:  # it would fail over: not sent to the next node
-                    self._cut(call, sent=False)
-        for call in list(self.inflight.values()):
-            self._cut(call, sent=call.state == _READING)
 
     def _succeed(self, call: Call, body: bytes, elapsed: float, node: str) -> None:
         sock = call.sock
@@ -378,37 +314,18 @@ class Loop:
                 self._failed(call, exc)
                 if call.result is None:
                     self.start(call)
-        now = time.monotonic()
-        if now < soonest:
-            return  # no deadline has come: nothing to time out (the usual round)
-        for call in [c for c in inflight.values() if c.state in _SETTING_UP]:
-            if now >= call.connect_deadline:
-                client = call.client
-                self._failed(call, failures.connect_timed_out(client.node, client.connect_timeout))
-                if call.result is None:
-                    self.start(call)
-        for call in [c for c in inflight.values() if now >= c.deadline]:
-            client = call.client
-            self._failed(
-                call, failures.response_timed_out(client.node, client.timeout, call.received)
-            )
-        self._soonest = min(
-            (
-                c.connect_deadline if c.state in _SETTING_UP else c.deadline
-                for c in inflight.values()
-            ),
-            default=float("inf"),
-        )
+        if time.monotonic() >= soonest:
+            self._expire()  # a deadline has come (not in the usual round)
 
     def _event(self, call: Call) -> None:
         sock = call.sock
         reader = call.reader
         assert sock is not None and reader is not None
-        if call.state != _READING:
-            tls = call.state in _SETTING_UP and call.clients[call.attempt].ssl_context is not None
+        if call.state != READING:
+            tls = call.state in SETTING_UP and call.clients[call.attempt].ssl_context is not None
             if tls and not self._handshake(call):
                 return
-            if call.state != _READING and not self._send(call):
+            if call.state != READING and not self._send(call):
                 # a failed connect shows up as the send's error: no getsockopt(SO_ERROR) needed
                 return
         # edge-triggered: read until the answer is complete or the socket has nothing more
