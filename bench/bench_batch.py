@@ -66,14 +66,15 @@ def tree_cpu(pid: int) -> float:
 class Costs:
     """Machine time per call, summed over rounds: the generator's CPU and the server's."""
 
-    def __init__(self) -> None:
+    def __init__(self, start_up: float = 0.0) -> None:
         self.calls = 0
         self.client = 0.0
         self.server = 0.0
+        self.start_up = start_up  # the generator's CPU per run that no call costs
 
     def add(self, calls: int, client: float, server: float) -> None:
         self.calls += calls
-        self.client += client
+        self.client += max(client - self.start_up, 0.0)
         self.server += server
 
     def per_call(self) -> float:
