@@ -89,7 +89,7 @@ class Loop(Endings):
             target = self._targets.get(client)
             if target is None:
                 target = self._target(client)
-            literal, family, sockaddr, tls, timeout, connect_timeout, max_size, node = target
+            literal, family, sockaddr, tls, timeout, connect_timeout, node = target
             if call.health is not None:
                 call.health.chosen(node)  # what "best" goes by (least recently chosen)
             if not literal:
@@ -107,10 +107,7 @@ class Loop(Endings):
             if connect_deadline < self._soonest:
                 self._soonest = connect_deadline
             call.received = call.pos = 0
-            request = call.request
-            call.reader = ResponseReader(
-                "raw" if request[3] else "packet", max_size=max_size, node=node
-            )  # ResponseReader.for_request, without the extra call
+            call.reader = None  # built at the first read, unless the answer came whole (_event)
             # socket.socket for unix paths, its C base type for TCP
             sock: _socket.socket | None = None
             try:
@@ -179,7 +176,6 @@ class Loop(Endings):
             client.ssl_context,
             client.timeout,
             client.connect_timeout,
-            client.max_response,
             client.node,
         )
         self._targets[client] = target
@@ -320,7 +316,7 @@ class Loop(Endings):
     def _event(self, call: Call) -> None:
         sock = call.sock
         reader = call.reader
-        assert sock is not None and reader is not None
+        assert sock is not None
         if call.state != READING:
             tls = call.state in SETTING_UP and call.clients[call.attempt].ssl_context is not None
             if tls and not self._handshake(call):
@@ -349,11 +345,26 @@ class Loop(Endings):
                     client.node, call.function, len(call.request), call.received
                 ) from None
             if size:
+                if reader is None:  # the first read
+                    n = buffer[1] | buffer[2] << 8 if size >= 4 else 0
+                    if n and size == n + 4 and not buffer[3] and not call.request[3]:
+                        client = call.clients[call.attempt]
+                        if n <= client.max_response:
+                            # the usual answer: a plain packet, whole in one read. What a
+                            # ResponseReader says of it, without building one
+                            # (docs/protocol.md#responses)
+                            call.received = size
+                            body = self._view[4:size].tobytes()
+                            self._succeed(call, body, _monotonic() - call.start, client.node)
+                            return
+                    reader = call.reader = _reader(call)
                 call.received += size
                 if not reader.feed(self._view[:size]):
                     continue
                 body = reader.body  # done: all of it, no Response object needed
             else:
+                if reader is None:
+                    reader = call.reader = _reader(call)
                 try:
                     body = reader.feed_eof().body
                 except NoResult:
@@ -363,3 +374,9 @@ class Loop(Endings):
                     ) from None
             self._succeed(call, body, _monotonic() - call.start, call.clients[call.attempt].node)
             return
+
+
+def _reader(call: Call) -> ResponseReader:
+    """The reader of ``call``'s answer (ResponseReader.for_request)."""
+    client = call.clients[call.attempt]
+    return ResponseReader.for_request(call.request, max_size=client.max_response, node=client.node)
