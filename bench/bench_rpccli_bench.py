@@ -3,7 +3,10 @@ against real uWSGI (2 processes) started here:
 
 1. closed loop: ``rpccli bench -c 16`` calls/s beside wrk (``-t 2 -c 16``, ``Connection:
    close``) hitting the SAME uWSGI through its HTTP socket mapped onto RPC (as
-   bench_batch.py does), rounds alternating. Goal: rpccli at least 0.9 of wrk's rate.
+   bench_batch.py does), rounds alternating. Goal: rpccli at least 0.9 of wrk's rate. Also
+   the CPU per call of each side, generator + uWSGI (bench_batch.py says how; rpccli's start-up
+   left out, as its rate leaves it out), and their quotient: the rate ratio where the two cores
+   are saturated by this alone, steadier than the rates on a shared machine.
 2. open loop: ``rpccli bench -R 5000 -d SECONDS``; the rate reached. Goal: within 1% for 30 s.
 3. memory: ``rpccli bench -n 1000000``; the peak RSS of the whole process tree (getrusage of
    the children: the largest one). Goal: at most 64 MiB.
@@ -27,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_batch import run_wrk  # noqa: E402
+from bench.bench_batch import Costs, children_cpu, measured, wrk_calls  # noqa: E402
 from tests.peers import free_port, uwsgi  # noqa: E402
 
 
@@ -81,13 +84,31 @@ def main() -> None:
     bench_rates: list[float] = []
     used: object = "?"
     c = options.concurrency
+    closed = ["-c", str(c), "-d", str(options.seconds), *lanes]
+    last: list[dict[str, object]] = []
+
+    def closed_loop() -> tuple[float, int]:
+        figures, _ = run_bench(server.node, closed)
+        last[:] = [figures]
+        return float(figures["rate"]), int(figures["calls"])  # type: ignore[arg-type]
+
+    def wrk() -> tuple[float, int]:
+        return wrk_calls(http_port, options.seconds, c, options.wrk_threads)
+
     with uwsgi(processes=2, lua=(), extra=extra) as server:
+        pid = server.proc.pid
+        # the rate counts the measuring only: take the CPU of start-up and exit out of the
+        # generator's share (the median of three runs of -n c)
+        start_ups = []
+        for _ in range(3):
+            before = children_cpu()
+            run_bench(server.node, ["-c", str(c), "-n", str(c), *lanes])
+            start_ups.append(children_cpu() - before)
+        wrk_costs, bench_costs = Costs(), Costs(statistics.median(start_ups))
         for _ in range(options.rounds):  # alternating: a shared machine's noise hits both
-            wrk_rates.append(run_wrk(http_port, options.seconds, c, options.wrk_threads))
-            closed = ["-c", str(c), "-d", str(options.seconds), *lanes]
-            figures, _ = run_bench(server.node, closed)
-            bench_rates.append(float(figures["rate"]))  # type: ignore[arg-type]
-            used = figures["lanes"]
+            wrk_rates.append(measured(wrk_costs, pid, wrk))
+            bench_rates.append(measured(bench_costs, pid, closed_loop))
+            used = last[0]["lanes"]
             print(f"  round: wrk {wrk_rates[-1]:8.0f}/s   rpccli bench {bench_rates[-1]:8.0f}/s")
         opened = ["-R", str(options.rate), "-d", str(options.open_seconds), *lanes]
         open_figures, _ = run_bench(server.node, opened)
@@ -99,6 +120,12 @@ def main() -> None:
     print(f"  wrk -t {options.wrk_threads} -c {c} (HTTP, Connection: close) {wrk_rate:9.0f}/s")
     print(f"  rpccli bench -c {c} --lanes {used}          {bench_rate:9.0f} calls/s")
     print(f"  closed-loop ratio rpccli/wrk: {bench_rate / wrk_rate:.2f} (goal >= 0.9)")
+    print(wrk_costs.line("wrk"))
+    print(bench_costs.line("rpccli bench"), f"(start-up {bench_costs.start_up:.2f} s CPU left out)")
+    print(
+        f"  machine-time ratio wrk/rpccli bench: "
+        f"{wrk_costs.per_call() / bench_costs.per_call():.2f} (the rate ratio on a quiet machine)"
+    )
     reached = float(open_figures["rate"])  # type: ignore[arg-type]
     latency = open_figures["latency_ms"]
     print(

@@ -9,7 +9,11 @@ from typing import Any
 from protocol import Client, Health
 from protocol.reader import ResponseReader
 
-__all__ = ["Call"]
+__all__ = ["CONNECTING", "HANDSHAKE", "READING", "SENDING", "SETTING_UP", "Call"]
+
+#: where a call is (Call.state)
+CONNECTING, SENDING, READING, HANDSHAKE = 1, 2, 3, 4
+SETTING_UP = (CONNECTING, HANDSHAKE)  # TLS: connect then handshake, in --connect-timeout
 
 
 class Call:
@@ -22,6 +26,7 @@ class Call:
         "connect_deadline",
         "connected",
         "deadline",
+        "fd",
         "first",
         "function",
         "health",
@@ -58,6 +63,7 @@ class Call:
         self.attempt = 0
         self.result: dict[str, Any] | None = None
         self.sock: _socket.socket | None = None
+        self.fd = -1  # the socket's, while it is open
         self.state = 0
         self.pos = 0
         self.received = 0

@@ -22,30 +22,34 @@ import os
 import select
 import socket
 import ssl
+import struct
 import time
 from collections.abc import Callable
 from typing import Any
 
-from protocol import Client, failures, may_retry
+from protocol import Client, failures
 from protocol.errors import CallError, NoResult, RPCError
 from protocol.reader import ResponseReader
 from protocol.tls import handshake_failed, nodelay, remember_session, session_for
-from rpccli.batch.calls import Call
+from rpccli.batch.calls import CONNECTING, HANDSHAKE, READING, SENDING, SETTING_UP, Call
+from rpccli.batch.endings import Endings
 from rpccli.batch.stop import Stop
-from rpccli.errors import Interrupted
 
 __all__ = ["Call", "Loop"]
 
 _CHUNK = 256 * 1024
-_CONNECTING, _SENDING, _READING, _HANDSHAKE = 1, 2, 3, 4
-_SETTING_UP = (_CONNECTING, _HANDSHAKE)  # TLS: connect then handshake, in --connect-timeout
 _WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 _BOTH = select.EPOLLIN | select.EPOLLOUT | select.EPOLLET
+_IN = select.EPOLLIN | select.EPOLLET
 _STREAM_NONBLOCK = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
+_AF_UNIX = socket.AF_UNIX
+_SOL_SOCKET, _SO_LINGER = socket.SOL_SOCKET, socket.SO_LINGER
+_LINGER_0 = struct.pack("ii", 1, 0)  # struct linger: on, 0 seconds: close() sends a reset
+_monotonic = time.monotonic
 _IN_PROGRESS = {errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK}
 
 
-class Loop:
+class Loop(Endings):
     """An epoll loop with as few system calls per call as it takes: non-blocking sockets from
     the start, one edge-triggered registration for both directions, no SO_ERROR query (the send
     reports a failed connect), reads into one reused buffer, and no unregister (closing a socket
@@ -60,11 +64,13 @@ class Loop:
         self._input: int | None = None  # the stdin fd, once registered
         self._buffer = bytearray(_CHUNK)
         self._view = memoryview(self._buffer)
-        self._targets: dict[Client, tuple[bool, int, Any]] = {}
+        self._targets: dict[Client, tuple[Any, ...]] = {}
         # no call in flight times out before this: a lower bound, kept as calls start and made
         # exact only after a time-out check (a min over every call in flight per poll costs
         # O(in flight) each round: with hundreds in flight, more than the calls)
         self._soonest = float("inf")
+        #: when a list, every call that has its final result is appended to it (rpccli bench)
+        self.finished: list[Call] | None = None
         #: TLS handshakes done: [full, resumed]
         self.handshakes = [0, 0]
 
@@ -79,51 +85,48 @@ class Loop:
             if self.stopping:  # a failover after Ctrl-C: the next node is not tried
                 self._cut(call, sent=False)
                 return
-            client = call.client
-            address = client.address
+            client = call.clients[call.attempt]
             target = self._targets.get(client)
             if target is None:
-                # worked out once per client: is_literal parses the IP, family is a property
-                target = (address.is_literal, address.family, address.sockaddr)
-                self._targets[client] = target
-            literal, family, sockaddr = target
+                target = self._target(client)
+            literal, family, sockaddr, tls, timeout, connect_timeout, node = target
             if call.health is not None:
-                call.health.chosen(client.node)  # what "best" goes by (least recently chosen)
-            tls = client.ssl_context
+                call.health.chosen(node)  # what "best" goes by (least recently chosen)
             if not literal:
                 # a DNS name: the blocking client resolves and tries every address (rare in
                 # batch; names are usually literals or profiles of literals)
                 self._blocking(call)
                 return
-            now = time.monotonic()
+            now = _monotonic()
             call.start = now
-            call.deadline = now + client.timeout
-            call.connect_deadline = min(now + client.connect_timeout, call.deadline)
-            if call.connect_deadline < self._soonest:
-                self._soonest = call.connect_deadline
+            deadline = call.deadline = now + timeout
+            connect_deadline = now + connect_timeout
+            if connect_deadline > deadline:
+                connect_deadline = deadline
+            call.connect_deadline = connect_deadline
+            if connect_deadline < self._soonest:
+                self._soonest = connect_deadline
             call.received = call.pos = 0
-            call.reader = ResponseReader.for_request(
-                call.request, max_size=client.max_response, node=client.node
-            )
+            call.reader = None  # built at the first read, unless the answer came whole (_event)
             # socket.socket for unix paths, its C base type for TCP
             sock: _socket.socket | None = None
             try:
-                if family == socket.AF_UNIX:
+                if family == _AF_UNIX:
                     # a unix connect does not complete later: do it blocking, it is immediate
                     sock = socket.socket(family, socket.SOCK_STREAM)
-                    sock.settimeout(max(call.connect_deadline - now, 0.001))
-                    sock.connect(address.sockaddrs[0])
+                    sock.settimeout(max(connect_deadline - now, 0.001))
+                    sock.connect(client.address.sockaddrs[0])
                     sock.setblocking(False)
                     code = 0
                 elif tls is not None:
                     # the handshake goes on under epoll too (_handshake); the session of an
                     # earlier connection to the node is offered for resumption
-                    name = client.server_name or address.host
+                    name = client.server_name or client.address.host
                     sock = tls.wrap_socket(
                         nodelay(socket.socket(family, _STREAM_NONBLOCK)),
                         server_hostname=name if tls.check_hostname else None,
                         do_handshake_on_connect=False,
-                        session=session_for(tls, client.node, name),
+                        session=session_for(tls, node, name),
                     )
                     code = sock.connect_ex(sockaddr)
                 else:
@@ -134,31 +137,49 @@ class Loop:
             except TimeoutError:
                 if sock is not None:
                     sock.close()
-                self._failed(call, failures.connect_timed_out(client.node, client.connect_timeout))
+                self._failed(call, failures.connect_timed_out(node, connect_timeout))
                 continue
             except OSError as exc:
                 if sock is not None:
                     sock.close()
-                self._failed(call, failures.connect_failed(client.node, exc))
+                self._failed(call, failures.connect_failed(node, exc))
                 continue
             if code and code not in _IN_PROGRESS:
                 sock.close()
-                error = failures.connect_failed(client.node, OSError(code, os.strerror(code)))
-                self._failed(call, error)
+                self._failed(call, failures.connect_failed(node, OSError(code, os.strerror(code))))
                 continue
             call.sock = sock
-            self.inflight[sock.fileno()] = call
-            call.state = _SENDING if code == 0 and tls is None else _CONNECTING
+            fd = call.fd = sock.fileno()
+            self.inflight[fd] = call
+            call.state = CONNECTING if code or tls is not None else SENDING
             try:
-                # sending before the handshake is done costs a failed send: wait for EPOLLOUT.
-                # Edge-triggered for both directions: one epoll_ctl per call, no modify.
-                if code == 0 and tls is None:
-                    self._send(call)
-                self.epoll.register(sock.fileno(), _BOTH)
+                # TLS: sending before the handshake is done costs a failed send: wait for
+                # EPOLLOUT. Plain TCP: loopback finishes the handshake inside connect() (even
+                # when it says EINPROGRESS), so the request goes out now; when it all went, only
+                # the answer is waited for (EPOLLIN: no EPOLLOUT wake-up and no empty read).
+                # Edge-triggered: one epoll_ctl per call, no modify.
+                sent = tls is None and self._send(call)
+                self.epoll.register(fd, _IN if sent else _BOTH)
             except CallError as exc:
                 self._failed(call, exc)
                 continue
             return
+
+    def _target(self, client: Client) -> tuple[Any, ...]:
+        """What start() needs of ``client``, worked out once per client (is_literal parses the
+        IP, family and sockaddr are properties)."""
+        address = client.address
+        target = (
+            address.is_literal,
+            address.family,
+            address.sockaddr,
+            client.ssl_context,
+            client.timeout,
+            client.connect_timeout,
+            client.node,
+        )
+        self._targets[client] = target
+        return target
 
     def _send(self, call: Call) -> bool:
         """Send what is left of the request; True when all of it is sent."""
@@ -170,7 +191,7 @@ class Loop:
             return False  # still connecting, or the buffer is full
         except OSError as exc:
             client = call.client
-            if call.state == _CONNECTING:
+            if call.state == CONNECTING:
                 raise failures.connect_failed(client.node, exc) from None
             if isinstance(sock, ssl.SSLSocket) and not call.pos:
                 name = client.server_name or client.address.host
@@ -178,12 +199,12 @@ class Loop:
                     client.node, exc, name, client.ssl_context, after=True
                 ) from None
             raise failures.reset(client.node, call.function, len(call.request), 0) from None
-        if call.state == _CONNECTING:
-            call.connected = time.monotonic()
-            call.state = _SENDING
+        if call.state == CONNECTING:
+            call.connected = _monotonic()
+            call.state = SENDING
         if call.pos < len(call.request):
             return False
-        call.state = _READING
+        call.state = READING
         return True
 
     def _handshake(self, call: Call) -> bool:
@@ -191,11 +212,11 @@ class Loop:
         sock = call.sock
         client = call.client
         assert isinstance(sock, ssl.SSLSocket)
-        if call.state == _CONNECTING:
+        if call.state == CONNECTING:
             code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if code:
                 raise failures.connect_failed(client.node, OSError(code, os.strerror(code)))
-            call.state = _HANDSHAKE
+            call.state = HANDSHAKE
         try:
             sock.do_handshake()
         except _WOULD_BLOCK:
@@ -204,7 +225,7 @@ class Loop:
             name = client.server_name or client.address.host
             raise handshake_failed(client.node, exc, name, client.ssl_context) from None
         self.handshakes[bool(sock.session_reused)] += 1
-        call.state = _SENDING
+        call.state = SENDING
         return True
 
     def _blocking(self, call: Call) -> None:
@@ -218,75 +239,31 @@ class Loop:
             return
         self._succeed(call, result.body, result.timings.total, client.node)
 
-    # -- finishing ---------------------------------------------------------------------------
-    def _close(self, call: Call) -> None:
+    def _succeed(self, call: Call, body: bytes, elapsed: float, node: str) -> None:
         sock = call.sock
         if sock is not None:
-            self.inflight.pop(sock.fileno(), None)
+            client = call.clients[call.attempt]
+            tls = client.ssl_context
+            if tls is not None and isinstance(sock, ssl.SSLSocket) and not sock.session_reused:
+                # a new session is kept for the next connections; a resumed one is already there
+                name = client.server_name or client.address.host
+                remember_session(tls, node, name, sock)
+            elif type(sock) is _socket.socket:
+                # the whole answer is in: end the connection with a reset rather than the
+                # FIN/ACK exchange and the TIME_WAIT it leaves (docs/protocol.md#requests)
+                sock.setsockopt(_SOL_SOCKET, _SO_LINGER, _LINGER_0)
+            del self.inflight[call.fd]
             sock.close()  # closing also removes it from the epoll set
             call.sock = None
-
-    def _failed(self, call: Call, error: RPCError) -> None:
-        """Record ``error``; move on to the next node when that is safe, else finish."""
-        self._close(call)
-        node = call.client.node
-        retry = may_retry(error)
-        if call.health is not None and retry:
-            call.health.mark_down(node)
-        if call.attempt + 1 < len(call.clients) and may_retry(
-            error, retry_unsafe=call.retry_unsafe
-        ):
-            call.fail_over()
-            return
-        call.result = {
-            "node": node,
-            "error": error,
-            "elapsed": time.monotonic() - call.start if call.start else None,
-            **call.info,
-        }
-
-    def _cut(self, call: Call, *, sent: bool) -> None:
-        """Finish ``call`` as interrupted: ``sent`` when its whole request had gone out."""
-        self._close(call)
-        node = call.client.node
-        if sent:
-            message = f"interrupted while waiting for {node}'s answer: the call may have run there"
-        else:
-            message = f"not sent to {node}: interrupted"
-        call.result = {
-            "node": node,
-            "error": Interrupted(message, sent=sent),
-            "elapsed": time.monotonic() - call.start if call.start else None,
-            **call.info,
-        }
-
-    def interrupt(self) -> None:
-        """Ctrl-C: read the answers that are already here, cut off every other call."""
-        self.stopping = True
-        for fd, _ in self.epoll.poll(0):
-            call = self.inflight.get(fd)
-            if call is None or call.state != _READING:
-                continue  # a request not yet all sent stays unsent: no send after Ctrl-C
-            try:
-                self._event(call)
-            except CallError as exc:
-                self._failed(call, exc)
-                if call.result is None:  # it would fail over: not sent to the next node
-                    self._cut(call, sent=False)
-        for call in list(self.inflight.values()):
-            self._cut(call, sent=call.state == _READING)
-
-    def _succeed(self, call: Call, body: bytes, elapsed: float, node: str) -> None:
-        sock, client = call.sock, call.client
-        tls = client.ssl_context
-        if isinstance(sock, ssl.SSLSocket) and tls is not None and not sock.session_reused:
-            # a new session is kept for the next connections; a resumed one is already there
-            name = client.server_name or client.address.host
-            remember_session(tls, node, name, sock)
-        self._close(call)
         if call.health is not None:
             call.health.mark_up(node)
-        call.result = {"node": node, "body": body, "elapsed": elapsed, **call.info}
+        info = call.info
+        if info:
+            call.result = {"node": node, "body": body, "elapsed": elapsed, **info}
+        else:
+            call.result = {"node": node, "body": body, "elapsed": elapsed}
+        if self.finished is not None:
+            self.finished.append(call)
 
     # -- events ------------------------------------------------------------------------------
     def _watch_input(self, fd: int) -> bool:
@@ -316,11 +293,13 @@ class Loop:
         if input_fd is not None and not self._watch_input(input_fd):
             wait = min(wait, 0.01)  # an fd epoll refuses: look at the input again soon
         inflight = self.inflight
-        events = self.epoll.poll(0)
-        if not events:
-            if before_blocking is not None:
-                before_blocking()
+        if before_blocking is None:
             events = self.epoll.poll(wait)
+        else:
+            events = self.epoll.poll(0)
+            if not events:
+                before_blocking()
+                events = self.epoll.poll(wait)
         for fd, _ in events:
             call = inflight.get(fd)
             if call is None:
@@ -331,47 +310,31 @@ class Loop:
                 self._failed(call, exc)
                 if call.result is None:
                     self.start(call)
-        now = time.monotonic()
-        if now < soonest:
-            return  # no deadline has come: nothing to time out (the usual round)
-        for call in [c for c in inflight.values() if c.state in _SETTING_UP]:
-            if now >= call.connect_deadline:
-                client = call.client
-                self._failed(call, failures.connect_timed_out(client.node, client.connect_timeout))
-                if call.result is None:
-                    self.start(call)
-        for call in [c for c in inflight.values() if now >= c.deadline]:
-            client = call.client
-            self._failed(
-                call, failures.response_timed_out(client.node, client.timeout, call.received)
-            )
-        self._soonest = min(
-            (
-                c.connect_deadline if c.state in _SETTING_UP else c.deadline
-                for c in inflight.values()
-            ),
-            default=float("inf"),
-        )
+        if time.monotonic() >= soonest:
+            self._expire()  # a deadline has come (not in the usual round)
 
     def _event(self, call: Call) -> None:
         sock = call.sock
-        assert sock is not None and call.reader is not None
-        client = call.client
-        setting_up = call.state in _SETTING_UP and client.ssl_context is not None
-        if setting_up and not self._handshake(call):
-            return
-        if call.state != _READING and not self._send(call):
-            # a failed connect shows up as the send's error: no getsockopt(SO_ERROR) needed
-            return
+        reader = call.reader
+        assert sock is not None
+        if call.state != READING:
+            tls = call.state in SETTING_UP and call.clients[call.attempt].ssl_context is not None
+            if tls and not self._handshake(call):
+                return
+            if call.state != READING and not self._send(call):
+                # a failed connect shows up as the send's error: no getsockopt(SO_ERROR) needed
+                return
         # edge-triggered: read until the answer is complete or the socket has nothing more
+        buffer = self._buffer
         while True:
             try:
                 # into one reused buffer: a fresh 256 KiB bytes object per recv costs mmap,
                 # mremap and munmap system calls
-                size = sock.recv_into(self._buffer)
+                size = sock.recv_into(buffer)
             except _WOULD_BLOCK:
                 return
             except OSError as exc:
+                client = call.clients[call.attempt]
                 if isinstance(sock, ssl.SSLSocket) and not call.received:
                     # an alert or a close right after the handshake: the client certificate
                     name = client.server_name or client.address.host
@@ -381,19 +344,39 @@ class Loop:
                 raise failures.reset(
                     client.node, call.function, len(call.request), call.received
                 ) from None
-            if not call.received:
-                call.first = time.monotonic()
             if size:
+                if reader is None:  # the first read
+                    n = buffer[1] | buffer[2] << 8 if size >= 4 else 0
+                    if n and size == n + 4 and not buffer[3] and not call.request[3]:
+                        client = call.clients[call.attempt]
+                        if n <= client.max_response:
+                            # the usual answer: a plain packet, whole in one read. What a
+                            # ResponseReader says of it, without building one
+                            # (docs/protocol.md#responses)
+                            call.received = size
+                            body = self._view[4:size].tobytes()
+                            self._succeed(call, body, _monotonic() - call.start, client.node)
+                            return
+                    reader = call.reader = _reader(call)
                 call.received += size
-                if not call.reader.feed(self._view[:size]):
+                if not reader.feed(self._view[:size]):
                     continue
-                body = call.reader.body  # done: all of it, no Response object needed
+                body = reader.body  # done: all of it, no Response object needed
             else:
+                if reader is None:
+                    reader = call.reader = _reader(call)
                 try:
-                    body = call.reader.feed_eof().body
+                    body = reader.feed_eof().body
                 except NoResult:
+                    client = call.clients[call.attempt]
                     raise failures.no_result(
                         client.node, call.function, len(call.request)
                     ) from None
-            self._succeed(call, body, time.monotonic() - call.start, client.node)
+            self._succeed(call, body, _monotonic() - call.start, call.clients[call.attempt].node)
             return
+
+
+def _reader(call: Call) -> ResponseReader:
+    """The reader of ``call``'s answer (ResponseReader.for_request)."""
+    client = call.clients[call.attempt]
+    return ResponseReader.for_request(call.request, max_size=client.max_response, node=client.node)

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from protocol import Client, Health
-from protocol.errors import RPCError
 from rpccli.batch.calls import Call
 from rpccli.batch.engine import Loop
 from rpccli.batch.stop import Stop
@@ -30,6 +29,7 @@ from rpccli.errors import describe
 
 __all__ = ["Plan", "run_share"]
 
+_NO_INFO: dict[str, Any] = {}  # a bench call has no input line: nothing to copy (never written)
 Tick = Callable[[int, Tally], None]  # (second since the measuring began, the delta)
 
 
@@ -77,30 +77,6 @@ class _Timed(Call):
     measured: bool  # False for a warm-up call
 
 
-class _BenchLoop(Loop):
-    """The batch loop, telling which calls have their final result."""
-
-    def __init__(self, stop: Stop | None) -> None:
-        super().__init__(stop)
-        self.done: list[_Timed] = []
-
-    def _succeed(self, call: Call, body: bytes, elapsed: float, node: str) -> None:
-        super()._succeed(call, body, elapsed, node)
-        assert isinstance(call, _Timed)
-        self.done.append(call)
-
-    def _failed(self, call: Call, error: RPCError) -> None:
-        super()._failed(call, error)
-        if call.result is not None:
-            assert isinstance(call, _Timed)
-            self.done.append(call)
-
-    def _cut(self, call: Call, *, sent: bool) -> None:
-        super()._cut(call, sent=sent)
-        assert isinstance(call, _Timed)
-        self.done.append(call)
-
-
 def _record(tally: Tally, call: _Timed, now: float, per_node: bool) -> None:
     result: dict[str, Any] = call.result  # type: ignore[assignment]
     error = result.get("error")
@@ -128,7 +104,9 @@ def _record(tally: Tally, call: _Timed, now: float, per_node: bool) -> None:
 def run_share(plan: Plan, start: float, tick: Tick, stop: Stop | None = None) -> None:
     """Run ``plan`` from the monotonic time ``start`` (shared by every lane)."""
     _sleep_until(start, stop)  # the lanes begin together
-    loop = _BenchLoop(stop)
+    loop = Loop(stop)
+    done: list[_Timed] = []
+    loop.finished = done  # type: ignore[assignment]
     measure_from = start + plan.warmup
     end = measure_from + plan.duration if plan.duration is not None else None
     interval = 1.0 / plan.rate if plan.rate else 0.0
@@ -142,7 +120,6 @@ def run_share(plan: Plan, start: float, tick: Tick, stop: Stop | None = None) ->
     second = 0  # the second that the current delta belongs to
     next_tick = measure_from + 1.0
     delta = Tally()
-    done = loop.done
     try:
         while True:
             now = time.monotonic()
@@ -160,15 +137,11 @@ def run_share(plan: Plan, start: float, tick: Tick, stop: Stop | None = None) ->
                 if counted and plan.count is not None and measured >= plan.count:
                     break
                 clients, health, best = nodes()
-                call = _Timed(
-                    clients,
-                    requests[started % len(requests)],
-                    function,
-                    {},
-                    health=health,
-                    retry_unsafe=retry_unsafe,
-                    best=best,
-                )
+                call = _Timed(clients, requests[started % len(requests)], function, _NO_INFO)
+                if health is not None:
+                    call.health = health
+                    call.best = best
+                call.retry_unsafe = retry_unsafe
                 call.due = due
                 call.measured = counted
                 if counted:
