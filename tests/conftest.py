@@ -105,18 +105,38 @@ FIRST = (
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put the ``FIRST`` modules first; mark each test of a ``ONE_PROCESS`` or ``ALONE`` module
-    with the xdist group of its module."""
+    """Put the ``FIRST`` modules first."""
 
     def rank(item: pytest.Item) -> int:
         module = item.path.relative_to(ROOT).as_posix()
         return next((n for n, first in enumerate(FIRST) if module.startswith(first)), len(FIRST))
 
     items.sort(key=rank)
-    for item in items:
-        module = item.path.relative_to(ROOT).as_posix()
-        if module in ONE_PROCESS or module in ALONE:
-            item.add_marker(pytest.mark.xdist_group(module))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """``--dist loadgroup`` with this suite's groups: all the tests of a ``ONE_PROCESS`` or
+    ``ALONE`` module are one unit of work, run by one process; any other test is a unit of its
+    own. The groups are read from the test's module here, in the main process: xdist's own way,
+    an ``xdist_group`` mark that each worker writes into the test's id, is lost on pytest 9.2,
+    whose ids cannot be rewritten, and then every module's peer starts once per process."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ModuleGroups(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return ModuleGroups(config, log)
+
+
+def group_of(nodeid: str) -> str:
+    """The unit of work of the test ``nodeid``: its module's path if the module's tests keep to
+    one process, else the test itself."""
+    module = nodeid.split("::", 1)[0]
+    return module if module in ONE_PROCESS or module in ALONE else nodeid
 
 
 def pytest_configure(config: pytest.Config) -> None:
