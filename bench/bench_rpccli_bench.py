@@ -27,8 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_batch import run_wrk  # noqa: E402
-from tests.peers import free_port, uwsgi  # noqa: E402
+from bench.bench_batch import run_wrk, uwsgi_with_http  # noqa: E402
 
 
 def run_bench(node: str, options: list[str]) -> tuple[dict[str, object], int]:
@@ -74,14 +73,11 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1_000_000, help="memory: calls")
     options = parser.parse_args()
     lanes = [] if options.lanes is None else ["--lanes", str(options.lanes)]
-    http_port = free_port()
-    extra = ["--http-socket", f"127.0.0.1:{http_port}", "--http-socket-modifier1", "173"]
-    extra += ["--http-socket-modifier2", "2", "--listen", "1024"]
     wrk_rates: list[float] = []
     bench_rates: list[float] = []
     used: object = "?"
     c = options.concurrency
-    with uwsgi(processes=2, lua=(), extra=extra) as server:
+    with uwsgi_with_http() as (server, http_port):
         for _ in range(options.rounds):  # alternating: a shared machine's noise hits both
             wrk_rates.append(run_wrk(http_port, options.seconds, c, options.wrk_threads))
             closed = ["-c", str(c), "-d", str(options.seconds), *lanes]
