@@ -22,6 +22,7 @@ __all__ = [
     "attempt_on",
     "buffer_option",
     "buffer_warning",
+    "command_settings",
     "complete_call_function",
     "complete_call_node",
     "complete_file_argument",
@@ -367,6 +368,19 @@ def settings_for(
     if settings.tls.insecure and any(a.startswith("tls:") for a in spec.addresses):
         click.echo("rpccli: warning: --insecure: the node's certificate is not verified", err=True)
     return settings
+
+
+#: what settings_for takes of the options above: each command declares some of them
+_SETTINGS_OPTIONS = ("timeout", "connect_timeout", "max_response", "strategy", "buffer_size")
+
+
+def command_settings(node: str | None, *, config: Config | None = None) -> Settings:
+    """``settings_for`` with the running command's --timeout, --connect-timeout, --max-response,
+    -s/--strategy and --buffer-size, those of them it declares (as ``tls_for`` finds its TLS
+    options)."""
+    params = click.get_current_context().params
+    given = {name: params[name] for name in _SETTINGS_OPTIONS if name in params}
+    return settings_for(node, config=config, **given)
 
 
 def attempt_on(settings: Settings, request: bytes, function: str) -> Callable[[Any], CallResult]:
