@@ -1,5 +1,6 @@
 """How the suite is spread over processes (tests/conftest.py): each module of ``ONE_PROCESS`` and
-``ALONE`` is one unit of work, so that its expensive peer starts once, in one process."""
+``ALONE``, and each parameter of a ``BY_PARAMETER`` module, is one unit of work, so that its
+expensive peer starts once, in one process."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from xdist.remote import Producer
 from xdist.scheduler import LoadGroupScheduling
 
-from tests.conftest import ALONE, ONE_PROCESS
+from tests.conftest import ALONE, BY_PARAMETER, ONE_PROCESS
 
 
 def test_a_one_process_module_is_one_unit_of_work(
@@ -24,5 +25,9 @@ def test_a_one_process_module_is_one_unit_of_work(
     unit = scheduler._split_scope
     for module in sorted(ONE_PROCESS | ALONE):
         assert unit(f"{module}::test_a") == unit(f"{module}::test_b[README.md:12]") == module
+    for module in BY_PARAMETER:
+        assert unit(f"{module}::test_a[bash]") == unit(f"{module}::test_b[bash]")
+        assert unit(f"{module}::test_a[bash]") != unit(f"{module}::test_a[zsh]")
+        assert unit(f"{module}::test_a") != unit(f"{module}::test_b")
     other = "tests/cli/test_call.py"
     assert unit(f"{other}::test_a") != unit(f"{other}::test_b")
