@@ -4,11 +4,13 @@ expensive peer starts once, in one process."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from xdist.remote import Producer
 from xdist.scheduler import LoadGroupScheduling
 
-from tests.conftest import ALONE, BY_PARAMETER, ONE_PROCESS
+from tests.conftest import ALONE, BY_PARAMETER, ONE_PROCESS, ROOT
 
 
 def test_a_one_process_module_is_one_unit_of_work(
@@ -31,3 +33,15 @@ def test_a_one_process_module_is_one_unit_of_work(
         assert unit(f"{module}::test_a") != unit(f"{module}::test_b")
     other = "tests/cli/test_call.py"
     assert unit(f"{other}::test_a") != unit(f"{other}::test_b")
+
+
+def test_every_module_with_a_module_scoped_peer_keeps_to_one_process() -> None:
+    # else each process that runs one of its tests starts the peer again
+    fixture = re.compile(r'@pytest\.fixture\(\s*scope="module"')
+    grouped = ONE_PROCESS | ALONE | BY_PARAMETER
+    scoped = {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "tests").rglob("test_*.py")
+        if fixture.search(path.read_text())
+    }
+    assert scoped - grouped == set()
