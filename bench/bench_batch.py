@@ -31,14 +31,26 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.peers import free_port, require, uwsgi  # noqa: E402
+from tests.peers import Uwsgi, free_port, require, uwsgi  # noqa: E402
+
+
+@contextmanager
+def uwsgi_with_http() -> Iterator[tuple[Uwsgi, int]]:
+    """Real uWSGI (2 processes) for rpccli on its RPC socket and for wrk on an HTTP socket
+    mapped onto the same RPC functions (docs/protocol.md#responses); and that HTTP port."""
+    http_port = free_port()
+    extra = ["--http-socket", f"127.0.0.1:{http_port}", "--http-socket-modifier1", "173"]
+    extra += ["--http-socket-modifier2", "2", "--listen", "1024"]
+    with uwsgi(processes=2, lua=(), extra=extra) as server:
+        yield server, http_port
 
 
 def children_cpu() -> float:
@@ -149,17 +161,6 @@ def main() -> None:
     )
     options = parser.parse_args()
     lanes = [] if options.lanes is None else ["--lanes", str(options.lanes)]
-    http_port = free_port()
-    extra = [
-        "--http-socket",
-        f"127.0.0.1:{http_port}",
-        "--http-socket-modifier1",
-        "173",
-        "--http-socket-modifier2",
-        "2",
-        "--listen",
-        "1024",
-    ]
     wrk_rates: list[float] = []
     batch_rates: list[float] = []
     wrk_costs, batch_costs = Costs(), Costs()
@@ -169,7 +170,7 @@ def main() -> None:
         rate, summary[0] = run_batch(server.node, options.calls, options.concurrency, lanes)
         return rate, options.calls
 
-    with uwsgi(processes=2, lua=(), extra=extra) as server:
+    with uwsgi_with_http() as (server, http_port):
         pid = server.proc.pid
         # alternate the two, round after round: a shared machine's noise then hits both alike
         for _ in range(options.rounds):

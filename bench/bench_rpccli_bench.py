@@ -30,8 +30,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_batch import Costs, children_cpu, measured, wrk_calls  # noqa: E402
-from tests.peers import free_port, uwsgi  # noqa: E402
+from bench.bench_batch import (  # noqa: E402
+    Costs,
+    children_cpu,
+    measured,
+    uwsgi_with_http,
+    wrk_calls,
+)
 
 
 def run_bench(node: str, options: list[str]) -> tuple[dict[str, object], int]:
@@ -77,9 +82,6 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1_000_000, help="memory: calls")
     options = parser.parse_args()
     lanes = [] if options.lanes is None else ["--lanes", str(options.lanes)]
-    http_port = free_port()
-    extra = ["--http-socket", f"127.0.0.1:{http_port}", "--http-socket-modifier1", "173"]
-    extra += ["--http-socket-modifier2", "2", "--listen", "1024"]
     wrk_rates: list[float] = []
     bench_rates: list[float] = []
     used: object = "?"
@@ -95,7 +97,7 @@ def main() -> None:
     def wrk() -> tuple[float, int]:
         return wrk_calls(http_port, options.seconds, c, options.wrk_threads)
 
-    with uwsgi(processes=2, lua=(), extra=extra) as server:
+    with uwsgi_with_http() as (server, http_port):
         pid = server.proc.pid
         # the rate counts the measuring only: take the CPU of start-up and exit out of the
         # generator's share (the median of three runs of -n c)

@@ -25,8 +25,8 @@ from protocol.wire import rpc_request
 from rpccli import exitcodes, names
 from rpccli.options import (
     Settings,
+    command_settings,
     complete_node_lazily,
-    settings_for,
     timeout_options,
     tls_options,
 )
@@ -140,7 +140,7 @@ def functions(
       rpccli functions 127.0.0.1:3031
       rpccli ls --refresh --json prod
     """
-    settings = settings_for(node, timeout=timeout, connect_timeout=connect_timeout)
+    settings = command_settings(node)
     spec = settings.spec
     list_function = (spec.profile.list_function if spec.profile else None) or DEFAULT_LIST_FUNCTION
     indexes = [

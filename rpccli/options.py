@@ -33,6 +33,7 @@ __all__ = [
     "buffer_option",
     "buffer_warning",
     "client_for",
+    "command_settings",
     "complete_call_function",
     "complete_call_node",
     "complete_file_argument",
@@ -240,3 +241,16 @@ def buffer_option(func: F) -> F:
         help="The server's --buffer-size (default 4096, uWSGI's; or buffer_size in the config): "
         "larger requests get a warning.",
     )(func)
+
+
+#: what settings_for takes of the options above: each command declares some of them
+_SETTINGS_OPTIONS = ("timeout", "connect_timeout", "max_response", "strategy", "buffer_size")
+
+
+def command_settings(node: str | None, *, config: Config | None = None) -> Settings:
+    """``settings_for`` with the running command's --timeout, --connect-timeout, --max-response,
+    -s/--strategy and --buffer-size, those of them it declares (as ``tls_for`` finds its TLS
+    options)."""
+    params = click.get_current_context().params
+    given = {name: params[name] for name in _SETTINGS_OPTIONS if name in params}
+    return settings_for(node, config=config, **given)

@@ -20,7 +20,7 @@ from protocol.errors import RPCError
 from protocol.visible import counted, visible
 from rpccli import exitcodes
 from rpccli.numbers import INTERVAL, PING_COUNT
-from rpccli.options import complete_node_lazily, settings_for, timeout_options, tls_options
+from rpccli.options import command_settings, complete_node_lazily, timeout_options, tls_options
 from rpccli.output import Printer, error_record, json_line
 
 __all__ = ["ping"]
@@ -80,7 +80,7 @@ def ping(
       rpccli ping 127.0.0.1:3031
       rpccli ping -c 5 -i 0.2 prod
     """
-    settings = settings_for(node, timeout=timeout, connect_timeout=connect_timeout)
+    settings = command_settings(node)
     printer = Printer("json" if json_flag else "bytes")
     clients = [settings.client(a) for a in settings.spec.addresses]
     stats = {c.node: _Stats() for c in clients}

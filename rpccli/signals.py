@@ -25,9 +25,9 @@ from rpccli.errors import describe
 from rpccli.numbers import SIGNAL, BadNumber
 from rpccli.options import (
     Settings,
+    command_settings,
     complete_node_lazily,
     group_options,
-    settings_for,
     timeout_options,
     tls_options,
 )
@@ -155,9 +155,7 @@ def signal(
     if num is None:
         raise click.UsageError("missing NUM (a uWSGI signal number, 0..255)")
     number = parse_signal(num)
-    settings = settings_for(
-        node, timeout=timeout, connect_timeout=connect_timeout, strategy=strategy
-    )
+    settings = command_settings(node)
     printer = Printer("json" if json_flag else "bytes")
     outcomes = send(settings, number, retry_unsafe=retry_unsafe)
     fan_out = settings.strategy == "all" and not settings.spec.single

@@ -3,8 +3,9 @@ empty XDG directories for tests that run rpccli code; and how the suite is sprea
 
 The suite runs on several processes (pytest-xdist, ``--dist loadgroup`` in pyproject.toml): each
 test goes to whichever process is free, except the modules in ``ONE_PROCESS``, whose tests all
-run one after the other in a single process, and the modules in ``ALONE``, whose tests run while
-no other test runs anywhere (see ``pytest_runtest_protocol``).
+run one after the other in a single process, the modules in ``ALONE``, whose tests run while no
+other test runs anywhere (see ``pytest_runtest_protocol``), and the tests of one parameter of a
+``BY_PARAMETER`` module, which run in one process.
 """
 
 from __future__ import annotations
@@ -79,6 +80,13 @@ ONE_PROCESS = {
     "tests/interop/test_conformance.py",
     "tests/interop/test_library.py",
     "tests/interop/test_peers_call_serve.py",
+    "tests/interop/test_tls.py",
+    "tests/interop/test_tls_serve_errors.py",
+    "tests/interop/test_lua_files.py",
+    "tests/interop/test_functions_uwsgi.py",
+    "tests/interop/test_signal_uwsgi.py",
+    "tests/interop/test_explain_uwsgi.py",
+    "tests/interop/test_http_port.py",
     "tests/server/test_server.py",
     "tests/hostile/test_bad_input.py",
     "tests/hostile/test_state_files.py",
@@ -88,6 +96,9 @@ ONE_PROCESS = {
 #: within deadlines that a machine busy with other tests would stretch; the tmux tests time keys
 #: and pastes against a real terminal, which a busy machine delivers in other pieces.
 ALONE = {"tests/hostile/test_serve_abuse.py", "tests/hostile/test_shell_input.py"}
+#: Modules whose tests share a module-scoped fixture per parameter (an interactive shell of each
+#: kind): the tests of one parameter run one after another in one process, so that it starts once.
+BY_PARAMETER = {"tests/hostile/test_completion_hostile.py"}
 _LOCKS = "PYTEST_RPCCLI_LOCKS"
 
 
@@ -105,18 +116,44 @@ FIRST = (
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put the ``FIRST`` modules first; mark each test of a ``ONE_PROCESS`` or ``ALONE`` module
-    with the xdist group of its module."""
+    """Put the ``FIRST`` modules first."""
 
     def rank(item: pytest.Item) -> int:
         module = item.path.relative_to(ROOT).as_posix()
         return next((n for n, first in enumerate(FIRST) if module.startswith(first)), len(FIRST))
 
     items.sort(key=rank)
-    for item in items:
-        module = item.path.relative_to(ROOT).as_posix()
-        if module in ONE_PROCESS or module in ALONE:
-            item.add_marker(pytest.mark.xdist_group(module))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """``--dist loadgroup`` with this suite's groups (``group_of``): all the tests of a
+    ``ONE_PROCESS`` or ``ALONE`` module are one unit of work, run by one process, and so are
+    those of one parameter of a ``BY_PARAMETER`` module; any other test is a unit of its own.
+    The groups are read from the test's id here, in the main process: xdist's own way, an
+    ``xdist_group`` mark that each worker writes into the test's id, is lost on pytest 9.2,
+    whose ids cannot be rewritten, and then every module's peer starts once per process."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ModuleGroups(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return ModuleGroups(config, log)
+
+
+def group_of(nodeid: str) -> str:
+    """The unit of work of the test ``nodeid``: its module's path if the module's tests keep to
+    one process, the module and the test's parameter for a ``BY_PARAMETER`` module, else the
+    test itself."""
+    module, _, test = nodeid.partition("::")
+    if module in ONE_PROCESS or module in ALONE:
+        return module
+    if module in BY_PARAMETER and test.endswith("]"):
+        return f"{module}[{test.rpartition('[')[2]}"
+    return nodeid
 
 
 def pytest_configure(config: pytest.Config) -> None:

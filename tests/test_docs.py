@@ -420,11 +420,11 @@ def run_at_terminal(place: Place, argv: list[str], *, stdin: bytes | None = None
 
 
 def _wait_for_port(place: Place, proc: subprocess.Popen[bytes]) -> None:
-    probe = "import socket,sys; socket.create_connection(('127.0.0.1', 3031), 0.5).close()"
+    probe = ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/3031"]  # connects, or fails: refused
     for _ in range(100):
         if proc.poll() is not None:
             raise AssertionError(f"rpccli serve exited with {proc.returncode}")
-        done = subprocess.run(place.argv([sys.executable, "-c", probe]), capture_output=True)
+        done = subprocess.run(place.argv(probe), capture_output=True)
         if done.returncode == 0:
             return
         time.sleep(0.1)

@@ -59,12 +59,12 @@ from rpccli.options import (
     buffer_option,
     buffer_warning,
     client_for,
+    command_settings,
     complete_node_lazily,
     connection_options,
     group_options,
     local_option,
     output_options,
-    settings_for,
     tls_for,
     tls_options,
 )
@@ -193,15 +193,7 @@ def batch(
 
         local = LocalFunctions(local_file)
     try:
-        settings = settings_for(
-            node,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            max_response=max_response,
-            strategy=strategy,
-            config=config,
-            buffer_size=buffer_size,
-        )
+        settings = command_settings(node, config=config)
     except UsageError:
         if node is not None:
             raise  # a bad NODE argument is the whole command's error

@@ -17,12 +17,12 @@ from rpccli.call.command import CallCommand
 from rpccli.config import load_config
 from rpccli.numbers import CONCURRENCY, INTERVAL, LANES, SECONDS, Number
 from rpccli.options import (
+    command_settings,
     complete_call_function,
     complete_file_argument,
     complete_node_lazily,
     connection_options,
     group_options,
-    settings_for,
     tls_options,
 )
 from rpccli.output import is_terminal
@@ -185,14 +185,7 @@ def bench(
         raise UsageError("-n and -d are exclusive: a count of calls, or a duration")
     if count is None and duration is None:
         duration = 10.0
-    settings = settings_for(
-        node,
-        timeout=timeout,
-        connect_timeout=connect_timeout,
-        max_response=max_response,
-        strategy=strategy,
-        config=config,
-    )
+    settings = command_settings(node, config=config)
     if settings.strategy == "all":
         raise UsageError("--strategy all is for call; bench spreads its calls over the nodes")
     lines = _args_lines(args_file) if args_file else [read_arguments(arg_words, stdin=None)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,3 +50,11 @@ def known() -> Iterator[Known]:
 
 def served(node: str) -> int:
     return int(Client(node, timeout=5).call("served"))
+
+
+def wait_served(node: str, calls: int, within: float = 30.0) -> None:
+    """Wait until the server of ``node`` has run ``calls`` calls: a bench is under way there."""
+    deadline = time.monotonic() + within
+    while served(node) < calls:
+        assert time.monotonic() < deadline, f"{node} ran fewer than {calls} calls in {within} s"
+        time.sleep(0.02)

@@ -10,11 +10,10 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from tests.bench.conftest import ROOT, Known, served
+from tests.bench.conftest import ROOT, Known, served, wait_served
 
 
 def bench(*args: str, timeout: float = 30) -> tuple[int, dict[str, Any], str]:
@@ -74,7 +73,7 @@ def test_ctrl_c_reports_what_was_done_and_exits_130(known: Known) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.5)
+    wait_served(node, 10)  # calls are under way (not still starting up)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=15)
     assert proc.returncode == 130, err
@@ -109,7 +108,8 @@ def test_a_node_that_dies_mid_run_is_counted_per_node(known: Known) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.0)
+    # 10 calls started there, at most 4 in flight: the bench has counted answers of the node
+    wait_served(dying, 10)
     known.kill(dying)
     out, _ = proc.communicate(timeout=20)
     figures = json.loads(out)

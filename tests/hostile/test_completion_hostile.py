@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pexpect
@@ -22,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocol.server.functions import FunctionTable
+from protocol.server import serve_in_thread
 from rpccli import names
 from tests.hostile.conftest import listing_table
 from tests.peers import ROOT, free_port, require
@@ -85,39 +86,53 @@ def _recording(calls: list[str], name: str) -> Callable[..., bytes]:
     return function
 
 
-@pytest.fixture
-def hostile_node(
-    serve_table: Callable[[FunctionTable], str], tmp_path: Path, xdg_dirs: dict[str, Path]
-) -> Iterator[tuple[str, list[str], dict[str, str]]]:
-    """A node whose rpc_list is hostile, its listing fetched by `rpccli shell` as users do."""
+@dataclass
+class Hostile:
+    """A node whose rpc_list is hostile, its listing fetched by `rpccli shell` as users do, into
+    the cache of ``env`` (HOME and XDG directories of its own)."""
+
+    node: str
+    calls: list[str]  # the names the node was called by, in order
+    env: dict[str, str]
+    dirs: dict[str, Path]  # the XDG config and state directories, for rpccli in this process
+
+
+@contextlib.contextmanager
+def hostile_node(base: Path) -> Iterator[Hostile]:
     calls: list[str] = []
     entries = [n.encode() for _, n in ODD_NAMES] + [e for _, e in UNSAFE_ENTRIES]
     # a newline inside an entry only cuts it in two: both halves face the same rule
     entries.append(b"znl\nx\x1b[2J")
     functions = {n: _recording(calls, n) for _, n in ODD_NAMES}
     functions.update({p: _recording(calls, p) for p, _ in UNSAFE_ENTRIES})
-    node = serve_table(listing_table(b"\n".join(entries) + b"\n", **functions))
-    home = tmp_path / "home"
-    home.mkdir()
+    table = listing_table(b"\n".join(entries) + b"\n", **functions)
+    dirs = {"config": base / "config", "state": base / "state"}
+    home = base / "home"
+    for path in (*dirs.values(), home):
+        path.mkdir()
     env = {
         "PATH": f"{BIN}:/usr/bin:/bin",
         "HOME": str(home),
         "LANG": "C.UTF-8",
-        "XDG_CONFIG_HOME": str(xdg_dirs["config"]),
-        "XDG_STATE_HOME": str(xdg_dirs["state"]),
+        "XDG_CONFIG_HOME": str(dirs["config"]),
+        "XDG_STATE_HOME": str(dirs["state"]),
         "XDG_DATA_HOME": str(home / "data"),
         "HISTFILE": "/dev/null",
     }
-    subprocess.run(
-        [str(BIN / "rpccli"), "shell", node],
-        input=b".refresh\n",
-        env=env,
-        capture_output=True,
-        timeout=60,
-        check=True,
-    )
-    assert ODD_NAMES[0][1] in names.known_names(node)  # the listing is in the cache
-    yield node, calls, env
+    with serve_in_thread(table, ("127.0.0.1:0",)) as server:
+        node = str(server.node)
+        subprocess.run(
+            [str(BIN / "rpccli"), "shell", node],
+            input=b".refresh\n",
+            env=env,
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("XDG_STATE_HOME", env["XDG_STATE_HOME"])
+            assert ODD_NAMES[0][1] in names.known_names(node)  # the listing is in the cache
+        yield Hostile(node, calls, env, dirs)
 
 
 class Terminal:
@@ -178,51 +193,73 @@ class Terminal:
         self.child.close(force=True)
 
 
-@pytest.fixture(params=["bash", "zsh", "fish"])
-def terminal(
-    request: pytest.FixtureRequest, hostile_node: tuple[str, list[str], dict[str, str]], tmp_path
-) -> Iterator[Terminal]:
-    cwd = tmp_path / "cwd"
+@pytest.fixture(scope="module", params=["bash", "zsh", "fish"])
+def shell(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Terminal, Hostile]]:
+    """One interactive shell of each kind and its hostile node, shared by the tests of that
+    shell (tests/conftest.py runs them in one process): a shell starts once, not per test.
+    Each test starts at a fresh prompt with no call recorded; what one test adds to the cache
+    (names learned from its calls, a node group) is never a prefix another test types."""
+    base = tmp_path_factory.mktemp(request.param)
+    cwd = base / "cwd"
     cwd.mkdir()
     for name in FILES:
         (cwd / name).write_text("x")
-    term = Terminal(request.param, hostile_node[2], cwd)
-    yield term
-    term.close()
+    with hostile_node(base) as hostile:
+        term = Terminal(request.param, hostile.env, cwd)
+        try:
+            yield term, hostile
+        finally:
+            term.close()
+
+
+@pytest.fixture
+def terminal(
+    shell: tuple[Terminal, Hostile], monkeypatch: pytest.MonkeyPatch
+) -> tuple[Terminal, Hostile]:
+    """The shell of this test's kind; rpccli in this process reads and writes its cache."""
+    term, hostile = shell
+    hostile.calls.clear()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(hostile.dirs["config"]))
+    monkeypatch.setenv("XDG_STATE_HOME", str(hostile.dirs["state"]))
+    return term, hostile
 
 
 def _clean(cwd: Path) -> None:
     assert sorted(p.name for p in cwd.iterdir()) == sorted(FILES), "a name made or removed files"
 
 
-def test_tab_then_enter_calls_exactly_the_listed_name(terminal: Terminal, hostile_node) -> None:
-    node, calls, _ = hostile_node
-    cwd = Path(terminal.child.cwd or ".")
+def test_tab_then_enter_calls_exactly_the_listed_name(terminal: tuple[Terminal, Hostile]) -> None:
+    term, hostile = terminal
+    cwd = Path(term.child.cwd or ".")
     for typed, name in ODD_NAMES:
-        calls.clear()
-        screen = terminal.tab_enter(f"rpccli call {node} {typed}")
-        assert calls == [name], f"{typed!r}<TAB> ran {calls}, not {name!r}: {screen!r}"
+        hostile.calls.clear()
+        screen = term.tab_enter(f"rpccli call {hostile.node} {typed}")
+        assert hostile.calls == [name], (
+            f"{typed!r}<TAB> ran {hostile.calls}, not {name!r}: {screen!r}"
+        )
         _clean(cwd)
 
 
 def test_a_node_group_completes_whole_then_the_names_of_its_nodes(
-    terminal: Terminal, hostile_node
+    terminal: tuple[Terminal, Hostile],
 ) -> None:
     # fish cut every answer at its first comma: a node group lost all but its first node
-    node, calls, _ = hostile_node
+    term, hostile = terminal
     down = f"127.0.0.1:{free_port()}"  # refused: the call fails over to the hostile node
-    names.remember(f"{down},{node}", "echo")  # as `rpccli call` does after a success
-    terminal.tab_enter(f"rpccli call {down},", " bs")
-    assert calls == ["bs\\x"]
+    names.remember(f"{down},{hostile.node}", "echo")  # as `rpccli call` does after a success
+    term.tab_enter(f"rpccli call {down},", " bs")
+    assert hostile.calls == ["bs\\x"]
 
 
-def test_unsafe_entries_are_never_offered(terminal: Terminal, hostile_node) -> None:
-    node, calls, _ = hostile_node
-    cwd = Path(terminal.child.cwd or ".")
+def test_unsafe_entries_are_never_offered(terminal: tuple[Terminal, Hostile]) -> None:
+    term, hostile = terminal
+    cwd = Path(term.child.cwd or ".")
     for typed, entry in UNSAFE_ENTRIES:
-        calls.clear()
-        screen = terminal.tab_enter(f"rpccli call {node} {typed}")
-        assert calls == [typed], f"{typed!r}<TAB> offered {entry!r}: ran {calls}"
+        hostile.calls.clear()
+        screen = term.tab_enter(f"rpccli call {hostile.node} {typed}")
+        assert hostile.calls == [typed], f"{typed!r}<TAB> offered {entry!r}: ran {hostile.calls}"
         assert "PWNTITLE" not in screen and "\x1b]0;P" not in screen
         _clean(cwd)
 
