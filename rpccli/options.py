@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from protocol import DEFAULT_TIMEOUT, STRATEGIES
+from rpccli.config import Config
 from rpccli.config_values import TLS_VERSIONS
 from rpccli.numbers import BUFFER_SIZE, SECONDS, SIZE
 from rpccli.settings import (
