@@ -14,6 +14,7 @@ import fcntl
 import os
 import shutil
 import signal
+import sys
 import tempfile
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -25,6 +26,13 @@ from protocol.server import BackgroundServer, serve_in_thread
 from protocol.server.functions import FunctionTable
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The suite starts hundreds of rpccli processes: with PYTHONDONTWRITEBYTECODE set, each of them
+# compiled the project's modules again (about 0.1 s of CPU a process) and every test process
+# rewrote pytest's asserts again. The suite keeps its bytecode caches (git-ignored) whatever the
+# variable says, for itself, its worker processes and every process a test starts.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 DEMO_FUNCTIONS = ROOT / "rpccli" / "demo_functions.py"
 EXAMPLE_FUNCTIONS = ROOT / "examples" / "functions.py"
 
@@ -90,6 +98,9 @@ ONE_PROCESS = {
     "tests/server/test_server.py",
     "tests/hostile/test_bad_input.py",
     "tests/hostile/test_state_files.py",
+    "tests/cli/test_fanout_many.py",
+    "tests/protocol/test_fanout_limit.py",
+    "tests/interop/test_tls_max.py",
 }
 #: Modules whose tests run alone on the machine: the serve-abuse tests load a server with a
 #: thousand sockets and 20 MB answers and then wait for its descriptors and memory to come back,

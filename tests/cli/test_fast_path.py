@@ -150,8 +150,10 @@ MATRIX: dict[str, Line] = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def real_uwsgi() -> Iterator[str]:
+    # once per test process, not one module in one process: the matrix's many rpccli processes
+    # then spread over every test process
     with uwsgi(processes=1, lua=()) as server:
         yield server.node
 
