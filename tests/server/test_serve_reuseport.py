@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from protocol import Client
 from tests.peers import ROOT, short_tmpdir
-from tests.server.test_serve_cli import serving
+from tests.server.test_serve_cli import Served, children_of, serving
 
 WHO = "import uwsgi\nuwsgi.register_rpc('who', lambda: str(uwsgi.worker_id()).encode())\n"
 
@@ -25,11 +29,26 @@ def _listening_sockets(port: int) -> int:
     return count
 
 
+@contextmanager
+def serving_workers(*args: str) -> Iterator[Served]:
+    """``serving``, and the workers killed too when a test fails (a killed parent orphans them)."""
+    with serving(*args) as srv:
+        try:
+            yield srv
+        except BaseException:
+            for pid in children_of(srv.proc.pid):  # unreaped: the parent is still alive
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            raise
+
+
 def test_each_worker_listens_and_serves(tmp_path: Path) -> None:
     who = tmp_path / "who.py"
     who.write_text(WHO)
     sock = str(short_tmpdir() / "reuse.sock")
-    with serving(str(who), "--processes", "2", "--bind", "127.0.0.1:0", "--bind", sock) as srv:
+    with serving_workers(
+        str(who), "--processes", "2", "--bind", "127.0.0.1:0", "--bind", sock
+    ) as srv:
         tcp, unix = srv.nodes
         port = int(tcp.rsplit(":", 1)[1])
         assert _listening_sockets(port) == 2  # one per worker, not one shared
@@ -45,7 +64,7 @@ def test_each_worker_listens_and_serves(tmp_path: Path) -> None:
 def test_an_address_in_use_still_fails(tmp_path: Path) -> None:
     who = tmp_path / "who.py"
     who.write_text(WHO)
-    with serving(str(who), "--processes", "2", "--bind", "127.0.0.1:0") as srv:
+    with serving_workers(str(who), "--processes", "2", "--bind", "127.0.0.1:0") as srv:
         (tcp,) = srv.nodes
         second = subprocess.run(
             [sys.executable, "-m", "rpccli", "serve", str(who), "--processes", "2", "--bind", tcp],
