@@ -19,7 +19,7 @@ from typing import Any
 from ..address import Address, parse_address
 from ..errors import UsageError
 
-__all__ = ["BindError", "Listener", "bind"]
+__all__ = ["BindError", "Listener", "bind", "spread"]
 
 
 class BindError(UsageError):
@@ -67,6 +67,43 @@ def bind(text: str, *, backlog: int = 1024) -> Listener:
         raise
     except OSError as exc:
         raise BindError(f"cannot listen on {address}: {_explain(exc)}") from None
+
+
+def spread(listener: Listener, count: int, *, backlog: int = 1024) -> list[Listener]:
+    """``count`` listeners for ``count`` worker processes: on a TCP address, ``count`` sockets
+    bound to it with ``SO_REUSEPORT`` (docs/serve.md#concurrency), else ``listener`` for all.
+
+    With one shared socket every worker's event loop wakes up for every new connection and all
+    but one find nothing to accept; with one socket each the kernel hands a connection to one of
+    them. ``listener`` was bound without ``SO_REUSEPORT``, so an address already in use failed as
+    it always does (a second server never joins another's group); its port (an ephemeral one
+    too) is then taken over by the group. Closing them is the caller's (the parent keeps all of
+    them open, so a worker that dies loses none of the connections queued for it).
+    """
+    reuseport = getattr(socket, "SO_REUSEPORT", None)
+    if count < 2 or listener.unix or reuseport is None:
+        return [listener] * count
+    old = listener.sock
+    family, sockaddr = old.family, old.getsockname()
+
+    def bind_shared(sock: socket.socket) -> None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, reuseport, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(sockaddr)
+
+    old.close()
+    group: list[Listener] = []
+    try:
+        for _ in range(count):
+            sock = _listening(family, bind_shared, backlog)
+            group.append(Listener(sock, listener.address, listener.node, unix=False))
+    except OSError as exc:
+        for made in group:
+            made.close()
+        raise BindError(f"cannot listen on {listener.node}: {_explain(exc)}") from None
+    return group
 
 
 def _parse_bind(text: str) -> Address:

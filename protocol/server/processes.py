@@ -28,7 +28,7 @@ from types import FrameType
 
 from . import ServerOptions, new_event_loop
 from .functions import FunctionTable
-from .listen import Listener, bind
+from .listen import Listener, bind, spread
 from .signals import route_targets
 
 __all__ = ["serve_processes"]
@@ -61,13 +61,19 @@ def serve_processes(
     """
     options = options or ServerOptions()
     listeners: list[Listener] = []
+    groups: list[list[Listener]] = []  # per bind, the listener of each worker
     try:
         for text in binds:
-            listeners.append(bind(text, backlog=options.backlog))
+            first = bind(text, backlog=options.backlog)
+            listeners.append(first)
+            group = spread(first, processes, backlog=options.backlog)
+            listeners[-1:] = list({id(each): each for each in group}.values())
+            groups.append(group)
     except BaseException:
         for listener in listeners:
             listener.close()
         raise
+    per_worker = [[group[number] for group in groups] for number in range(processes)]
     table.numproc = processes
     table.shared  # noqa: B018 - made before forking, so every worker shares it
     pipes = _Pipes(table, processes)
@@ -75,9 +81,11 @@ def serve_processes(
     children: dict[int, int] = {}
     try:
         if on_ready is not None:
-            on_ready([listener.node for listener in listeners])
+            on_ready([group[0].node for group in groups])
         for number in range(processes):
-            children[_spawn(table, listeners, use_uvloop, options, pipes, number)] = number
+            children[
+                _spawn(table, listeners, per_worker[number], use_uvloop, options, pipes, number)
+            ] = number
         while True:
             pid, status = os.wait()
             number = children.pop(pid, -1)
@@ -86,7 +94,9 @@ def serve_processes(
             if on_respawn is not None:
                 on_respawn(pid, status)
             time.sleep(0.2)  # a worker that dies at once must not become a fork storm
-            children[_spawn(table, listeners, use_uvloop, options, pipes, number)] = number
+            children[
+                _spawn(table, listeners, per_worker[number], use_uvloop, options, pipes, number)
+            ] = number
     except _Stop:
         pass
     finally:
@@ -183,6 +193,7 @@ class _Pipes:
 def _spawn(
     table: FunctionTable,
     listeners: list[Listener],
+    mine: list[Listener],
     use_uvloop: bool,
     options: ServerOptions,
     pipes: _Pipes,
@@ -200,9 +211,12 @@ def _spawn(
         # SIGTERM, so a worker must not count it as a second signal too
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for listener in listeners:
+            if all(listener is not own for own in mine):
+                listener.sock.close()  # another worker's (the parent keeps it open)
         pipes.worker(number)
         table.become_worker(number + 1, pipes.processes)
-        code = _worker(table, listeners, use_uvloop, options)
+        code = _worker(table, mine, use_uvloop, options)
     except BaseException:  # pragma: no cover - reported by the parent as a respawn
         import traceback
 
