@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.cpu import children_cpu, tree_cpu  # noqa: E402
 from tests.peers import Uwsgi, free_port, require, uwsgi  # noqa: E402
 
 
@@ -51,28 +51,6 @@ def uwsgi_with_http() -> Iterator[tuple[Uwsgi, int]]:
     extra += ["--http-socket-modifier2", "2", "--listen", "1024"]
     with uwsgi(processes=2, lua=(), extra=extra) as server:
         yield server, http_port
-
-
-def children_cpu() -> float:
-    """CPU seconds (user + system) of this process's waited-for children so far."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of ``pid`` and its children (uWSGI's master and workers)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    pids = [pid]
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        pids += [int(child) for child in task.read_text().split()]
-    for one in pids:
-        try:
-            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return total
 
 
 class Costs:

@@ -41,6 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.cpu import tree_cpu  # noqa: E402
 from tests.peers import free_port, stop_process  # noqa: E402
 
 
@@ -76,15 +77,6 @@ def start_server(nodes: list[str]) -> subprocess.Popen[bytes]:
         raise SystemExit("rpccli serve did not start")
     threading.Thread(target=proc.stderr.read, daemon=True).start()
     return proc
-
-
-def cpu_of(pid: int) -> float:
-    """CPU seconds (user + system) used so far by process ``pid`` (Linux /proc; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Run:
@@ -131,9 +123,9 @@ def bench(count: int, rounds: int) -> None:
                     ("ping", ["ping", "--json", "fleet"]),
                 ):
                     single = Run(["call", nodes[-1], "hello"], env).wall
-                    served = cpu_of(server.pid)
+                    served = tree_cpu(server.pid)
                     run = Run(command, env)
-                    served = cpu_of(server.pid) - served
+                    served = tree_cpu(server.pid) - served
                     answered = sum(1 for r in run.records if r.get("ok"))
                     state = "cold" if index == 0 and name == "call" else "warm"
                     print(

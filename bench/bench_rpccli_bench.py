@@ -32,11 +32,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_batch import (  # noqa: E402
     Costs,
-    children_cpu,
     measured,
     uwsgi_with_http,
     wrk_calls,
 )
+from bench.cpu import children_cpu  # noqa: E402
 
 
 def run_bench(node: str, options: list[str]) -> tuple[dict[str, object], int]:

@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.cpu import tree_cpu  # noqa: E402
 from protocol.client import Client  # noqa: E402
 from protocol.wire import rpc_request  # noqa: E402
 from tests.peers import free_port, stop_process  # noqa: E402
@@ -171,25 +172,10 @@ def start_bundled(extra: list[str]) -> tuple[subprocess.Popen[bytes], str]:
     return proc, node
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and its children that run now (Linux /proc)."""
-    total = 0.0
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as file:
-            pids = [pid, *map(int, file.read().split())]
-        for one in pids:
-            with open(f"/proc/{one}/stat") as file:
-                fields = file.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        return float("nan")
-    return total
-
-
 def measure(node: str, options: argparse.Namespace, pid: int) -> dict[str, float]:
     """Run ``options.clients`` load processes at once; their rates add up. ``cpu``: the
     server's CPU microseconds per answered call (warm-up included in both)."""
-    cpu_before = cpu_seconds(pid)
+    cpu_before = tree_cpu(pid)
     args = [sys.executable, __file__, "--load", node, "--function", options.function]
     share = max(1, options.concurrency // options.clients)
     args += ["--concurrency", str(share), "--duration", str(options.duration)]
@@ -206,7 +192,7 @@ def measure(node: str, options: argparse.Namespace, pid: int) -> dict[str, float
         for key in result:
             result[key] += one[key]
     calls = result["rate"] * (options.duration + min(1.0, options.duration / 3))
-    result["cpu"] = (cpu_seconds(pid) - cpu_before) * 1e6 / calls if calls else 0.0
+    result["cpu"] = (tree_cpu(pid) - cpu_before) * 1e6 / calls if calls else 0.0
     if result["bad"] or result["errors"]:
         print(f"  warning: {result['bad']} wrong answers, {result['errors']} errors", flush=True)
     return result

@@ -14,9 +14,7 @@ the wall time of a cold `rpccli call` over TLS against a plain one. The last lin
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import resource
 import socket
 import ssl
 import statistics
@@ -29,35 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_batch import run_batch  # noqa: E402
+from bench.cpu import children_cpu, tree_cpu  # noqa: E402
 from rpccli.batch.calls import Call  # noqa: E402
 from rpccli.batch.engine import Loop  # noqa: E402
 from rpccli.batch.ordered import run  # noqa: E402
 from rpccli.options import TLS, client_for  # noqa: E402
 from tests.peers import Uwsgi, free_port, start_uwsgi  # noqa: E402
 from tests.tlscerts import make_certs  # noqa: E402
-
-
-def server_cpu(server: Uwsgi) -> float:
-    """CPU seconds used so far by uWSGI's master and workers."""
-    master = server.proc.pid
-    pids = [master] + [
-        int(p) for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == master
-    ]
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def _parent(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0
 
 
 def batch_rate(node: str, tls: TLS, calls: int) -> tuple[float, list[int]]:
@@ -97,9 +73,9 @@ def measured(
     server: Uwsgi, node: str, tls: TLS, calls: int
 ) -> tuple[float, float, float, list[int]]:
     """batch_rate, with the client's and the server's CPU milliseconds per call."""
-    client, busy = time.process_time(), server_cpu(server)
+    client, busy = time.process_time(), tree_cpu(server.proc.pid)
     rate, counts = batch_rate(node, tls, calls)
-    client, busy = time.process_time() - client, server_cpu(server) - busy
+    client, busy = time.process_time() - client, tree_cpu(server.proc.pid) - busy
     return rate, client / calls * 1000, busy / calls * 1000, counts
 
 
@@ -107,12 +83,10 @@ def command_rate(
     server: Uwsgi, node: str, calls: int, extra: list[str]
 ) -> tuple[float, float, float]:
     """`rpccli batch -c 16` (its own lanes): calls/s, client and server CPU ms per call."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    busy = server_cpu(server)
+    client, busy = children_cpu(), tree_cpu(server.proc.pid)
     rate, _ = run_batch(node, calls, 16, extra)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    client = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return rate, client / calls * 1000, (server_cpu(server) - busy) / calls * 1000
+    client = children_cpu() - client
+    return rate, client / calls * 1000, (tree_cpu(server.proc.pid) - busy) / calls * 1000
 
 
 def s_time(port: int, ca: str, version: str, mode: str, seconds: int) -> str:
@@ -149,7 +123,7 @@ def handshake_cost(server: Uwsgi, port: int, ca: str, version: str, resume: bool
     if version == "1.2":
         context.maximum_version = ssl.TLSVersion.TLSv1_2
     request, session, resumed = rpc_request("hello", [b"x"]), None, 0
-    client, busy = time.process_time(), server_cpu(server)
+    client, busy = time.process_time(), tree_cpu(server.proc.pid)
     for _ in range(n):
         raw = socket.create_connection(("127.0.0.1", port))
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -164,7 +138,7 @@ def handshake_cost(server: Uwsgi, port: int, ca: str, version: str, resume: bool
                     break
             if resume and session is None:
                 session = sock.session
-    client, busy = time.process_time() - client, server_cpu(server) - busy
+    client, busy = time.process_time() - client, tree_cpu(server.proc.pid) - busy
     per = f"client CPU {client / n * 1000:.3f} ms/call, uWSGI CPU {busy / n * 1000:.3f} ms/call"
     return f"{per}, {resumed} of {n} resumed"
 
