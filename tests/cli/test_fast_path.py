@@ -6,6 +6,12 @@ Each line runs twice in real processes against real peers (the bundled server, r
 as ``python -m rpccli`` runs it, once with the plain path switched off, so that click parses the
 line as it did before the plain path existed. The lines the plain path is meant to take must
 take it (no click, no rpccli.app imported); every other line must be left to click.
+
+The matrix's processes are forked, one per line and way, from a server per way that has
+imported what every line imports anyway (tests/cli/forkrun.py: no cold start per line, and
+neither click nor rpccli.app for the plain way, so what a line imports of them still shows);
+``test_a_forked_line_is_a_cold_line`` checks that a forked line gives what a cold process gives,
+and the tests below the matrix run cold processes.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import pexpect
 import pytest
 
 from protocol.server import BackgroundServer
+from tests.cli.forkrun import ForkServer
 from tests.peers import uwsgi, wait_until
 
 RUNNER = """
@@ -164,9 +171,31 @@ def _fill(text: str, values: dict[str, str]) -> str:
     return text
 
 
-def run(way: str, line: Line, values: dict[str, str], tmp: Path) -> tuple[bytes, ...]:
-    """The line run one ``way`` ("plain" or "click"): exit code, stdout, stderr, state files
-    and what it imported."""
+# Imported by the fork servers before any line: what both ways import on every line before they
+# part (rpccli.cli reads the line, the click way's runner imports rpccli.call.plain), the standard
+# library modules the click way imports, and for the click way click. Never rpccli.app, nor
+# click for the plain way: that a line imports them is what the probe shows.
+STDLIB = ("concurrent.futures", "dataclasses", "locale", "logging", "queue", "random", "textwrap")
+PRELOAD = {
+    "plain": ("rpccli.cli", "rpccli.call.plain", *STDLIB),
+    "click": ("rpccli.cli", "rpccli.call.plain", *STDLIB, "click"),
+}
+
+
+@pytest.fixture(scope="session")
+def forks() -> Iterator[dict[str, ForkServer]]:
+    """A fork server per way (tests/cli/forkrun.py), for the whole test process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RPCCLI_")}
+    with (
+        ForkServer(RUNNER, PRELOAD["plain"], env) as plain,
+        ForkServer(RUNNER, PRELOAD["click"], env) as click,
+    ):
+        yield {"plain": plain, "click": click}
+
+
+def _prepare(
+    way: str, line: Line, values: dict[str, str], tmp: Path
+) -> tuple[Path, list[str], dict[str, str]]:
     home = tmp / way  # the state of each way apart; the config file at one path
     home.mkdir(parents=True)
     config = tmp / "config" / "rpccli" / "config.toml"
@@ -174,19 +203,16 @@ def run(way: str, line: Line, values: dict[str, str], tmp: Path) -> tuple[bytes,
     config.unlink(missing_ok=True)
     if line.config is not None:
         config.write_text(_fill(line.config, values))
-    probe = home / "probe"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RPCCLI_")}
     env.update(XDG_CONFIG_HOME=str(tmp / "config"), XDG_STATE_HOME=str(home / "state"))
-    env.update(FAST_PATH_PROBE=str(probe))
+    env.update(FAST_PATH_PROBE=str(home / "probe"))
     env.update({k: _fill(v, values) for k, v in line.env.items()})
-    argv = [_fill(word, values) for word in line.argv]
-    proc = subprocess.run(
-        [sys.executable, "-c", RUNNER, way, *argv],
-        input=line.stdin,
-        capture_output=True,
-        env=env,
-        timeout=30,
-    )
+    argv = [way, *(_fill(word, values) for word in line.argv)]
+    return home, argv, env
+
+
+def _seen(line: Line, home: Path, proc: subprocess.CompletedProcess[bytes]) -> tuple[bytes, ...]:
+    """Exit code, stdout, stderr, state files and what the process imported."""
     state = b"".join(
         bytes(path.relative_to(home)) + b"=" + path.read_bytes() + b"\n"
         for path in sorted((home / "state").rglob("*"))
@@ -196,12 +222,50 @@ def run(way: str, line: Line, values: dict[str, str], tmp: Path) -> tuple[bytes,
     if line.timed:
         out, err = (re.sub(rb"[0-9]+(\.[0-9]+)?", b"N", text) for text in (out, err))
     state = re.sub(rb"[0-9]{9,}", b"TIME", state)  # when a name was learned
-    return (str(proc.returncode).encode(), out, err, state, probe.read_bytes())
+    return (str(proc.returncode).encode(), out, err, state, (home / "probe").read_bytes())
+
+
+def run(
+    way: str, line: Line, values: dict[str, str], tmp: Path, fork: ForkServer | None = None
+) -> tuple[bytes, ...]:
+    """The line run one ``way`` ("plain" or "click") in a cold process (or one forked by
+    ``fork``): exit code, stdout, stderr, state files and what it imported."""
+    home, argv, env = _prepare(way, line, values, tmp)
+    if fork is not None:
+        return _seen(line, home, fork.run(argv, env, line.stdin))
+    proc = subprocess.run(
+        [sys.executable, "-c", RUNNER, *argv],
+        input=line.stdin,
+        capture_output=True,
+        env=env,
+        timeout=30,
+    )
+    return _seen(line, home, proc)
+
+
+def run_forked(
+    forks: dict[str, ForkServer], line: Line, values: dict[str, str], tmp: Path
+) -> dict[str, tuple[bytes, ...]]:
+    """The line run both ways at once, each in a process forked by its way's server: what
+    :func:`run` gives, per way."""
+    # both prepared before either starts: the config file (one path, the same text) is written
+    # anew by each preparation
+    prepared = {way: _prepare(way, line, values, tmp) for way in ("plain", "click")}
+    started = {
+        way: (home, forks[way].start(argv, env, line.stdin))
+        for way, (home, argv, env) in prepared.items()
+    }
+    return {way: _seen(line, home, forks[way].finish(job)) for way, (home, job) in started.items()}
 
 
 @pytest.mark.parametrize("name", sorted(MATRIX))
 def test_plain_path_and_click_agree(
-    name: str, bundled_node: str, refused_node: str, real_uwsgi: str, tmp_path: Path
+    name: str,
+    bundled_node: str,
+    refused_node: str,
+    real_uwsgi: str,
+    forks: dict[str, ForkServer],
+    tmp_path: Path,
 ) -> None:
     line = MATRIX[name]
     (tmp_path / "arg.bin").write_bytes(b"file \x00\xff bytes\n")
@@ -209,8 +273,9 @@ def test_plain_path_and_click_agree(
     values = {"node": bundled_node, "refused": refused_node, "uwsgi": real_uwsgi}
     profiles.write_text(_fill(PROFILES, values))
     values.update(file=str(tmp_path / "arg.bin"), profiles=str(profiles))
-    *plain, plain_imports = run("plain", line, values, tmp_path)
-    *click, click_imports = run("click", line, values, tmp_path)
+    seen = run_forked(forks, line, values, tmp_path)
+    *plain, plain_imports = seen["plain"]
+    *click, click_imports = seen["click"]
     assert plain == click
     assert b"rpccli.app" in click_imports
     if line.plain:
@@ -221,12 +286,26 @@ def test_plain_path_and_click_agree(
         assert b"rpccli.app" in plain_imports, "the plain path took a line for click"
 
 
-def test_the_matrix_has_errors_of_every_kind(
-    bundled_node: str, refused_node: str, real_uwsgi: str, tmp_path: Path
+@pytest.mark.parametrize("name", ["stdin-arg", "config-broken", "json", "help", "bad-option"])
+def test_a_forked_line_is_a_cold_line(
+    name: str, bundled_node: str, forks: dict[str, ForkServer], tmp_path: Path
 ) -> None:
-    values = {"node": bundled_node, "refused": refused_node, "uwsgi": real_uwsgi}
+    """The fork servers stand in for cold processes: a line gives the same exit code, stdout,
+    stderr, state files and imports of click and rpccli.app either way."""
+    line = MATRIX[name]
+    values = {"node": bundled_node}
+    forked = run_forked(forks, line, values, tmp_path)
+    for way in ("plain", "click"):
+        (tmp_path / way).rename(tmp_path / f"forked-{way}")  # the same paths for the cold run
+        assert forked[way] == run(way, line, values, tmp_path), way
+
+
+def test_the_matrix_has_errors_of_every_kind(
+    bundled_node: str, refused_node: str, forks: dict[str, ForkServer], tmp_path: Path
+) -> None:
+    values = {"node": bundled_node, "refused": refused_node}
     codes = {
-        name: int(run("plain", MATRIX[name], values, tmp_path / name)[0])
+        name: int(run("plain", MATRIX[name], values, tmp_path / name, forks["plain"])[0])
         for name in ("ok", "no-result", "bad-node", "refused", "timed-out", "bad-option")
     }
     assert codes == {
@@ -292,23 +371,28 @@ def _env(tmp_path: Path, way: str) -> dict[str, str]:
 
 
 def test_plain_path_and_click_agree_on_ctrl_c(own_server: BackgroundServer, tmp_path: Path) -> None:
-    seen = []
-    for way in ("plain", "click"):
-        proc = subprocess.Popen(
+    procs = {
+        way: subprocess.Popen(
             [sys.executable, "-c", RUNNER, way, "call", own_server.node, "sleep", "3"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=_env(tmp_path, way),
         )
-        try:
-            wait_until(lambda: own_server.server.running() == 1, what="the call on the server")
+        for way in ("plain", "click")
+    }  # both at once: one wait for the server's calls, not two
+    seen = []
+    try:
+        wait_until(lambda: own_server.server.running() == 2, what="both calls on the server")
+        for proc in procs.values():
             proc.send_signal(signal.SIGINT)
+        for proc in procs.values():
             out, err = proc.communicate(timeout=20)
-        finally:
+            seen.append((proc.returncode, out, err))
+    finally:
+        for proc in procs.values():
             proc.kill()
             proc.wait()
-        seen.append((proc.returncode, out, err))
-        wait_until(lambda: own_server.server.running() == 0, what="the function to return")
+    wait_until(lambda: own_server.server.running() == 0, what="the functions to return")
     assert seen[0] == seen[1] == (130, b"", b"\nrpccli: interrupted\n")
     assert b"rpccli.app" not in (tmp_path / "plain.probe").read_bytes()
 

@@ -1,0 +1,161 @@
+"""Real processes without a cold start each: a fork server for tests that run many command lines.
+
+A cold ``python -c ...`` costs about 0.05 CPU-s before it reads its first argument (the
+interpreter, then rpccli's imports); a test that runs a hundred command lines twice pays that two
+hundred times. :class:`ForkServer` pays it once: it starts one interpreter, imports the modules
+named (and nothing else of the project), and then, for each command line, forks a child that
+takes the caller's stdin, stdout and stderr descriptors (passed over a unix socket), the
+caller's environment, directory and ``sys.argv``, and runs ``code`` as ``python -c code``
+would: the child leaves the server's loop and runs ``code`` at the top level of ``-c``, so an
+uncaught ``SystemExit``, the atexit handlers and the last flush of stdout are the interpreter's
+own. What the caller gets back is what :func:`subprocess.run` gives: the exit code (negative for
+a signal), stdout and stderr bytes.
+
+What a fork cannot show is what a cold process imports on its own: the modules named in
+``preload`` are in ``sys.modules`` before the line is read. Name only modules every line imports
+anyway, and check what only a cold process shows (tests/cli/test_fast_path.py keeps cold runs
+for that, and checks that a forked line gives a cold line's bytes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+# The server's loop. The child breaks out of it with fds 0-2, environment, directory and argv
+# set, and runs the caller's code below it, at the top level of `python -c`.
+_LOOP = """
+import json as _json, os as _os, socket as _socket, sys as _sys
+for _name in _sys.argv[2:]:
+    __import__(_name)
+_control = _socket.socket(fileno=int(_sys.argv[1]))
+__import__("gc").freeze()  # what is here now stays out of every child's collections: fewer copies
+while True:
+    _message, _fds, _flags, _address = _socket.recv_fds(_control, 1 << 20, 3)
+    if not _message:
+        _sys.exit(0)
+    _request = _json.loads(_message)
+    _pid = _os.fork()
+    if _pid == 0:
+        for _target, _fd in enumerate(_fds):
+            _os.dup2(_fd, _target)
+            _os.close(_fd)
+        _control.close()
+        _os.chdir(_request["cwd"])
+        _os.environ.clear()
+        _os.environ.update(_request["env"])
+        _sys.argv = ["-c", *_request["argv"]]
+        break
+    for _fd in _fds:
+        _os.close(_fd)
+    _status = _os.waitpid(_pid, 0)[1]
+    _control.send(str(_os.waitstatus_to_exitcode(_status)).encode())
+for _key in [_key for _key in globals() if _key.startswith("_") and not _key.startswith("__")]:
+    del globals()[_key]
+del _key
+"""
+
+
+class ForkServer:
+    """One interpreter with ``preload`` imported that runs ``code`` once per :meth:`run`, each
+    time in a forked child, as ``python -c code ARGV`` would in a process of its own."""
+
+    def __init__(
+        self, code: str, preload: Sequence[str] = (), env: Mapping[str, str] | None = None
+    ):
+        self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", _LOOP + code, str(theirs.fileno()), *preload],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            env=None if env is None else dict(env),
+        )
+        theirs.close()
+
+    def run(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        input: bytes = b"",
+        cwd: str | Path | None = None,
+        timeout: float = 30,
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run one command line; what :func:`subprocess.run` with ``capture_output`` gives."""
+        return self.finish(self.start(argv, env, input, cwd), timeout)
+
+    def start(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        input: bytes = b"",
+        cwd: str | Path | None = None,
+    ) -> tuple[list[str], int, int]:
+        """Start one command line; :meth:`finish` gives its result. One at a time per server."""
+        stdin_r, stdin_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        request = {"argv": list(argv), "env": dict(env), "cwd": str(cwd or os.getcwd())}
+        try:
+            socket.send_fds(self._control, [json.dumps(request).encode()], [stdin_r, out_w, err_w])
+        finally:
+            for fd in (stdin_r, out_w, err_w):
+                os.close(fd)
+        with open(stdin_w, "wb") as stdin, contextlib.suppress(BrokenPipeError):
+            stdin.write(input)  # the pipe holds what the tests send (< 64 KiB)
+        return list(argv), out_r, err_r
+
+    def finish(
+        self, started: tuple[list[str], int, int], timeout: float = 30
+    ) -> subprocess.CompletedProcess[bytes]:
+        argv, out_r, err_r = started
+        out, err = drain([out_r, err_r], timeout)
+        self._control.settimeout(timeout)
+        code = int(self._control.recv(64))
+        return subprocess.CompletedProcess(argv, code, out, err)
+
+    def close(self) -> None:
+        self._control.close()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+    def __enter__(self) -> ForkServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def drain(fds: Sequence[int], timeout: float) -> list[bytes]:
+    """Read every descriptor to its end (all at once, so that none fills up); close them."""
+    got = {fd: bytearray() for fd in fds}
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        for fd in fds:
+            selector.register(fd, selectors.EVENT_READ)
+        try:
+            while selector.get_map():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no end of output within {timeout} s")
+                for key, _ in selector.select(left):
+                    chunk = os.read(key.fd, 1 << 16)
+                    if chunk:
+                        got[key.fd] += chunk
+                    else:
+                        selector.unregister(key.fd)
+        finally:
+            for fd in fds:
+                os.close(fd)
+    return [bytes(got[fd]) for fd in fds]
