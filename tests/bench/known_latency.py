@@ -1,7 +1,9 @@
 """Functions whose latency is known, for `rpccli serve` (threads) in tests/bench.
 
-paced: 1 ms, and 100 ms on every 100th call. stall: 1 ms, but the 50th call stalls the whole
-server for 1 s (every call waits for it). served: how many paced and stall calls ran.
+paced: 1 ms, and 100 ms on every 100th call. spiked: 1 ms, and 500 ms on every 100th call (far
+above what a busy machine adds to a 1 ms call, so that the slow calls stand apart). stall: 1 ms, but the 50th call stalls the whole
+server for 1 s (every call waits for it). served: how many paced, spiked and stall
+calls ran.
 """
 
 import threading
@@ -25,6 +27,11 @@ def paced(*args):
     return b"ok"
 
 
+def spiked(*args):
+    time.sleep(0.5 if _next() % 100 == 0 else 0.001)
+    return b"ok"
+
+
 def stall(*args):
     if _next() == 50:
         with _stall_lock:
@@ -41,5 +48,6 @@ def served(*args):
 
 
 uwsgi.register_rpc("paced", paced)
+uwsgi.register_rpc("spiked", spiked)
 uwsgi.register_rpc("stall", stall)
 uwsgi.register_rpc("served", served)

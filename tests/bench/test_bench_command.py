@@ -30,14 +30,16 @@ def bench(*args: str, timeout: float = 30) -> tuple[int, dict[str, Any], str]:
 
 def test_closed_loop_puts_every_100th_slow_call_above_p99(known: Known) -> None:
     node = known()
-    code, figures, _ = bench("-c", "1", "-n", "300", node, "paced")
+    code, figures, _ = bench("-c", "1", "-n", "300", node, "spiked")
     assert code == 0
     assert (figures["calls"], figures["ok"], figures["failed"]) == (300, 300, 0)
     latency = figures["latency_ms"]
-    assert latency["p50"] < 20  # 1 ms calls
-    assert latency["p99"] < 50  # 3 slow calls of 300: all above p99 (rank 297)
-    assert 100 <= latency["p99.9"] < 250  # ... and at p99.9
-    assert 100 <= latency["max"] < 250
+    # The 3 slow calls of 300 take 500 ms or more; a 1 ms call on a busy machine takes up to
+    # some 100 ms (97 ms seen at load 12), so the bounds between them are at 500 ms.
+    assert latency["p50"] < 500  # 1 ms calls
+    assert latency["p99"] < 500  # 3 slow calls of 300: all above p99 (rank 297)
+    assert 500 <= latency["p99.9"] < 2500  # ... and at p99.9
+    assert 500 <= latency["max"] < 2500
     assert served(node) == 300
 
 
