@@ -8,7 +8,7 @@ line as it did before the plain path existed. The lines the plain path is meant 
 take it (no click, no rpccli.app imported); every other line must be left to click.
 
 The matrix's processes are forked, one per line and way, from a server per way that has
-imported what every line imports anyway (tests/cli/forkrun.py: no cold start per line, and
+imported what every line imports anyway (tests/forkrun.py: no cold start per line, and
 neither click nor rpccli.app for the plain way, so what a line imports of them still shows);
 ``test_a_forked_line_is_a_cold_line`` checks that a forked line gives what a cold process gives,
 and the tests below the matrix run cold processes.
@@ -30,7 +30,7 @@ import pexpect
 import pytest
 
 from protocol.server import BackgroundServer
-from tests.cli.forkrun import ForkServer
+from tests.forkrun import ForkServer
 from tests.peers import uwsgi, wait_until
 
 RUNNER = """
@@ -184,7 +184,7 @@ PRELOAD = {
 
 @pytest.fixture(scope="session")
 def forks() -> Iterator[dict[str, ForkServer]]:
-    """A fork server per way (tests/cli/forkrun.py), for the whole test process."""
+    """A fork server per way (tests/forkrun.py), for the whole test process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RPCCLI_")}
     with (
         ForkServer(RUNNER, PRELOAD["plain"], env) as plain,

@@ -64,6 +64,21 @@ del _key
 """
 
 
+#: ``python -m rpccli``: for :class:`ForkServer`'s ``code`` (``sys.argv[0]`` becomes __main__.py's
+#: path, as with ``-m``)
+RPCCLI_MAIN = "import runpy\nrunpy.run_module('rpccli', run_name='__main__', alter_sys=True)\n"
+
+
+def rpccli_preload() -> tuple[str, ...]:
+    """Every command's module and what they share (click, ssl): for tests of what commands do,
+    not of what they import (no project module reads the environment, the terminal or the
+    clock at import)."""
+    from rpccli.app import COMMANDS
+
+    commands = {target.partition(":")[0] for target in COMMANDS.values()}
+    return ("rpccli.cli", "rpccli.app", "click", "ssl", "protocol.tls", *sorted(commands))
+
+
 class ForkServer:
     """One interpreter with ``preload`` imported that runs ``code`` once per :meth:`run`, each
     time in a forked child, as ``python -c code ARGV`` would in a process of its own."""
