@@ -1,9 +1,9 @@
 """Functions whose latency is known, for `rpccli serve` (threads) in tests/bench.
 
 paced: 1 ms, and 100 ms on every 100th call. spiked: 1 ms, and 500 ms on every 100th call (far
-above what a busy machine adds to a 1 ms call, so that the slow calls stand apart). stall: 1 ms, but the 50th call stalls the whole
-server for 1 s (every call waits for it). served: how many paced, spiked and stall
-calls ran.
+above what a busy machine adds to a 1 ms call, so that the slow calls stand apart). stall: 1 ms,
+but the 50th call stalls the whole server for 1 s (every call waits for it). served: how many
+paced, spiked and stall calls ran.
 """
 
 import threading

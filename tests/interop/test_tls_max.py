@@ -5,11 +5,11 @@ TLS 1.2 only (docs/tls.md#cost)."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import ssl
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from protocol import Client
 from protocol.wire import rpc_request
 from rpccli.batch.calls import Call
 from rpccli.batch.ordered import run
+from tests.forkrun import RPCCLI_MAIN, ForkServer, rpccli_preload
 from tests.peers import Uwsgi, free_port, require, start_uwsgi
 from tests.tlscerts import Certs, make_certs
 
@@ -42,9 +43,24 @@ def tls_node(certs: Certs) -> Iterator[str]:
         server.stop()
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rpccli", *args], capture_output=True, text=True, timeout=30
+FORKS: list[ForkServer] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forks() -> Iterator[None]:
+    """``cli`` runs each command line in a process of its own, forked from one that imported
+    the commands once (tests/forkrun.py)."""
+    with ForkServer(RPCCLI_MAIN, rpccli_preload()) as server:
+        FORKS.append(server)
+        yield
+        FORKS.remove(server)
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m rpccli ARGS`` (with ``env`` added to the caller's environment), as text."""
+    done = FORKS[0].run(args, {**os.environ, **(env or {})})
+    return subprocess.CompletedProcess(
+        args, done.returncode, done.stdout.decode(), done.stderr.decode()
     )
 
 
@@ -114,21 +130,11 @@ def test_tls_max_option_and_profile_key(certs: Certs, tls_node: str, tmp_path: P
     config.write_text(
         f'[nodes.old]\naddress = "{tls_node}"\ncacert = "{certs.ca}"\ntls_max = "1.2"\n'
     )
-    env = ["env", f"RPCCLI_CONFIG={config}"]
-    done = subprocess.run(
-        [*env, sys.executable, "-m", "rpccli", "call", "-v", "old", "hello"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    env = {"RPCCLI_CONFIG": str(config)}
+    done = cli("call", "-v", "old", "hello", env=env)
     assert done.returncode == 0 and "TLSv1.2" in done.stderr, done.stderr
     config.write_text(f'[nodes.old]\naddress = "{tls_node}"\ntls_max = "1.1"\n')
-    bad = subprocess.run(
-        [*env, sys.executable, "-m", "rpccli", "call", "old", "hello"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    bad = cli("call", "old", "hello", env=env)
     assert bad.returncode != 0 and "tls_max must be one of 1.2, 1.3" in bad.stderr, bad.stderr
 
 

@@ -4,12 +4,12 @@ gives the same one line and exit code against both (docs/tls.md#errors)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import os
 from collections.abc import Iterator
 
 import pytest
 
+from tests.forkrun import RPCCLI_MAIN, ForkServer, rpccli_preload
 from tests.peers import free_port, start_uwsgi
 from tests.tlscerts import Certs, make_certs, serve_tls
 
@@ -53,15 +53,25 @@ CASES = {
 }
 
 
+FORKS: list[ForkServer] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forks() -> Iterator[None]:
+    """Each command line runs in a process of its own, forked from one that imported the
+    commands once (tests/forkrun.py)."""
+    with ForkServer(RPCCLI_MAIN, rpccli_preload()) as server:
+        FORKS.append(server)
+        yield
+        FORKS.remove(server)
+
+
 def _outcome(certs: Certs, node: str, case: str) -> tuple[int, str]:
     """The exit code and the error (one line, the node's address written NODE)."""
     options, form, _, _ = CASES[case]
     args = [getattr(certs, a) if i % 2 else a for i, a in enumerate(options)]
     target = node if form == "tls" else node.removeprefix("tls:")
-    done = subprocess.run(
-        [sys.executable, "-m", "rpccli", "call", *args, target, "hello"],
-        stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
-    )  # fmt: skip
+    done = FORKS[0].run(["call", *args, target, "hello"], os.environ)
     assert done.stdout == b""
     text = done.stderr.decode().replace(node.removeprefix("tls:"), "NODE")
     return done.returncode, text
