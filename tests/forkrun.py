@@ -19,7 +19,6 @@ for that, and checks that a forked line gives a cold line's bytes).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import selectors
@@ -113,7 +112,7 @@ class ForkServer:
         env: Mapping[str, str],
         input: bytes = b"",
         cwd: str | Path | None = None,
-    ) -> tuple[list[str], int, int]:
+    ) -> tuple[list[str], bytes, tuple[int, int, int]]:
         """Start one command line; :meth:`finish` gives its result. One at a time per server."""
         stdin_r, stdin_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -124,15 +123,13 @@ class ForkServer:
         finally:
             for fd in (stdin_r, out_w, err_w):
                 os.close(fd)
-        with open(stdin_w, "wb") as stdin, contextlib.suppress(BrokenPipeError):
-            stdin.write(input)  # the pipe holds what the tests send (< 64 KiB)
-        return list(argv), out_r, err_r
+        return list(argv), input, (stdin_w, out_r, err_r)
 
     def finish(
-        self, started: tuple[list[str], int, int], timeout: float = 30
+        self, started: tuple[list[str], bytes, tuple[int, int, int]], timeout: float = 30
     ) -> subprocess.CompletedProcess[bytes]:
-        argv, out_r, err_r = started
-        out, err = drain([out_r, err_r], timeout)
+        argv, input, (stdin_w, out_r, err_r) = started
+        out, err = communicate(stdin_w, input, [out_r, err_r], timeout)
         self._control.settimeout(timeout)
         code = int(self._control.recv(64))
         return subprocess.CompletedProcess(argv, code, out, err)
@@ -152,25 +149,41 @@ class ForkServer:
         self.close()
 
 
-def drain(fds: Sequence[int], timeout: float) -> list[bytes]:
-    """Read every descriptor to its end (all at once, so that none fills up); close them."""
+def communicate(stdin: int, data: bytes, fds: Sequence[int], timeout: float) -> list[bytes]:
+    """Write ``data`` to ``stdin`` and close it, while reading every one of ``fds`` to its end
+    (all at once, so that none fills up), as :meth:`subprocess.Popen.communicate` does."""
     got = {fd: bytearray() for fd in fds}
     deadline = time.monotonic() + timeout
+    left_to_write = memoryview(data)
+    os.set_blocking(stdin, False)
     with selectors.DefaultSelector() as selector:
         for fd in fds:
             selector.register(fd, selectors.EVENT_READ)
+        if data:
+            selector.register(stdin, selectors.EVENT_WRITE)
+        else:
+            os.close(stdin)
         try:
             while selector.get_map():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"no end of output within {timeout} s")
                 for key, _ in selector.select(left):
+                    if key.fd == stdin:
+                        try:
+                            left_to_write = left_to_write[os.write(stdin, left_to_write[:65536]) :]
+                        except BrokenPipeError:  # the command stopped reading: as Popen does
+                            left_to_write = left_to_write[:0]
+                        if not left_to_write:
+                            selector.unregister(stdin)
+                            os.close(stdin)
+                        continue
                     chunk = os.read(key.fd, 1 << 16)
                     if chunk:
                         got[key.fd] += chunk
                     else:
                         selector.unregister(key.fd)
         finally:
-            for fd in fds:
+            for fd in [*fds, *([stdin] if stdin in selector.get_map() else [])]:
                 os.close(fd)
     return [bytes(got[fd]) for fd in fds]
