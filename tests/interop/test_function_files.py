@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import struct
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -71,17 +72,29 @@ def raw(node: str, modifier1: int, modifier2: int, body: bytes = b"") -> bytes:
 
 
 def both(path: Path) -> tuple[str, str, list[object]]:
-    real = _real(path)
-    ctx = serving("--no-demo", "-q", str(path), "--bind", "127.0.0.1:0", "--processes", "2")
-    srv = ctx.__enter__()
+    # the two servers start at once (each waits for its own sign of life), and stop at once
+    with ThreadPoolExecutor(1) as other:
+        starting = other.submit(_real, path)
+        ctx = serving("--no-demo", "-q", str(path), "--bind", "127.0.0.1:0", "--processes", "2")
+        srv = ctx.__enter__()
+        try:
+            real = starting.result()
+        except BaseException:
+            srv.stop()
+            ctx.__exit__(None, None, None)
+            raise
     return real.node, srv.nodes[0], [real, ctx, srv]
 
 
 def _stop(things: list[object]) -> None:
     real, ctx, srv = things
-    real.stop()  # type: ignore[attr-defined]
-    srv.stop()  # type: ignore[attr-defined]
-    ctx.__exit__(None, None, None)  # type: ignore[attr-defined]
+    with ThreadPoolExecutor(1) as other:
+        stopping = other.submit(real.stop)  # type: ignore[attr-defined]
+        try:
+            srv.stop()  # type: ignore[attr-defined]
+            ctx.__exit__(None, None, None)  # type: ignore[attr-defined]
+        finally:
+            stopping.result()
 
 
 def test_cache_lock_and_signal_rules_are_uwsgis() -> None:

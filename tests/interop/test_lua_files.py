@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -169,15 +170,19 @@ def test_argument_counts_a_fresh_uwsgi_worker_survives(tmp_path: Path) -> None:
     without growing the Lua stack), where rpccli answers up to the protocol's 254."""
     argc = tmp_path / "argc.lua"
     argc.write_text('uwsgi.register_rpc("argc", function(...) return select("#", ...) end)\n')
-    for count, expected in ((42, b"42"), (43, None)):
-        real = start_uwsgi(python=(), lua=(argc,), processes=1)
-        try:
+    with ThreadPoolExecutor(2) as pool:  # a fresh worker for each count, started at once
+        starts = [pool.submit(start_uwsgi, python=(), lua=(argc,), processes=1) for _ in "ab"]
+        reals = [start.result() for start in starts if start.exception() is None]
+    try:
+        assert len(reals) == 2, [start.exception() for start in starts]
+        for real, (count, expected) in zip(reals, ((42, b"42"), (43, None)), strict=True):
             answer, how = exchange(real.node, rpc(b"argc", *[b"x"] * count))
             assert (answer or None, how) == (expected and _packet(expected), "close")
             if expected is None:
                 wait_until(lambda server=real: "DAMN" in server.log_text(), what="its death")
-        finally:
-            real.stop()
+    finally:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(Uwsgi.stop, reals))
     log: list[str] = []
     table = FunctionTable(log=log.append)
     table.load_file(argc)
