@@ -19,6 +19,7 @@ for that, and checks that a forked line gives a cold line's bytes).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import selectors
@@ -76,6 +77,21 @@ def rpccli_preload() -> tuple[str, ...]:
 
     commands = {target.partition(":")[0] for target in COMMANDS.values()}
     return ("rpccli.cli", "rpccli.app", "click", "ssl", "protocol.tls", *sorted(commands))
+
+
+_SHARED: list[ForkServer] = []
+
+
+def rpccli_forks() -> ForkServer:
+    """This test process's fork server of ``python -m rpccli`` with :func:`rpccli_preload`:
+    started on first use, stopped (by its pid, if closing its socket does not end it) when the
+    process exits. One per process, whichever modules use it."""
+    if not _SHARED:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RPCCLI_", "XDG_"))}
+        server = ForkServer(RPCCLI_MAIN, rpccli_preload(), env)
+        _SHARED.append(server)
+        atexit.register(server.close)
+    return _SHARED[0]
 
 
 class ForkServer:

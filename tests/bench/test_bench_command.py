@@ -11,30 +11,16 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.bench.conftest import ROOT, Known, served, wait_served
-from tests.forkrun import RPCCLI_MAIN, ForkServer, rpccli_preload
-
-FORKS: list[ForkServer] = []
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _forks() -> Iterator[None]:
-    """``bench`` runs each bench in a process of its own, forked from one that imported the
-    commands once (tests/forkrun.py); the tests that signal a bench start it cold."""
-    with ForkServer(RPCCLI_MAIN, rpccli_preload()) as server:
-        FORKS.append(server)
-        yield
-        FORKS.remove(server)
+from tests.forkrun import rpccli_forks
 
 
 def bench(*args: str, timeout: float = 30) -> tuple[int, dict[str, Any], str]:
-    done = FORKS[0].run(["bench", "--json", *args], os.environ, cwd=ROOT, timeout=timeout)
+    # a process of its own, forked by tests/forkrun.py; the tests that signal a bench start it
+    done = rpccli_forks().run(["bench", "--json", *args], os.environ, cwd=ROOT, timeout=timeout)
     figures = json.loads(done.stdout) if done.stdout.strip() else {}
     return done.returncode, figures, done.stderr.decode()
 
@@ -154,7 +140,7 @@ def test_a_bad_check_is_exit_2_one_line_nothing_sent(known: Known) -> None:
 
 def test_piped_output_is_plain_text(known: Known) -> None:
     node = known()
-    done = FORKS[0].run(["bench", "-n", "20", node, "served"], os.environ, cwd=ROOT)
+    done = rpccli_forks().run(["bench", "-n", "20", node, "served"], os.environ, cwd=ROOT)
     assert done.returncode == 0 and done.stderr == b""
     assert b"\x1b" not in done.stdout
     assert done.stdout.decode().splitlines()[1].startswith("calls     20 in ")

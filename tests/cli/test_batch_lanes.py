@@ -10,13 +10,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from protocol.server import BackgroundServer
-from tests.forkrun import RPCCLI_MAIN, ForkServer, rpccli_preload
+from tests.forkrun import rpccli_forks
 from tests.peers import wait_until
 
 RPCCLI = [sys.executable, "-m", "rpccli"]
@@ -48,21 +47,9 @@ def mixed_input(repeat: int) -> bytes:
     return b"\n".join(block * repeat) + b"\n"
 
 
-FORKS: list[ForkServer] = []
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _forks() -> Iterator[None]:
-    """``run_batch`` runs each batch in a process of its own, forked from one that imported
-    the commands once (tests/forkrun.py); the tests that signal a batch start it cold."""
-    with ForkServer(RPCCLI_MAIN, rpccli_preload()) as server:
-        FORKS.append(server)
-        yield
-        FORKS.remove(server)
-
-
 def run_batch(node: str, env: dict[str, str], *args: str, data: bytes) -> tuple[int, bytes, str]:
-    proc = FORKS[0].run(["batch", *args, node], env, data, timeout=120)
+    # a process of its own, forked by tests/forkrun.py; the tests that signal a batch start it
+    proc = rpccli_forks().run(["batch", *args, node], env, data, timeout=120)
     return proc.returncode, proc.stdout, proc.stderr.decode()
 
 

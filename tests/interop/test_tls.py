@@ -16,7 +16,7 @@ import pytest
 from protocol import Client
 from protocol.aio import AsyncClient, run
 from protocol.tls import client_context
-from tests.forkrun import RPCCLI_MAIN, ForkServer, rpccli_preload
+from tests.forkrun import rpccli_forks
 from tests.peers import Uwsgi, free_port, nginx, start_uwsgi
 from tests.tlscerts import Certs, make_certs, serve_tls
 
@@ -51,22 +51,10 @@ def open_tls(certs: Certs) -> Iterator[tuple[Uwsgi, str]]:
     yield from _uwsgi(certs, client_ca=False)
 
 
-FORKS: list[ForkServer] = []
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _forks() -> Iterator[None]:
-    """``cli`` runs each command line in a process of its own, forked from one that imported
-    the commands once (tests/forkrun.py): these tests are about what the commands do."""
-    with ForkServer(RPCCLI_MAIN, rpccli_preload()) as server:
-        FORKS.append(server)
-        yield
-        FORKS.remove(server)
-
-
 def cli(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    """``python -m rpccli ARGS`` with the caller's environment: exit code, stdout, stderr."""
-    return FORKS[0].run(args, os.environ, stdin)
+    """``python -m rpccli ARGS`` with the caller's environment, in a process of its own forked
+    by tests/forkrun.py: exit code, stdout, stderr."""
+    return rpccli_forks().run(args, os.environ, stdin)
 
 
 def mine(certs: Certs) -> list[str]:

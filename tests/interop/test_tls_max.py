@@ -20,7 +20,7 @@ from protocol import Client
 from protocol.wire import rpc_request
 from rpccli.batch.calls import Call
 from rpccli.batch.ordered import run
-from tests.forkrun import RPCCLI_MAIN, ForkServer, rpccli_preload
+from tests.forkrun import rpccli_forks
 from tests.peers import Uwsgi, free_port, require, start_uwsgi
 from tests.tlscerts import Certs, make_certs
 
@@ -43,22 +43,10 @@ def tls_node(certs: Certs) -> Iterator[str]:
         server.stop()
 
 
-FORKS: list[ForkServer] = []
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _forks() -> Iterator[None]:
-    """``cli`` runs each command line in a process of its own, forked from one that imported
-    the commands once (tests/forkrun.py)."""
-    with ForkServer(RPCCLI_MAIN, rpccli_preload()) as server:
-        FORKS.append(server)
-        yield
-        FORKS.remove(server)
-
-
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m rpccli ARGS`` (with ``env`` added to the caller's environment), as text."""
-    done = FORKS[0].run(args, {**os.environ, **(env or {})})
+    """``python -m rpccli ARGS`` (with ``env`` added to the caller's environment), as text, in
+    a process of its own forked by tests/forkrun.py."""
+    done = rpccli_forks().run(args, {**os.environ, **(env or {})})
     return subprocess.CompletedProcess(
         args, done.returncode, done.stdout.decode(), done.stderr.decode()
     )

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.forkrun import RPCCLI_MAIN, ForkServer, rpccli_preload
+from tests.forkrun import rpccli_forks
 from tests.peers import free_port, start_uwsgi
 from tests.tlscerts import Certs, make_certs, serve_tls
 
@@ -53,25 +53,13 @@ CASES = {
 }
 
 
-FORKS: list[ForkServer] = []
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _forks() -> Iterator[None]:
-    """Each command line runs in a process of its own, forked from one that imported the
-    commands once (tests/forkrun.py)."""
-    with ForkServer(RPCCLI_MAIN, rpccli_preload()) as server:
-        FORKS.append(server)
-        yield
-        FORKS.remove(server)
-
-
 def _outcome(certs: Certs, node: str, case: str) -> tuple[int, str]:
     """The exit code and the error (one line, the node's address written NODE)."""
     options, form, _, _ = CASES[case]
     args = [getattr(certs, a) if i % 2 else a for i, a in enumerate(options)]
     target = node if form == "tls" else node.removeprefix("tls:")
-    done = FORKS[0].run(["call", *args, target, "hello"], os.environ)
+    # a process of its own, forked by tests/forkrun.py
+    done = rpccli_forks().run(["call", *args, target, "hello"], os.environ)
     assert done.stdout == b""
     text = done.stderr.decode().replace(node.removeprefix("tls:"), "NODE")
     return done.returncode, text
