@@ -20,9 +20,11 @@ for that, and checks that a forked line gives a cold line's bytes).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import selectors
+import signal
 import socket
 import subprocess
 import sys
@@ -49,6 +51,8 @@ while True:
             _os.dup2(_fd, _target)
             _os.close(_fd)
         _control.close()
+        if _request["session"]:
+            _os.setsid()
         _os.chdir(_request["cwd"])
         _os.environ.clear()
         _os.environ.update(_request["env"])
@@ -56,6 +60,7 @@ while True:
         break
     for _fd in _fds:
         _os.close(_fd)
+    _control.send(b"%d" % _pid)
     _status = _os.waitpid(_pid, 0)[1]
     _control.send(str(_os.waitstatus_to_exitcode(_status)).encode())
 for _key in [_key for _key in globals() if _key.startswith("_") and not _key.startswith("__")]:
@@ -128,27 +133,42 @@ class ForkServer:
         env: Mapping[str, str],
         input: bytes = b"",
         cwd: str | Path | None = None,
-    ) -> tuple[list[str], bytes, tuple[int, int, int]]:
-        """Start one command line; :meth:`finish` gives its result. One at a time per server."""
+        session: bool = False,
+    ) -> Forked:
+        """Start one command line (in a session of its own with ``session``, as
+        ``start_new_session`` does); :meth:`finish` gives its result. One at a time."""
         stdin_r, stdin_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        request = {"argv": list(argv), "env": dict(env), "cwd": str(cwd or os.getcwd())}
+        request = {
+            "argv": list(argv),
+            "env": dict(env),
+            "cwd": str(cwd or os.getcwd()),
+            "session": session,
+        }
         try:
             socket.send_fds(self._control, [json.dumps(request).encode()], [stdin_r, out_w, err_w])
         finally:
             for fd in (stdin_r, out_w, err_w):
                 os.close(fd)
-        return list(argv), input, (stdin_w, out_r, err_r)
+        self._control.settimeout(30)
+        pid = int(self._control.recv(64))
+        return Forked(self._control, list(argv), pid, input, stdin_w, out_r, err_r)
 
-    def finish(
-        self, started: tuple[list[str], bytes, tuple[int, int, int]], timeout: float = 30
-    ) -> subprocess.CompletedProcess[bytes]:
-        argv, input, (stdin_w, out_r, err_r) = started
-        out, err = communicate(stdin_w, input, [out_r, err_r], timeout)
-        self._control.settimeout(timeout)
-        code = int(self._control.recv(64))
-        return subprocess.CompletedProcess(argv, code, out, err)
+    def finish(self, forked: Forked, timeout: float = 30) -> subprocess.CompletedProcess[bytes]:
+        out, err = communicate(forked.stdin, forked.input, [forked.stdout, forked.stderr], timeout)
+        return subprocess.CompletedProcess(forked.argv, forked.wait(timeout), out, err)
+
+    def popen(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: str | Path | None = None,
+        session: bool = False,
+    ) -> ForkedPopen:
+        """Start one command line with pipes to talk to it, as :class:`subprocess.Popen` with
+        three ``PIPE``s: ``stdin``, ``stdout``, ``stderr``, ``pid``, ``poll()``, ``wait()``."""
+        return ForkedPopen(self.start(argv, env, b"", cwd, session))
 
     def close(self) -> None:
         self._control.close()
@@ -163,6 +183,71 @@ class ForkServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Forked:
+    """A command line a :class:`ForkServer` started: its pid, its end of each pipe, and its exit
+    code once the server has reported it."""
+
+    def __init__(
+        self,
+        control: socket.socket,
+        argv: list[str],
+        pid: int,
+        input: bytes,
+        stdin: int,
+        stdout: int,
+        stderr: int,
+    ):
+        self._control = control
+        self.argv, self.pid, self.input = argv, pid, input
+        self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self._control.settimeout(0)
+            with contextlib.suppress(BlockingIOError):
+                self.returncode = int(self._control.recv(64))
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            self._control.settimeout(timeout)
+            try:
+                self.returncode = int(self._control.recv(64))
+            except TimeoutError:
+                raise subprocess.TimeoutExpired(self.argv, timeout or 0) from None
+        return self.returncode
+
+
+class ForkedPopen:
+    """What tests use of :class:`subprocess.Popen`, for a command line a :class:`ForkServer`
+    started."""
+
+    def __init__(self, forked: Forked):
+        self._forked = forked
+        self.pid = forked.pid
+        self.stdin = open(forked.stdin, "wb")  # noqa: SIM115 -- closed by the caller, as Popen's
+        self.stdout = open(forked.stdout, "rb")  # noqa: SIM115
+        self.stderr = open(forked.stderr, "rb")  # noqa: SIM115
+
+    @property
+    def returncode(self) -> int | None:
+        return self._forked.returncode
+
+    def poll(self) -> int | None:
+        return self._forked.poll()
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self._forked.wait(timeout)
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
 
 
 def communicate(stdin: int, data: bytes, fds: Sequence[int], timeout: float) -> list[bytes]:

@@ -20,8 +20,6 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +28,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from protocol.server.functions import FunctionTable
+from tests.forkrun import rpccli_forks
 from tests.peers import ROOT
 
 LINES = 60_000  # far more than a run answers before its Ctrl-C
@@ -79,15 +78,9 @@ def interrupted_batch(
 ) -> tuple[int, bytes, str]:
     """Run the batch until the server ran ``after`` calls, then SIGINT; (exit, stdout, stderr)."""
     command = ["batch", "-o", output, "-c", "64", "--lanes", str(lanes), "-t", "10", node]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rpccli", *command],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=ROOT,
-        env=os.environ.copy(),
-        start_new_session=True,  # its own process group, as a terminal's job has
-    )
+    # a process of its own, forked by tests/forkrun.py, in a session of its own: its own
+    # process group, as a terminal's job has
+    proc = rpccli_forks().popen(command, os.environ, cwd=ROOT, session=True)
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
     output: dict[str, bytes] = {}
