@@ -28,6 +28,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -241,6 +242,23 @@ class ForkedPopen:
 
     def wait(self, timeout: float | None = None) -> int:
         return self._forked.wait(timeout)
+
+    def communicate(self, timeout: float | None = None) -> tuple[bytes, bytes]:
+        """Close stdin, read stdout and stderr to their ends, wait: as Popen's, without input."""
+        if not self.stdin.closed:
+            with contextlib.suppress(BrokenPipeError):
+                self.stdin.close()
+        got: dict[str, bytes] = {}
+        readers = [
+            threading.Thread(target=lambda n=name, f=stream: got.__setitem__(n, f.read()))
+            for name, stream in (("out", self.stdout), ("err", self.stderr))
+        ]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join(timeout)
+        self.wait(timeout)
+        return got.get("out", b""), got.get("err", b"")
 
     def send_signal(self, sig: int) -> None:
         if self.poll() is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from protocol.server import BackgroundServer
-from tests.forkrun import rpccli_forks
+from tests.forkrun import ForkedPopen, rpccli_forks
 from tests.peers import wait_until
 
 RPCCLI = [sys.executable, "-m", "rpccli"]
@@ -48,23 +48,30 @@ def mixed_input(repeat: int) -> bytes:
 
 
 def run_batch(node: str, env: dict[str, str], *args: str, data: bytes) -> tuple[int, bytes, str]:
-    # a process of its own, forked by tests/forkrun.py; the tests that signal a batch start it
+    # a process of its own, forked by tests/forkrun.py
     proc = rpccli_forks().run(["batch", *args, node], env, data, timeout=120)
     return proc.returncode, proc.stdout, proc.stderr.decode()
 
 
 def start_batch(
-    node: str, env: dict[str, str], concurrency: int, lanes: int, **popen: object
-) -> subprocess.Popen[bytes]:
-    """``rpccli batch -q -o lines`` as a process with pipes, for tests that talk to it."""
-    command = [*RPCCLI, "batch", "-q", "-c", str(concurrency), "--lanes", str(lanes)]
-    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
-    return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
-        [*command, "-o", "lines", node], env=env, **{**pipes, **popen}
-    )
+    node: str,
+    env: dict[str, str],
+    concurrency: int,
+    lanes: int,
+    session: bool = False,
+    cold: bool = False,
+) -> ForkedPopen | subprocess.Popen[bytes]:
+    """``rpccli batch -q -o lines`` as a process with pipes, for tests that talk to it: forked
+    by tests/forkrun.py, or ``cold`` (a test that finds the batch's processes by their
+    environment needs one: a forked process's /proc/PID/environ is its fork server's)."""
+    command = ["batch", "-q", "-c", str(concurrency), "--lanes", str(lanes), "-o", "lines", node]
+    if cold:
+        pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+        return subprocess.Popen([*RPCCLI, *command], env=env, start_new_session=session, **pipes)
+    return rpccli_forks().popen(command, env, session=session)
 
 
-def lanes_of(proc: subprocess.Popen[bytes], count: int) -> list[int]:
+def lanes_of(proc: ForkedPopen | subprocess.Popen[bytes], count: int) -> list[int]:
     """The pids of the lanes ``proc`` forked, once there are ``count`` (10 s at most)."""
     children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
     deadline = time.monotonic() + 10
@@ -144,7 +151,7 @@ def test_a_slow_stream_is_answered_line_by_line(
 ) -> None:
     # `tail -f calls | rpccli batch -c 4`: every answer -- a bad line's record too, which needs
     # no call -- comes out before the next line is written (with lanes: lanes take turns)
-    proc = start_batch(bundled_node, env, 4, int(lanes), stderr=subprocess.DEVNULL)
+    proc = start_batch(bundled_node, env, 4, int(lanes))  # its few error lines wait in the pipe
     assert proc.stdin is not None and proc.stdout is not None
     exchange = [
         (b"hello a", b"Hello, a\n"),
@@ -226,7 +233,7 @@ def processes_with(mark: str) -> list[int]:
 def test_a_reader_that_leaves_ends_every_lane(bundled_node: str, env: dict[str, str]) -> None:
     mark = f"LANES_TEST_MARK={uuid.uuid4()}"
     env = {**env, "LANES_TEST_MARK": mark.split("=", 1)[1]}
-    proc = start_batch(bundled_node, env, 8, 2)
+    proc = start_batch(bundled_node, env, 8, 2, cold=True)
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(b"hello a\n" * 3000)
     proc.stdin.flush()
@@ -258,7 +265,7 @@ def test_ctrl_c_stops_every_lane_and_keeps_records(
     own_server: BackgroundServer, env: dict[str, str]
 ) -> None:
     # a terminal's ^C reaches the whole process group: the coordinator and its lanes
-    proc = start_batch(own_server.node, env, 4, 2, start_new_session=True)
+    proc = start_batch(own_server.node, env, 4, 2, session=True)
     assert proc.stdin is not None
     proc.stdin.write(b"sleep 5\n" * 8)
     proc.stdin.flush()
