@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from ..wire import DEFAULT_BUFFER_SIZE, HEADER_SIZE
 from .accept import accept_ready
-from .connection import Connection
+from .answer import Answer
 from .functions import FunctionTable
 from .listen import BindError, Listener, bind
 from .log import Event
@@ -152,10 +152,10 @@ class Server:
         self.threads = threads
         self.backlog = backlog
         self.on_event = on_event
-        self.connections: set[Connection] = set()
+        self.connections: set[Answer] = set()
         #: connections whose function runs in a worker thread (added in the loop, removed by
         #: the worker or by close(), whichever comes first: the one that removes it logs it)
-        self.calls: set[Connection] = set()
+        self.calls: set[Answer] = set()
         self.calls_lock = threading.Lock()
         #: answer bytes the loop holds, or a worker holds for the loop; half of the workers
         #: may wait for room, each at most as long as a client may stay silent
@@ -247,7 +247,7 @@ class Server:
             self.loop.call_later(0.5, self._watch, listener)
             self.report(Event(listener.node, "rejected", reason=reason))
 
-    def take_call(self, conn: Connection) -> bool:
+    def take_call(self, conn: Answer) -> bool:
         """Claim a finished call for logging; False when close() dropped (and logged) it."""
         with self.calls_lock:
             if conn in self.calls:
