@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import queue
+import socket
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -171,6 +172,8 @@ class Server:
         self._inline: tuple[float, bytes] | None = None
         #: uWSGI reads at most 4 + buffer_size bytes of a request; the loop reads into this
         self.read_limit = HEADER_SIZE + buffer_size
+        #: TCP_DEFER_ACCEPT seconds: uWSGI's whole-second --socket-timeout, at least 1
+        self.defer = max(1, int(socket_timeout))
         self.scratch = memoryview(bytearray(self.read_limit))
         self._watched: list[Listener] = []
         self._watchdog: Watchdog | None = None  # protocol/server/rescue.py
@@ -236,6 +239,11 @@ class Server:
         self._tls_servers.append(await serve_tls(self, listener, context))
 
     def _watch(self, listener: Listener) -> None:
+        if not listener.unix and hasattr(socket, "TCP_DEFER_ACCEPT"):
+            # as uWSGI does: the kernel hands over a connection only once its first bytes are
+            # there (or the client stayed silent that long) (docs/protocol.md#requests)
+            with contextlib.suppress(OSError):
+                listener.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, self.defer)
         self.loop.add_reader(listener.sock.fileno(), self._accept, listener)
         self._watched.append(listener)
 
