@@ -31,6 +31,9 @@ __all__ = ["ACCEPT_BATCH", "accept_ready"]
 ACCEPT_BATCH: Final = 64
 
 _DONTWAIT: Final = _socket.MSG_DONTWAIT
+# the C socket's plain ints: socket.socket's family and type are properties that build enums
+_family = cast(Any, _socket.socket).family.__get__
+_kind = cast(Any, _socket.socket).type.__get__
 _AGAIN = (BlockingIOError, InterruptedError)
 
 
@@ -41,7 +44,7 @@ def accept_ready(host: Host, listener: Listener) -> str | None:
     # the C-level accept and socket type: socket.socket's Python wrappers cost more than
     # the system calls on this path (one connection per call)
     accept = cast(Any, listener.sock)._accept  # (fd, address), no socket object
-    family, kind = listener.sock.family, listener.sock.type
+    family, kind = _family(listener.sock), _kind(listener.sock)
     scratch, limit = host.scratch, host.read_limit
     for _ in range(ACCEPT_BATCH):
         try:

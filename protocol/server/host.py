@@ -27,6 +27,14 @@ class Workers(Protocol):
     def submit(self, fn: Callable[[Any], None], arg: Any) -> None: ...
 
 
+class Sleeper(Protocol):
+    """The watchdog of the calls the loop runs itself (:mod:`.rescue`): asleep while ``idle``."""
+
+    idle: bool
+
+    def wake(self) -> None: ...
+
+
 class Host(Protocol):
     """What a connection needs of the server that accepted it, and nothing more: the server
     module imports this one, never the other way round."""
@@ -60,6 +68,9 @@ class Host(Protocol):
 
     #: when the loop started the call it runs itself now, and the function (None: none)
     inline: tuple[float, bytes] | None
+
+    @property
+    def watchdog(self) -> Sleeper | None: ...
 
     @property
     def held(self) -> int: ...

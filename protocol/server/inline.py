@@ -24,7 +24,10 @@ def run_inline(host: Host, step: Plan) -> tuple[tuple[bytes, ...], Outcome]:
     function = step.function
     assert function is not None
     start = time.monotonic()
-    host.inline = (start, function)  # for the watchdog
+    host.inline = (start, function)  # for the watchdog, which sleeps while no call runs here
+    watchdog = host.watchdog
+    if watchdog is not None and watchdog.idle:
+        watchdog.wake()
     try:
         parts, outcome = run(host.table, step)
     finally:

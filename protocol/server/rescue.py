@@ -48,6 +48,7 @@ class _RescueHost:
 
     pace: Pace | None = None
     inline: tuple[float, bytes] | None = None
+    watchdog: Watchdog | None = None
 
     def __init__(self, server: Host, loop: asyncio.AbstractEventLoop) -> None:
         self._server = server
