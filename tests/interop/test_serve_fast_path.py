@@ -10,9 +10,11 @@ pieces, so that the first read is not whole).
 from __future__ import annotations
 
 import dataclasses
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
 
 import pytest
 
@@ -45,9 +47,16 @@ class Counting(Connection):
     __slots__ = ()
     made = 0
 
+    sent: ClassVar[list[int]] = []
+
     def __init__(self, *args: object) -> None:
         type(self).made += 1
         super().__init__(*args)  # type: ignore[arg-type]
+
+    @classmethod
+    def answered(cls, *args: Any) -> None:
+        cls.sent.append(args[6])  # what the fast path's one send took
+        super().answered(*args)
 
 
 @dataclasses.dataclass
@@ -143,3 +152,46 @@ def test_quick_calls_make_no_connection(warm: Warm, monkeypatch: pytest.MonkeyPa
     request = rpc(b"hello", b"x")
     assert exchange(warm.bundled.node, [request[:3], request[3:]], pause=0.05)[1] == "close"
     assert Counting.made == 1
+
+
+def _slow_reader(node: str, request: bytes) -> bytes:
+    """A client with a small receive buffer that reads only after a pause: the fast path's one
+    send cannot take the whole answer, so the rest goes the Connection's way."""
+    host, port = node.rsplit(":", 1)
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(10)
+        sock.connect((host, int(port)))
+        sock.sendall(request)
+        time.sleep(0.3)
+        received = bytearray()
+        while chunk := sock.recv(65536):
+            received += chunk
+    return bytes(received)
+
+
+@pytest.mark.parametrize("size", [b"20000", b"65535"])
+def test_an_answer_cut_by_a_full_socket_is_finished_the_connections_way(
+    warm: Warm, size: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[Event] = []
+    table = FunctionTable()
+    table.load_file(PY_FUNCTIONS)
+    with serve_in_thread(table, ("127.0.0.1:0",), on_event=events.append) as server:
+        for _ in range(PROVE + 1):
+            exchange(server.node, [rpc(b"big", b"10")])
+        # a send buffer the accepted sockets inherit, too small for the answer: the fast
+        # path's one send takes only a part of it
+        server.server.listeners[0].sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        monkeypatch.setattr(accept_module, "Connection", Counting)
+        Counting.sent = []
+        request = rpc(b"big", size)
+        ours = _slow_reader(server.node, request)
+        deadline = time.monotonic() + 5
+        while len(events) <= PROVE + 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    assert ours == _slow_reader(warm.real.node, request)
+    assert len(ours) == 4 + int(size)
+    event = events[PROVE + 1]
+    assert (event.kind, event.sent, event.total) == ("rpc", 4 + int(size), 4 + int(size))
+    assert len(Counting.sent) == 1 and 0 < Counting.sent[0] < 4 + int(size)
