@@ -9,7 +9,8 @@ first with no abuse, then while these clients are all connected at once:
 
 - non-readers: ask for `big N` and never read;
 - slow readers: ask for `big N` and take 4 KiB every 50 ms;
-- idle connections: connect and send nothing;
+- idle connections: connect and send nothing (the kernel keeps them until TCP_DEFER_ACCEPT lets
+  them through, as uWSGI's does: docs/protocol.md#requests);
 - slowloris: send a request a byte every 100 ms, never the last one.
 
 The probe runs in three phases: no abuse; while the abusers connect and the server computes
@@ -125,9 +126,10 @@ def main() -> None:
             abuse.add_slowloris(options.slowloris)
             abuse.add_non_readers(options.non_readers)
             abuse.add_slow_readers(options.slow_readers)
-            # every abuser accepted (its descriptor open in the server), then a moment for the
-            # big answers to be computed
-            wait_fds(pids, lambda n: n >= fds + clients, 10)
+            # every abuser that sent a byte accepted (its descriptor open in the server), then a
+            # moment for the big answers to be computed; the idle ones wait in the kernel until
+            # TCP_DEFER_ACCEPT lets them through, as on uWSGI (docs/protocol.md#requests)
+            wait_fds(pids, lambda n: n >= fds + clients - options.idle, 10)
             time.sleep(0.5)
             starting.stop()
             print(line("starting", starting), flush=True)

@@ -88,6 +88,7 @@ ONE_PROCESS = {
     "tests/interop/test_conformance.py",
     "tests/interop/test_library.py",
     "tests/interop/test_peers_call_serve.py",
+    "tests/interop/test_serve_fast_path.py",
     "tests/interop/test_tls.py",
     "tests/interop/test_tls_serve_errors.py",
     "tests/interop/test_lua_files.py",

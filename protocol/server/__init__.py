@@ -2,9 +2,10 @@
 
 Modules: :mod:`.core` holds the :class:`Server` (listening sockets watched by the loop, the
 worker threads), :mod:`.listen` binds the sockets, :mod:`.connection` reads one request per
-connection exactly as ``proto/uwsgi.c`` does and writes the answer (seeing its server only
-through :mod:`.host`), :mod:`.requests` decides the answer bytes, :mod:`.write` sends them and
-bounds what waits for slow clients, :mod:`.log` describes each connection for the log,
+connection exactly as ``proto/uwsgi.c`` does and :mod:`.answer` writes the answer (both seeing
+their server only through :mod:`.host`; :mod:`.accept` answers at once what needs no more),
+:mod:`.requests` decides the answer bytes, :mod:`.write` sends them and bounds what waits for
+slow clients, :mod:`.log` describes each connection for the log,
 :mod:`.processes` forks several workers (``--processes``), and :mod:`.background` runs a server
 in a thread (:func:`serve_in_thread`, for tests and the shell). This module only gathers the
 public names.

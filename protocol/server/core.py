@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import queue
+import socket
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any, Final
 
 from ..wire import DEFAULT_BUFFER_SIZE, HEADER_SIZE
 from .accept import accept_ready
-from .connection import Connection
+from .answer import Answer
 from .functions import FunctionTable
 from .listen import BindError, Listener, bind
 from .log import Event
@@ -152,10 +153,10 @@ class Server:
         self.threads = threads
         self.backlog = backlog
         self.on_event = on_event
-        self.connections: set[Connection] = set()
+        self.connections: set[Answer] = set()
         #: connections whose function runs in a worker thread (added in the loop, removed by
         #: the worker or by close(), whichever comes first: the one that removes it logs it)
-        self.calls: set[Connection] = set()
+        self.calls: set[Answer] = set()
         self.calls_lock = threading.Lock()
         #: answer bytes the loop holds, or a worker holds for the loop; half of the workers
         #: may wait for room, each at most as long as a client may stay silent
@@ -168,26 +169,19 @@ class Server:
         self.workers: _Workers | None = None
         #: which functions the loop runs itself (protocol/server/pace.py); None: all or none
         self.pace: Pace | None = Pace(table) if threads > 0 and pace else None
-        self._inline: tuple[float, bytes] | None = None
+        #: when the call the loop runs itself now started, and its function (None: none)
+        self.inline: tuple[float, bytes] | None = None
         #: uWSGI reads at most 4 + buffer_size bytes of a request; the loop reads into this
         self.read_limit = HEADER_SIZE + buffer_size
+        #: TCP_DEFER_ACCEPT seconds: uWSGI's whole-second --socket-timeout, at least 1
+        self.defer = max(1, int(socket_timeout))
         self.scratch = memoryview(bytearray(self.read_limit))
         self._watched: list[Listener] = []
-        self._watchdog: Watchdog | None = None  # protocol/server/rescue.py
+        #: looks at the calls the loop runs itself (protocol/server/rescue.py)
+        self.watchdog: Watchdog | None = None
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         table.buffer_size = buffer_size
         table.socket_timeout = socket_timeout
-
-    @property
-    def inline(self) -> tuple[float, bytes] | None:
-        """When the call the loop runs itself now started, and its function (None: none)."""
-        return self._inline
-
-    @inline.setter
-    def inline(self, call: tuple[float, bytes] | None) -> None:
-        self._inline = call
-        if call is not None and self._watchdog is not None and self._watchdog.idle:
-            self._watchdog.wake()
 
     @property
     def nodes(self) -> list[str]:
@@ -216,7 +210,7 @@ class Server:
             plain = [listener for listener in self.listeners if not listener.address.tls]
             if self.pace is not None and plain:
                 uvloop = type(self.loop).__module__.startswith("uvloop")
-                self._watchdog = Watchdog(self, plain, lambda: new_event_loop(uvloop))
+                self.watchdog = Watchdog(self, plain, lambda: new_event_loop(uvloop))
         except BaseException:
             await self.close()
             raise
@@ -236,6 +230,11 @@ class Server:
         self._tls_servers.append(await serve_tls(self, listener, context))
 
     def _watch(self, listener: Listener) -> None:
+        if not listener.unix and hasattr(socket, "TCP_DEFER_ACCEPT"):
+            # as uWSGI does: the kernel hands over a connection only once its first bytes are
+            # there (or the client stayed silent that long) (docs/protocol.md#requests)
+            with contextlib.suppress(OSError):
+                listener.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, self.defer)
         self.loop.add_reader(listener.sock.fileno(), self._accept, listener)
         self._watched.append(listener)
 
@@ -247,7 +246,7 @@ class Server:
             self.loop.call_later(0.5, self._watch, listener)
             self.report(Event(listener.node, "rejected", reason=reason))
 
-    def take_call(self, conn: Connection) -> bool:
+    def take_call(self, conn: Answer) -> bool:
         """Claim a finished call for logging; False when close() dropped (and logged) it."""
         with self.calls_lock:
             if conn in self.calls:
@@ -259,7 +258,7 @@ class Server:
         """Calls not finished yet: functions running in workers and answers still being written."""
         with self.calls_lock:
             busy = len(self.calls)
-        rescued = self._watchdog.writing() if self._watchdog is not None else 0
+        rescued = self.watchdog.writing() if self.watchdog is not None else 0
         return busy + rescued + sum(1 for conn in self.connections if conn.writing)
 
     @property
@@ -282,8 +281,8 @@ class Server:
         self._watched.clear()
         for tls_server in self._tls_servers:
             tls_server.close()
-        if self._watchdog is not None:
-            self._watchdog.stop()  # the rescue loop stops accepting before the sockets close
+        if self.watchdog is not None:
+            self.watchdog.stop()  # the rescue loop stops accepting before the sockets close
         for listener in self.listeners:
             if self._owns_listeners:
                 listener.close()
@@ -311,7 +310,7 @@ class Server:
                 conn.wake()
         for conn in dropped + list(self.connections):
             conn.drop(reason)
-        if self._watchdog is not None:
-            self._watchdog.close(reason)
+        if self.watchdog is not None:
+            self.watchdog.close(reason)
         if self.workers is not None:
             self.workers.stop()

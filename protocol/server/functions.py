@@ -324,8 +324,8 @@ class FunctionTable:
         finally:
             _active.reset(token)
         if isinstance(value, bytes):
-            if value:
-                return Outcome(bytes(value))
+            if value:  # a subclass is copied to plain bytes; bytes need no copy
+                return Outcome(value if type(value) is bytes else bytes(value))
             return Outcome(None, "returned empty bytes (an empty result is never delivered)")
         return Outcome(None, f"returned {type(value).__name__}, not bytes")
 

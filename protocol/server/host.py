@@ -18,13 +18,21 @@ from .pace import Pace
 from .write import Room
 
 if TYPE_CHECKING:
-    from .connection import Connection
+    from .answer import Answer
 
 __all__ = ["Host", "Workers", "peer_text"]
 
 
 class Workers(Protocol):
     def submit(self, fn: Callable[[Any], None], arg: Any) -> None: ...
+
+
+class Sleeper(Protocol):
+    """The watchdog of the calls the loop runs itself (:mod:`.rescue`): asleep while ``idle``."""
+
+    idle: bool
+
+    def wake(self) -> None: ...
 
 
 class Host(Protocol):
@@ -46,9 +54,9 @@ class Host(Protocol):
     @property
     def on_event(self) -> Callable[[Event], None] | None: ...
     @property
-    def connections(self) -> set[Connection]: ...
+    def connections(self) -> set[Answer]: ...
     @property
-    def calls(self) -> set[Connection]: ...
+    def calls(self) -> set[Answer]: ...
     @property
     def calls_lock(self) -> threading.Lock: ...
     @property
@@ -62,9 +70,12 @@ class Host(Protocol):
     inline: tuple[float, bytes] | None
 
     @property
+    def watchdog(self) -> Sleeper | None: ...
+
+    @property
     def held(self) -> int: ...
     def report(self, event: Event) -> None: ...
-    def take_call(self, conn: Connection) -> bool: ...
+    def take_call(self, conn: Answer) -> bool: ...
 
 
 def peer_text(address: Any, local: str) -> str:

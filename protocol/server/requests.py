@@ -69,14 +69,12 @@ def parse_rpc_array(body: bytes) -> list[bytes] | None:
     while pos < end and len(items) < MAX_ITEMS:
         if pos + 2 >= end:
             return None
-        size = _u16(body, pos)
-        pos += 2
-        if not size:
-            continue
-        if pos + size > end:
+        start = pos + 2
+        pos = start + (body[pos] | (body[pos + 1] << 8))  # one call per request: no _u16 here
+        if pos > end:
             return None
-        items.append(body[pos : pos + size])
-        pos += size
+        if pos > start:
+            items.append(body[start:pos])
     return items
 
 
@@ -173,6 +171,10 @@ class Plan:
 
 def plan(modifier1: int, modifier2: int, body: bytes, *, warning: str | None = None) -> Plan:
     """Decide how to answer one complete packet (its 4-byte header already removed)."""
+    if modifier1 == MODIFIER1_RPC and body and modifier2 not in (2, 3):  # a call: the usual case
+        items = parse_rpc_array(body)
+        if items is not None:
+            return Plan(modifier1, modifier2, items[0], tuple(items[1:]))  # positional: cheaper
     if modifier1 == MODIFIER1_PING:
         # the ping plugin ignores any body and the request modifier2 (docs/protocol.md#ping)
         reply = ping_reply(modifier1, warning)
@@ -212,7 +214,7 @@ def plan(modifier1: int, modifier2: int, body: bytes, *, warning: str | None = N
             modifier2,
             reason="invalid uwsgi array (an empty item at the end, or a cut item)",
         )
-    return Plan(modifier1, modifier2, function=items[0], args=tuple(items[1:]))
+    return Plan(modifier1, modifier2, items[0], tuple(items[1:]))  # positional: cheaper
 
 
 def _plan_wsgi(modifier2: int, body: bytes) -> Plan:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from .accept import accept_ready
-from .connection import Connection
+from .answer import Answer
 from .functions import FunctionTable
 from .host import Host, Workers
 from .listen import Listener
@@ -48,6 +48,7 @@ class _RescueHost:
 
     pace: Pace | None = None
     inline: tuple[float, bytes] | None = None
+    watchdog: Watchdog | None = None
 
     def __init__(self, server: Host, loop: asyncio.AbstractEventLoop) -> None:
         self._server = server
@@ -58,8 +59,8 @@ class _RescueHost:
         self.read_limit: int = server.read_limit
         self.scratch = memoryview(bytearray(server.read_limit))
         self.on_event = server.on_event
-        self.connections: set[Connection] = set()
-        self.calls: set[Connection] = server.calls
+        self.connections: set[Answer] = set()
+        self.calls: set[Answer] = server.calls
         self.calls_lock: threading.Lock = server.calls_lock
         self.room: Room = server.room
         self.workers: Workers | None = server.workers
@@ -71,7 +72,7 @@ class _RescueHost:
     def report(self, event: Event) -> None:
         self._server.report(event)
 
-    def take_call(self, conn: Connection) -> bool:
+    def take_call(self, conn: Answer) -> bool:
         return self._server.take_call(conn)
 
 

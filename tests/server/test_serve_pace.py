@@ -70,7 +70,7 @@ def test_a_call_stuck_in_the_loop_does_not_stall_other_clients(
     for _ in range(PROVE + 1):
         Client(server.node).call("where")
     assert Client(server.node).call("where") == b"rpccli-serve"
-    watchdog = server.server._watchdog
+    watchdog = server.server.watchdog
     assert watchdog is not None
     if idle:  # the watchdog sleeps while the loop runs no call, and wakes for the next one
         deadline = time.monotonic() + 5
