@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "rpccli") -> int
     show_traceback = "--traceback" in args or os.environ.get("RPCCLI_TRACEBACK") == "1"
     if os.environ.get("_RPCCLI_COMPLETE"):
         # TAB: register rpccli's completion classes (each value quoted for its shell) first
-        importlib.import_module("rpccli.completion")
+        importlib.import_module("rpccli.completion.command")
     _stand_in_for_closed_streams()
     try:
         try:

@@ -387,7 +387,7 @@ def _bash_answer(line: str) -> list[str]:
 
     from click.shell_completion import shell_complete
 
-    import rpccli.completion  # noqa: F401  (registers rpccli's bash completion)
+    import rpccli.completion.command  # noqa: F401  (registers rpccli's bash completion)
     from rpccli.cli import app
 
     saved = {k: os.environ.get(k) for k in ("COMP_LINE", "COMP_WORDBREAKS")}
