@@ -23,7 +23,7 @@ from click.shell_completion import (
 )
 
 from rpccli.completion import COMPLETE_VAR, PROG_NAME, SHELLS
-from rpccli.name_rule import carries
+from rpccli.completion.quick import bash_format, sendable, zsh_format
 
 __all__ = [
     "QuotingBash",
@@ -168,19 +168,7 @@ class QuotingBash(BashComplete):
         return "\n".join(filter(None, map(self.format_completion, completions)))
 
     def format_completion(self, item: CompletionItem) -> str:
-        from rpccli.completion.bash_words import continuation
-
-        value = str(item.value)
-        if item.type != "plain":
-            return f"{item.type},{value}" if carries(value) else f"{item.type},"
-        line = getattr(self, "_line", None)
-        quote, kept = (line.quote, line.kept) if line is not None else ("", "")
-        if line is not None and line.incomplete.startswith("-") and "=" in line.incomplete:
-            # --opt=VALUE: click completes the part after '=', readline replaced from the word
-            value = line.incomplete[: line.incomplete.index("=") + 1] + value
-        if quote is None or not value.startswith(kept) or not carries(value):
-            return ""  # nothing rpccli can write there so that bash reads back this value
-        return f"plain,{continuation(value[len(kept) :], quote)}"
+        return bash_format(getattr(self, "_line", None), item.type, str(item.value))
 
 
 class RawZsh(ZshComplete):
@@ -190,12 +178,7 @@ class RawZsh(ZshComplete):
     source_template = _SOURCE_ZSH
 
     def format_completion(self, item: CompletionItem) -> str:
-        if item.help:
-            # _describe reads "VALUE:HELP" and takes a backslash as escaping the next character
-            # (click escapes only the ':'): keep both literal
-            value = str(item.value).replace("\\", "\\\\").replace(":", "\\:")
-            return f"{item.type}\n{value}\n{item.help}"
-        return f"{item.type}\n{item.value}\n_"
+        return zsh_format(item.type, str(item.value), item.help)
 
     def complete(self) -> str:
         args, incomplete = self.get_completion_args()
@@ -215,9 +198,7 @@ class RawFish(FishComplete):
 
 
 def _sendable(item: CompletionItem) -> bool:
-    # one answer is one line (zsh: three): a value or help with a control or newline in it
-    # would forge others, or draw on the terminal
-    return carries(str(item.value)) and carries(str(item.help or ""))
+    return sendable(str(item.value), item.help)
 
 
 add_completion_class(QuotingBash, "bash")
