@@ -10,7 +10,8 @@ in turn (so that machine noise hits them alike): ``python -c pass``; the TAB pro
 click); and the same line with an option before NODE, ``rpccli call -t 3 NODE hel``, which
 click's path answers (the path every TAB took before the quick one). Median wall and CPU
 (user + system) per process. The last line, ``RATIO``, is the figure: the quick TAB process's
-median wall over ``python -c pass``'s, and click's path's for comparison.
+median wall over ``python -c pass``'s, and click's path's for comparison; then the same for CPU,
+which a busy machine moves less.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def main() -> None:
                         after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
                     )
     base = statistics.median(wall["python -c pass"])
+    base_cpu = statistics.median(cpu["python -c pass"])
     print(f"{options.runs} rounds, a listing of {options.names} names")
     print(f"{'process':<20} {'wall ms':>8} {'cpu ms':>8} {'/ pass':>7}")
     for label in table:
@@ -104,7 +106,12 @@ def main() -> None:
         print(f"{label:<20} {median * 1000:8.1f} {used * 1000:8.1f} {median / base:7.2f}")
     quick = statistics.median(wall["TAB bash (quick)"]) / base
     slow = statistics.median(wall["TAB bash (click)"]) / base
-    print(f"RATIO TAB process / python -c pass: quick {quick:.2f}, click's path {slow:.2f}")
+    quick_cpu = statistics.median(cpu["TAB bash (quick)"]) / base_cpu
+    slow_cpu = statistics.median(cpu["TAB bash (click)"]) / base_cpu
+    print(
+        f"RATIO TAB process / python -c pass: quick {quick:.2f}, click's path {slow:.2f}"
+        f" (CPU: quick {quick_cpu:.2f}, click's path {slow_cpu:.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -150,3 +150,16 @@ def test_a_tab_process_on_the_quick_path_never_imports_click(
         for key in ("COMP_LINE", "COMP_WORDBREAKS", "COMP_WORDS", "COMP_CWORD"):
             os.environ.pop(key, None)
     assert b"hello" in done.stdout and b"hellolua" in done.stdout
+
+
+@pytest.mark.parametrize("config", ["[nodes.x\n", '[defaults]\nnode = 3\n', "\xff"])
+def test_a_broken_config_answers_alike(
+    state: None, xdg_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch, config: str
+) -> None:
+    (xdg_dirs["config"] / "rpccli" / "config.toml").write_bytes(config.encode("latin-1"))
+    for shell in ("bash", "zsh", "fish"):
+        for before in ("rpccli call ", f"rpccli call {NODE} ", "rpccli call . "):
+            for key, value in _environ(shell, before, "h").items():
+                monkeypatch.setenv(key, value)
+            text = answer(f"{shell}_complete")
+            assert text is not None and (text + "\n").encode() == _click_answer(shell)
