@@ -21,11 +21,10 @@ from tests.hostile.test_completion_hostile import ODD_NAMES, UNSAFE_ENTRIES, UNS
 
 NODE = "127.0.0.1:1"
 GROUP = "127.0.0.1:1,127.0.0.1:2"
-#: what the user has typed before the word under the cursor
-BEFORE = [
-    "rpccli call ",
-    f"rpccli call {NODE} ",
-    f"rpccli call '{NODE}' ",
+#: what the user has typed before the word under the cursor: each with every word of TYPED
+BEFORE = ["rpccli call ", f"rpccli call {NODE} ", f"rpccli call '{NODE}' "]
+#: more lines: each with the words of SHORT (the hostile names are NODE's)
+MORE = [
     f"rpccli call {GROUP} ",
     "rpccli call prod ",
     "rpccli call . ",
@@ -48,6 +47,10 @@ TYPED = sorted(
     | {"", "h", "1", "127", "127.0.0.1:", "pr", "a", "x", "-", "--r", "--output=p", "="}
     | {"'", '"', "$'hel", "sub$(tou", '"sub$(tou', "sub$", "bs\\", "co:l", "z", "uni"}
 )
+SHORT = ["", "h", "t", "d", "b", "'", '"', "'d", "z", "co:l", "127.0.0.1:"]
+SHORT += ["$'hel", "bs\\", "-", "="]
+#: (before, typed): every line the matrix compares
+MATRIX = [(b, t) for b in BEFORE for t in TYPED] + [(b, t) for b in MORE for t in SHORT]
 
 
 @pytest.fixture
@@ -100,19 +103,19 @@ def test_the_quick_path_answers_what_click_answers(
     state: None, shell: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     quick = 0
-    for before in BEFORE:
-        for typed in TYPED:
-            for key, value in _environ(shell, before, typed).items():
-                monkeypatch.setenv(key, value)
-            text = answer(f"{shell}_complete")
-            if text is None:
-                continue
-            quick += 1
-            assert (text + "\n").encode() == _click_answer(shell), (shell, before + typed)
+    for before, typed in MATRIX:
+        for key, value in _environ(shell, before, typed).items():
+            monkeypatch.setenv(key, value)
+        text = answer(f"{shell}_complete")
+        if text is None:
+            continue
+        quick += 1
+        assert (text + "\n").encode() == _click_answer(shell), (shell, before + typed)
     # the common lines (call, call NODE) take the quick path; options, '=' and others: click.
     # fish reads a lone quote after NODE as one more (empty) word, and click reads it so too
-    common = 9 * len([t for t in TYPED if not t.startswith(("-", "="))])
-    assert quick == common - (2 * 8 if shell == "fish" else 0), quick
+    ok = [t for t in TYPED if not t.startswith(("-", "="))]
+    common = 3 * len(ok) + 6 * len([t for t in SHORT if not t.startswith(("-", "="))])
+    assert quick == common - (2 * (2 + 6) if shell == "fish" else 0), quick
 
 
 def test_the_quick_path_declines_what_is_clicks(state: None, monkeypatch) -> None:
@@ -152,7 +155,7 @@ def test_a_tab_process_on_the_quick_path_never_imports_click(
     assert b"hello" in done.stdout and b"hellolua" in done.stdout
 
 
-@pytest.mark.parametrize("config", ["[nodes.x\n", '[defaults]\nnode = 3\n', "\xff"])
+@pytest.mark.parametrize("config", ["[nodes.x\n", "[defaults]\nnode = 3\n", "\xff"])
 def test_a_broken_config_answers_alike(
     state: None, xdg_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch, config: str
 ) -> None:
