@@ -1,8 +1,9 @@
 """TAB's common answers without click: the function names after ``call NODE`` and the nodes
-after ``call``, read from the same local files by the same functions (rpccli.names), written the
-same way, byte for byte, as click's path (rpccli.completion.command; a test compares both over a
-matrix of command lines, hostile names included). Every other line returns None and click
-answers it, so click's parser stays the reference (docs/completion.md#how-fast).
+after ``call``, ``shell``, ``signal``, ``functions`` and ``ls``, read from the same local files
+by the same functions (rpccli.names), written the same way, byte for byte, as click's path
+(rpccli.completion.command; a test compares both over a matrix of command lines, hostile names
+included). Every other line returns None and click answers it, so click's parser stays the
+reference (docs/completion.md#how-fast).
 
 A TAB process that imports click and the command's wiring costs about twice the CPU of one that
 does not; a user presses TAB often, and each waits for it.
@@ -47,12 +48,17 @@ def answer(instruction: str) -> str | None:
     return "\n".join(_fish_format("plain", value, help) for value, help in sent)
 
 
+#: the commands whose first argument is NODE, completed by rpccli.names.complete_node
+NODE_FIRST = frozenset({"call", "shell", "signal", "functions", "ls"})
+
+
 def _choices(args: list[str], incomplete: str) -> list[tuple[str, str]] | None:
-    """(value, help) for ``rpccli call <TAB>`` and ``rpccli call NODE <TAB>``; None otherwise.
-    An option, ``--`` or ``=`` anywhere is click's: its parser decides what they mean."""
+    """(value, help) for ``rpccli COMMAND <TAB>`` (NODE) and ``rpccli call NODE <TAB>``; None
+    otherwise. An option, ``--`` or ``=`` anywhere is click's: its parser decides what they
+    mean."""
     if incomplete.startswith("-") or incomplete == "=":
         return None
-    if not args or args[0] != "call" or len(args) > 2:
+    if not args or args[0] not in NODE_FIRST or len(args) > (2 if args[0] == "call" else 1):
         return None
     if any(arg.startswith("-") for arg in args):
         return None

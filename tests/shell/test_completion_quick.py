@@ -37,8 +37,13 @@ MORE = [
     f"rpccli call {NODE} hello ",
     f"rpccli call -- {NODE} ",
     f"rpccli --traceback call {NODE} ",
-    "rpccli shell ",
     "rpccli ",
+    f"rpccli signal {NODE} ",
+    # NODE first, as after call
+    "rpccli shell ",
+    "rpccli signal ",
+    "rpccli functions ",
+    "rpccli ls ",
 ]
 #: the word under the cursor, as typed
 TYPED = sorted(
@@ -114,8 +119,8 @@ def test_the_quick_path_answers_what_click_answers(
     # the common lines (call, call NODE) take the quick path; options, '=' and others: click.
     # fish reads a lone quote after NODE as one more (empty) word, and click reads it so too
     ok = [t for t in TYPED if not t.startswith(("-", "="))]
-    common = 3 * len(ok) + 6 * len([t for t in SHORT if not t.startswith(("-", "="))])
-    assert quick == common - (2 * (2 + 6) if shell == "fish" else 0), quick
+    common = 3 * len(ok) + (6 + 4) * len([t for t in SHORT if not t.startswith(("-", "="))])
+    assert quick == common - (2 * (2 + 6 + 4) if shell == "fish" else 0), quick
 
 
 def test_the_quick_path_declines_what_is_clicks(state: None, monkeypatch) -> None:
