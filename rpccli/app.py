@@ -22,7 +22,7 @@ COMMANDS: dict[str, str] = {
     "bench": "rpccli.bench.command:bench",
     "serve": "rpccli.serve:serve",
     "shell": "rpccli.shell:shell",
-    "completion": "rpccli.completion:completion",
+    "completion": "rpccli.completion.command:completion",
     "signal": "rpccli.signals:signal",
     "functions": "rpccli.functions:functions",
     "ls": "rpccli.functions:functions",

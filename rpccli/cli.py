@@ -104,9 +104,6 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "rpccli") -> int
     """Run the program; return the exit code instead of raising SystemExit."""
     args = list(sys.argv[1:] if argv is None else argv)
     show_traceback = "--traceback" in args or os.environ.get("RPCCLI_TRACEBACK") == "1"
-    if os.environ.get("_RPCCLI_COMPLETE"):
-        # TAB: register rpccli's completion classes (each value quoted for its shell) first
-        importlib.import_module("rpccli.completion")
     _stand_in_for_closed_streams()
     try:
         try:
@@ -140,6 +137,17 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "rpccli") -> int
 def _run(args: list[str], prog_name: str) -> Any:
     """A plain ``rpccli call`` line without click; every other line through click, whose
     parser stays the reference (docs/design.md#start-up)."""
+    instruction = os.environ.get("_RPCCLI_COMPLETE")
+    if instruction:
+        # TAB: the common answers without click (rpccli.completion.quick), else click's path,
+        # with rpccli's completion classes (each value quoted for its shell) registered first
+        from rpccli.completion.quick import answer
+
+        text = answer(instruction)
+        if text is not None and hasattr(sys.stdout, "buffer"):
+            sys.stdout.buffer.write(text.encode() + b"\n")
+            return exitcodes.OK
+        importlib.import_module("rpccli.completion.command")
     from rpccli.call.plain import Declined, plain_call
 
     plain = plain_call(args)

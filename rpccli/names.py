@@ -51,10 +51,12 @@ __all__ = [
     "SOURCES",
     "complete_function",
     "complete_node",
+    "function_choices",
     "known_names",
     "known_nodes",
     "listing_age",
     "name_sources",
+    "node_choices",
     "node_key",
     "parse_listing",
     "remember",
@@ -284,38 +286,31 @@ def known_nodes() -> list[str]:
     return nodes
 
 
-def complete_node(
-    ctx: click.Context | None, param: click.Parameter | None, incomplete: str
-) -> list[CompletionItem]:
-    """Profile names (and nodes used before) for a NODE argument. Local only, never raises."""
-    from click.shell_completion import CompletionItem
-
-    items: list[CompletionItem] = []
+def node_choices(incomplete: str) -> list[tuple[str, str]]:
+    """(node, help) for a NODE argument starting with ``incomplete``: profile names, then nodes
+    used before. Local only, never raises; click-free, for TAB's quick path too."""
+    choices: list[tuple[str, str]] = []
     try:
         config = _config()
         seen: set[str] = set()
         for name, profile in sorted(config.profiles.items()) if config else ():
             if name.startswith(incomplete) and is_offerable(name, limit=MAX_NODE):
                 seen.add(name)
-                items.append(CompletionItem(name, help=", ".join(profile.addresses)))
+                choices.append((name, ", ".join(profile.addresses)))
         for node in known_nodes():
             if node.startswith(incomplete) and node not in seen:
                 seen.add(node)
-                items.append(CompletionItem(node, help="used before"))
+                choices.append((node, "used before"))
     except Exception:
-        return items
-    return items
+        return choices
+    return choices
 
 
-def complete_function(
-    ctx: click.Context | None, param: click.Parameter | None, incomplete: str
-) -> list[CompletionItem]:
-    """Known function names of the NODE given earlier on the line. Local only, never raises."""
-    from click.shell_completion import CompletionItem
-
+def function_choices(node: str | None, incomplete: str) -> list[tuple[str, str]]:
+    """(name, source) for the FUNCTION of ``node`` (None, "" or ".": the default node) starting
+    with ``incomplete``. Local only, never raises; click-free, for TAB's quick path too."""
     try:
         config = _config()
-        node = ctx.params.get("node") if ctx is not None else None
         if not node or node.strip() == ".":  # "." is the default node, as in `rpccli call`
             from rpccli.config import default_node_text
 
@@ -323,9 +318,31 @@ def complete_function(
         if not isinstance(node, str) or not node:
             return []
         return [
-            CompletionItem(name, help=source)
+            (name, source)
             for name, source in known_names(node, config).items()
             if name.startswith(incomplete)
         ]
     except Exception:
         return []
+
+
+def complete_node(
+    ctx: click.Context | None, param: click.Parameter | None, incomplete: str
+) -> list[CompletionItem]:
+    """:func:`node_choices` for click's completion of a NODE argument."""
+    from click.shell_completion import CompletionItem
+
+    return [CompletionItem(node, help=help) for node, help in node_choices(incomplete)]
+
+
+def complete_function(
+    ctx: click.Context | None, param: click.Parameter | None, incomplete: str
+) -> list[CompletionItem]:
+    """:func:`function_choices` of the NODE given earlier on the line, for click."""
+    from click.shell_completion import CompletionItem
+
+    node = ctx.params.get("node") if ctx is not None else None
+    return [
+        CompletionItem(name, help=source)
+        for name, source in function_choices(node if isinstance(node, str) else None, incomplete)
+    ]

@@ -16,7 +16,7 @@ is expanded, split or globbed. Names never hold control characters or newlines
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["BashLine", "continuation", "read_line"]
 
@@ -29,9 +29,9 @@ _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567
 _DOUBLE_ESCAPED = '$`"\\'
 
 
-@dataclass(frozen=True, slots=True)
-class BashLine:
-    """A command line up to the cursor, as bash completion sees it."""
+class BashLine(NamedTuple):
+    """A command line up to the cursor, as bash completion sees it (a NamedTuple, not a
+    dataclass: importing dataclasses would cost each TAB more than reading the line)."""
 
     #: the finished words, unquoted
     words: list[str]

@@ -2,9 +2,13 @@
 
 A node's listing reaches the cache the way users get it (``.refresh`` in ``rpccli shell``); then a
 real interactive shell, with the generated completion script loaded and this checkout's rpccli on
-PATH, completes a prefix with TAB and runs the line with Enter. Each odd name is also a function
-of the node that records its own call, so the test sees exactly which name was sent: the listed
-one, as one word, with nothing evaluated (no marker file) and nothing globbed.
+PATH, completes a prefix with TAB and runs the line with Enter. Enter runs ``rpccli`` as a shell
+function that prints each word it is given (TAB still runs the real rpccli: every script starts
+it through ``env``), so the test sees exactly the words the shell made of the line -- the listed
+name, as one word, with nothing evaluated (no marker file) and nothing globbed -- without a
+process per line; then ``rpccli call NODE WORD`` runs with those words (in this process, the
+entry point's own code) against the node, where each odd name is a function that records its
+own call, so the test sees the node called by exactly the listed name.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -25,6 +30,7 @@ from hypothesis import strategies as st
 
 from protocol.server import serve_in_thread
 from rpccli import names
+from rpccli.cli import main
 from tests.hostile.conftest import listing_table
 from tests.peers import ROOT, free_port, require
 
@@ -170,6 +176,10 @@ class Terminal:
             timeout=60,
             dimensions=(50, 300),
         )
+        # no pause before each key: the test waits for each prompt, and the shell queues keys
+        # typed while a completion runs (the pause never covered that wait anyway)
+        self.child.delaybeforesend = None
+        self.shell = shell
         self.child.expect(r"[#$%>] ")  # the shell's own first prompt: it reads input now
         self.child.sendline(setup)
         self._next_prompt()
@@ -188,6 +198,30 @@ class Terminal:
             self.child.send(part + "\t")
         self.child.send("\r")
         return self._next_prompt()
+
+    @contextlib.contextmanager
+    def printing(self) -> Iterator[None]:
+        """While this lasts, ``rpccli`` typed at the prompt is a shell function that prints each
+        word it is given on a line of its own (``<<WORD>>``) and runs nothing. TAB still runs
+        the real rpccli: each completion script starts it through ``env``, which never sees a
+        shell function."""
+        if self.shell == "fish":
+            define, drop = "function rpccli; printf '<<%s>>\\n' $argv; end", "functions -e rpccli"
+        else:
+            define, drop = "rpccli() { printf '<<%s>>\\n' \"$@\"; }", "unset -f rpccli"
+        self.child.sendline(define)
+        self._next_prompt()
+        try:
+            yield
+        finally:
+            self.child.sendline(drop)
+            self._next_prompt()
+
+    def tab_enter_words(self, line: str) -> tuple[list[str], str]:
+        """Type ``line``, TAB, Enter (inside :meth:`printing`); return the words the shell passed
+        to ``rpccli``, and what the terminal showed."""
+        screen = self.tab_enter(line)
+        return re.findall(r"<<(.*?)>>\r?\n", screen), screen
 
     def close(self) -> None:
         self.child.close(force=True)
@@ -230,16 +264,24 @@ def _clean(cwd: Path) -> None:
     assert sorted(p.name for p in cwd.iterdir()) == sorted(FILES), "a name made or removed files"
 
 
+def _call(hostile: Hostile, words: list[str]) -> list[str]:
+    """``rpccli WORDS...`` run by the entry point in this process: the functions it called."""
+    hostile.calls.clear()
+    with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
+        assert main(words) == 0, words
+    return list(hostile.calls)
+
+
 def test_tab_then_enter_calls_exactly_the_listed_name(terminal: tuple[Terminal, Hostile]) -> None:
     term, hostile = terminal
     cwd = Path(term.child.cwd or ".")
-    for typed, name in ODD_NAMES:
-        hostile.calls.clear()
-        screen = term.tab_enter(f"rpccli call {hostile.node} {typed}")
-        assert hostile.calls == [name], (
-            f"{typed!r}<TAB> ran {hostile.calls}, not {name!r}: {screen!r}"
-        )
-        _clean(cwd)
+    with term.printing():
+        for typed, name in ODD_NAMES:
+            words, screen = term.tab_enter_words(f"rpccli call {hostile.node} {typed}")
+            assert words == ["call", hostile.node, name], f"{typed!r}<TAB> gave {words}: {screen!r}"
+            _clean(cwd)
+            assert _call(hostile, words) == [name]
+            _clean(cwd)
 
 
 def test_a_node_group_completes_whole_then_the_names_of_its_nodes(
@@ -256,12 +298,15 @@ def test_a_node_group_completes_whole_then_the_names_of_its_nodes(
 def test_unsafe_entries_are_never_offered(terminal: tuple[Terminal, Hostile]) -> None:
     term, hostile = terminal
     cwd = Path(term.child.cwd or ".")
-    for typed, entry in UNSAFE_ENTRIES:
-        hostile.calls.clear()
-        screen = term.tab_enter(f"rpccli call {hostile.node} {typed}")
-        assert hostile.calls == [typed], f"{typed!r}<TAB> offered {entry!r}: ran {hostile.calls}"
-        assert "PWNTITLE" not in screen and "\x1b]0;P" not in screen
-        _clean(cwd)
+    with term.printing():
+        for typed, entry in UNSAFE_ENTRIES:
+            words, screen = term.tab_enter_words(f"rpccli call {hostile.node} {typed}")
+            assert words == ["call", hostile.node, typed], (
+                f"{typed!r}<TAB> offered {entry!r}: {words}"
+            )
+            assert "PWNTITLE" not in screen and "\x1b]0;P" not in screen
+            _clean(cwd)
+            assert _call(hostile, words) == [typed]
 
 
 # -- the rule, without a terminal ------------------------------------------------------------
@@ -387,7 +432,7 @@ def _bash_answer(line: str) -> list[str]:
 
     from click.shell_completion import shell_complete
 
-    import rpccli.completion  # noqa: F401  (registers rpccli's bash completion)
+    import rpccli.completion.command  # noqa: F401  (registers rpccli's bash completion)
     from rpccli.cli import app
 
     saved = {k: os.environ.get(k) for k in ("COMP_LINE", "COMP_WORDBREAKS")}

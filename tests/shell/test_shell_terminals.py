@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pexpect
 import pytest
 
-from tests.peers import wait_until
-
 RPCCLI = [sys.executable, "-m", "rpccli"]
+CPR_REQUEST = b"\x1b[6n"
 
 
 @pytest.fixture(autouse=True)
@@ -29,18 +31,35 @@ def _spawn(command: str, term: str) -> tuple[pexpect.spawn, io.BytesIO]:
     return child, screen
 
 
+def _answering(child: pexpect.spawn, done: Callable[[], bool], what: str) -> None:
+    """Wait until ``done()``, answering cursor position requests as a terminal does:
+    prompt_toolkit asks for the cursor before each prompt, and when a line is accepted it
+    waits up to a second for an answer still due."""
+    deadline = time.monotonic() + 15
+    while not done():
+        assert time.monotonic() < deadline, f"{what} never came: {child.before!r}"
+        if child.expect([re.escape(CPR_REQUEST), pexpect.TIMEOUT], timeout=0.05) == 0:
+            child.send(b"\x1b[1;1R")
+
+
+def _see(child: pexpect.spawn, pattern: object) -> None:
+    """Wait for ``pattern`` (EOF too), answering cursor position requests on the way."""
+    while child.expect([re.escape(CPR_REQUEST), pattern]) == 0:
+        child.send(b"\x1b[1;1R")
+
+
 def test_a_pipe_on_stdout_gets_only_results(bundled_node: str, tmp_path: Path) -> None:
     log = tmp_path / "log"
     shell = " ".join(RPCCLI)
     child, screen = _spawn(f"{shell} shell {bundled_node} | cat > {log}", "xterm")
-    child.expect("Ctrl-D")  # the banner: on the terminal
-    child.expect(">")
+    _see(child, "Ctrl-D")  # the banner: on the terminal
+    _see(child, ">")
     child.send("hello x\r")
-    wait_until(lambda: log.read_bytes() == b"Hello, x", what="the first result in the log")
+    _answering(child, lambda: log.read_bytes() == b"Hello, x", "the first result in the log")
     child.send("upper abc\r")
-    wait_until(lambda: log.read_bytes() == b"Hello, xABC", what="the second result")
+    _answering(child, lambda: log.read_bytes() == b"Hello, xABC", "the second result")
     child.sendeof()
-    child.expect(pexpect.EOF)
+    _see(child, pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
     # the results as `rpccli call` writes them piped: exact bytes, no prompt, CR or toolbar
