@@ -2,6 +2,8 @@
 
 Speed is never asserted here (bench/README.md); only that every script works from a checkout and
 prints its result line, so that the figures in the closing notes can always be measured again.
+Each run is the smallest that still goes through every step of its script (one round, a few
+calls, a fraction of a second): the suite pays for the peers' start and stop, not for measuring.
 """
 
 from __future__ import annotations
@@ -29,20 +31,21 @@ SMALL_RUNS = [
         ["bench_hostile.py", "--deadline", "0.5", "--cases", "silent,empty,reset-body"],
         "hostile matrix: 4 cases, 4 with",
     ),
+    (["bench_fanout.py", "--nodes", "2", "--rounds", "1"], "RESULT N=2 ping:"),
     (["bench_shell_paste.py", "--rounds", "1", "--big", "8192"], "per extra KiB"),
     (
         [
             "bench_rpccli_bench.py",
             "--seconds",
-            "1",
+            "0.3",
             "--rounds",
             "1",
             "--open-seconds",
-            "1",
+            "0.3",
             "--rate",
-            "500",
+            "100",
             "--calls",
-            "2000",
+            "32",
         ],
         "closed-loop ratio rpccli/wrk:",
     ),
@@ -70,3 +73,8 @@ def test_a_benchmark_runs_and_prints_its_result(argv: list[str], result: str) ->
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert result in done.stdout, done.stdout[-2000:]
+
+
+def test_every_benchmark_has_a_small_run() -> None:
+    scripts = {path.name for path in (ROOT / "bench").glob("bench_*.py")}
+    assert scripts == {argv[0] for argv, _ in SMALL_RUNS}
