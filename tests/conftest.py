@@ -18,6 +18,7 @@ import sys
 import tempfile
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 from hypothesis import settings
@@ -183,25 +184,52 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(remove)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
-    """In a worker process: each test (its setup and teardown included) holds the machine lock
-    shared, a test of an ``ALONE`` module holds it exclusively. A waiting exclusive test holds
-    the turnstile, so no new test starts before it (tests that run keep their shared lock)."""
-    locks = os.environ.get(_LOCKS)
-    if not hasattr(item.config, "workerinput") or locks is None:
-        return (yield)
-    alone = item.path.relative_to(ROOT).as_posix() in ALONE
-    with (
-        open(Path(locks) / "turnstile", "a") as turnstile,
-        open(Path(locks) / "machine", "a") as machine,
-    ):
+class _Machine:
+    """This worker process's hold on the machine lock (see ``pytest_runtest_protocol``)."""
+
+    def __init__(self) -> None:
+        self.files: tuple[IO[str], IO[str]] | None = None  # (turnstile, machine) while held
+        self.alone = False
+
+    def hold(self, locks: str, *, alone: bool) -> None:
+        if self.files is not None and self.alone == alone:
+            return  # the next test of an ALONE module: the machine is still ours
+        self.release()
+        turnstile = open(Path(locks) / "turnstile", "a")  # noqa: SIM115 - held across tests
+        machine = open(Path(locks) / "machine", "a")  # noqa: SIM115
         fcntl.flock(turnstile, fcntl.LOCK_EX)
         fcntl.flock(machine, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
         if not alone:
             fcntl.flock(turnstile, fcntl.LOCK_UN)
-        try:
-            return (yield)
-        finally:
-            fcntl.flock(machine, fcntl.LOCK_UN)
-            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        self.files, self.alone = (turnstile, machine), alone
+
+    def release(self) -> None:
+        if self.files is not None:
+            for file in reversed(self.files):
+                fcntl.flock(file, fcntl.LOCK_UN)
+                file.close()
+            self.files = None
+
+
+_MACHINE = _Machine()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    """In a worker process: each test (its setup and teardown included) holds the machine lock
+    shared; the tests of an ``ALONE`` module hold it exclusively, from the first to the last
+    (the other processes wait once for the whole module, not once per test). A waiting
+    exclusive holder holds the turnstile, so no new test starts before it (tests that run keep
+    their shared lock)."""
+    locks = os.environ.get(_LOCKS)
+    if not hasattr(item.config, "workerinput") or locks is None:
+        return (yield)
+    alone = item.path.relative_to(ROOT).as_posix() in ALONE
+    _MACHINE.hold(locks, alone=alone)
+    try:
+        return (yield)
+    finally:
+        if not (alone and nextitem is not None and nextitem.path == item.path):
+            _MACHINE.release()
