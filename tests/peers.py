@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,20 @@ def stop_process(proc: subprocess.Popen[Any], sig: int) -> None:
             proc.wait(10)
 
 
+def stop_uwsgi(proc: subprocess.Popen[Any]) -> None:
+    """Stop a uWSGI we started, cleanly (its workers end, then its master, with exit code 0):
+    SIGINT, sent again every 20 ms until it is gone, then SIGKILL if it is still there after
+    10 s. A master reaps its dead workers only when a signal wakes it: without a second one it
+    sleeps out its one-second check interval first (SIGCHLD does not wake it). A dying master
+    ignores the repeats."""
+    deadline = time.monotonic() + 10
+    while proc.poll() is None and time.monotonic() < deadline:
+        proc.send_signal(signal.SIGINT)
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(0.02)
+    stop_process(proc, signal.SIGKILL)
+
+
 def wait_until(check, *, timeout: float = 15.0, what: str = "peer") -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -89,7 +103,7 @@ class Uwsgi:
 
     def stop(self) -> None:
         # SIGINT always stops a uWSGI master; SIGTERM would reload one without --die-on-term
-        stop_process(self.proc, signal.SIGINT)
+        stop_uwsgi(self.proc)
 
 
 def start_uwsgi(

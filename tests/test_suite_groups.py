@@ -5,12 +5,14 @@ expensive peer starts once, in one process."""
 from __future__ import annotations
 
 import re
+import threading
+from pathlib import Path
 
 import pytest
 from xdist.remote import Producer
 from xdist.scheduler import LoadGroupScheduling
 
-from tests.conftest import ALONE, BY_PARAMETER, ONE_PROCESS, ROOT
+from tests.conftest import ALONE, BY_PARAMETER, ONE_PROCESS, ROOT, _Machine
 
 
 def test_a_one_process_module_is_one_unit_of_work(
@@ -45,3 +47,24 @@ def test_every_module_with_a_module_scoped_peer_keeps_to_one_process() -> None:
         if fixture.search(path.read_text())
     }
     assert scoped - grouped == set()
+
+
+def test_an_alone_module_holds_the_machine_from_its_first_test_to_its_last(
+    tmp_path: Path,
+) -> None:
+    alone, other = _Machine(), _Machine()
+    alone.hold(str(tmp_path), alone=True)
+    alone.hold(str(tmp_path), alone=True)  # its next test: still held, not taken again
+    started = threading.Event()
+
+    def another_test() -> None:
+        other.hold(str(tmp_path), alone=False)
+        started.set()
+        other.release()
+
+    thread = threading.Thread(target=another_test, daemon=True)
+    thread.start()
+    assert not started.wait(0.2)  # no other test starts while the module runs
+    alone.release()
+    assert started.wait(10)
+    thread.join(10)

@@ -16,7 +16,7 @@ import resource
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from protocol.client import Client
@@ -197,6 +197,15 @@ class Probe:
     def run_for(self, seconds: float) -> Probe:
         self.start()
         time.sleep(seconds)
+        return self.stop()
+
+    def run_until(self, done: Callable[[], bool], *, limit: float = 60.0) -> Probe:
+        """Probe until ``done()`` (checked every 10 ms) or a call fails, at most ``limit``
+        seconds: a test waits for what it wants to see, however busy the machine is."""
+        self.start()
+        deadline = time.monotonic() + limit
+        while not (done() or self.failures) and time.monotonic() < deadline:
+            time.sleep(0.01)
         return self.stop()
 
     def percentile(self, share: float) -> float:

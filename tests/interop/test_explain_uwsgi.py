@@ -21,7 +21,7 @@ from tests.peers import (
     require,
     short_tmpdir,
     start_uwsgi,
-    stop_process,
+    stop_uwsgi,
     wait_until,
 )
 
@@ -116,7 +116,7 @@ def _route_body(value: str, *, ini: bool) -> bytes:
         wait_until(lambda: get() is not None, what="uwsgi --http-socket")
         return get() or b""
     finally:
-        stop_process(proc, 2)
+        stop_uwsgi(proc)
 
 
 @pytest.mark.parametrize("args", ROUTE_CASES, ids=lambda a: " ".join(a) or "no-args")

@@ -5,7 +5,6 @@ leaves no log line at all. rpccli's message names both and how to tell them apar
 
 from __future__ import annotations
 
-import signal
 import socket
 import subprocess
 import time
@@ -17,7 +16,7 @@ from tests.peers import (
     free_port,
     require,
     short_tmpdir,
-    stop_process,
+    stop_uwsgi,
     uwsgi,
     wait_until,
 )
@@ -47,7 +46,7 @@ def test_a_uwsgi_without_the_rpc_plugin(xdg_dirs: object) -> None:
         assert NO_RESULT_CAUSES in result.err and "--plugins rpc,python3" in result.err
         wait_until(lambda: "unavailable modifier requested: 173" in log.read_text(), what="log")
     finally:
-        stop_process(proc, signal.SIGINT)  # SIGINT stops a uWSGI in every mode
+        stop_uwsgi(proc)  # SIGINT stops a uWSGI in every mode
 
 
 def test_a_python_function_that_returns_str(xdg_dirs: object) -> None:

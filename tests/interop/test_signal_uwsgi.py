@@ -19,7 +19,7 @@ from tests.peers import (
     require,
     short_tmpdir,
     start_uwsgi,
-    stop_process,
+    stop_uwsgi,
     wait_until,
 )
 
@@ -153,7 +153,7 @@ def test_without_a_master_the_node_answers_not_queued() -> None:
         result = run_cli("signal", node, "17")
         assert result.code == 1 and "did not queue" in result.err
     finally:
-        stop_process(proc, 2)
+        stop_uwsgi(proc)
 
 
 def test_a_group_fans_out_with_all(with_plugin: Uwsgi) -> None:
