@@ -46,7 +46,7 @@ from protocol.visible import counted
 from protocol.wire import DEFAULT_BUFFER_SIZE, RequestEncoder, rpc_request
 from rpccli import exitcodes
 from rpccli.batch.calls import Call
-from rpccli.batch.input import MAX_LINE, Job, LineReader, parse_line
+from rpccli.batch.input import MAX_LINE, Job, LineReader, parse_raw
 from rpccli.batch.lanes import CHUNK_END, ChunkSource, FrameSink, LaneFailed, run_lanes
 from rpccli.batch.ordered import SKIP, run
 from rpccli.batch.output import BatchWriter
@@ -207,7 +207,7 @@ def batch(
     nodes = Nodes(settings, config, retry_unsafe)
     modifier2 = 1 if raw or (settings and settings.mode == "raw") else 0
 
-    lines = LineReader(sys.stdin.buffer)
+    lines = LineReader(sys.stdin.buffer, raw=True)  # bytes: parse_raw takes plain lines as is
     encode = RequestEncoder()  # a batch calls a few functions many times: names encoded once
     if not quiet and sys.stdin.isatty():
         # as psql and sqlite3 do: a silent wait on a terminal looks like a hang
@@ -233,7 +233,7 @@ def batch(
             try:
                 if text is None:
                     raise InputError(f"the line is over {MAX_LINE} bytes")
-                job = parse_line(text, number)
+                job = parse_raw(text, number)
                 if job is None:
                     yield SKIP  # lets the engine look at the network before the next line
                     continue

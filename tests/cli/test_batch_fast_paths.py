@@ -1,0 +1,130 @@
+"""batch's fast paths against the full ones they stand in for (docs/batch.md#speed): a plain line
+split as bytes (parse_raw) against parse_line of its text, lines read as bytes against lines read
+as text, and a successful call's JSON line written straight as bytes against json_line(record())."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import random
+
+import pytest
+
+from protocol.errors import RPCError
+from rpccli.batch.input import MAX_LINE, LineReader, parse_line, parse_raw
+from rpccli.batch.output import fast_ok_line
+from rpccli.output import json_line, record
+
+# every kind of line batch reads: plain, quoted, escaped, @-arguments, JSON, comments, blanks,
+# odd blanks (str.strip takes more than spaces and tabs off the ends), unicode, binary, errors
+LINES = [
+    b"hello world",
+    b"hello",
+    b"  hello   a\tb  ",
+    b"\thello a\r",
+    b"hello a\rb",
+    b"hello a\x0bb",
+    b"\x0bhello a",
+    b"hello a\x0c",
+    b"\x1chello\x1f",
+    b"hello \xc2\xa0",
+    b"\xc2\xa0hello a",
+    b"hello a\xc2\x85",
+    b"hello \xe3\x80\x80a",
+    b"hello \xe2\x80\xa8",
+    "h\u00e9llo w\u00f6rld \U0001f600".encode(),
+    b"hello \xff\xfe bin\x00ary",
+    b"\xffhello a",
+    b"hello a\xff",
+    b"echo 'a b' \"c d\"",
+    b"echo a\\ b",
+    b"echo $'\\x41\\n'",
+    b"echo $HOME",
+    b"echo 'unterminated",
+    b"echo @@text",
+    b"echo @/nonexistent/file",
+    b"echo a@b",
+    b"echo @",
+    b"# a comment",
+    b"   # indented comment",
+    b"hello #not-a-comment",
+    b"",
+    b"   ",
+    b"\t\r",
+    b'{"function": "hello", "args": ["a"]}',
+    b'["hello", "a"]',
+    b"{not json",
+    b"[1]",
+    b"  {}",
+    b"hello {a} [b]",
+    b"hello " + b"x" * 70000,
+    b"f " + b" ".join(b"a" for _ in range(300)),
+    b"\xed\xb2\x80 a",
+    b"~ !",
+]
+
+
+def _outcome(parse: object, line: object) -> object:
+    try:
+        return parse(line, 7)  # type: ignore[operator]
+    except RPCError as exc:
+        return (type(exc), str(exc))
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_parse_raw_is_parse_line(line: bytes) -> None:
+    text = line.decode("utf-8", "surrogateescape")
+    assert _outcome(parse_raw, line) == _outcome(parse_line, text)
+
+
+def test_parse_raw_is_parse_line_on_random_lines() -> None:
+    pieces = [b"a", b"hi", b" ", b"\t", b"\r", b"\x0b", b"\x0c", b"\x1c", b"\xc2\xa0", b"\xc2\x85",
+              b"\xe2\x80\x83", b"\xff", b"\xc3", "\u00e9".encode(), b"#", b"{", b"[", b"$", b"~",
+              b"\x00", b"\x7f", b"-", b"="]  # fmt: skip
+    rng = random.Random(16)
+    for _ in range(20000):
+        line = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        text = line.decode("utf-8", "surrogateescape")
+        assert _outcome(parse_raw, line) == _outcome(parse_line, text), line
+
+
+@pytest.mark.parametrize("chunk", [4099, 65536])
+def test_raw_lines_are_the_text_lines_encoded(chunk: int) -> None:
+    data = b"\n".join(LINES) + b"\r\n\r\nlast \xff\r"
+    data += b"\n" + b"y" * (MAX_LINE + 5) + b"\nafter long\nz" * 2 + b"x" * (MAX_LINE + 1)
+
+    def read(raw: bool) -> list[tuple[int, object]]:
+        reader = LineReader(io.BytesIO(data), raw=raw)
+        reader.CHUNK = chunk
+        return list(reader)
+
+    raw, text = read(True), read(False)
+    assert len(raw) == len(text)
+    for (n1, a), (n2, b) in zip(raw, text, strict=True):
+        assert n1 == n2
+        assert a == (None if b is None else b.encode("utf-8", "surrogateescape"))  # type: ignore[attr-defined]
+    assert [n for n, t in text if t is None] == [len(LINES) + 3, len(LINES) + 7]
+
+
+BODIES = [b"Hello, world", b"", b'"\\', b"\x00\x1f\x7f", "\u00e9\u2028\U0001f600".encode(),
+          b"a\nb\tc", b"\xff", b"\xc3", b"/<script>", b"\xed\xa0\x80"]  # fmt: skip
+ARGS = [[], [b"world"], [b"a", b"b c"], [b'"q"', b"\\"], ["\u00e9".encode()], [b"\xff"], [b"\x01"]]
+
+
+@pytest.mark.parametrize(("body", "args"), list(itertools.product(BODIES, ARGS)))
+@pytest.mark.parametrize("function", ["hello", "f\u00e9", 'a"b', "tab\t"])
+def test_fast_ok_line_is_json_line(body: bytes, args: list[bytes], function: str) -> None:
+    for elapsed in (0.0, 0.0012345, 1.5, 0.0000004, 12.3456789):
+        item = {"node": "127.0.0.1:1", "function": function, "args": args, "elapsed": elapsed}
+        item["line"] = 123456
+        fast = fast_ok_line(item, body)
+        try:
+            body.decode()
+            for arg in args:
+                arg.decode()
+        except UnicodeDecodeError:
+            assert fast is None  # the full path writes it (args or response in base64)
+            continue
+        full = record(node="127.0.0.1:1", function=function, args=args, body=body,
+                      elapsed=elapsed, line=123456)  # fmt: skip
+        assert fast == json_line(full)
