@@ -50,6 +50,7 @@ from rpccli.batch.input import MAX_LINE, Job, LineReader, parse_raw
 from rpccli.batch.lanes import CHUNK_END, ChunkSource, FrameSink, LaneFailed, run_lanes
 from rpccli.batch.ordered import SKIP, run
 from rpccli.batch.output import BatchWriter
+from rpccli.batch.plain import PlainLines
 from rpccli.batch.stop import Counts, Stop, counts_of, interrupted_line, not_sent, sigint_stops
 from rpccli.config import Config, load_config, resolve_nodes
 from rpccli.errors import InputError
@@ -209,6 +210,8 @@ def batch(
 
     lines = LineReader(sys.stdin.buffer, raw=True)  # bytes: parse_raw takes plain lines as is
     encode = RequestEncoder()  # a batch calls a few functions many times: names encoded once
+    # the common plain line the short way; --local calls in this process, from parsed lines
+    plain = PlainLines(modifier2, json=fmt == "json") if local is None else None
     if not quiet and sys.stdin.isatty():
         # as psql and sqlite3 do: a silent wait on a terminal looks like a hang
         printer.info("rpccli: reading calls from the terminal, one per line; Ctrl-D ends")
@@ -233,16 +236,25 @@ def batch(
             try:
                 if text is None:
                     raise InputError(f"the line is over {MAX_LINE} bytes")
-                job = parse_raw(text, number)
-                if job is None:
-                    yield SKIP  # lets the engine look at the network before the next line
-                    continue
-                info = {"line": number, "function": job.function, "args": job.args}
-                if local is not None:
-                    yield _local_call(local, job, info)
-                    continue
-                clients, health, best = nodes.clients(job.node)
-                request = encode(job.function, job.args, modifier2=modifier2)
+                fast = plain.take(text) if plain is not None else None
+                if fast is not None:  # FUNCTION ARG ...: no parser, no encoder (batch/plain.py)
+                    function, args, request, head = fast
+                    info = {"line": number, "function": function, "args": args}
+                    if head is not None:
+                        info["json"] = head  # what fast_ok_line writes for function and args
+                    clients, health, best = nodes.clients(None)
+                else:
+                    job = parse_raw(text, number)
+                    if job is None:
+                        yield SKIP  # lets the engine look at the network before the next line
+                        continue
+                    function = job.function
+                    info = {"line": number, "function": function, "args": job.args}
+                    if local is not None:
+                        yield _local_call(local, job, info)
+                        continue
+                    clients, health, best = nodes.clients(job.node)
+                    request = encode(function, job.args, modifier2=modifier2)
                 if not warned[0]:
                     warn_once(request)
             except RPCError as exc:
@@ -251,7 +263,7 @@ def batch(
             yield Call(
                 clients,
                 request,
-                job.function,
+                function,
                 info,
                 health=health,
                 retry_unsafe=retry_unsafe,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from base64 import b64encode
+from binascii import b2a_base64
 from json.encoder import encode_basestring as _enc
 from typing import Any, Protocol
 
@@ -45,27 +45,42 @@ def _json_text(data: bytes) -> bytes:
 def fast_ok_line(item: dict[str, Any], body: bytes) -> bytes | None:
     """``json_line(record(...))`` of a successful call, byte for byte, several times faster
     (the JSON of a batch is built once per call, straight as bytes); None when an arg or the
-    body is not UTF-8."""
+    body is not UTF-8. ``item["json"]``, when there, is the JSON of function and args that a
+    plain line gave (rpccli.batch.plain)."""
+    head = item.get("json")
     try:
-        response = _json_text(body)
-        args = b", ".join([_json_text(a) for a in item["args"]])
+        if head is None:
+            args = b", ".join([_json_text(a) for a in item["args"]])
+            head = b'"function": %s, "args": [%s]' % (_json_name(item["function"]), args)
+        if body.isascii() and _ESCAPED.search(body) is None:
+            response = b'"%s"' % body
+        else:
+            response = _json_text(body)
     except UnicodeDecodeError:
         return None
+    ms = item["elapsed"] * 1000
+    if 0 <= ms < 1e9:
+        # repr(round(ms, 3)) without its two conversions: below 1e9 the double nearest to
+        # the 3-decimal value prints as that value, trailing zeros aside (a test compares)
+        elapsed = (b"%.3f" % ms).rstrip(b"0")
+        if elapsed[-1] == 0x2E:  # "2." -> "2.0"
+            elapsed += b"0"
+    else:
+        elapsed = b"%a" % round(ms, 3)
     return _OK_LINE % (
         _json_name(item["node"]),
-        _json_name(item["function"]),
-        args,
+        head,
         response,
-        b64encode(body),
+        b2a_base64(body, newline=False),
         len(body),
-        round(item["elapsed"] * 1000, 3),
+        elapsed,
         item["line"],
     )
 
 
 _OK_LINE = (
-    b'{"node": %s, "function": %s, "args": [%s], "ok": true, "response": %s, '
-    b'"response_base64": "%s", "bytes": %d, "elapsed_ms": %a, "error": null, "line": %d}\n'
+    b'{"node": %s, %s, "ok": true, "response": %s, '
+    b'"response_base64": "%s", "bytes": %d, "elapsed_ms": %s, "error": null, "line": %d}\n'
 )
 
 

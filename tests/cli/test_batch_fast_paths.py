@@ -11,8 +11,10 @@ import random
 import pytest
 
 from protocol.errors import RPCError
+from protocol.wire import rpc_request
 from rpccli.batch.input import MAX_LINE, LineReader, parse_line, parse_raw
 from rpccli.batch.output import fast_ok_line
+from rpccli.batch.plain import PlainLines
 from rpccli.output import json_line, record
 
 # every kind of line batch reads: plain, quoted, escaped, @-arguments, JSON, comments, blanks,
@@ -128,3 +130,55 @@ def test_fast_ok_line_is_json_line(body: bytes, args: list[bytes], function: str
         full = record(node="127.0.0.1:1", function=function, args=args, body=body,
                       elapsed=elapsed, line=123456)  # fmt: skip
         assert fast == json_line(full)
+
+
+PLAIN_LINES = [
+    *LINES,
+    b"hello a b c d",
+    b"f " + b"x" * 40000,
+    b"f " + b" ".join(b"a" for _ in range(254)),
+    b"f " + b" ".join(b"a" for _ in range(255)),
+    b"f" * 255 + b" a",
+    b"f" * 256 + b" a",
+    b"f\x7f a",
+    b"~/path a=b {x} [y] #z $HOME",
+]
+
+
+@pytest.mark.parametrize("line", PLAIN_LINES)
+@pytest.mark.parametrize("modifier2", [0, 1])
+def test_plain_line_is_the_full_way(line: bytes, modifier2: int) -> None:
+    fast = PlainLines(modifier2, json=True).take(line)
+    text = line.decode("utf-8", "surrogateescape")
+    if fast is None:
+        return  # the full way takes it
+    function, args, request, head = fast
+    job = parse_line(text, 7)
+    assert job is not None
+    assert (job.node, job.function, job.args) == (None, function, args)
+    assert request == rpc_request(job.function, job.args, modifier2=modifier2)
+    item = {"node": "n", "function": function, "args": args, "elapsed": 0.5, "line": 7}
+    assert fast_ok_line({**item, "json": head}, b"ok") == fast_ok_line(item, b"ok")
+
+
+def test_plain_lines_are_taken_the_short_way() -> None:
+    plain = PlainLines(0, json=False)
+    assert plain.take(b"hello world") == (
+        "hello",
+        [b"world"],
+        rpc_request("hello", [b"world"]),
+        None,
+    )
+    for line in (b"hello 'a'", b"# x", b"{}", b"hello \xc3\xa9", b"hello @x", b""):
+        assert plain.take(line) is None
+
+
+def test_elapsed_ms_is_repr_of_round() -> None:
+    rng = random.Random(3)
+    values = [0.0, 1e-7, 0.0005, 0.0015, 0.0025, 1.0, 2.5, 999999.9995, 1e6, 1e7, 1e12]
+    values += [rng.random() * 10 ** rng.randint(-7, 6) for _ in range(20000)]
+    values += [rng.randint(0, 10**9) / 10**6 + 0.0000005 for _ in range(2000)]
+    for elapsed in values:
+        item = {"node": "n", "function": "f", "args": [], "elapsed": elapsed, "line": 1}
+        full = record(node="n", function="f", args=[], body=b"x", elapsed=elapsed, line=1)
+        assert fast_ok_line(item, b"x") == json_line(full), elapsed
