@@ -43,7 +43,7 @@ import click
 from protocol import Client, Health, NodeGroup
 from protocol.errors import RPCError, UsageError
 from protocol.visible import counted
-from protocol.wire import DEFAULT_BUFFER_SIZE, RequestEncoder, rpc_request
+from protocol.wire import DEFAULT_BUFFER_SIZE, HEADER_SIZE, RequestEncoder, rpc_request
 from rpccli import exitcodes
 from rpccli.batch.calls import Call
 from rpccli.batch.input import MAX_LINE, Job, LineReader, parse_raw
@@ -219,6 +219,8 @@ def batch(
     taken = [0]  # the last input line the engine took (each has its record)
     limit = settings.buffer_size if settings else buffer_size or config.defaults.buffer_size
     warned = [False]  # once per run: one line for a file of big requests, not one per line
+    # a request longer than this is over the server's buffer (buffer_warning's own test)
+    warn_above = (limit or DEFAULT_BUFFER_SIZE) + HEADER_SIZE
 
     def warn_once(request: bytes) -> None:
         warning = buffer_warning(request, limit or DEFAULT_BUFFER_SIZE)
@@ -255,7 +257,7 @@ def batch(
                         continue
                     clients, health, best = nodes.clients(job.node)
                     request = encode(function, job.args, modifier2=modifier2)
-                if not warned[0]:
+                if len(request) > warn_above and not warned[0]:
                     warn_once(request)
             except RPCError as exc:
                 yield _bad_line(exc, number, info)

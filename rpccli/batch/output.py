@@ -135,8 +135,11 @@ class BatchWriter:
         if fmt == "json":
             if ok:
                 fast = fast_ok_line(item, body)  # type: ignore[arg-type]
-                if fast is not None:
-                    self._put(fast)
+                if fast is not None:  # _put, inline: this runs once per call
+                    self._out.append(fast)
+                    self._size += len(fast)
+                    if self._size > 65536:
+                        self.flush()
                     return
             rec = record(
                 node=item["node"],
