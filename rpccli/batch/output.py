@@ -67,8 +67,9 @@ def fast_ok_line(item: dict[str, Any], body: bytes) -> bytes | None:
             elapsed += b"0"
     else:
         elapsed = b"%a" % round(ms, 3)
+    node = item["node"]
     return _OK_LINE % (
-        _json_name(item["node"]),
+        _NAMES.get(node) or _json_name(node),
         head,
         response,
         b2a_base64(body, newline=False),

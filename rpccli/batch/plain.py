@@ -27,6 +27,7 @@ _NOT_PLAIN = re.compile(rb"[^\t !#-&(-?A-\[\]-~]")
 PLAIN_MAX = 32000
 _KEEP = 256  # function names remembered with their checked item
 _LEN = struct.Struct("<H")  # an item's length (docs/protocol.md#packets)
+_MODIFIER1 = MODIFIER1_RPC
 
 
 class PlainLines:
@@ -35,7 +36,8 @@ class PlainLines:
     def __init__(self, modifier2: int, *, json: bool) -> None:
         self.modifier2 = modifier2
         self.json = json  # whether the JSON of function and args is wanted (JSON Lines out)
-        self._items: dict[bytes, bytes] = {}  # function word -> its checked request item
+        # function word -> its name, its checked request item, and the JSON up to its args
+        self._names: dict[bytes, tuple[str, bytes, bytes]] = {}
 
     def take(self, line: bytes) -> tuple[str, list[bytes], bytes, bytes | None] | None:
         """What ``line`` asks for when it is plain; None for any other line (the full way)."""
@@ -44,22 +46,21 @@ class PlainLines:
         words = line.split()  # only spaces and tabs here: the blanks of rpccli.words
         if not words:
             return None
-        name = words[0]
-        item = self._items.get(name)
-        if item is None:
-            if name[0] in b"#{[" or len(self._items) >= _KEEP:
-                return None  # a comment, JSON, or too many names: the full way
-            try:
-                item = function_item(name.decode("ascii"))
-            except RPCError:
-                return None  # the full way says why
-            self._items[name] = item
+        found = self._names.get(words[0])
+        if found is None:
+            found = self._learn(words[0])
+            if found is None:
+                return None
+        function, item, head = found
         args = words[1:]
+        if len(args) == 1:  # the usual line: written out
+            arg = args[0]
+            size = len(arg)
+            request = HEADER.pack(_MODIFIER1, len(item) + 2 + size, self.modifier2)
+            request += item + _LEN.pack(size) + arg
+            return function, args, request, b'%s"%s"]' % (head, arg) if self.json else None
         if not args:
             body = item
-        elif len(args) == 1:
-            arg = args[0]
-            body = item + _LEN.pack(len(arg)) + arg
         elif len(args) <= MAX_ARGS:
             parts = [item]
             for arg in args:
@@ -67,9 +68,23 @@ class PlainLines:
             body = b"".join(parts)
         else:
             return None  # too many args: the full way says so
-        request = HEADER.pack(MODIFIER1_RPC, len(body), self.modifier2) + body
-        head = None
-        if self.json:
-            quoted = b'"%s"' % b'", "'.join(args) if args else b""
-            head = b'"function": "%s", "args": [%s]' % (name, quoted)
-        return name.decode("ascii"), args, request, head
+        request = HEADER.pack(_MODIFIER1, len(body), self.modifier2) + body
+        if not self.json:
+            return function, args, request, None
+        return (
+            function,
+            args,
+            request,
+            head + b'"%s"]' % b'", "'.join(args) if args else head + b"]",
+        )
+
+    def _learn(self, name: bytes) -> tuple[str, bytes, bytes] | None:
+        if name[0] in b"#{[" or len(self._names) >= _KEEP:
+            return None  # a comment, JSON, or too many names: the full way
+        function = name.decode("ascii")
+        try:
+            item = function_item(function)
+        except RPCError:
+            return None  # the full way says why
+        found = self._names[name] = (function, item, b'"function": "%s", "args": [' % name)
+        return found
