@@ -182,3 +182,28 @@ def test_elapsed_ms_is_repr_of_round() -> None:
         item = {"node": "n", "function": "f", "args": [], "elapsed": elapsed, "line": 1}
         full = record(node="n", function="f", args=[], body=b"x", elapsed=elapsed, line=1)
         assert fast_ok_line(item, b"x") == json_line(full), elapsed
+
+
+@pytest.mark.parametrize("crlf", [False, True])
+def test_take_and_iteration_number_the_same_lines(crlf: bool) -> None:
+    # the lanes' coordinator takes the lines split off already in one step, then iterates on
+    end = b"\r\n" if crlf else b"\n"
+    data = b"".join(b"line %d%s" % (n, end) for n in range(1, 20001))
+    data += b"x" * (MAX_LINE + 3) + b"\nlast"
+    expected = list(LineReader(io.BytesIO(data), raw=True))
+    rng = random.Random(5)
+    for _ in range(5):
+        reader = LineReader(io.BytesIO(data), raw=True)
+        reader.CHUNK = rng.choice([100, 4096, 65536])
+        lines = iter(reader)
+        got: list[tuple[int, object]] = []
+        while True:
+            more = reader.take(rng.randint(1, 300))
+            if more:
+                got += more
+                continue
+            entry = next(lines, None)
+            if entry is None:
+                break
+            got.append(entry)
+        assert got == expected
