@@ -43,13 +43,14 @@ import click
 from protocol import Client, Health, NodeGroup
 from protocol.errors import RPCError, UsageError
 from protocol.visible import counted
-from protocol.wire import DEFAULT_BUFFER_SIZE, RequestEncoder, rpc_request
+from protocol.wire import DEFAULT_BUFFER_SIZE, HEADER_SIZE, RequestEncoder, rpc_request
 from rpccli import exitcodes
 from rpccli.batch.calls import Call
-from rpccli.batch.input import MAX_LINE, Job, LineReader, parse_line
+from rpccli.batch.input import MAX_LINE, Job, LineReader, parse_raw
 from rpccli.batch.lanes import CHUNK_END, ChunkSource, FrameSink, LaneFailed, run_lanes
 from rpccli.batch.ordered import SKIP, run
 from rpccli.batch.output import BatchWriter
+from rpccli.batch.plain import PlainLines
 from rpccli.batch.stop import Counts, Stop, counts_of, interrupted_line, not_sent, sigint_stops
 from rpccli.config import Config, load_config, resolve_nodes
 from rpccli.errors import InputError
@@ -207,8 +208,10 @@ def batch(
     nodes = Nodes(settings, config, retry_unsafe)
     modifier2 = 1 if raw or (settings and settings.mode == "raw") else 0
 
-    lines = LineReader(sys.stdin.buffer)
+    lines = LineReader(sys.stdin.buffer, raw=True)  # bytes: parse_raw takes plain lines as is
     encode = RequestEncoder()  # a batch calls a few functions many times: names encoded once
+    # the common plain line the short way; --local calls in this process, from parsed lines
+    plain = PlainLines(modifier2, json=fmt == "json") if local is None else None
     if not quiet and sys.stdin.isatty():
         # as psql and sqlite3 do: a silent wait on a terminal looks like a hang
         printer.info("rpccli: reading calls from the terminal, one per line; Ctrl-D ends")
@@ -216,6 +219,8 @@ def batch(
     taken = [0]  # the last input line the engine took (each has its record)
     limit = settings.buffer_size if settings else buffer_size or config.defaults.buffer_size
     warned = [False]  # once per run: one line for a file of big requests, not one per line
+    # a request longer than this is over the server's buffer (buffer_warning's own test)
+    warn_above = (limit or DEFAULT_BUFFER_SIZE) + HEADER_SIZE
 
     def warn_once(request: bytes) -> None:
         warning = buffer_warning(request, limit or DEFAULT_BUFFER_SIZE)
@@ -233,17 +238,26 @@ def batch(
             try:
                 if text is None:
                     raise InputError(f"the line is over {MAX_LINE} bytes")
-                job = parse_line(text, number)
-                if job is None:
-                    yield SKIP  # lets the engine look at the network before the next line
-                    continue
-                info = {"line": number, "function": job.function, "args": job.args}
-                if local is not None:
-                    yield _local_call(local, job, info)
-                    continue
-                clients, health, best = nodes.clients(job.node)
-                request = encode(job.function, job.args, modifier2=modifier2)
-                if not warned[0]:
+                fast = plain.take(text) if plain is not None else None
+                if fast is not None:  # FUNCTION ARG ...: no parser, no encoder (batch/plain.py)
+                    function, args, request, head = fast
+                    info = {"line": number, "function": function, "args": args}
+                    if head is not None:
+                        info["json"] = head  # what fast_ok_line writes for function and args
+                    clients, health, best = nodes.clients(None)
+                else:
+                    job = parse_raw(text, number)
+                    if job is None:
+                        yield SKIP  # lets the engine look at the network before the next line
+                        continue
+                    function = job.function
+                    info = {"line": number, "function": function, "args": job.args}
+                    if local is not None:
+                        yield _local_call(local, job, info)
+                        continue
+                    clients, health, best = nodes.clients(job.node)
+                    request = encode(function, job.args, modifier2=modifier2)
+                if len(request) > warn_above and not warned[0]:
                     warn_once(request)
             except RPCError as exc:
                 yield _bad_line(exc, number, info)
@@ -251,7 +265,7 @@ def batch(
             yield Call(
                 clients,
                 request,
-                job.function,
+                function,
                 info,
                 health=health,
                 retry_unsafe=retry_unsafe,

@@ -56,7 +56,7 @@ class Call:
         self.clients = clients
         self.request = request
         self.function = function
-        self.info = info  # line, function, args: copied into the result
+        self.info = info  # line, function, args: a success adds its answer and is its result
         self.health = health
         self.retry_unsafe = retry_unsafe
         self.best = best  # strategy best: a failover goes to the best node left, by health now

@@ -258,8 +258,11 @@ class Loop(Endings):
         if call.health is not None:
             call.health.mark_up(node)
         info = call.info
-        if info:
-            call.result = {"node": node, "body": body, "elapsed": elapsed, **info}
+        if info:  # the call's own dict (batch: line, function, args) becomes its result
+            info["node"] = node
+            info["body"] = body
+            info["elapsed"] = elapsed
+            call.result = info
         else:
             call.result = {"node": node, "body": body, "elapsed": elapsed}
         if self.finished is not None:

@@ -18,12 +18,15 @@ from rpccli.args import read_arguments
 from rpccli.errors import InputError
 from rpccli.words import split_line
 
-__all__ = ["MAX_LINE", "Job", "LineReader", "parse_line"]
+__all__ = ["MAX_LINE", "Job", "LineReader", "parse_line", "parse_raw"]
 
 #: characters that can make the shell's word syntax differ from plain splitting at blanks
 _QUOTING = re.compile(r"[\"'\\]")
 #: the blanks that separate words (the same as rpccli.words)
 _WORD = re.compile(r"[^ \t\r\n]+")
+#: the same two for a line still in bytes (parse_raw), and the @ of @PATH and @@TEXT
+_RAW_SPECIAL = re.compile(rb"[\"'\\@]")
+_RAW_WORD = re.compile(rb"[^ \t\r\n]+")
 
 
 class Job(NamedTuple):  # a NamedTuple: built once per input line, and cheaper than a dataclass
@@ -52,6 +55,29 @@ def parse_line(text: str, number: int) -> Job | None:
     else:  # the common line: each word's bytes
         args = [word.encode("utf-8", "surrogateescape") for word in words[1:]]
     return Job(number, None, words[0], args)
+
+
+def parse_raw(line: bytes, number: int) -> Job | None:
+    """:func:`parse_line` of ``line`` decoded (UTF-8, undecodable bytes as surrogates), for a
+    line as read: the common plain line (``FUNCTION ARG ...``: no quote, backslash, ``@``, JSON
+    or comment) is split as bytes, so its args are never decoded and encoded again.
+
+    The same Job as parse_line's: the words of a plain line are the runs between the same four
+    blanks in bytes as in text (UTF-8 never puts an ASCII byte inside a character, and an
+    undecodable byte becomes a surrogate, never a blank); and where the first and last words
+    begin and end with a printable ASCII character, what ``str.strip`` takes off the ends is
+    those blanks alone (tests/cli/test_batch_fast_paths.py compares both over a matrix)."""
+    if _RAW_SPECIAL.search(line) is None:
+        words = _RAW_WORD.findall(line)
+        if words:
+            first = words[0][0]
+            last = words[-1][-1]
+            if 0x21 <= first <= 0x7E and 0x21 <= last <= 0x7E and first not in _NOT_WORDS:
+                return Job(number, None, words[0].decode("utf-8", "surrogateescape"), words[1:])
+    return parse_line(line.decode("utf-8", "surrogateescape"), number)
+
+
+_NOT_WORDS = b"#{["  # a comment, a JSON object or array
 
 
 def _json_arg(value: object, number: int) -> bytes:
@@ -117,14 +143,23 @@ class LineReader:
     (that would change it for every process sharing it): it is read only when poll says it is
     readable. A regular file or a stream without an fd (BytesIO) is always ready. A line over
     :data:`MAX_LINE` comes out as ``None`` and is skipped, so memory stays bounded.
+
+    Lines come out as text (UTF-8, undecodable bytes as surrogates), or with ``raw`` as the
+    bytes read (for :func:`parse_raw`); either way without the ``\r`` of a CRLF ending. The
+    complete lines in the buffer are split off in one step, not one search per line.
     """
 
     CHUNK = 65536
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, *, raw: bool = False) -> None:
         self._stream = stream
+        self._raw = raw
         self._buf = bytearray()
         self._eof = False
+        self._lines: list[bytes] = []  # split off the buffer and not yet handed out
+        self._next = 0
+        self._number = 0  # the last line handed out
+        self._clean = False  # _lines are raw, with no CR and none too long (take)
         self.fd: int | None = None
         try:
             fd = stream.fileno()
@@ -148,7 +183,7 @@ class LineReader:
 
     def ready(self) -> bool:
         """True when the next line (or the end) can be had without blocking."""
-        if self.fd is None or self._eof or b"\n" in self._buf:
+        if self.fd is None or self._eof or self._next < len(self._lines) or b"\n" in self._buf:
             return True
         while self._poller.poll(0):
             self._fill()
@@ -156,33 +191,62 @@ class LineReader:
                 return True
         return False
 
-    def __iter__(self) -> Iterator[tuple[int, str | None]]:
-        number = 0
+    def _line(self, line: bytes) -> str | bytes:
+        if self._raw:
+            return line.rstrip(b"\r")
+        return line.decode("utf-8", "surrogateescape").rstrip("\r")
+
+    def take(self, limit: int) -> list[tuple[int, Any]]:
+        """Up to ``limit`` numbered lines of those already split off, in one step, for the lanes'
+        coordinator (rpccli.batch.lanes); iteration goes on after them. Only raw lines with no
+        CR and none too long are taken so; else, or when none is split off, ``[]``."""
+        start = self._next
+        end = min(start + limit, len(self._lines))
+        if not self._clean or start >= end:
+            return []
+        first = self._number + 1
+        taken = list(zip(range(first, first + end - start), self._lines[start:end], strict=True))
+        self._next = end
+        self._number += end - start
+        return taken
+
+    def __iter__(self) -> Iterator[tuple[int, str | bytes | None]]:
+        self._number = 0
         skipping = False
+        raw = self._raw
         while True:
-            end = self._buf.find(b"\n")
+            end = self._buf.rfind(b"\n")
             if end < 0:
                 if self._eof:
                     rest = bytes(self._buf)
                     self._buf.clear()
                     if rest and not skipping:
-                        yield number + 1, rest.decode("utf-8", "surrogateescape").rstrip("\r")
+                        yield self._number + 1, self._line(rest)
                     return
                 if len(self._buf) > MAX_LINE:
                     if not skipping:
-                        number += 1
-                        yield number, None
+                        self._number += 1
+                        yield self._number, None
                     skipping = True
                     self._buf.clear()
                 self._fill()
                 continue
-            line = bytes(self._buf[:end])
+            block = bytes(self._buf[:end])
             del self._buf[: end + 1]
-            if skipping:
+            lines = self._lines = block.split(b"\n")
+            self._clean = raw and end <= MAX_LINE and b"\r" not in block
+            self._next = 0
+            if skipping:  # the end of the line too long to keep
                 skipping = False
-                continue
-            number += 1
-            if len(line) > MAX_LINE:
-                yield number, None
-                continue
-            yield number, line.decode("utf-8", "surrogateescape").rstrip("\r")
+                self._next = 1
+            while self._next < len(lines):
+                line = lines[self._next]
+                self._next += 1
+                self._number += 1
+                if len(line) > MAX_LINE:
+                    yield self._number, None
+                elif raw:
+                    yield self._number, line.rstrip(b"\r")
+                else:
+                    yield self._number, line.decode("utf-8", "surrogateescape").rstrip("\r")
+            self._lines = []

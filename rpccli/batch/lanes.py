@@ -214,11 +214,15 @@ def _coordinate(
         ):
             chunk: list[Entry] = []
             while len(chunk) < chunk_lines:
-                entry = next(lines, None)
-                if entry is None:
-                    input_over = True
-                    break
-                chunk.append(entry)
+                more = reader.take(chunk_lines - len(chunk))  # the lines split off already
+                if more:
+                    chunk += more
+                else:
+                    entry = next(lines, None)
+                    if entry is None:
+                        input_over = True
+                        break
+                    chunk.append(entry)
                 if not reader.ready():
                     break  # answer what came so far now, not when the input resumes
             if chunk:

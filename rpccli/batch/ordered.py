@@ -55,7 +55,7 @@ def run(
                 loop.interrupt()  # every call taken now has its result
             while pending:  # what is done, in input order
                 head = pending[0]
-                result = head.result if isinstance(head, Call) else head
+                result = head if head.__class__ is dict else head.result  # type: ignore[union-attr]
                 if result is None:
                     break
                 pending.popleft()
@@ -82,9 +82,11 @@ def run(
                     break
                 if item is SKIP:
                     continue
-                assert isinstance(item, Call | dict)
-                pending.append(item)
-                if isinstance(item, Call):
+                if item.__class__ is dict:  # a record already (a bad line)
+                    pending.append(item)
+                else:
+                    assert isinstance(item, Call)
+                    pending.append(item)
                     loop.start(item)
             if loop.inflight:
                 loop.poll(input_fd if waiting_for_input else None, before_blocking=flush)

@@ -27,7 +27,7 @@ from types import FrameType
 
 from protocol.errors import RPCError
 from protocol.visible import counted
-from rpccli.batch.input import parse_line
+from rpccli.batch.input import parse_line, parse_raw
 from rpccli.batch.output import BatchWriter
 from rpccli.errors import Interrupted
 
@@ -147,9 +147,9 @@ def not_sent(entries: list[tuple[int, object]], fmt: str) -> tuple[bytes, int]:
     writer = BatchWriter(sink, fmt)
     for number, text in entries:
         job = None
-        if isinstance(text, str):  # else a line over MAX_LINE
+        if isinstance(text, str | bytes):  # else a line over MAX_LINE
             try:
-                job = parse_line(text, number)
+                job = parse_line(text, number) if isinstance(text, str) else parse_raw(text, number)
             except RPCError:
                 pass  # a bad line no lane looked at: not sent either
             else:

@@ -1,0 +1,90 @@
+"""The common input line of ``rpccli batch`` taken the short way (docs/batch.md#speed).
+
+A plain line -- ``FUNCTION ARG ...`` in printable ASCII and blanks, with no quote, backslash,
+``@``, JSON or comment -- needs none of the general parser (rpccli.batch.input.parse_line): its
+words are its runs of non-blanks, its request is the function's checked item followed by the
+words, and the JSON of its function and args is the words between quotes (nothing in them is
+escaped). So it is taken straight from the bytes read, with no text built. Every other line, and
+a plain one whose function name or size any limit could refuse, goes the full way, which says
+why. tests/cli/test_batch_fast_paths.py checks that both ways give the same bytes.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+
+from protocol.errors import RPCError
+from protocol.wire import HEADER, MAX_ARGS, MODIFIER1_RPC, function_item
+
+__all__ = ["PLAIN_MAX", "PlainLines"]
+
+#: a byte a plain line cannot hold: controls (tab aside), non-ASCII, " ' @ \
+_NOT_PLAIN = re.compile(rb"[^\t !#-&(-?A-\[\]-~]")
+#: a longer line goes the full way: up to this size no arg can pass the item limit and the
+#: request body (the name's at most 257 bytes, then 2 + len per arg) stays under 64 KiB
+#: (docs/protocol.md#limits)
+PLAIN_MAX = 32000
+_KEEP = 256  # function names remembered with their checked item
+_LEN = struct.Struct("<H")  # an item's length (docs/protocol.md#packets)
+_MODIFIER1 = MODIFIER1_RPC
+
+
+class PlainLines:
+    """Plain lines -> (function, args, request, JSON of function and args or None)."""
+
+    def __init__(self, modifier2: int, *, json: bool) -> None:
+        self.modifier2 = modifier2
+        self.json = json  # whether the JSON of function and args is wanted (JSON Lines out)
+        # function word -> its name, its checked request item, and the JSON up to its args
+        self._names: dict[bytes, tuple[str, bytes, bytes]] = {}
+
+    def take(self, line: bytes) -> tuple[str, list[bytes], bytes, bytes | None] | None:
+        """What ``line`` asks for when it is plain; None for any other line (the full way)."""
+        if len(line) > PLAIN_MAX or _NOT_PLAIN.search(line) is not None:
+            return None
+        words = line.split()  # only spaces and tabs here: the blanks of rpccli.words
+        if not words:
+            return None
+        found = self._names.get(words[0])
+        if found is None:
+            found = self._learn(words[0])
+            if found is None:
+                return None
+        function, item, head = found
+        args = words[1:]
+        if len(args) == 1:  # the usual line: written out
+            arg = args[0]
+            size = len(arg)
+            request = HEADER.pack(_MODIFIER1, len(item) + 2 + size, self.modifier2)
+            request += item + _LEN.pack(size) + arg
+            return function, args, request, b'%s"%s"]' % (head, arg) if self.json else None
+        if not args:
+            body = item
+        elif len(args) <= MAX_ARGS:
+            parts = [item]
+            for arg in args:
+                parts += (_LEN.pack(len(arg)), arg)
+            body = b"".join(parts)
+        else:
+            return None  # too many args: the full way says so
+        request = HEADER.pack(_MODIFIER1, len(body), self.modifier2) + body
+        if not self.json:
+            return function, args, request, None
+        return (
+            function,
+            args,
+            request,
+            head + b'"%s"]' % b'", "'.join(args) if args else head + b"]",
+        )
+
+    def _learn(self, name: bytes) -> tuple[str, bytes, bytes] | None:
+        if name[0] in b"#{[" or len(self._names) >= _KEEP:
+            return None  # a comment, JSON, or too many names: the full way
+        function = name.decode("ascii")
+        try:
+            item = function_item(function)
+        except RPCError:
+            return None  # the full way says why
+        found = self._names[name] = (function, item, b'"function": "%s", "args": [' % name)
+        return found
