@@ -218,8 +218,8 @@ class Answer:
         reserved = total if total > SMALL_ANSWER else 0
         if reserved and not server.room.reserve(total, wait=True):
             try:
-                if server.take_call(self):
-                    self._log(step, 0, total, outcome, server.room.refusal(total))
+                refusal = server.room.refusal(total)
+                server.take_call(self, lambda: self._log(step, 0, total, outcome, refusal))
             finally:
                 sock.close()
             return
@@ -237,8 +237,7 @@ class Answer:
         try:
             # log before the close: once the client sees the end, its line is in the log;
             # unless the stopping server dropped this call (and logged it) meanwhile
-            if server.take_call(self):
-                self._log(step, sent, total, outcome)
+            server.take_call(self, lambda: self._log(step, sent, total, outcome))
         finally:
             sock.close()
 

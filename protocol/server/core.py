@@ -157,6 +157,7 @@ class Server:
         #: connections whose function runs in a worker thread (added in the loop, removed by
         #: the worker or by close(), whichever comes first: the one that removes it logs it)
         self.calls: set[Answer] = set()
+        self._logging = 0  # calls taken by their worker whose log line is still being written
         self.calls_lock = threading.Lock()
         #: answer bytes the loop holds, or a worker holds for the loop; half of the workers
         #: may wait for room, each at most as long as a client may stay silent
@@ -246,18 +247,27 @@ class Server:
             self.loop.call_later(0.5, self._watch, listener)
             self.report(Event(listener.node, "rejected", reason=reason))
 
-    def take_call(self, conn: Answer) -> bool:
-        """Claim a finished call for logging; False when close() dropped (and logged) it."""
+    def take_call(self, conn: Answer, log: Callable[[], None] | None = None) -> bool:
+        """Claim a finished call and ``log`` it; False when close() dropped (and logged) it.
+        The call counts as running until its line is logged, so a stopping server waits for
+        that line (else a worker process could exit with a finished call's line unwritten)."""
         with self.calls_lock:
-            if conn in self.calls:
-                self.calls.discard(conn)
-                return True
-            return False
+            if conn not in self.calls:
+                return False
+            self.calls.discard(conn)
+            self._logging += 1
+        try:
+            if log is not None:
+                log()
+        finally:
+            with self.calls_lock:
+                self._logging -= 1
+        return True
 
     def running(self) -> int:
         """Calls not finished yet: functions running in workers and answers still being written."""
         with self.calls_lock:
-            busy = len(self.calls)
+            busy = len(self.calls) + self._logging
         rescued = self.watchdog.writing() if self.watchdog is not None else 0
         return busy + rescued + sum(1 for conn in self.connections if conn.writing)
 

@@ -72,8 +72,8 @@ class _RescueHost:
     def report(self, event: Event) -> None:
         self._server.report(event)
 
-    def take_call(self, conn: Answer) -> bool:
-        return self._server.take_call(conn)
+    def take_call(self, conn: Answer, log: Callable[[], None] | None = None) -> bool:
+        return self._server.take_call(conn, log)
 
 
 class Rescue:
