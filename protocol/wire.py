@@ -15,6 +15,7 @@ from .errors import RequestError
 __all__ = [
     "DEFAULT_BUFFER_SIZE",
     "DEFAULT_MAX_RESPONSE",
+    "HEADER",
     "HEADER_SIZE",
     "MAX_ARGS",
     "MAX_BODY",
