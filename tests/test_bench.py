@@ -29,6 +29,7 @@ SMALL_RUNS = [
     (["bench_batch.py", "--calls", "300", "--seconds", "1", "--rounds", "1"], "ratio "),
     (["bench_server.py", "--duration", "0.3", "--rounds", "1"], "RATIO rpccli serve --processes 2"),
     (["bench_cold_start.py", "--runs", "2"], "ratio"),
+    (["bench_completion.py", "--runs", "2", "--names", "5"], "RATIO TAB process / python -c pass"),
     (["bench_serve_abuse.py", *_ABUSE], "p99 under abuse:"),
     (
         ["bench_hostile.py", "--deadline", "0.5", "--cases", "silent,empty,reset-body"],
