@@ -78,6 +78,7 @@ class Terminal:
         self.socket = f"rpccli-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.status = tmp / "status"
         self.tmp = tmp
+        self.node = node
         env = {
             "XDG_STATE_HOME": str(tmp / "state"),
             "XDG_CONFIG_HOME": str(tmp / "config"),
@@ -131,7 +132,20 @@ class Terminal:
             time.sleep(0.05)
 
     def prompt(self) -> None:
-        self.wait_for("Ctrl-D quits")
+        """Wait until the shell waits at an empty prompt, which it draws in the same write that
+        asks the terminal for bracketed paste: a paste sent while a call still runs (or its
+        answer prints) comes without the marks, as typed lines -- as in bash -- and its last
+        line does not wait in the buffer. A busy machine showed that race; the sign on the
+        screen is the prompt line under the cursor, with nothing typed after it."""
+        end = time.monotonic() + TIMEOUT
+        while True:
+            row = self.tmux("display-message", "-p", "#{cursor_y}").strip()
+            lines = [*self.tmux("capture-pane", "-p").split("\n"), ""]
+            if row.isdigit() and lines[min(int(row), len(lines) - 1)].rstrip() == f"{self.node}>":
+                return
+            if time.monotonic() > end:
+                pytest.fail(f"no empty prompt; the screen:\n{self.screen()[-3000:]}")
+            time.sleep(0.05)
 
     def exit_status(self, timeout: float = TIMEOUT) -> int:
         end = time.monotonic() + timeout
@@ -171,16 +185,19 @@ def test_a_pasted_block_runs_one_call_per_line_in_order(
     term.paste("rec p1\nrec p2\n")
     term.keys("Enter")  # a paste waits for Enter, as in bash 5.1+
     assert rec.wait_for(2) == [("p1",), ("p2",)]
+    term.prompt()
     # blank lines are skipped; quoting is per line
     term.paste("rec p3\n\n   \nrec 'p 4'\n")
     term.keys("Enter")
     assert rec.wait_for(4)[2:] == [("p3",), ("p 4",)]
+    term.prompt()
     # no newline at the end: the last line stays in the buffer, to edit before Enter
     term.paste("rec p5\nrec p")
     term.wait_for("Enter runs these 2 lines")  # the toolbar says what Enter will do
     term.text("6")
     term.keys("Enter")
     assert rec.wait_for(6)[4:] == [("p5",), ("p6",)]
+    term.prompt()
     # a quote never spans lines (as in scripts and batch): nothing of the block is sent
     term.paste("rec p7\nrec 'a\nb'\n")
     term.keys("Enter")
