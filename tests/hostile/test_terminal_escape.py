@@ -342,6 +342,7 @@ class Terminal:
             timeout=TIMEOUT,
             dimensions=(40, 200),
         )
+        self.child.delaybeforesend = None  # each line waits for what the shell shows first
         self.received = bytearray()
 
     def see(self, text: str) -> None:

@@ -56,6 +56,10 @@ def spawn(term_env: dict[str, str]) -> Iterator[Spawn]:
             timeout=TIMEOUT,
             dimensions=(30, 120),
         )
+        # no 50 ms pause before each send: every test waits for what the shell shows (the
+        # prompt's toolbar, an answer) before it types, and the keys of one send, or of two
+        # sends in a row, reach the prompt in order whatever reads they arrive in
+        child.delaybeforesend = None
         children.append(child)
         return child
 
