@@ -116,10 +116,15 @@ _LOCKS = "PYTEST_RPCCLI_LOCKS"
 
 #: The longest modules (real terminals, the docs' examples, real peers) go first, so that the last
 #: test to start is a short one and no process is left with a long tail while the others idle.
+#: Then the other modules that keep to one process (a unit of several tests each), then every
+#: other test; the ``ALONE`` modules go last: a test that waits for the machine to itself waits
+#: for the tests running everywhere else (no new one starts meanwhile), and at the end of the
+#: run those are the short ones, not a long unit such as the docs' examples that the run starts
+#: with (in a run under load, an ALONE module taken early left five processes idle for 12 s
+#: before it ran).
 FIRST = (
     "tests/test_docs.py",
     "tests/hostile/test_completion_hostile.py",
-    "tests/hostile/test_shell_input.py",
     "tests/hostile/test_terminal_escape.py",
     "tests/test_bench.py",
     "tests/interop/",
@@ -127,14 +132,19 @@ FIRST = (
 )
 
 
+def rank(module: str) -> int:
+    """Where the tests of ``module`` (a path from the repository's root) go in the run."""
+    if module in ALONE:
+        return len(FIRST) + 2
+    first = next((n for n, prefix in enumerate(FIRST) if module.startswith(prefix)), None)
+    if first is not None:
+        return first
+    return len(FIRST) if module in ONE_PROCESS or module in BY_PARAMETER else len(FIRST) + 1
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put the ``FIRST`` modules first."""
-
-    def rank(item: pytest.Item) -> int:
-        module = item.path.relative_to(ROOT).as_posix()
-        return next((n for n, first in enumerate(FIRST) if module.startswith(first)), len(FIRST))
-
-    items.sort(key=rank)
+    """Order the tests by ``rank`` (a stable sort: a module's own order stays)."""
+    items.sort(key=lambda item: rank(item.path.relative_to(ROOT).as_posix()))
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -153,6 +163,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
         def _split_scope(self, nodeid: str) -> str:
             return group_of(nodeid)
 
+    # the units in the order of the tests (``rank``), not xdist's own: by their number of tests,
+    # which took the ALONE module (7 tests) early, while the long units still ran
+    config.option.loadscopereorder = False
     return ModuleGroups(config, log)
 
 

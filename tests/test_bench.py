@@ -23,13 +23,17 @@ ROOT = Path(__file__).resolve().parent.parent
 _ABUSE = ["--seconds", "0.2", "--idle", "10", "--slowloris", "2", "--non-readers", "2"]
 _ABUSE += ["--slow-readers", "2", "--socket-timeout", "2.5", "--big", "8000000"]
 SMALL_RUNS = [
-    (["bench_client.py", "--calls", "5", "--rounds", "2"], "ratio Client / raw:"),
+    # 5 single calls of each client taking turns, not the 2,000 of a real run
+    (
+        ["bench_client.py", "--calls", "5", "--rounds", "2", "--alternate", "5"],
+        "ratio Client / raw:",
+    ),
     (["bench_aio.py", "--calls", "20", "--rounds", "2"], "ratio AsyncClient x16 / bare Protocol"),
     (["bench_phases.py", "--calls", "5", "--rounds", "2"], "library extra"),
     (["bench_batch.py", "--calls", "300", "--seconds", "1", "--rounds", "1"], "ratio "),
     (["bench_server.py", "--duration", "0.3", "--rounds", "1"], "RATIO rpccli serve --processes 2"),
-    (["bench_cold_start.py", "--runs", "2"], "ratio"),
-    (["bench_completion.py", "--runs", "2", "--names", "5"], "RATIO TAB process / python -c pass"),
+    (["bench_cold_start.py", "--runs", "1"], "ratio"),  # after its 3 warm-up rounds
+    (["bench_completion.py", "--runs", "1", "--names", "5"], "RATIO TAB process / python -c pass"),
     (["bench_serve_abuse.py", *_ABUSE], "p99 under abuse:"),
     (
         ["bench_hostile.py", "--deadline", "0.5", "--cases", "silent,empty,reset-body"],
@@ -54,7 +58,7 @@ SMALL_RUNS = [
         "closed-loop ratio rpccli/wrk:",
     ),
     (
-        ["bench_tls.py", "--calls", "50", "--rounds", "1", "--cold-runs", "1", "--s-time", "0"],
+        ["bench_tls.py", "--calls", "20", "--rounds", "1", "--cold-runs", "1", "--s-time", "0"],
         "ratio TLS/plain:",
     ),
 ]
