@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from xdist.remote import Producer
 
+import tests.conftest
 from tests.conftest import ALONE, FIRST, ONE_PROCESS, ROOT, rank
 
 
@@ -14,11 +15,14 @@ def _modules() -> list[str]:
     return sorted(path.relative_to(ROOT).as_posix() for path in (ROOT / "tests").rglob("test_*.py"))
 
 
-def test_the_alone_modules_go_last_and_the_long_ones_first() -> None:
+def test_the_alone_modules_go_last_and_the_long_ones_first(monkeypatch: pytest.MonkeyPatch) -> None:
     modules = _modules()
     assert set(modules) >= ALONE
-    others = [module for module in modules if module not in ALONE]
-    assert max(rank(module) for module in others) < min(rank(module) for module in ALONE)
+    # no module needs the machine to itself today: the rule is checked with one that would
+    alone = ALONE or {"tests/hostile/test_shell_input.py"}
+    monkeypatch.setattr(tests.conftest, "ALONE", alone)
+    others = [module for module in modules if module not in alone]
+    assert max(rank(module) for module in others) < min(rank(module) for module in alone)
     first = [m for m in others if any(m.startswith(prefix) for prefix in FIRST)]
     rest = [m for m in others if m not in first]
     assert max(rank(module) for module in first) < min(rank(module) for module in rest)
