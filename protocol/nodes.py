@@ -22,7 +22,6 @@ import random
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -240,6 +239,10 @@ class NodeGroup:
 
         if len(self.addresses) == 1:
             return [one(self.addresses[0])]
+        # here: concurrent.futures (with logging and queue) is most of this module's import
+        # time, and only a fan-out to several nodes uses it
+        from concurrent.futures import ThreadPoolExecutor
+
         workers = min(max_workers, len(self.addresses))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fan-out") as pool:
             return list(pool.map(one, self.addresses))

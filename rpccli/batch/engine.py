@@ -21,16 +21,15 @@ import errno
 import os
 import select
 import socket
-import ssl
 import struct
 import time
 from collections.abc import Callable
 from typing import Any
 
+import rpccli.batch.tlsstate as _tls  # ssl only once a node uses TLS
 from protocol import Client, failures
 from protocol.errors import CallError, NoResult, RPCError
 from protocol.reader import ResponseReader
-from protocol.tls import handshake_failed, nodelay, remember_session, session_for
 from rpccli.batch.calls import CONNECTING, HANDSHAKE, READING, SENDING, SETTING_UP, Call
 from rpccli.batch.endings import Endings
 from rpccli.batch.stop import Stop
@@ -38,7 +37,6 @@ from rpccli.batch.stop import Stop
 __all__ = ["Call", "Loop"]
 
 _CHUNK = 256 * 1024
-_WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 _BOTH = select.EPOLLIN | select.EPOLLOUT | select.EPOLLET
 _IN = select.EPOLLIN | select.EPOLLET
 _STREAM_NONBLOCK = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
@@ -122,6 +120,8 @@ class Loop(Endings):
                     # the handshake goes on under epoll too (_handshake); the session of an
                     # earlier connection to the node is offered for resumption
                     name = client.server_name or client.address.host
+                    from protocol.tls import nodelay, session_for
+
                     sock = tls.wrap_socket(
                         nodelay(socket.socket(family, _STREAM_NONBLOCK)),
                         server_hostname=name if tls.check_hostname else None,
@@ -169,6 +169,8 @@ class Loop(Endings):
         """What start() needs of ``client``, worked out once per client (is_literal parses the
         IP, family and sockaddr are properties)."""
         address = client.address
+        if client.ssl_context is not None:
+            _tls.tls_on()
         target = (
             address.is_literal,
             address.family,
@@ -187,13 +189,15 @@ class Loop(Endings):
         assert sock is not None
         try:
             call.pos += sock.send(call.request[call.pos :] if call.pos else call.request)
-        except _WOULD_BLOCK:
+        except _tls.WOULD_BLOCK:
             return False  # still connecting, or the buffer is full
         except OSError as exc:
             client = call.client
             if call.state == CONNECTING:
                 raise failures.connect_failed(client.node, exc) from None
-            if isinstance(sock, ssl.SSLSocket) and not call.pos:
+            if isinstance(sock, _tls.SSLSocket) and not call.pos:
+                from protocol.tls import handshake_failed
+
                 name = client.server_name or client.address.host
                 raise handshake_failed(
                     client.node, exc, name, client.ssl_context, after=True
@@ -211,7 +215,7 @@ class Loop(Endings):
         """Move a TLS connection on: the TCP connect, then the handshake; True once done."""
         sock = call.sock
         client = call.client
-        assert isinstance(sock, ssl.SSLSocket)
+        assert isinstance(sock, _tls.SSLSocket)
         if call.state == CONNECTING:
             code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if code:
@@ -219,9 +223,11 @@ class Loop(Endings):
             call.state = HANDSHAKE
         try:
             sock.do_handshake()
-        except _WOULD_BLOCK:
+        except _tls.WOULD_BLOCK:
             return False
         except OSError as exc:
+            from protocol.tls import handshake_failed
+
             name = client.server_name or client.address.host
             raise handshake_failed(client.node, exc, name, client.ssl_context) from None
         self.handshakes[bool(sock.session_reused)] += 1
@@ -244,8 +250,10 @@ class Loop(Endings):
         if sock is not None:
             client = call.clients[call.attempt]
             tls = client.ssl_context
-            if tls is not None and isinstance(sock, ssl.SSLSocket) and not sock.session_reused:
+            if tls is not None and isinstance(sock, _tls.SSLSocket) and not sock.session_reused:
                 # a new session is kept for the next connections; a resumed one is already there
+                from protocol.tls import remember_session
+
                 name = client.server_name or client.address.host
                 remember_session(tls, node, name, sock)
             elif type(sock) is _socket.socket:
@@ -334,12 +342,14 @@ class Loop(Endings):
                 # into one reused buffer: a fresh 256 KiB bytes object per recv costs mmap,
                 # mremap and munmap system calls
                 size = sock.recv_into(buffer)
-            except _WOULD_BLOCK:
+            except _tls.WOULD_BLOCK:
                 return
             except OSError as exc:
                 client = call.clients[call.attempt]
-                if isinstance(sock, ssl.SSLSocket) and not call.received:
+                if isinstance(sock, _tls.SSLSocket) and not call.received:
                     # an alert or a close right after the handshake: the client certificate
+                    from protocol.tls import handshake_failed
+
                     name = client.server_name or client.address.host
                     raise handshake_failed(
                         client.node, exc, name, client.ssl_context, after=True
