@@ -6,6 +6,7 @@ With ``CI=true`` a missing uwsgi or nginx binary fails the test instead of skipp
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -48,8 +49,16 @@ def free_port() -> int:
 
 
 def short_tmpdir() -> Path:
-    """A fresh directory with a short path: unix socket paths are limited to 107 bytes."""
-    return Path(tempfile.mkdtemp(prefix="rpccli-"))
+    """A fresh directory with a short path: unix socket paths are limited to 107 bytes.
+    Removed when this process exits (a test may read a peer's log after stopping it)."""
+    path, owner = tempfile.mkdtemp(prefix="rpccli-"), os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == owner:  # not in a forked child that exits normally
+            shutil.rmtree(path, ignore_errors=True)
+
+    atexit.register(remove)
+    return Path(path)
 
 
 def stop_process(proc: subprocess.Popen[Any], sig: int) -> None:
