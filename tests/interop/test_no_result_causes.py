@@ -51,6 +51,8 @@ def test_a_uwsgi_without_the_rpc_plugin(xdg_dirs: object) -> None:
 
 def test_a_python_function_that_returns_str(xdg_dirs: object) -> None:
     with uwsgi(lua=()) as server:
+        # uWSGI answers pings while its master still logs the workers it spawns
+        wait_until(lambda: "spawned uWSGI worker 2 " in server.log_text(), what="worker 2")
         before = server.log_text()
         result = run_cli("call", server.node, "text")
         assert result.code == 1 and "must return bytes" in result.err
