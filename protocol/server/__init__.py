@@ -26,10 +26,29 @@ than half of the workers, and is otherwise not sent (the 0-byte close, logged).
 
 from __future__ import annotations
 
-from .background import BackgroundServer, serve_in_thread
-from .core import DEFAULT_THREADS, Server, ServerOptions, new_event_loop
-from .log import Event, format_event
-from .write import DEFAULT_MAX_HELD
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .background import BackgroundServer, serve_in_thread
+    from .core import DEFAULT_THREADS, Server, ServerOptions, new_event_loop
+    from .log import Event, format_event
+    from .write import DEFAULT_MAX_HELD
+
+# Each public name is imported from its module on first use (PEP 562): the function table
+# (``protocol.server.functions``, what ``rpccli call --local`` needs) is a submodule of this
+# package, and importing this package must not import asyncio and the whole server for it.
+_HOME = {
+    "DEFAULT_MAX_HELD": "write",
+    "DEFAULT_THREADS": "core",
+    "BackgroundServer": "background",
+    "Event": "log",
+    "Server": "core",
+    "ServerOptions": "core",
+    "format_event": "log",
+    "new_event_loop": "core",
+    "serve_in_thread": "background",
+}
 
 __all__ = [
     "DEFAULT_MAX_HELD",
@@ -42,3 +61,16 @@ __all__ = [
     "new_event_loop",
     "serve_in_thread",
 ]
+
+
+def __getattr__(name: str) -> object:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOME})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,28 @@ def test_importing_the_client_stays_light() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_the_function_table_loads_without_the_server() -> None:
+    # `rpccli call --local` loads a function file through protocol.server.functions: the
+    # package's public names come on first use, so the event loop and the server stay out
+    code = (
+        "import sys, protocol.server.functions\n"
+        "heavy = ['asyncio', 'ssl', 'protocol.server.core', 'protocol.server.background']\n"
+        "print(' '.join(m for m in heavy if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
+
+
+def test_the_server_package_gives_every_public_name() -> None:
+    import protocol.server as server
+
+    assert sorted(server.__all__) == sorted(server._HOME)
+    for name, home in server._HOME.items():
+        module = importlib.import_module(f"protocol.server.{home}")
+        assert getattr(server, name) is getattr(module, name)
+    with pytest.raises(AttributeError):
+        server.no_such_name  # noqa: B018
