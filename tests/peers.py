@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from protocol import Client
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +35,10 @@ def require(binary: str) -> str:
         f"/usr/sbin/{binary}" if Path(f"/usr/sbin/{binary}").exists() else None
     )
     if path is None:
+        # imported here: the benchmarks import this module too, each in a process of its own
+        # (bench_server.py's load generators too), and pytest costs some 0.2 CPU-s to import
+        import pytest
+
         message = f"{binary} is not installed (run .ci/run, or apt-get install it)"
         pytest.fail(message) if IN_CI else pytest.skip(message)
     return path
