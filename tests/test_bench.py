@@ -32,7 +32,7 @@ SMALL_RUNS = [
     (["bench_phases.py", "--calls", "5", "--rounds", "2"], "library extra"),
     # wrk for 0.2 s (stopped by SIGINT: its -d is 1 s at least)
     (["bench_batch.py", "--calls", "300", "--seconds", "0.2", "--rounds", "1"], "ratio "),
-    (["bench_server.py", "--duration", "0.3", "--rounds", "1"], "RATIO rpccli serve --processes 2"),
+    (["bench_server.py", "--duration", "0.1", "--rounds", "1"], "RATIO rpccli serve --processes 2"),
     # no warm-up rounds: the page cache and the bytecode are warm from the suite's own runs
     (["bench_cold_start.py", "--runs", "1", "--warmups", "0"], "ratio"),
     (
