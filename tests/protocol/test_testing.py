@@ -119,9 +119,10 @@ print("ok")
     assert result.stdout == "ok\n", result.stderr
 
 
-#: the other plugins installed with the test tools (the suite's own, not the example's): their
-#: start-up was a third of each run's CPU; ``protocol``, the plugin tested, still loads itself
-#: through its entry point, as in a user's project
+#: the other plugins installed with the test tools (the suite's own, not the example's), whose
+#: start-up was a third of each run's CPU, and the cache (no .pytest_cache in examples/);
+#: ``protocol``, the plugin tested, still loads itself through its entry point, as in a user's
+#: project
 OTHER_PLUGINS = ("xdist", "xdist.looponfail", "timeout", "hypothesispytest", "cacheprovider")
 
 
