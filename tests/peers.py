@@ -14,7 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,7 +264,6 @@ def start_serve(*args: str) -> tuple[subprocess.Popen[str], str]:
     """Start a real ``rpccli serve --bind 127.0.0.1:0 ARGS``; return it and its node once its
     banner is out. The rest of its log is drained in a thread, so it never fills the pipe.
     The caller stops the process (by its pid)."""
-    import re
     import sys
     import threading
 
@@ -278,14 +277,23 @@ def start_serve(*args: str) -> tuple[subprocess.Popen[str], str]:
         text=True,
     )
     assert proc.stderr is not None
-    node = ""
-    for line in proc.stderr:
-        if found := re.match(r"rpccli serve: listening on (.+)$", line.strip()):
-            node = found.group(1)
-        if line.lstrip().startswith("try:"):
-            break
+    node = serve_banner(proc.stderr)
     if not node:
         stop_process(proc, signal.SIGKILL)
         raise AssertionError("rpccli serve did not start")
     threading.Thread(target=proc.stderr.read, daemon=True).start()
     return proc, node
+
+
+def serve_banner(stderr: Iterable[str]) -> str:
+    """The node a ``rpccli serve --bind 127.0.0.1:0`` listens on, read from its banner on
+    ``stderr`` up to the banner's last line ("try: ..."); "" if the banner did not say."""
+    import re
+
+    node = ""
+    for line in stderr:
+        if found := re.match(r"rpccli serve: listening on (.+)$", line.strip()):
+            node = found.group(1)
+        if line.lstrip().startswith("try:"):
+            break
+    return node
