@@ -6,10 +6,10 @@ match hand-written code).
     python bench/bench_cold_start.py --node :3031    # or any running node with hello()
     python bench/bench_cold_start.py --runs 40
 
-Each command runs ``--runs`` times (after 3 warm-ups, so the page cache is warm for both); the
-median wall time is compared. ``-m rpccli`` and the console script are both measured. The CPU
-time (user + system) of each process is shown too: on a machine busy with other work it moves
-far less than the wall time. The last line, ``RATIO``, is the figure.
+Each command runs ``--runs`` times (after 3 warm-up rounds, ``--warmups``, so the page cache is
+warm for both); the median wall time is compared. ``-m rpccli`` and the console script are both
+measured. The CPU time (user + system) of each process is shown too: on a machine busy with other
+work it moves far less than the wall time. The last line, ``RATIO``, is the figure.
 """
 
 from __future__ import annotations
@@ -45,12 +45,15 @@ sys.stdout.buffer.write(data[4:])
 """
 
 
-def measure(commands: dict[str, list[str]], runs: int, env: dict[str, str]) -> dict[str, Any]:
-    """Run the commands in turn, round after round, so machine noise hits them alike."""
+def measure(
+    commands: dict[str, list[str]], runs: int, env: dict[str, str], warmups: int = 3
+) -> dict[str, Any]:
+    """Run the commands in turn, round after round, so machine noise hits them alike; the
+    ``warmups`` first rounds are not counted (page cache, bytecode)."""
     times: dict[str, list[float]] = {label: [] for label in commands}
     cpu: dict[str, list[float]] = {label: [] for label in commands}
     outputs: dict[str, bytes] = {}
-    for round_ in range(runs + 3):
+    for round_ in range(warmups + runs):
         for label, argv in commands.items():
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
@@ -60,7 +63,7 @@ def measure(commands: dict[str, list[str]], runs: int, env: dict[str, str]) -> d
             if proc.returncode != 0:
                 raise SystemExit(f"{argv} failed: {proc.stderr.decode()}")
             outputs[label] = proc.stdout
-            if round_ >= 3:  # warm-ups: page cache, bytecode
+            if round_ >= warmups:
                 times[label].append(elapsed)
                 used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
                 cpu[label].append(used)
@@ -74,6 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--node", help="a running node with hello(); default: start real uWSGI")
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--warmups", type=int, default=3, help="rounds first, not counted")
     options = parser.parse_args()
     server = None
     node = options.node
@@ -111,7 +115,7 @@ def main() -> None:
             if console.exists():
                 commands["rpccli (console script)"] = [str(console), "call", node, "hello"]
             commands["python -m rpccli"] = [python, "-m", "rpccli", "call", node, "hello"]
-            results = measure(commands, options.runs, env)
+            results = measure(commands, options.runs, env, options.warmups)
     finally:
         if server is not None:
             server.stop()

@@ -5,13 +5,13 @@
     python bench/bench_completion.py --runs 60 --names 2000
 
 A node's listing of ``--names`` names is stored in a temporary state directory; each round runs,
-in turn (so that machine noise hits them alike): ``python -c pass``; the TAB process for
-``rpccli call NODE hel`` in bash, zsh and fish (rpccli.completion.quick answers it without
-click); and the same line with an option before NODE, ``rpccli call -t 3 NODE hel``, which
-click's path answers (the path every TAB took before the quick one). Median wall and CPU
-(user + system) per process. The last line, ``RATIO``, is the figure: the quick TAB process's
-median wall over ``python -c pass``'s, and click's path's for comparison; then the same for CPU,
-which a busy machine moves less.
+in turn (so that machine noise hits them alike; after 2 warm-up rounds, ``--warmups``): ``python
+-c pass``; the TAB process for ``rpccli call NODE hel`` in bash, zsh and fish
+(rpccli.completion.quick answers it without click); and the same line with an option before
+NODE, ``rpccli call -t 3 NODE hel``, which click's path answers (the path every TAB took before
+the quick one). Median wall and CPU (user + system) per process. The last line, ``RATIO``, is the
+figure: the quick TAB process's median wall over ``python -c pass``'s, and click's path's for
+comparison; then the same for CPU, which a busy machine moves less.
 """
 
 from __future__ import annotations
@@ -62,6 +62,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--names", type=int, default=200, help="names in the node's listing")
+    parser.add_argument(
+        "--warmups", type=int, default=2, help="rounds first, not counted (page cache, bytecode)"
+    )
     options = parser.parse_args()
     rpccli = str(Path(sys.executable).parent / "rpccli")
     with tempfile.TemporaryDirectory(prefix="bench-completion-") as tmp:
@@ -82,7 +85,7 @@ def main() -> None:
         table = commands(rpccli)
         wall: dict[str, list[float]] = {label: [] for label in table}
         cpu: dict[str, list[float]] = {label: [] for label in table}
-        for round_ in range(options.runs + 2):
+        for round_ in range(options.warmups + options.runs):
             for label, (argv, extra) in table.items():
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 start = time.perf_counter()
@@ -91,7 +94,7 @@ def main() -> None:
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 if label != "python -c pass" and b"hellolua" not in done.stdout:
                     raise SystemExit(f"{label}: no answer: {done.stdout[:200]!r}")
-                if round_ >= 2:  # warm-ups: page cache, bytecode
+                if round_ >= options.warmups:
                     wall[label].append(elapsed)
                     cpu[label].append(
                         after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime

@@ -80,6 +80,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5000, help="open loop: calls/s")
     parser.add_argument("--open-seconds", type=float, default=30, help="open loop: duration")
     parser.add_argument("--calls", type=int, default=1_000_000, help="memory: calls")
+    parser.add_argument(
+        "--start-up-runs",
+        type=int,
+        default=3,
+        help="runs of -n CONCURRENCY whose median CPU is rpccli bench's start-up",
+    )
     options = parser.parse_args()
     lanes = [] if options.lanes is None else ["--lanes", str(options.lanes)]
     wrk_rates: list[float] = []
@@ -100,9 +106,9 @@ def main() -> None:
     with uwsgi_with_http() as (server, http_port):
         pid = server.proc.pid
         # the rate counts the measuring only: take the CPU of start-up and exit out of the
-        # generator's share (the median of three runs of -n c)
+        # generator's share (the median of --start-up-runs runs of -n c)
         start_ups = []
-        for _ in range(3):
+        for _ in range(options.start_up_runs):
             before = children_cpu()
             run_bench(server.node, ["-c", str(c), "-n", str(c), *lanes])
             start_ups.append(children_cpu() - before)

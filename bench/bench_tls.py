@@ -160,7 +160,7 @@ def main() -> None:
     parser.add_argument("--cold-runs", type=int, default=5)
     parser.add_argument("--s-time", type=int, default=2, help="seconds per s_time run; 0: none")
     options = parser.parse_args()
-    certs = make_certs()
+    certs = make_certs(server_only=True)
     port = free_port()
     spec = f"127.0.0.1:{port},{certs.server},{certs.server_key}"
     server = start_uwsgi(lua=(), processes=4, extra=["--suwsgi-socket", spec])

@@ -14,13 +14,11 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from protocol import Client
 
@@ -37,6 +35,10 @@ def require(binary: str) -> str:
         f"/usr/sbin/{binary}" if Path(f"/usr/sbin/{binary}").exists() else None
     )
     if path is None:
+        # imported here: the benchmarks import this module too, each in a process of its own
+        # (bench_server.py's load generators too), and pytest costs some 0.2 CPU-s to import
+        import pytest
+
         message = f"{binary} is not installed (run .ci/run, or apt-get install it)"
         pytest.fail(message) if IN_CI else pytest.skip(message)
     return path
@@ -262,7 +264,6 @@ def start_serve(*args: str) -> tuple[subprocess.Popen[str], str]:
     """Start a real ``rpccli serve --bind 127.0.0.1:0 ARGS``; return it and its node once its
     banner is out. The rest of its log is drained in a thread, so it never fills the pipe.
     The caller stops the process (by its pid)."""
-    import re
     import sys
     import threading
 
@@ -276,14 +277,23 @@ def start_serve(*args: str) -> tuple[subprocess.Popen[str], str]:
         text=True,
     )
     assert proc.stderr is not None
-    node = ""
-    for line in proc.stderr:
-        if found := re.match(r"rpccli serve: listening on (.+)$", line.strip()):
-            node = found.group(1)
-        if line.lstrip().startswith("try:"):
-            break
+    node = serve_banner(proc.stderr)
     if not node:
         stop_process(proc, signal.SIGKILL)
         raise AssertionError("rpccli serve did not start")
     threading.Thread(target=proc.stderr.read, daemon=True).start()
     return proc, node
+
+
+def serve_banner(stderr: Iterable[str]) -> str:
+    """The node a ``rpccli serve --bind 127.0.0.1:0`` listens on, read from its banner on
+    ``stderr`` up to the banner's last line ("try: ..."); "" if the banner did not say."""
+    import re
+
+    node = ""
+    for line in stderr:
+        if found := re.match(r"rpccli serve: listening on (.+)$", line.strip()):
+            node = found.group(1)
+        if line.lstrip().startswith("try:"):
+            break
+    return node

@@ -30,10 +30,15 @@ SMALL_RUNS = [
     ),
     (["bench_aio.py", "--calls", "20", "--rounds", "2"], "ratio AsyncClient x16 / bare Protocol"),
     (["bench_phases.py", "--calls", "5", "--rounds", "2"], "library extra"),
-    (["bench_batch.py", "--calls", "300", "--seconds", "1", "--rounds", "1"], "ratio "),
-    (["bench_server.py", "--duration", "0.3", "--rounds", "1"], "RATIO rpccli serve --processes 2"),
-    (["bench_cold_start.py", "--runs", "1"], "ratio"),  # after its 3 warm-up rounds
-    (["bench_completion.py", "--runs", "1", "--names", "5"], "RATIO TAB process / python -c pass"),
+    # wrk for 0.2 s (stopped by SIGINT: its -d is 1 s at least)
+    (["bench_batch.py", "--calls", "300", "--seconds", "0.2", "--rounds", "1"], "ratio "),
+    (["bench_server.py", "--duration", "0.1", "--rounds", "1"], "RATIO rpccli serve --processes 2"),
+    # no warm-up rounds: the page cache and the bytecode are warm from the suite's own runs
+    (["bench_cold_start.py", "--runs", "1", "--warmups", "0"], "ratio"),
+    (
+        ["bench_completion.py", "--runs", "1", "--names", "5", "--warmups", "0"],
+        "RATIO TAB process / python -c pass",
+    ),
     (["bench_serve_abuse.py", *_ABUSE], "p99 under abuse:"),
     (
         ["bench_hostile.py", "--deadline", "0.5", "--cases", "silent,empty,reset-body"],
@@ -45,8 +50,10 @@ SMALL_RUNS = [
         [
             "bench_rpccli_bench.py",
             "--seconds",  # the closed loop's CPU per call needs more than a few clock ticks
-            "1",
+            "0.3",
             "--rounds",
+            "1",
+            "--start-up-runs",
             "1",
             "--open-seconds",
             "0.3",

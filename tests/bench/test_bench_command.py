@@ -19,7 +19,7 @@ from tests.forkrun import rpccli_forks
 
 
 def bench(*args: str, timeout: float = 30) -> tuple[int, dict[str, Any], str]:
-    # a process of its own, forked by tests/forkrun.py; the tests that signal a bench start it
+    # a process of its own, forked by tests/forkrun.py; the test that signals a bench starts it
     done = rpccli_forks().run(["bench", "--json", *args], os.environ, cwd=ROOT, timeout=timeout)
     figures = json.loads(done.stdout) if done.stdout.strip() else {}
     return done.returncode, figures, done.stderr.decode()
@@ -88,27 +88,10 @@ def test_ctrl_c_reports_what_was_done_and_exits_130(known: Known) -> None:
 
 def test_a_node_that_dies_mid_run_is_counted_per_node(known: Known) -> None:
     alive, dying = known(), known()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "rpccli",
-            "bench",
-            "--json",
-            "-s",
-            "round-robin",
-            "-c",
-            "4",
-            "-d",
-            "2",
-            f"{alive},{dying}",
-            "paced",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # forked (tests/forkrun.py): a process of its own, signalled by nobody; 1 s is some 20 times
+    # the time it takes to the kill below (10 calls, a poll every 20 ms)
+    argv = ["bench", "--json", "-s", "round-robin", "-c", "4", "-d", "1", f"{alive},{dying}"]
+    proc = rpccli_forks().popen([*argv, "paced"], os.environ, cwd=ROOT)
     # 10 calls started there, at most 4 in flight: the bench has counted answers of the node
     wait_served(dying, 10)
     known.kill(dying)
