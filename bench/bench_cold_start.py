@@ -28,6 +28,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.installed import installed_python  # noqa: E402
+
 RAW_SCRIPT = """\
 import socket, struct, sys
 host, port = sys.argv[1].rsplit(":", 1)
@@ -46,7 +48,11 @@ sys.stdout.buffer.write(data[4:])
 
 
 def measure(
-    commands: dict[str, list[str]], runs: int, env: dict[str, str], warmups: int = 3
+    commands: dict[str, list[str]],
+    runs: int,
+    env: dict[str, str],
+    warmups: int = 3,
+    cwd: str | None = None,
 ) -> dict[str, Any]:
     """Run the commands in turn, round after round, so machine noise hits them alike; the
     ``warmups`` first rounds are not counted (page cache, bytecode)."""
@@ -57,7 +63,7 @@ def measure(
         for label, argv in commands.items():
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
-            proc = subprocess.run(argv, capture_output=True, env=env)
+            proc = subprocess.run(argv, capture_output=True, env=env, cwd=cwd)
             elapsed = time.perf_counter() - start
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if proc.returncode != 0:
@@ -78,6 +84,11 @@ def main() -> None:
     parser.add_argument("--node", help="a running node with hello(); default: start real uWSGI")
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--warmups", type=int, default=3, help="rounds first, not counted")
+    parser.add_argument(
+        "--in-place",
+        action="store_true",
+        help="run this checkout's venv as it is (an editable install) instead of an installed copy",
+    )
     options = parser.parse_args()
     server = None
     node = options.node
@@ -88,38 +99,38 @@ def main() -> None:
         node = server.node
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            # like an installed package: bytecode compiled once (pip does it at install time)
             env = {
                 k: v
                 for k, v in os.environ.items()
                 if not k.startswith("RPCCLI_") and k != "PYTHONDONTWRITEBYTECODE"
             }
-            subprocess.run(
-                [
-                    sys.executable,
+            # as a user's pip install leaves rpccli: a checkout's editable install slows every
+            # interpreter of its venv, the baseline's too (bench/installed.py)
+            python = sys.executable if options.in_place else str(installed_python(Path(tmp)))
+            if options.in_place:  # bytecode compiled once, as pip does at install time
+                argv = [
+                    python,
                     "-m",
                     "compileall",
                     "-q",
                     str(ROOT / "rpccli"),
                     str(ROOT / "protocol"),
-                ],
-                check=True,
-                env=env,
-            )
+                ]
+                subprocess.run(argv, check=True, env=env)
             env.update(XDG_CONFIG_HOME=f"{tmp}/config", XDG_STATE_HOME=f"{tmp}/state")
             script = Path(tmp) / "raw_call.py"
             script.write_text(RAW_SCRIPT)
-            python = sys.executable
             commands = {"raw-socket script": [python, str(script), node]}
             console = Path(python).parent / "rpccli"
             if console.exists():
                 commands["rpccli (console script)"] = [str(console), "call", node, "hello"]
             commands["python -m rpccli"] = [python, "-m", "rpccli", "call", node, "hello"]
-            results = measure(commands, options.runs, env, options.warmups)
+            results = measure(commands, options.runs, env, options.warmups, cwd=tmp)
     finally:
         if server is not None:
             server.stop()
-    print(f"node {node}, {options.runs} runs each, stdout piped")
+    where = "this venv as it is (editable)" if options.in_place else "rpccli as installed"
+    print(f"node {node}, {options.runs} runs each, stdout piped, {where}")
     print(f"  {'':<26} {'wall median / min':>20} {'ratio':>11}   {'CPU median':>10} {'ratio':>5}")
     raw_median, raw_min, raw_cpu, raw_out = results["raw-socket script"]
     for label, (median, fastest, used, out) in results.items():

@@ -29,16 +29,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.installed import installed_python  # noqa: E402
+
 NODE = "127.0.0.1:3031"
 BREAKS = " \t\n\"'><=;|&(:"
 
 
-def commands(rpccli: str) -> dict[str, tuple[list[str], dict[str, str]]]:
+def commands(python: str, rpccli: str) -> dict[str, tuple[list[str], dict[str, str]]]:
     """label -> (argv, environment added): what each completion script runs on TAB."""
     quick = f"rpccli call {NODE} hel"
     slow = f"rpccli call -t 3 {NODE} hel"
     return {
-        "python -c pass": ([sys.executable, "-c", "pass"], {}),
+        "python -c pass": ([python, "-c", "pass"], {}),
         "TAB bash (quick)": (
             [rpccli],
             {"_RPCCLI_COMPLETE": "bash_complete", "COMP_LINE": quick, "COMP_WORDBREAKS": BREAKS},
@@ -65,9 +67,17 @@ def main() -> None:
     parser.add_argument(
         "--warmups", type=int, default=2, help="rounds first, not counted (page cache, bytecode)"
     )
+    parser.add_argument(
+        "--in-place",
+        action="store_true",
+        help="run this checkout's venv as it is (an editable install) instead of an installed copy",
+    )
     options = parser.parse_args()
-    rpccli = str(Path(sys.executable).parent / "rpccli")
     with tempfile.TemporaryDirectory(prefix="bench-completion-") as tmp:
+        # as a user's pip install leaves rpccli: a checkout's editable install slows every
+        # interpreter of its venv, python -c pass too (bench/installed.py)
+        python = sys.executable if options.in_place else str(installed_python(Path(tmp)))
+        rpccli = str(Path(python).parent / "rpccli")
         env = {
             **os.environ,
             "XDG_STATE_HOME": f"{tmp}/state",
@@ -82,14 +92,16 @@ def main() -> None:
         listing = ["hello", "hellolua"] + [f"hel{n:05d}" for n in range(options.names - 2)]
         names.store_listing(NODE, listing)
         names.remember(NODE, "hello")
-        table = commands(rpccli)
+        table = commands(python, rpccli)
         wall: dict[str, list[float]] = {label: [] for label in table}
         cpu: dict[str, list[float]] = {label: [] for label in table}
         for round_ in range(options.warmups + options.runs):
             for label, (argv, extra) in table.items():
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 start = time.perf_counter()
-                done = subprocess.run(argv, env={**env, **extra}, capture_output=True, check=True)
+                done = subprocess.run(
+                    argv, env={**env, **extra}, capture_output=True, check=True, cwd=tmp
+                )
                 elapsed = time.perf_counter() - start
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 if label != "python -c pass" and b"hellolua" not in done.stdout:
@@ -101,7 +113,8 @@ def main() -> None:
                     )
     base = statistics.median(wall["python -c pass"])
     base_cpu = statistics.median(cpu["python -c pass"])
-    print(f"{options.runs} rounds, a listing of {options.names} names")
+    where = "this venv as it is (editable)" if options.in_place else "rpccli as installed"
+    print(f"{options.runs} rounds, a listing of {options.names} names, {where}")
     print(f"{'process':<20} {'wall ms':>8} {'cpu ms':>8} {'/ pass':>7}")
     for label in table:
         median = statistics.median(wall[label])
