@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 from protocol.server import BackgroundServer, serve_in_thread
 from protocol.server.functions import FunctionTable
@@ -38,8 +38,9 @@ DEMO_FUNCTIONS = ROOT / "rpccli" / "demo_functions.py"
 EXAMPLE_FUNCTIONS = ROOT / "examples" / "functions.py"
 
 # property tests check what the code does, never how fast (no timed assertions): no per-example
-# deadline, which a machine busy with the other test processes would miss
-settings.register_profile("suite", deadline=None)
+# deadline, which a machine busy with the other test processes would miss, and no health check
+# of how long the examples take to make (too_slow: timed too, and it failed a full run at load 8)
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("suite")
 
 
