@@ -44,9 +44,9 @@ def test_open_loop_shows_the_stall_that_closed_loop_hides(known: Known) -> None:
     closed = known()
     code, figures, _ = bench("-c", "1", "-d", "2", closed, "stall")
     assert code == 0
-    # one slow call (1 s) among hundreds: p99 is a fast call's, which a busy machine can stretch
-    # past 100 ms (seen in a full run at load 13), never near the stall
-    assert figures["latency_ms"]["p99"] < 500
+    # one slow call (1 s) among hundreds: p99 is a fast call's, not the stall's; a busy machine
+    # stretches fast calls (past 100 ms at load 13, 572 ms at p99 in a full run at load 8)
+    assert figures["latency_ms"]["p99"] < 1000
     assert figures["latency_ms"]["max"] >= 1000
     opened = known()
     code, figures, _ = bench("-R", "200", "-d", "2", opened, "stall")
