@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pexpect
 import pytest
 
+from tests.forkcommand import rpccli_command
 from tests.peers import ROOT, Uwsgi
 
 pytestmark = pytest.mark.interop
@@ -47,8 +47,8 @@ def spawn(term_env: dict[str, str]) -> Iterator[Spawn]:
 
     def start(*args: str) -> pexpect.spawn:
         child = pexpect.spawn(
-            sys.executable,
-            ["-m", "rpccli", "shell", *args],
+            str(rpccli_command()),  # forked from a warm interpreter: tests/forkcommand.py
+            ["shell", *args],
             env=term_env,
             cwd=str(ROOT),
             encoding="utf-8",
