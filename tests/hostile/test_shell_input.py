@@ -12,9 +12,7 @@ the merging of typed keys without a terminal.
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,6 +23,7 @@ import pytest
 
 from protocol.server import serve_in_thread
 from protocol.server.functions import FunctionTable
+from tests.forkcommand import rpccli_command
 from tests.hostile.conftest import listing_table
 from tests.peers import ROOT, require
 
@@ -85,14 +84,14 @@ class Terminal:
             "NO_COLOR": "1",
             "TERM": "tmux-256color",
             "PYTHONPATH": str(ROOT),
+            "FORKCOMMAND_STATUS": str(self.status),  # the launcher writes the exit status
         }
-        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        shell = f"{shlex.quote(sys.executable)} -m rpccli shell --timeout 60 {node}"
-        # the trap: Ctrl-C reaches the whole foreground group, and must not end `sh` itself (a
-        # handler, not "ignore", which the shell would inherit)
-        status = shlex.quote(str(self.status))
-        command = f"trap : INT; env -u RPCCLI_NODE {exports} {shell}; echo $? > {status}"
-        self.tmux("new-session", "-d", "-x", "120", "-y", "40", "sh", "-c", command)
+        # the pane's own process, as a terminal starts one: it leads the pane's session, whose
+        # terminal tests/forkcommand.py's launcher hands over to the rpccli it forks (tmux's own
+        # record of a dead pane's status, with remain-on-exit, was missing once in eight)
+        shell = [str(rpccli_command()), "shell", "--timeout", "60", node]
+        exports = [f"-e{key}={value}" for key, value in env.items()]
+        self.tmux("new-session", "-d", "-x", "120", "-y", "40", *exports, *shell)
 
     def tmux(self, *args: str) -> str:
         done = subprocess.run(
@@ -101,6 +100,7 @@ class Terminal:
             text=True,
             timeout=TIMEOUT,
             cwd=ROOT,
+            env={key: value for key, value in os.environ.items() if key != "RPCCLI_NODE"},
         )
         return done.stdout
 
