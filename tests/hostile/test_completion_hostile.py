@@ -4,7 +4,8 @@ A node's listing reaches the cache the way users get it (``.refresh`` in ``rpccl
 real interactive shell, with the generated completion script loaded and this checkout's rpccli on
 PATH, completes a prefix with TAB and runs the line with Enter. Enter runs ``rpccli`` as a shell
 function that prints each word it is given (TAB still runs the real rpccli: every script starts
-it through ``env``), so the test sees exactly the words the shell made of the line -- the listed
+it through ``env``, in a process of its own, forked from a warm interpreter by
+tests/forkcommand.py), so the test sees exactly the words the shell made of the line -- the listed
 name, as one word, with nothing evaluated (no marker file) and nothing globbed -- without a
 process per line; then ``rpccli call NODE WORD`` runs with those words (in this process, the
 entry point's own code) against the node, where each odd name is a function that records its
@@ -18,7 +19,6 @@ import io
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +31,14 @@ from hypothesis import strategies as st
 from protocol.server import serve_in_thread
 from rpccli import names
 from rpccli.cli import main
+from tests.forkcommand import RPCCLI, forked_command
 from tests.hostile.conftest import listing_table
 from tests.peers import ROOT, free_port, require
 
 COMPLETIONS = ROOT / "completions"
 SCRIPTS = {"bash": "rpccli.bash", "zsh": "_rpccli", "fish": "rpccli.fish"}
-BIN = Path(sys.executable).parent  # the venv's bin: its `rpccli` is this checkout's
+#: what every TAB imports anyway (rpccli.completion.quick answers every line here)
+TAB_PRELOAD = ("rpccli.cli", "rpccli.completion.quick", "rpccli.names", "runpy")
 
 #: (what the user types, the name in the listing it completes to). The marker is ./PWNED.
 ODD_NAMES = [
@@ -104,7 +106,9 @@ class Hostile:
 
 
 @contextlib.contextmanager
-def hostile_node(base: Path) -> Iterator[Hostile]:
+def hostile_node(base: Path, bin_dir: Path) -> Iterator[Hostile]:
+    """The hostile node, its listing in a cache of its own; ``bin_dir`` holds the `rpccli` that
+    shells started with ``env`` find on their PATH."""
     calls: list[str] = []
     entries = [n.encode() for _, n in ODD_NAMES] + [e for _, e in UNSAFE_ENTRIES]
     # a newline inside an entry only cuts it in two: both halves face the same rule
@@ -117,7 +121,7 @@ def hostile_node(base: Path) -> Iterator[Hostile]:
     for path in (*dirs.values(), home):
         path.mkdir()
     env = {
-        "PATH": f"{BIN}:/usr/bin:/bin",
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
         "HOME": str(home),
         "LANG": "C.UTF-8",
         "XDG_CONFIG_HOME": str(dirs["config"]),
@@ -128,7 +132,7 @@ def hostile_node(base: Path) -> Iterator[Hostile]:
     with serve_in_thread(table, ("127.0.0.1:0",)) as server:
         node = str(server.node)
         subprocess.run(
-            [str(BIN / "rpccli"), "shell", node],
+            [str(bin_dir / "rpccli"), "shell", node],
             input=b".refresh\n",
             env=env,
             capture_output=True,
@@ -227,9 +231,18 @@ class Terminal:
         self.child.close(force=True)
 
 
+@pytest.fixture(scope="module")
+def rpccli_bin() -> Iterator[Path]:
+    """A directory whose `rpccli` runs this checkout's console script, each run a process of
+    its own forked from one interpreter that imported what every TAB imports: a cold start per
+    TAB cost twice the CPU (tests/forkcommand.py)."""
+    with forked_command(RPCCLI, TAB_PRELOAD) as command:
+        yield command.parent
+
+
 @pytest.fixture(scope="module", params=["bash", "zsh", "fish"])
 def shell(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, rpccli_bin: Path
 ) -> Iterator[tuple[Terminal, Hostile]]:
     """One interactive shell of each kind and its hostile node, shared by the tests of that
     shell (tests/conftest.py runs them in one process): a shell starts once, not per test.
@@ -240,7 +253,7 @@ def shell(
     cwd.mkdir()
     for name in FILES:
         (cwd / name).write_text("x")
-    with hostile_node(base) as hostile:
+    with hostile_node(base, rpccli_bin) as hostile:
         term = Terminal(request.param, hostile.env, cwd)
         try:
             yield term, hostile

@@ -12,9 +12,7 @@ the merging of typed keys without a terminal.
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,6 +23,7 @@ import pytest
 
 from protocol.server import serve_in_thread
 from protocol.server.functions import FunctionTable
+from tests.forkcommand import rpccli_command
 from tests.hostile.conftest import listing_table
 from tests.peers import ROOT, require
 
@@ -36,22 +35,34 @@ class Recorder:
     """The node's ``rec`` function: every call's arguments, in the order they came."""
 
     def __init__(self, delay: float = 0.0) -> None:
-        self.calls: list[tuple[str, ...]] = []
+        self.calls: list[tuple[str, ...]] = []  # as each call answers
+        self.arrived: list[tuple[str, ...]] = []  # as each call comes, before ``delay``
         self.delay = delay
         #: set when the test ends: a call of ``rec slow`` waits for it
         self.release = threading.Event()
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
 
     def __call__(self, *args: bytes) -> bytes:
         words = tuple(a.decode("utf-8", "replace") for a in args)
+        with self._changed:
+            self.arrived.append(words)
+            self._changed.notify_all()
         if words and words[0] == "slow":
             self.release.wait(TIMEOUT)  # the shell abandons it on Ctrl-C
         if self.delay:
             time.sleep(self.delay)
-        with self._lock:
+        with self._changed:
             self.calls.append(words)
+            self._changed.notify_all()
         size = sum(len(a) for a in args)
         return f"rec got {len(args)} args, {size} bytes".encode()
+
+    def wait_until(self, what: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+        """Return as soon as ``what()`` is true (checked at each call's arrival and answer)."""
+        with self._changed:
+            if not self._changed.wait_for(what, timeout):
+                pytest.fail(f"the node saw {self.arrived}, answered {self.calls}")
 
     def wait_for(self, count: int, timeout: float = TIMEOUT) -> list[tuple[str, ...]]:
         end = time.monotonic() + timeout
@@ -85,14 +96,14 @@ class Terminal:
             "NO_COLOR": "1",
             "TERM": "tmux-256color",
             "PYTHONPATH": str(ROOT),
+            "FORKCOMMAND_STATUS": str(self.status),  # the launcher writes the exit status
         }
-        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        shell = f"{shlex.quote(sys.executable)} -m rpccli shell --timeout 60 {node}"
-        # the trap: Ctrl-C reaches the whole foreground group, and must not end `sh` itself (a
-        # handler, not "ignore", which the shell would inherit)
-        status = shlex.quote(str(self.status))
-        command = f"trap : INT; env -u RPCCLI_NODE {exports} {shell}; echo $? > {status}"
-        self.tmux("new-session", "-d", "-x", "120", "-y", "40", "sh", "-c", command)
+        # the pane's own process, as a terminal starts one: it leads the pane's session, whose
+        # terminal tests/forkcommand.py's launcher hands over to the rpccli it forks (tmux's own
+        # record of a dead pane's status, with remain-on-exit, was missing once in eight)
+        shell = [str(rpccli_command()), "shell", "--timeout", "60", node]
+        exports = [f"-e{key}={value}" for key, value in env.items()]
+        self.tmux("new-session", "-d", "-x", "120", "-y", "40", *exports, *shell)
 
     def tmux(self, *args: str) -> str:
         done = subprocess.run(
@@ -101,6 +112,7 @@ class Terminal:
             text=True,
             timeout=TIMEOUT,
             cwd=ROOT,
+            env={key: value for key, value in os.environ.items() if key != "RPCCLI_NODE"},
         )
         return done.stdout
 
@@ -228,10 +240,20 @@ def test_keys_typed_while_a_call_finishes_reach_the_next_prompt(
     rec.delay = 0.03  # a short call: keys land during the call, its output and the next prompt
     term.text("rec start")
     term.keys("Enter")
-    # 50 times: Enter, then 0-294 ms later a line whose Ctrl-D matters -- the line is typed with
-    # an X before it, Ctrl-A goes home and Ctrl-D deletes the X: a lost Ctrl-D calls "Xrec"
+    # 50 times: Enter, then a line whose Ctrl-D matters -- the line is typed with an X before it,
+    # Ctrl-A goes home and Ctrl-D deletes the X: a lost Ctrl-D calls "Xrec" -- typed at one of
+    # four moments of the call before it, each told by a sign, not a clock (a sweep of sleeps
+    # from 0 to 294 ms took 7 s, and a loaded machine moved its moments): at once (the line is
+    # still being sent), when the node has the call (it answers 30 ms later), when the node
+    # answers (the answer, its output and the next prompt are on their way), at the empty prompt
     for n in range(50):
-        time.sleep(n * 0.006)
+        before = ("start",) if n == 0 else (str(n - 1),)
+        if n % 4 == 1:
+            rec.wait_until(lambda before=before: before in rec.arrived)
+        elif n % 4 == 2:
+            rec.wait_until(lambda before=before: before in rec.calls)
+        elif n % 4 == 3:
+            term.prompt()
         term.keys(f"Xrec {n}", "C-a", "C-d", "Enter")
     # and a Ctrl-D right after the last Enter leaves the shell: one Ctrl-D is enough
     time.sleep(0.05)

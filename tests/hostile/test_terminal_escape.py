@@ -18,7 +18,6 @@ import select
 import signal
 import struct
 import subprocess
-import sys
 import termios
 import time
 import unicodedata
@@ -33,6 +32,7 @@ from hypothesis import strategies as st
 from protocol.client import Client
 from protocol.errors import NoResult
 from protocol.server.functions import FunctionTable
+from tests.forkcommand import rpccli_command
 from tests.hostile.conftest import listing_table
 from tests.peers import ROOT
 
@@ -123,7 +123,7 @@ def on_pty(
     master, slave = os.openpty()
     _set_size(slave)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rpccli", *args],
+        [str(rpccli_command()), *args],
         stdin=subprocess.PIPE if stdin is not None else slave,
         stdout=slave,
         stderr=slave,
@@ -163,7 +163,7 @@ def on_pty(
 
 def piped(args: Sequence[str], env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "rpccli", *args],
+        [str(rpccli_command()), *args],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         cwd=ROOT,
@@ -335,8 +335,8 @@ class Terminal:
 
     def __init__(self, node: str, env: dict[str, str]) -> None:
         self.child = pexpect.spawn(
-            sys.executable,
-            ["-m", "rpccli", "shell", node],
+            str(rpccli_command()),
+            ["shell", node],
             env=env,
             cwd=str(ROOT),
             timeout=TIMEOUT,
@@ -444,7 +444,7 @@ def test_serve_log_escapes_what_clients_send(tmp_path: Path, color: bool) -> Non
     master, slave = os.openpty()
     _set_size(slave)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rpccli", "serve", "--bind", "127.0.0.1:0", str(functions)],
+        [str(rpccli_command()), "serve", "--bind", "127.0.0.1:0", str(functions)],
         stdin=subprocess.DEVNULL,
         stdout=slave,
         stderr=slave,

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pexpect
 import pytest
 
+from tests.forkcommand import rpccli_command
 from tests.peers import ROOT, Uwsgi
 
 pytestmark = pytest.mark.interop
@@ -47,8 +47,8 @@ def spawn(term_env: dict[str, str]) -> Iterator[Spawn]:
 
     def start(*args: str) -> pexpect.spawn:
         child = pexpect.spawn(
-            sys.executable,
-            ["-m", "rpccli", "shell", *args],
+            str(rpccli_command()),  # forked from a warm interpreter: tests/forkcommand.py
+            ["shell", *args],
             env=term_env,
             cwd=str(ROOT),
             encoding="utf-8",
@@ -80,6 +80,13 @@ def see(child: pexpect.spawn, text: str, *, regex: bool = False) -> None:
     pattern = text if regex else re.escape(text)
     while child.expect([re.escape(CPR_REQUEST), pattern]) == 0:
         child.send("\x1b[1;1R")
+
+
+def listing_arrived(child: pexpect.spawn) -> None:
+    """Wait until the toolbar counts the node's names and no longer says "(fetching…)". The
+    count is matched with what follows it: prompt_toolkit rewrites only what changed, so when
+    the prompt was drawn before the listing came, "names" is not written again."""
+    see(child, r"[1-9][0-9]*(\x1b\[[0-9;]*m)*   \.help  Ctrl-D quits", regex=True)
 
 
 def quit_with_ctrl_d(child: pexpect.spawn) -> None:
@@ -119,7 +126,7 @@ def test_tab_completes_a_name_only_rpc_list_knew(spawn: Spawn, node: str) -> Non
     # a fresh state directory: the only source of names is the node's rpc_list
     wanted, typed, answer = ("hellolua", "hellol", "args are x")
     child = spawn(node)
-    see(child, r"names (\x1b\[[0-9;]*m)*[1-9]", regex=True)  # the listing arrived
+    listing_arrived(child)
     if b"hellolua" not in _listing(node).split():
         wanted, typed, answer = ("binary", "binar", "binary response")
     child.send(typed)
@@ -133,7 +140,7 @@ def test_tab_completes_a_name_only_rpc_list_knew(spawn: Spawn, node: str) -> Non
 
 def test_tab_sent_in_one_write_with_the_word_completes_it(spawn: Spawn, node: str) -> None:
     child = spawn(node)
-    see(child, r"names (\x1b\[[0-9;]*m)*[1-9]", regex=True)  # the listing arrived
+    listing_arrived(child)
     child.send("upp\t wxyz\r")  # as tmux send-keys 'upp' Tab does: one read for all of it
     see(child, "WXYZ")
     quit_with_ctrl_d(child)

@@ -3,19 +3,26 @@ the bundled server: calls, errors that never end the shell, keys, history, meta-
 
 from __future__ import annotations
 
+import fcntl
 import io
 import stat
+import sys
+import termios
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from prompt_toolkit.completion import CompleteEvent, Completion
+from prompt_toolkit.document import Document
 from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.input.posix_pipe import PosixPipeInput
 from prompt_toolkit.output import DummyOutput
 
 from rpccli import names
 from rpccli.config import load_config
+from rpccli.shell.completer import ShellCompleter
 from rpccli.shell.interactive import history_path, run_interactive
 from rpccli.shell.session import Shell
 
@@ -28,25 +35,77 @@ class Run:
         self.shell = shell
 
 
+class Progress:
+    """What a test typing in chunks can wait for between them: the shell's output so far, the
+    texts the completer has given its answers for, and whether the shell has read every key."""
+
+    def __init__(self, out: io.BytesIO, pipe: PosixPipeInput, answered: list[str]) -> None:
+        self._out, self._pipe, self.answered = out, pipe, answered
+
+    @property
+    def stdout(self) -> bytes:
+        return self._out.getvalue()
+
+    def read_all(self) -> bool:
+        """No key left in the pipe: the shell has read (and handled) what was typed."""
+        left = fcntl.ioctl(self._pipe.pipe.read_fd, termios.FIONREAD, b"\0\0\0\0")
+        return int.from_bytes(left, sys.byteorder) == 0
+
+
+Typed = str | Callable[[Progress], bool]
+
+
 @pytest.fixture
-def run(bundled_node: str) -> Callable[..., Run]:
-    def run(keys: str | list[str], node: str = bundled_node) -> Run:
+def run(bundled_node: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Run]:
+    answered: list[str] = []
+    completions = ShellCompleter.get_completions
+
+    def get_completions(
+        self: ShellCompleter, document: Document, event: CompleteEvent
+    ) -> Iterator[Completion]:
+        yield from completions(self, document, event)
+        answered.append(document.text_before_cursor)
+
+    monkeypatch.setattr(ShellCompleter, "get_completions", get_completions)
+
+    def run(keys: str | list[Typed], node: str = bundled_node) -> Run:
         out = io.BytesIO()
         stdout = io.TextIOWrapper(out, write_through=True)
         stderr = io.StringIO()
         shell = Shell(load_config(), node, interactive=True, stdout=stdout, stderr=stderr)
+        answered.clear()
+        lost: list[str] = []
         with create_pipe_input() as pipe:
             if isinstance(keys, str):
                 pipe.send_text(keys)
             else:
-                # chunks arrive one by one, like typing: completion runs between them
+                # chunks arrive one by one, like typing: each once the shell has read the one
+                # before, and once what the test waits for (a callable) has happened
+                progress = Progress(out, pipe, answered)
+
+                def wait(sign: Callable[[Progress], bool]) -> bool:
+                    end = time.monotonic() + 30
+                    while not sign(progress):
+                        if time.monotonic() > end:
+                            lost.append(f"{sign} never happened; the output: {progress.stdout!r}")
+                            pipe.send_text("\x04\x04")  # leave, for the test to fail
+                            return False
+                        time.sleep(0.005)
+                    return True
+
                 def typist() -> None:
-                    for chunk in keys:
-                        time.sleep(0.5)
-                        pipe.send_text(chunk)
+                    for item in keys:
+                        if not wait(Progress.read_all):
+                            return
+                        if callable(item):
+                            if not wait(item):
+                                return
+                        else:
+                            pipe.send_text(item)
 
                 threading.Thread(target=typist, daemon=True).start()
             code = run_interactive(shell, input=pipe, output=DummyOutput())
+        assert not lost, lost
         return Run(code, out.getvalue(), stderr.getvalue(), shell)
 
     return run
@@ -102,7 +161,8 @@ def test_quit_meta_command_and_bare_exit(run) -> None:
 
 def test_tab_completes_a_function_name(run, bundled_node: str) -> None:
     names.store_listing(bundled_node, ["upper", "hello"])
-    result = run(["upp", "\t", " x\r", "\x04"])
+    # TAB once the completer has answered for what was typed (complete-while-typing)
+    result = run(["upp", lambda seen: "upp" in seen.answered, "\t", " x\r", "\x04"])
     assert result.stdout == b"X"
 
 
@@ -206,7 +266,8 @@ def test_state_home_that_is_a_file_keeps_history_in_memory(
     blocker = xdg_dirs["state"] / "statefile"
     blocker.write_text("")
     monkeypatch.setenv("XDG_STATE_HOME", str(blocker))
-    result = run(["hello one\rupper two\r", "\x1b[A", "\r\x04"])
+    # Up once both lines have run: the second is in the (in-memory) history
+    result = run(["hello one\rupper two\r", lambda seen: b"TWO" in seen.stdout, "\x1b[A", "\r\x04"])
     assert (result.code, result.stdout) == (0, b"Hello, oneTWOTWO")  # Up recalls
     errors = result.stderr.splitlines()
     assert errors == [

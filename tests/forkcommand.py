@@ -1,0 +1,255 @@
+"""A command that starts warm: each run of it is a fork of one interpreter that imported rpccli
+once, for tests where a shell or a terminal starts rpccli many times (TAB in bash, zsh and fish;
+``rpccli shell`` on a pseudo-terminal).
+
+The command is a small launcher (``python -I -S``: no site, about 15 ms of CPU) that hands its
+argv, environment, directory and descriptors 0-2 to a server over a unix socket, and exits with
+the run's exit code (or its signal). The server, started once with ``preload`` imported, forks a
+child per run, which takes all of those, rebuilds ``sys.stdin``, ``stdout`` and ``stderr`` as an
+interpreter starting on those descriptors would (line-buffered on a terminal, unbuffered with
+PYTHONUNBUFFERED), and runs the console script pip wrote (``.venv/bin/rpccli``) as ``__main__``;
+it exits as the interpreter does (threads, atexit, the last flush), without the teardown of
+every module, which wrote to every page it still shared with the server.
+A launcher started in a session of its own runs its command in one too; one that leads a
+session on a terminal (pexpect, tmux) hands that terminal over, so that the run is the one that
+Ctrl-C and a hang-up reach. The launcher passes SIGHUP, SIGINT, SIGQUIT and SIGTERM on to the
+run, and exits only after it, holding its descriptors meanwhile: whoever waits for the end of
+its output or for its exit sees them in the same order as with a cold process. With
+``FORKCOMMAND_STATUS=FILE`` in its environment (not the run's) it writes the exit status there,
+as sh's ``$?`` gives it: for a command that is a terminal's own process, with no shell around it
+to ask.
+
+A cold TAB costs about 65 ms of CPU and a cold ``rpccli call`` on a terminal 120 (rich); through
+the launcher, 30 and 36. The 15 ``rpccli shell`` of test_shell_terminal.py (prompt_toolkit) went
+from about 5.5 CPU-s to 1.5. As with
+tests/forkrun.py, what a fork cannot show is what a cold process imports on its own: name in
+``preload`` only modules every run imports anyway, or test only what commands do.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+from tests.forkrun import rpccli_preload
+from tests.peers import short_tmpdir, stop_process
+
+#: the console script pip wrote for rpccli: this checkout's, in the venv running the tests
+RPCCLI = Path(sys.executable).parent / "rpccli"
+
+# The server. A child breaks out of the loop with its descriptors, session, terminal,
+# environment, directory, argv and standard streams set, and runs the script below it (in a
+# namespace of its own: what the loop leaves here is not the script's).
+_LOOP = """
+import marshal as _marshal, os as _os, select as _select, socket as _socket, sys as _sys
+for _name in _sys.argv[3:]:
+    __import__(_name)
+_listener = _socket.socket(fileno=int(_sys.argv[1]))
+_script = _sys.argv[2]
+_poll = _select.poll()
+_poll.register(_listener, _select.POLLIN)
+_runs = {}  # a child's pidfd: (its pid, the connection of its launcher)
+
+
+def _stdio(fd, write):
+    # as the interpreter's own start does (Python/pylifecycle.c, create_stdio), on the new fds
+    import io
+    unbuffered = write and bool(_os.environ.get("PYTHONUNBUFFERED"))
+    old = (_sys.stdin, _sys.stdout, _sys.stderr)[fd]
+    buffer = io.open(fd, "wb" if write else "rb", 0 if unbuffered else -1, closefd=False)
+    raw = buffer if unbuffered else buffer.raw
+    raw.name = ("<stdin>", "<stdout>", "<stderr>")[fd]
+    stream = io.TextIOWrapper(
+        buffer, old.encoding, old.errors, "\\n", (raw.isatty() or fd == 2) and not unbuffered,
+        unbuffered,
+    )
+    stream.mode = "w" if write else "r"
+    return stream
+
+
+__import__("gc").freeze()  # what is here now stays out of every child's collections
+while True:
+    _fd = _poll.poll()[0][0]
+    if _fd in _runs:
+        _pid, _conn = _runs.pop(_fd)
+        _poll.unregister(_fd)
+        _os.close(_fd)
+        _code = _os.waitstatus_to_exitcode(_os.waitpid(_pid, 0)[1])
+        try:
+            _conn.send(b"%d" % _code)
+        except OSError:  # the launcher was killed meanwhile
+            pass
+        _conn.close()
+        continue
+    _conn = _listener.accept()[0]
+    _message, _fds, _flags, _address = _socket.recv_fds(_conn, 1 << 20, 3)
+    if len(_fds) != 3:
+        for _fd in _fds:
+            _os.close(_fd)
+        _conn.close()
+        continue
+    _argv, _env, _cwd, _session, _terminal = _marshal.loads(_message)
+    _pid = _os.fork()
+    if _pid == 0:
+        for _target, _fd in enumerate(_fds):
+            _os.dup2(_fd, _target)
+            _os.close(_fd)
+        for _fd in _runs:
+            _os.close(_fd)
+            _runs[_fd][1].close()
+        _conn.close()
+        _listener.close()
+        if _session:
+            _os.setsid()
+        if _terminal:
+            __import__("fcntl").ioctl(0, __import__("termios").TIOCSCTTY, 0)
+        _os.chdir(_cwd)
+        _os.environ.clear()
+        _os.environ.update(_env)
+        _sys.argv = [_script, *_argv]
+        _sys.stdin, _sys.stdout, _sys.stderr = _stdio(0, False), _stdio(1, True), _stdio(2, True)
+        break
+    for _fd in _fds:
+        _os.close(_fd)
+    _conn.send(b"%d" % _pid)
+    _fd = _os.pidfd_open(_pid)
+    _runs[_fd] = (_pid, _conn)
+    _poll.register(_fd, _select.POLLIN)
+
+
+def _leave(code):
+    # as the interpreter's own exit (Python/pylifecycle.c, Py_FinalizeEx): non-daemon threads,
+    # atexit, the last flush; then no teardown of every module, which wrote to every page the
+    # fork still shared with the server (20 ms of CPU a run with prompt_toolkit and rich)
+    threading = _sys.modules.get("threading")
+    if threading is not None:
+        threading._shutdown()
+    __import__("atexit")._run_exitfuncs()
+    for stream in (_sys.stdout, _sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            raise SystemExit(code)  # the interpreter's own exit reports it (exit code 120)
+    _os._exit(code)
+
+
+try:
+    __import__("runpy").run_path(_script, run_name="__main__")  # a namespace of its own
+except SystemExit as _exit:
+    if _exit.code is None or isinstance(_exit.code, int):
+        _leave(_exit.code or 0)
+    raise
+_leave(0)
+"""
+
+# The launcher: no site (-S), no PYTHON* variables (-I); _signal, _socket and marshal are built
+# in or one small extension each, so it costs about what the interpreter's own start does.
+_LAUNCHER = """#!{python} -IS
+import _signal, _socket, marshal, os, sys
+session = os.getsid(0) == os.getpid()
+try:
+    terminal = session and os.tcgetpgrp(0) == os.getpid()
+except OSError:  # not this session's terminal, or none
+    terminal = False
+if terminal:  # give it up for the run to take (a leader that does is sent SIGHUP)
+    import fcntl, termios
+    _signal.signal(_signal.SIGHUP, _signal.SIG_IGN)
+    fcntl.ioctl(0, termios.TIOCNOTTY)
+server = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+server.connect({path!r})
+fds = b"".join(fd.to_bytes(4, sys.byteorder) for fd in (0, 1, 2))
+env = dict(os.environ)
+status = env.pop("FORKCOMMAND_STATUS", None)
+request = (sys.argv[1:], env, os.getcwd(), session, terminal)
+server.sendmsg([marshal.dumps(request)], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
+pid = int(server.recv(64))
+def forward(signum, frame):
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:  # it has ended: its code is on its way
+        pass
+for signum in (_signal.SIGHUP, _signal.SIGINT, _signal.SIGQUIT, _signal.SIGTERM):
+    _signal.signal(signum, forward)
+code = int(server.recv(64))
+if status:  # where the test wants it, as sh's $? says it (128 + N for signal N)
+    with open(status, "w") as out:
+        out.write("%d\\n" % (code if code >= 0 else 128 - code))
+if code < 0:  # the run ended by a signal: end the same way
+    _signal.signal(-code, _signal.SIG_DFL)
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
+
+
+@contextlib.contextmanager
+def forked_command(
+    script: Path, preload: Sequence[str] = (), env: Mapping[str, str] | None = None
+) -> Iterator[Path]:
+    """A command named as ``script`` (a Python script, such as a console script pip wrote)
+    whose every run is a fork of one interpreter with ``preload`` imported (started with
+    ``env``, or this process's environment); its path. The server stops (by its pid) when this
+    ends: stop every run first."""
+    directory = short_tmpdir()
+    path = str(directory / "server.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(path)
+    listener.listen(16)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _LOOP, str(listener.fileno()), str(script), *preload],
+            pass_fds=[listener.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            env=None if env is None else dict(env),
+        )
+    finally:
+        listener.close()
+    command = directory / "bin" / script.name
+    command.parent.mkdir()
+    command.write_text(_LAUNCHER.format(python=sys.executable, path=path))
+    command.chmod(0o755)
+    try:
+        yield command
+    finally:
+        stop_process(proc, signal.SIGTERM)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+_SHARED: list[Path] = []
+
+
+#: what a command on a terminal imports besides :func:`~tests.forkrun.rpccli_preload`: rich
+#: (its output), prompt_toolkit (``rpccli shell``) and uvloop (``serve``, the demo server)
+TERMINAL_PRELOAD = (
+    "runpy",
+    "rpccli.call.plain",
+    "rpccli.output.pretty",
+    "rpccli.shell.interactive",
+    "prompt_toolkit.input.vt100",
+    "prompt_toolkit.key_binding.bindings.search",
+    "prompt_toolkit.patch_stdout",
+    "ctypes",  # prompt_toolkit's Application.run
+    *(["uvloop"] if importlib.util.find_spec("uvloop") else []),
+)
+
+
+def rpccli_command() -> Path:
+    """This test process's warm `rpccli`, for tests of what commands do on a terminal, not of
+    what they import: :func:`~tests.forkrun.rpccli_preload` and ``TERMINAL_PRELOAD``
+    imported once. Started on first use, stopped (by its pid) when the process exits."""
+    if not _SHARED:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RPCCLI_", "XDG_"))}
+        stack = contextlib.ExitStack()
+        preload = (*rpccli_preload(), *TERMINAL_PRELOAD)
+        _SHARED.append(stack.enter_context(forked_command(RPCCLI, preload, env)))
+        atexit.register(stack.close)
+    return _SHARED[0]
