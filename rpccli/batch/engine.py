@@ -43,6 +43,7 @@ _STREAM_NONBLOCK = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
 _AF_UNIX = socket.AF_UNIX
 _SOL_SOCKET, _SO_LINGER = socket.SOL_SOCKET, socket.SO_LINGER
 _LINGER_0 = struct.pack("ii", 1, 0)  # struct linger: on, 0 seconds: close() sends a reset
+_MSG_PEEK = socket.MSG_PEEK
 _monotonic = time.monotonic
 _IN_PROGRESS = {errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK}
 
@@ -245,7 +246,11 @@ class Loop(Endings):
             return
         self._succeed(call, result.body, result.timings.total, client.node)
 
-    def _succeed(self, call: Call, body: bytes, elapsed: float, node: str) -> None:
+    def _succeed(
+        self, call: Call, body: bytes, elapsed: float, node: str, unread: bool = False
+    ) -> None:
+        """Record the answer ``body``; ``unread`` when it is still in the socket (peeked), so
+        that the close is a reset already."""
         sock = call.sock
         if sock is not None:
             client = call.clients[call.attempt]
@@ -256,7 +261,7 @@ class Loop(Endings):
 
                 name = client.server_name or client.address.host
                 remember_session(tls, node, name, sock)
-            elif type(sock) is _socket.socket:
+            elif not unread and type(sock) is _socket.socket:
                 # the whole answer is in: end the connection with a reset rather than the
                 # FIN/ACK exchange and the TIME_WAIT it leaves (docs/protocol.md#requests)
                 sock.setsockopt(_SOL_SOCKET, _SO_LINGER, _LINGER_0)
@@ -337,11 +342,17 @@ class Loop(Endings):
                 return
         # edge-triggered: read until the answer is complete or the socket has nothing more
         buffer = self._buffer
+        # plain TCP's first read only looks (MSG_PEEK): an answer that came whole stays unread,
+        # so closing the socket ends the connection with a reset (RFC 2525 2.17; Linux
+        # tcp_close) without the setsockopt(SO_LINGER) that _succeed makes otherwise -- a
+        # system call, and CPython's setsockopt parses a bytes value only on its third try,
+        # formatting two TypeErrors first (8,000 instructions a call, bench/README.md)
+        peek = reader is None and type(sock) is _socket.socket
         while True:
             try:
                 # into one reused buffer: a fresh 256 KiB bytes object per recv costs mmap,
                 # mremap and munmap system calls
-                size = sock.recv_into(buffer)
+                size = sock.recv_into(buffer, 0, _MSG_PEEK) if peek else sock.recv_into(buffer)
             except _tls.WOULD_BLOCK:
                 return
             except OSError as exc:
@@ -368,8 +379,11 @@ class Loop(Endings):
                             # (docs/protocol.md#responses)
                             call.received = size
                             body = self._view[4:size].tobytes()
-                            self._succeed(call, body, _monotonic() - call.start, client.node)
+                            self._succeed(call, body, _monotonic() - call.start, client.node, peek)
                             return
+                    if peek:  # read again, for real: the reader takes what was only looked at
+                        peek = False
+                        continue
                     reader = call.reader = _reader(call)
                 call.received += size
                 if not reader.feed(self._view[:size]):
