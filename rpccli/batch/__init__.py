@@ -262,15 +262,7 @@ def batch(
             except RPCError as exc:
                 yield _bad_line(exc, number, info)
                 continue
-            yield Call(
-                clients,
-                request,
-                function,
-                info,
-                health=health,
-                retry_unsafe=retry_unsafe,
-                best=best,
-            )
+            yield Call(clients, request, function, info, health, retry_unsafe, best)
 
     def one_lane(
         source: LineReader | ChunkSource,
