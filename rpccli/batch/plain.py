@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Callable
 
 from protocol.errors import RPCError
 from protocol.wire import HEADER, MAX_ARGS, MODIFIER1_RPC, function_item
@@ -26,6 +27,7 @@ _NOT_PLAIN = re.compile(rb"[^\t !#-&(-?A-\[\]-~]")
 #: (docs/protocol.md#limits)
 PLAIN_MAX = 32000
 _KEEP = 256  # function names remembered with their checked item
+_SIZES = 64  # request starts remembered per function name, by the size of the one arg
 _LEN = struct.Struct("<H")  # an item's length (docs/protocol.md#packets)
 _MODIFIER1 = MODIFIER1_RPC
 
@@ -36,12 +38,15 @@ class PlainLines:
     def __init__(self, modifier2: int, *, json: bool) -> None:
         self.modifier2 = modifier2
         self.json = json  # whether the JSON of function and args is wanted (JSON Lines out)
-        # function word -> its name, its checked request item, and the JSON up to its args
-        self._names: dict[bytes, tuple[str, bytes, bytes]] = {}
+        # function word -> its name, its checked request item, the JSON up to its args, and
+        # the requests' starts for one arg by the arg's size (_start)
+        self._names: dict[bytes, tuple[str, bytes, bytes, dict[int, bytes]]] = {}
 
-    def take(self, line: bytes) -> tuple[str, list[bytes], bytes, bytes | None] | None:
+    def take(
+        self, line: bytes, _not_plain: Callable[[bytes], object] = _NOT_PLAIN.search
+    ) -> tuple[str, list[bytes], bytes, bytes | None] | None:
         """What ``line`` asks for when it is plain; None for any other line (the full way)."""
-        if len(line) > PLAIN_MAX or _NOT_PLAIN.search(line) is not None:
+        if len(line) > PLAIN_MAX or _not_plain(line) is not None:
             return None
         words = line.split()  # only spaces and tabs here: the blanks of rpccli.words
         if not words:
@@ -51,14 +56,14 @@ class PlainLines:
             found = self._learn(words[0])
             if found is None:
                 return None
-        function, item, head = found
+        function, item, head, starts = found
         args = words[1:]
-        if len(args) == 1:  # the usual line: written out
+        if len(args) == 1:  # the usual line: everything before its arg depends on its size only
             arg = args[0]
-            size = len(arg)
-            request = HEADER.pack(_MODIFIER1, len(item) + 2 + size, self.modifier2)
-            request += item + _LEN.pack(size) + arg
-            return function, args, request, b'%s"%s"]' % (head, arg) if self.json else None
+            start = starts.get(len(arg))
+            if start is None:
+                start = self._start(item, starts, len(arg))
+            return function, args, start + arg, head + arg + b'"]' if self.json else None
         if not args:
             body = item
         elif len(args) <= MAX_ARGS:
@@ -75,10 +80,20 @@ class PlainLines:
             function,
             args,
             request,
-            head + b'"%s"]' % b'", "'.join(args) if args else head + b"]",
+            head + b'", "'.join(args) + b'"]' if args else head[:-1] + b"]",
         )
 
-    def _learn(self, name: bytes) -> tuple[str, bytes, bytes] | None:
+    def _start(self, item: bytes, starts: dict[int, bytes], size: int) -> bytes:
+        """The request of ``item`` and one arg of ``size`` bytes, up to the arg: header, the
+        function's item, the arg's length (docs/protocol.md#packets). Kept for a few sizes: a
+        batch's args have few lengths, and the start costs a struct and three concatenations."""
+        start = HEADER.pack(_MODIFIER1, len(item) + 2 + size, self.modifier2) + item
+        start += _LEN.pack(size)
+        if len(starts) < _SIZES:
+            starts[size] = start
+        return start
+
+    def _learn(self, name: bytes) -> tuple[str, bytes, bytes, dict[int, bytes]] | None:
         if name[0] in b"#{[" or len(self._names) >= _KEEP:
             return None  # a comment, JSON, or too many names: the full way
         function = name.decode("ascii")
@@ -86,5 +101,6 @@ class PlainLines:
             item = function_item(function)
         except RPCError:
             return None  # the full way says why
-        found = self._names[name] = (function, item, b'"function": "%s", "args": [' % name)
+        head = b'"function": "%s", "args": ["' % name
+        found = self._names[name] = (function, item, head, {})
         return found
