@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from binascii import b2a_base64
-from collections.abc import Callable
 from json.encoder import encode_basestring as _enc
 from typing import Any, Protocol
 
@@ -18,6 +17,10 @@ __all__ = ["BatchWriter", "fast_ok_line"]
 
 #: the bytes a JSON string escapes (json's encode_basestring: quote, backslash, controls)
 _ESCAPED = re.compile(rb'[\x00-\x1f"\\]')
+#: ASCII bytes JSON keeps as they are -> "a", any other -> NUL: a body whose translation is all
+#: letters goes between quotes as it is (two C loops; the regex's charset test and isascii()
+#: cost more than twice as much on a short answer)
+_AS_IS = bytes(0x61 if b < 0x80 and _ESCAPED.match(bytes([b])) is None else 0 for b in range(256))
 _NAMES: dict[str, bytes] = {}  # node and function names as JSON strings (bounded)
 
 
@@ -43,9 +46,7 @@ def _json_text(data: bytes) -> bytes:
     return _enc(data.decode("ascii")).encode("ascii")
 
 
-def fast_ok_line(
-    item: dict[str, Any], body: bytes, _plain: Callable[[bytes], object] = _ESCAPED.search
-) -> bytes | None:
+def fast_ok_line(item: dict[str, Any], body: bytes) -> bytes | None:
     """``json_line(record(...))`` of a successful call, byte for byte, several times faster
     (the JSON of a batch is built once per call, straight as bytes); None when an arg or the
     body is not UTF-8. ``item["json"]``, when there, is the JSON of function and args that a
@@ -55,7 +56,7 @@ def fast_ok_line(
         if head is None:
             args = b", ".join([_json_text(a) for a in item["args"]])
             head = b'"function": %s, "args": [%s]' % (_json_name(item["function"]), args)
-        if body.isascii() and _plain(body) is None:  # the usual answer: nothing to escape
+        if body.translate(_AS_IS).isalpha():  # the usual answer: nothing to escape
             line = _OK_LINE_PLAIN  # the quotes around it are in the template
             response = body
         else:
