@@ -152,18 +152,35 @@ class Loop(Endings):
             call.sock = sock
             fd = call.fd = sock.fileno()
             self.inflight[fd] = call
-            call.state = CONNECTING if code or tls is not None else SENDING
+            # Edge-triggered: one epoll_ctl per call, no modify.
+            if tls is not None:
+                # sending before the handshake is done costs a failed send: wait for EPOLLOUT
+                call.state = CONNECTING
+                self.epoll.register(fd, _BOTH)
+                return
+            # Plain TCP: loopback finishes the handshake inside connect() (even when it says
+            # EINPROGRESS), so the request goes out now; when it all went, only the answer is
+            # waited for (EPOLLIN: no EPOLLOUT wake-up and no empty read). _send, written out
+            # for the first send (once per input line)
+            call.state = CONNECTING if code else SENDING
+            request = call.request
             try:
-                # TLS: sending before the handshake is done costs a failed send: wait for
-                # EPOLLOUT. Plain TCP: loopback finishes the handshake inside connect() (even
-                # when it says EINPROGRESS), so the request goes out now; when it all went, only
-                # the answer is waited for (EPOLLIN: no EPOLLOUT wake-up and no empty read).
-                # Edge-triggered: one epoll_ctl per call, no modify.
-                sent = tls is None and self._send(call)
-                self.epoll.register(fd, _IN if sent else _BOTH)
-            except CallError as exc:
-                self._failed(call, exc)
+                sent = sock.send(request)
+            except _tls.WOULD_BLOCK:
+                self.epoll.register(fd, _BOTH)  # still connecting, or the buffer is full
+                return
+            except OSError as exc:
+                self._failed(call, self._send_failed(call, sock, exc))
                 continue
+            if code:
+                call.connected = _monotonic()
+            call.pos = sent
+            if sent < len(request):
+                call.state = SENDING
+                self.epoll.register(fd, _BOTH)
+            else:
+                call.state = READING
+                self.epoll.register(fd, _IN)
             return
 
     def _target(self, client: Client) -> tuple[Any, ...]:
@@ -193,17 +210,7 @@ class Loop(Endings):
         except _tls.WOULD_BLOCK:
             return False  # still connecting, or the buffer is full
         except OSError as exc:
-            client = call.client
-            if call.state == CONNECTING:
-                raise failures.connect_failed(client.node, exc) from None
-            if isinstance(sock, _tls.SSLSocket) and not call.pos:
-                from protocol.tls import handshake_failed
-
-                name = client.server_name or client.address.host
-                raise handshake_failed(
-                    client.node, exc, name, client.ssl_context, after=True
-                ) from None
-            raise failures.reset(client.node, call.function, len(call.request), 0) from None
+            raise self._send_failed(call, sock, exc) from None
         if call.state == CONNECTING:
             call.connected = _monotonic()
             call.state = SENDING
@@ -211,6 +218,18 @@ class Loop(Endings):
             return False
         call.state = READING
         return True
+
+    def _send_failed(self, call: Call, sock: _socket.socket, exc: OSError) -> CallError:
+        """What a failed send of ``call``'s request says."""
+        client = call.clients[call.attempt]
+        if call.state == CONNECTING:
+            return failures.connect_failed(client.node, exc)
+        if isinstance(sock, _tls.SSLSocket) and not call.pos:
+            from protocol.tls import handshake_failed
+
+            name = client.server_name or client.address.host
+            return handshake_failed(client.node, exc, name, client.ssl_context, after=True)
+        return failures.reset(client.node, call.function, len(call.request), 0)
 
     def _handshake(self, call: Call) -> bool:
         """Move a TLS connection on: the TCP connect, then the handshake; True once done."""
@@ -246,11 +265,9 @@ class Loop(Endings):
             return
         self._succeed(call, result.body, result.timings.total, client.node)
 
-    def _succeed(
-        self, call: Call, body: bytes, elapsed: float, node: str, unread: bool = False
-    ) -> None:
-        """Record the answer ``body``; ``unread`` when it is still in the socket (peeked), so
-        that the close is a reset already."""
+    def _succeed(self, call: Call, body: bytes, elapsed: float, node: str) -> None:
+        """Close the connection, record the answer ``body`` (_event writes this out for the
+        usual answer: keep the two alike)."""
         sock = call.sock
         if sock is not None:
             client = call.clients[call.attempt]
@@ -261,7 +278,7 @@ class Loop(Endings):
 
                 name = client.server_name or client.address.host
                 remember_session(tls, node, name, sock)
-            elif not unread and type(sock) is _socket.socket:
+            elif type(sock) is _socket.socket:
                 # the whole answer is in: end the connection with a reset rather than the
                 # FIN/ACK exchange and the TIME_WAIT it leaves (docs/protocol.md#requests)
                 sock.setsockopt(_SOL_SOCKET, _SO_LINGER, _LINGER_0)
@@ -379,7 +396,30 @@ class Loop(Endings):
                             # (docs/protocol.md#responses)
                             call.received = size
                             body = self._view[4:size].tobytes()
-                            self._succeed(call, body, _monotonic() - call.start, client.node, peek)
+                            elapsed = _monotonic() - call.start
+                            if not peek:
+                                self._succeed(call, body, elapsed, client.node)
+                                return
+                            # _succeed, written out for the usual answer (once per input line)
+                            del self.inflight[call.fd]
+                            sock.close()  # with the answer unread: a reset (see above)
+                            call.sock = None
+                            if call.health is not None:
+                                call.health.mark_up(client.node)
+                            info = call.info
+                            if info:
+                                info["node"] = client.node
+                                info["body"] = body
+                                info["elapsed"] = elapsed
+                                call.result = info
+                            else:
+                                call.result = {
+                                    "node": client.node,
+                                    "body": body,
+                                    "elapsed": elapsed,
+                                }
+                            if self.finished is not None:
+                                self.finished.append(call)
                             return
                     if peek:  # read again, for real: the reader takes what was only looked at
                         peek = False
