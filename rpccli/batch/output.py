@@ -128,6 +128,14 @@ class BatchWriter:
     def emit(self, item: dict[str, Any]) -> None:
         self.calls += 1
         body: bytes | None = item.get("body")
+        if body is not None and self.format == "json":  # the usual record, first
+            fast = fast_ok_line(item, body)
+            if fast is not None:  # _put, inline: this runs once per call
+                self._out.append(fast)
+                self._size += len(fast)
+                if self._size > 65536:
+                    self.flush()
+                return
         ok = body is not None
         said = True  # a failure's stderr line: not for lines never sent (the summary counts them)
         if not ok:
@@ -141,14 +149,6 @@ class BatchWriter:
                     said = False
         fmt = self.format
         if fmt == "json":
-            if ok:
-                fast = fast_ok_line(item, body)  # type: ignore[arg-type]
-                if fast is not None:  # _put, inline: this runs once per call
-                    self._out.append(fast)
-                    self._size += len(fast)
-                    if self._size > 65536:
-                        self.flush()
-                    return
             rec = record(
                 node=item["node"],
                 function=item["function"],
