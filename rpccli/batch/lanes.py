@@ -295,11 +295,13 @@ def _coordinate(
 def _chunk_frame(chunk: list[Entry]) -> bytes:
     """The frame of ``chunk``: a block when its lines are all bytes and numbered one after the
     other (the usual chunk), else the pickled entries."""
-    lines = [text for _, text in chunk]
-    consecutive = chunk[-1][0] - chunk[0][0] == len(chunk) - 1
-    if consecutive and all(type(text) is bytes for text in lines):
-        block = b"\n".join(lines)  # type: ignore[arg-type]
-        return frame(BLOCK, LAST_LINE.pack(chunk[0][0]) + block)
+    if chunk[-1][0] - chunk[0][0] == len(chunk) - 1:
+        try:
+            block = b"\n".join([text for _, text in chunk])  # type: ignore[misc]
+        except TypeError:
+            pass  # a line too long to keep (None): the entries as they are
+        else:
+            return frame(BLOCK, LAST_LINE.pack(chunk[0][0]) + block)
     return frame(LINES, pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
 
 
