@@ -70,6 +70,8 @@ class Loop(Endings):
         self._soonest = float("inf")
         #: when a list, every call that has its final result is appended to it (rpccli bench)
         self.finished: list[Call] | None = None
+        #: whether Call.connected is taken (rpccli bench tallies connect times; batch does not)
+        self.connect_times = True
         #: TLS handshakes done: [full, resumed]
         self.handshakes = [0, 0]
 
@@ -162,17 +164,18 @@ class Loop(Endings):
             # EINPROGRESS), so the request goes out now; when it all went, only the answer is
             # waited for (EPOLLIN: no EPOLLOUT wake-up and no empty read). _send, written out
             # for the first send (once per input line)
-            call.state = CONNECTING if code else SENDING
             request = call.request
             try:
                 sent = sock.send(request)
             except _tls.WOULD_BLOCK:
+                call.state = CONNECTING if code else SENDING
                 self.epoll.register(fd, _BOTH)  # still connecting, or the buffer is full
                 return
             except OSError as exc:
+                call.state = CONNECTING if code else SENDING
                 self._failed(call, self._send_failed(call, sock, exc))
                 continue
-            if code:
+            if code and self.connect_times:
                 call.connected = _monotonic()
             call.pos = sent
             if sent < len(request):
