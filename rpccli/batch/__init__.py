@@ -228,6 +228,9 @@ def batch(
             warned[0] = True
             printer.warn(warning)
 
+    # the batch NODE's clients once known to be one node (a group's order changes per call)
+    single: list[tuple[list[Client], Health | None, bool]] = []
+
     def jobs(source: Iterable[tuple[int, Any]]) -> Iterator[Call | dict[str, Any] | object]:
         for number, text in source:
             if text is CHUNK_END:  # a lane's chunk is over (rpccli.batch.lanes)
@@ -244,7 +247,12 @@ def batch(
                     info = {"line": number, "function": function, "args": args}
                     if head is not None:
                         info["json"] = head  # what fast_ok_line writes for function and args
-                    clients, health, best = nodes.clients(None)
+                    if single:
+                        clients, health, best = single[0]
+                    else:
+                        clients, health, best = nodes.clients(None)
+                        if health is None:
+                            single.append((clients, health, best))
                 else:
                     job = parse_raw(text, number)
                     if job is None:
@@ -262,15 +270,7 @@ def batch(
             except RPCError as exc:
                 yield _bad_line(exc, number, info)
                 continue
-            yield Call(
-                clients,
-                request,
-                function,
-                info,
-                health=health,
-                retry_unsafe=retry_unsafe,
-                best=best,
-            )
+            yield Call(clients, request, function, info, health, retry_unsafe, best)
 
     def one_lane(
         source: LineReader | ChunkSource,

@@ -27,7 +27,6 @@ class Call:
         "connected",
         "deadline",
         "fd",
-        "first",
         "function",
         "health",
         "info",
@@ -42,17 +41,28 @@ class Call:
         "state",
     )
 
+    # set by Loop.start() for each attempt
+    fd: int  # the socket's, while it is open
+    state: int
+    pos: int  # of the request, sent so far
+    received: int
+    reader: ResponseReader | None  # built only when the answer does not come whole at once
+    deadline: float
+    connect_deadline: float
+
     def __init__(
         self,
         clients: list[Client],
         request: bytes,
         function: str,
         info: dict[str, Any],
-        *,
         health: Health | None = None,
         retry_unsafe: bool = False,
         best: bool = False,
     ) -> None:
+        # one per input line: only what is read before Loop.start() is set here (positional
+        # arguments, no keywords: a call with keywords builds a dict); start() sets the
+        # socket's fields (fd, state, pos, received, reader, deadlines) before any use
         self.clients = clients
         self.request = request
         self.function = function
@@ -63,13 +73,7 @@ class Call:
         self.attempt = 0
         self.result: dict[str, Any] | None = None
         self.sock: _socket.socket | None = None
-        self.fd = -1  # the socket's, while it is open
-        self.state = 0
-        self.pos = 0
-        self.received = 0
-        self.reader: ResponseReader | None = None
-        self.start = self.connected = self.first = 0.0
-        self.deadline = self.connect_deadline = 0.0
+        self.start = self.connected = 0.0
 
     @property
     def client(self) -> Client:

@@ -43,6 +43,7 @@ _STREAM_NONBLOCK = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
 _AF_UNIX = socket.AF_UNIX
 _SOL_SOCKET, _SO_LINGER = socket.SOL_SOCKET, socket.SO_LINGER
 _LINGER_0 = struct.pack("ii", 1, 0)  # struct linger: on, 0 seconds: close() sends a reset
+_MSG_PEEK = socket.MSG_PEEK
 _monotonic = time.monotonic
 _IN_PROGRESS = {errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK}
 
@@ -69,6 +70,8 @@ class Loop(Endings):
         self._soonest = float("inf")
         #: when a list, every call that has its final result is appended to it (rpccli bench)
         self.finished: list[Call] | None = None
+        #: whether Call.connected is taken (rpccli bench tallies connect times; batch does not)
+        self.connect_times = True
         #: TLS handshakes done: [full, resumed]
         self.handshakes = [0, 0]
 
@@ -151,18 +154,36 @@ class Loop(Endings):
             call.sock = sock
             fd = call.fd = sock.fileno()
             self.inflight[fd] = call
-            call.state = CONNECTING if code or tls is not None else SENDING
+            # Edge-triggered: one epoll_ctl per call, no modify.
+            if tls is not None:
+                # sending before the handshake is done costs a failed send: wait for EPOLLOUT
+                call.state = CONNECTING
+                self.epoll.register(fd, _BOTH)
+                return
+            # Plain TCP: loopback finishes the handshake inside connect() (even when it says
+            # EINPROGRESS), so the request goes out now; when it all went, only the answer is
+            # waited for (EPOLLIN: no EPOLLOUT wake-up and no empty read). _send, written out
+            # for the first send (once per input line)
+            request = call.request
             try:
-                # TLS: sending before the handshake is done costs a failed send: wait for
-                # EPOLLOUT. Plain TCP: loopback finishes the handshake inside connect() (even
-                # when it says EINPROGRESS), so the request goes out now; when it all went, only
-                # the answer is waited for (EPOLLIN: no EPOLLOUT wake-up and no empty read).
-                # Edge-triggered: one epoll_ctl per call, no modify.
-                sent = tls is None and self._send(call)
-                self.epoll.register(fd, _IN if sent else _BOTH)
-            except CallError as exc:
-                self._failed(call, exc)
+                sent = sock.send(request)
+            except _tls.WOULD_BLOCK:
+                call.state = CONNECTING if code else SENDING
+                self.epoll.register(fd, _BOTH)  # still connecting, or the buffer is full
+                return
+            except OSError as exc:
+                call.state = CONNECTING if code else SENDING
+                self._failed(call, self._send_failed(call, sock, exc))
                 continue
+            if code and self.connect_times:
+                call.connected = _monotonic()
+            call.pos = sent
+            if sent < len(request):
+                call.state = SENDING
+                self.epoll.register(fd, _BOTH)
+            else:
+                call.state = READING
+                self.epoll.register(fd, _IN)
             return
 
     def _target(self, client: Client) -> tuple[Any, ...]:
@@ -192,17 +213,7 @@ class Loop(Endings):
         except _tls.WOULD_BLOCK:
             return False  # still connecting, or the buffer is full
         except OSError as exc:
-            client = call.client
-            if call.state == CONNECTING:
-                raise failures.connect_failed(client.node, exc) from None
-            if isinstance(sock, _tls.SSLSocket) and not call.pos:
-                from protocol.tls import handshake_failed
-
-                name = client.server_name or client.address.host
-                raise handshake_failed(
-                    client.node, exc, name, client.ssl_context, after=True
-                ) from None
-            raise failures.reset(client.node, call.function, len(call.request), 0) from None
+            raise self._send_failed(call, sock, exc) from None
         if call.state == CONNECTING:
             call.connected = _monotonic()
             call.state = SENDING
@@ -210,6 +221,18 @@ class Loop(Endings):
             return False
         call.state = READING
         return True
+
+    def _send_failed(self, call: Call, sock: _socket.socket, exc: OSError) -> CallError:
+        """What a failed send of ``call``'s request says."""
+        client = call.clients[call.attempt]
+        if call.state == CONNECTING:
+            return failures.connect_failed(client.node, exc)
+        if isinstance(sock, _tls.SSLSocket) and not call.pos:
+            from protocol.tls import handshake_failed
+
+            name = client.server_name or client.address.host
+            return handshake_failed(client.node, exc, name, client.ssl_context, after=True)
+        return failures.reset(client.node, call.function, len(call.request), 0)
 
     def _handshake(self, call: Call) -> bool:
         """Move a TLS connection on: the TCP connect, then the handshake; True once done."""
@@ -246,6 +269,8 @@ class Loop(Endings):
         self._succeed(call, result.body, result.timings.total, client.node)
 
     def _succeed(self, call: Call, body: bytes, elapsed: float, node: str) -> None:
+        """Close the connection, record the answer ``body`` (_event writes this out for the
+        usual answer: keep the two alike)."""
         sock = call.sock
         if sock is not None:
             client = call.clients[call.attempt]
@@ -337,11 +362,17 @@ class Loop(Endings):
                 return
         # edge-triggered: read until the answer is complete or the socket has nothing more
         buffer = self._buffer
+        # plain TCP's first read only looks (MSG_PEEK): an answer that came whole stays unread,
+        # so closing the socket ends the connection with a reset (RFC 2525 2.17; Linux
+        # tcp_close) without the setsockopt(SO_LINGER) that _succeed makes otherwise -- a
+        # system call, and CPython's setsockopt parses a bytes value only on its third try,
+        # formatting two TypeErrors first (8,000 instructions a call, bench/README.md)
+        peek = reader is None and type(sock) is _socket.socket
         while True:
             try:
                 # into one reused buffer: a fresh 256 KiB bytes object per recv costs mmap,
                 # mremap and munmap system calls
-                size = sock.recv_into(buffer)
+                size = sock.recv_into(buffer, 0, _MSG_PEEK) if peek else sock.recv_into(buffer)
             except _tls.WOULD_BLOCK:
                 return
             except OSError as exc:
@@ -368,8 +399,34 @@ class Loop(Endings):
                             # (docs/protocol.md#responses)
                             call.received = size
                             body = self._view[4:size].tobytes()
-                            self._succeed(call, body, _monotonic() - call.start, client.node)
+                            elapsed = _monotonic() - call.start
+                            if not peek:
+                                self._succeed(call, body, elapsed, client.node)
+                                return
+                            # _succeed, written out for the usual answer (once per input line)
+                            del self.inflight[call.fd]
+                            sock.close()  # with the answer unread: a reset (see above)
+                            call.sock = None
+                            if call.health is not None:
+                                call.health.mark_up(client.node)
+                            info = call.info
+                            if info:
+                                info["node"] = client.node
+                                info["body"] = body
+                                info["elapsed"] = elapsed
+                                call.result = info
+                            else:
+                                call.result = {
+                                    "node": client.node,
+                                    "body": body,
+                                    "elapsed": elapsed,
+                                }
+                            if self.finished is not None:
+                                self.finished.append(call)
                             return
+                    if peek:  # read again, for real: the reader takes what was only looked at
+                        peek = False
+                        continue
                     reader = call.reader = _reader(call)
                 call.received += size
                 if not reader.feed(self._view[:size]):

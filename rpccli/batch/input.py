@@ -234,11 +234,19 @@ class LineReader:
             block = bytes(self._buf[:end])
             del self._buf[: end + 1]
             lines = self._lines = block.split(b"\n")
-            self._clean = raw and end <= MAX_LINE and b"\r" not in block
+            clean = self._clean = raw and end <= MAX_LINE and b"\r" not in block
             self._next = 0
             if skipping:  # the end of the line too long to keep
                 skipping = False
                 self._next = 1
+            if clean:  # the usual block: raw lines with no CR and none too long
+                while self._next < len(lines):
+                    line = lines[self._next]
+                    self._next += 1
+                    self._number += 1
+                    yield self._number, line
+                self._lines = []
+                continue
             while self._next < len(lines):
                 line = lines[self._next]
                 self._next += 1

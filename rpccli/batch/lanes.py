@@ -39,6 +39,7 @@ from collections import deque
 from collections.abc import Callable
 
 from rpccli.batch.frames import (
+    BLOCK,
     CHUNK_DONE,
     CHUNK_END,
     ERR,
@@ -228,7 +229,7 @@ def _coordinate(
             if chunk:
                 lane = lanes[turn]
                 turn = (turn + 1) % len(lanes)
-                lane.outgoing += frame(LINES, pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
+                lane.outgoing += _chunk_frame(chunk)
                 owners.append((lane, chunk))
         if not stop.requested:  # after Ctrl-C the lanes take nothing more
             for lane in lanes:
@@ -289,6 +290,19 @@ def _coordinate(
     if stop.requested:
         counts.stopped_after = last_taken
     return counts
+
+
+def _chunk_frame(chunk: list[Entry]) -> bytes:
+    """The frame of ``chunk``: a block when its lines are all bytes and numbered one after the
+    other (the usual chunk), else the pickled entries."""
+    if chunk[-1][0] - chunk[0][0] == len(chunk) - 1:
+        try:
+            block = b"\n".join([text for _, text in chunk])  # type: ignore[misc]
+        except TypeError:
+            pass  # a line too long to keep (None): the entries as they are
+        else:
+            return frame(BLOCK, LAST_LINE.pack(chunk[0][0]) + block)
+    return frame(LINES, pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
 
 
 def forward(lanes: list[Lane]) -> None:

@@ -46,6 +46,7 @@ def run(
     Returns False when ``stop`` ended the run (Ctrl-C) before the input did.
     """
     loop = Loop(stop)
+    loop.connect_times = False  # a batch writes no connect times
     pending: deque[Call | dict[str, Any]] = deque()
     exhausted = False
     try:
@@ -82,12 +83,9 @@ def run(
                     break
                 if item is SKIP:
                     continue
-                if item.__class__ is dict:  # a record already (a bad line)
-                    pending.append(item)
-                else:
-                    assert isinstance(item, Call)
-                    pending.append(item)
-                    loop.start(item)
+                pending.append(item)  # type: ignore[arg-type]
+                if item.__class__ is not dict:  # else a record already (a bad line)
+                    loop.start(item)  # type: ignore[arg-type]
             if loop.inflight:
                 loop.poll(input_fd if waiting_for_input else None, before_blocking=flush)
     finally:

@@ -207,3 +207,32 @@ def test_take_and_iteration_number_the_same_lines(crlf: bool) -> None:
                 break
             got.append(entry)
         assert got == expected
+
+
+@pytest.mark.parametrize("modifier2", [0, 1])
+def test_every_byte_in_a_line_and_an_answer(modifier2: int) -> None:
+    """The byte tables of the fast paths (which bytes a plain line holds, which an answer writes
+    as they are) against the full ways, each of the 256 bytes inside a word and an answer."""
+    plain = PlainLines(modifier2, json=True)
+    for value in range(256):
+        byte = bytes([value])
+        line = b"f a" + byte + b"z"
+        fast = plain.take(line)
+        # only a quote, backslash, @, control or non-ASCII byte sends it the full way
+        special = (value < 0x20 and value != 0x09) or value >= 0x7F or byte in b"\"'@\\"
+        assert (fast is None) == special, byte
+        if fast is not None:
+            function, args, request, head = fast
+            job = parse_line(line.decode("utf-8", "surrogateescape"), 3)
+            assert job is not None and (job.function, job.args) == (function, args), byte
+            assert request == rpc_request(function, args, modifier2=modifier2), byte
+            item = {"node": "n", "function": function, "args": args, "elapsed": 0.5, "line": 3}
+            assert fast_ok_line({**item, "json": head}, b"ok") == fast_ok_line(item, b"ok")
+        body = b"a" + byte + b"z"
+        item = {"node": "n", "function": "f", "args": [], "elapsed": 0.5, "line": 3}
+        answer = fast_ok_line(item, body)
+        if answer is None:  # not UTF-8: the JSON line of base64 alone, written the full way
+            assert value >= 0x80, byte
+            continue
+        full = record(node="n", function="f", args=[], body=body, elapsed=0.5, line=3)
+        assert answer == json_line(full), byte
