@@ -27,15 +27,17 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from protocol import parse_addresses
 from protocol.errors import AddressError
 from rpccli.config_values import TLS_VERSIONS, Doc, choice, number, strings
 from rpccli.errors import ConfigError
 from rpccli.number_rules import BUFFER_SIZE, SECONDS, SIZE, BadNumber
-from rpccli.paths import config_path
+from rpccli.paths import config_path, default_config_text
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "MODES",
@@ -238,13 +240,27 @@ def load_config(path: Path | str | None = None) -> Config:
     ``path``: that must exist, so a typo in the name is not silently ignored.
     """
     explicit = path is not None or bool(os.environ.get("RPCCLI_CONFIG"))
+    if not explicit:
+        # the usual case, often without a file: looked for without importing pathlib (it and
+        # what it imports are a tenth of a cold call, docs/design.md#start-up); the same file
+        # as config_path(), which names it when it is there
+        try:
+            with open(default_config_text(), "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            return Config(path=None, defaults=_env_timeout(Defaults()))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read config file {config_path()}: {exc.strerror or exc}"
+            ) from None
+        return _parse(config_path(), data)
+    from pathlib import Path
+
     file = Path(path).expanduser() if path is not None else config_path()
     try:
         data = file.read_bytes()
     except FileNotFoundError:
-        if explicit:
-            raise ConfigError(f"config file {file} does not exist") from None
-        return Config(path=None, defaults=_env_timeout(Defaults()))
+        raise ConfigError(f"config file {file} does not exist") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {file}: {exc.strerror or exc}") from None
     return _parse(file, data)
