@@ -23,7 +23,9 @@ Precedence: command-line option > environment variable > config file > built-in 
 A missing file is an empty config; a broken one is a :class:`ConfigError` naming file and line.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: the NamedTuples' field types must be objects, not
+# strings, which typing would check with compile() -- its first call in a process costs a cold
+# `rpccli call` 10M instructions (docs/design.md#start-up)
 
 import os
 import re
@@ -90,7 +92,7 @@ class Profile(NamedTuple):
 
 
 class Config(NamedTuple):
-    path: Path | None = None
+    path: os.PathLike[str] | None = None  # a pathlib.Path (pathlib is not imported for the type)
     defaults: Defaults = Defaults()
     profiles: dict[str, Profile] = {}  # noqa: RUF012 -- never mutated
     #: the whole parsed document, for tables other modules own (e.g. [shell])
@@ -233,7 +235,7 @@ def _env_timeout(defaults: Defaults) -> Defaults:
         raise ConfigError(str(exc)) from None
 
 
-def load_config(path: Path | str | None = None) -> Config:
+def load_config(path: "Path | str | None" = None) -> Config:
     """Read the config file (``config_path()`` by default) and apply RPCCLI_TIMEOUT.
 
     A missing file is an empty config, except one named explicitly by ``RPCCLI_CONFIG`` or
@@ -272,7 +274,7 @@ def load_config(path: Path | str | None = None) -> Config:
 _PARSED: dict[tuple[str, bytes], tuple[Defaults, dict[str, Profile], dict[str, Any]]] = {}
 
 
-def _parse(file: Path, data: bytes) -> Config:
+def _parse(file: "Path", data: bytes) -> Config:
     key = (str(file), data)
     parsed = _PARSED.get(key)
     if parsed is None:
@@ -283,7 +285,9 @@ def _parse(file: Path, data: bytes) -> Config:
     return Config(path=file, defaults=_env_timeout(defaults), profiles=profiles, raw=doc_data)
 
 
-def _parse_document(file: Path, data: bytes) -> tuple[Defaults, dict[str, Profile], dict[str, Any]]:
+def _parse_document(
+    file: "Path", data: bytes
+) -> tuple[Defaults, dict[str, Profile], dict[str, Any]]:
     import tomllib  # only when there is a file to read: keeps the call path light
 
     try:
