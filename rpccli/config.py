@@ -59,7 +59,8 @@ OUTPUTS = ("auto", "bytes", "pretty", "json")
 #: the node word that means "the default node" (RPCCLI_NODE, else [defaults] node)
 DEFAULT_NODE_WORD = "."
 
-_FORBIDDEN_IN_NAMES = re.compile(r"[\s:/,@\[\]]")
+#: compiled on first use (re caches it): only a config file or a bad node word needs it
+_FORBIDDEN_IN_NAMES = r"[\s:/,@\[\]]"
 
 
 # NamedTuples, not dataclasses: a frozen dataclass costs about 0.5 ms to define at import, and
@@ -167,7 +168,7 @@ _TLS_KEYS = frozenset({"cacert", "cert", "key", "server_name", "insecure", "tls_
 
 def _profile(doc: Doc, name: str, data: object) -> Profile:
     table = f"nodes.{name}"
-    if _FORBIDDEN_IN_NAMES.search(name) or not name or name == DEFAULT_NODE_WORD:
+    if re.search(_FORBIDDEN_IN_NAMES, name) or not name or name == DEFAULT_NODE_WORD:
         raise doc.error(
             f"profile name {name!r} may not contain spaces or any of : / , @ [ ]", table
         )
@@ -398,4 +399,4 @@ def _unknown_node(part: str, config: Config) -> str:
 
 
 def _looks_like_name(part: str) -> bool:
-    return not _FORBIDDEN_IN_NAMES.search(part)
+    return not re.search(_FORBIDDEN_IN_NAMES, part)
