@@ -9,13 +9,15 @@ name happens when connecting.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import socket
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .errors import AddressError
 from .record import Record
+
+if TYPE_CHECKING:
+    from ipaddress import IPv6Address
 
 __all__ = ["Address", "parse_address", "parse_addresses"]
 
@@ -61,11 +63,7 @@ class Address(Record):
         """True when connecting needs no DNS lookup (an IP literal or a socket)."""
         if self.kind != "tcp":
             return True
-        try:
-            ipaddress.ip_address(self.host)
-        except ValueError:
-            return False
-        return True
+        return _ipv4_octets(self.host) is not None or _ipv6(self.host) is not None
 
     @property
     def is_loopback(self) -> bool:
@@ -74,10 +72,11 @@ class Address(Record):
             return True
         if self.host == "localhost":
             return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
+        octets = _ipv4_octets(self.host)
+        if octets is not None:
+            return octets[0] == "127"  # 127.0.0.0/8, as ipaddress says
+        ipv6 = _ipv6(self.host)
+        return ipv6 is not None and ipv6.is_loopback
 
     @property
     def family(self) -> socket.AddressFamily:
@@ -108,6 +107,34 @@ class Address(Record):
             assert isinstance(first, bytes)
             return [first, first[:-1]]
         return [first]
+
+
+def _ipv4_octets(host: str) -> list[str] | None:
+    """The four octets of ``host`` when it is an IPv4 literal, exactly as ipaddress accepts one
+    (four decimal octets 0..255, ASCII digits, no leading zero), else None. A host without ':'
+    is no IPv6 address either, so the common nodes are told apart without importing ipaddress
+    on every call (docs/design.md#start-up)."""
+    octets = host.split(".")
+    if len(octets) != 4:
+        return None
+    for octet in octets:
+        if not (0 < len(octet) <= 3 and octet.isascii() and octet.isdigit()):
+            return None
+        if (octet[0] == "0" and len(octet) > 1) or int(octet) > 255:
+            return None
+    return octets
+
+
+def _ipv6(host: str) -> IPv6Address | None:
+    """``host`` as an ipaddress.IPv6Address (a %scope suffix accepted), else None."""
+    if ":" not in host:  # every IPv6 literal has one: no import for names and IPv4
+        return None
+    import ipaddress
+
+    try:
+        return ipaddress.IPv6Address(host)
+    except ValueError:
+        return None
 
 
 #: sun_path is 108 bytes on Linux: a path needs a NUL after it, an abstract name (uWSGI style)
@@ -149,10 +176,8 @@ def parse_address(node: str, *, group: str = "") -> Address:
         host, sep, port = text[1:].partition("]:")
         if not sep:
             raise AddressError(f"bad node {node!r}: write IPv6 as [ADDRESS]:PORT")
-        try:
-            ipaddress.IPv6Address(host)  # a %scope suffix is accepted (fe80::1%eth0)
-        except ValueError:
-            raise AddressError(f"bad IPv6 address in node {node!r}") from None
+        if _ipv6(host) is None:  # a %scope suffix is accepted (fe80::1%eth0)
+            raise AddressError(f"bad IPv6 address in node {node!r}")
         return Address("tcp", host=host, port=_port(port, node))
     if "/" in text:
         return Address("unix", path=_socket_path(text, node))
@@ -171,8 +196,10 @@ def parse_address(node: str, *, group: str = "") -> Address:
     return Address("tcp", host=host, port=_port(port, node))
 
 
-#: HOST:PORT or [IPV6]:PORT followed by a path: a URL without its scheme
-_HOST_PORT_PATH = re.compile(r"(\[[^\]]*\]|[^/:\[]*):\d+/")
+#: HOST:PORT or [IPV6]:PORT followed by a path: a URL without its scheme. The patterns of this
+#: module are compiled on first use (re caches them): a node such as 127.0.0.1:3031 needs
+#: neither, and each compile costs a cold call 0.3M instructions (docs/design.md#start-up)
+_HOST_PORT_PATH = r"(\[[^\]]*\]|[^/:\[]*):\d+/"
 
 
 def _refuse_urls(text: str, node: str) -> None:
@@ -185,7 +212,7 @@ def _refuse_urls(text: str, node: str) -> None:
             f"bad node {node!r}: rpccli speaks the uwsgi protocol, not {what}; use HOST:PORT "
             "(or unix:PATH for a socket path)"
         )
-    if _HOST_PORT_PATH.match(text):
+    if "/" in text and re.match(_HOST_PORT_PATH, text):  # the pattern ends in a "/"
         raise AddressError(
             f"bad node {node!r}: a node has no path; use HOST:PORT (or unix:PATH for a socket path)"
         )
@@ -200,10 +227,12 @@ def _socket_path(path: str, node: str, limit: int = MAX_SOCKET_PATH) -> str:
 
 
 #: what an (IDNA-encoded) host name may hold: ASCII letters and digits, '-', '.', '_'
-_HOST_CHARS = re.compile(r"[A-Za-z0-9._-]*")
+_HOST_CHARS = r"[A-Za-z0-9._-]*"
 
 
 def _valid_host(host: str) -> bool:
+    if _ipv4_octets(host) is not None:
+        return True  # passes every test below; no regex compiled for it
     if host.isascii():
         # what the IDNA codec does to an ASCII name, without importing it (and unicodedata) on
         # every call: the name as is, each label but the last 1-63 bytes, the last under 64
@@ -219,7 +248,7 @@ def _valid_host(host: str) -> bool:
             return False
     if len(ascii_host) > 253 or ascii_host.startswith(("-", ".")) or ".." in ascii_host:
         return False
-    return _HOST_CHARS.fullmatch(ascii_host) is not None  # one regex, not a test per character
+    return re.fullmatch(_HOST_CHARS, ascii_host) is not None  # one regex, not a test per char
 
 
 def parse_addresses(nodes: str) -> list[Address]:

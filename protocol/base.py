@@ -40,7 +40,11 @@ def _decode_name(function: str | bytes) -> str:
 
 
 Target = tuple[socket.AddressFamily, Any]
-_Self = TypeVar("_Self", bound="BaseClient")
+if TYPE_CHECKING:
+    # for the checker only: a bound given as a string is compiled by typing at run time, and
+    # the first compile() in a process costs a cold `rpccli call` 10M instructions
+    # (docs/design.md#start-up); the annotations that name it are strings anyway
+    _Self = TypeVar("_Self", bound="BaseClient")
 #: what a comma in a Client's node means (docs/library.md#node-groups)
 _GROUP = "use protocol.GroupClient (or AsyncGroupClient) for several nodes"
 

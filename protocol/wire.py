@@ -94,10 +94,10 @@ def mode_modifier2(mode: Mode) -> int:
     return 0 if mode == "packet" else 1
 
 
-class Header(NamedTuple):
-    modifier1: int
-    size: int
-    modifier2: int
+# the functional form: its field types are objects, where the class form's are strings (this
+# module's annotations are) that typing checks with compile() -- whose first call in a process
+# costs a cold `rpccli call` 10M instructions, for nothing (docs/design.md#start-up)
+Header = NamedTuple("Header", [("modifier1", int), ("size", int), ("modifier2", int)])  # noqa: UP014
 
 
 def pack_header(modifier1: int, size: int, modifier2: int = 0) -> bytes:

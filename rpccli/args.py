@@ -16,7 +16,6 @@ bytes).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import BinaryIO
 
 from protocol.failures import shown
@@ -48,6 +47,8 @@ def _at(path_text: str) -> str:
 
 
 def _read_file(path_text: str) -> bytes:
+    from pathlib import Path  # only for @PATH: a plain call imports no pathlib
+
     path = Path(path_text).expanduser()
     try:
         with path.open("rb") as file:

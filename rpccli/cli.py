@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "rpccli") -> int
     _stand_in_for_closed_streams()
     try:
         try:
-            result = _run(args, prog_name)
+            result = _run(args, prog_name, program=argv is None)
         finally:
             _flush_stdout()  # text buffered by click or rich fails HERE, not at interpreter exit
     except KeyboardInterrupt:
@@ -134,9 +134,10 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "rpccli") -> int
     return result if isinstance(result, int) else exitcodes.OK
 
 
-def _run(args: list[str], prog_name: str) -> Any:
+def _run(args: list[str], prog_name: str, *, program: bool = False) -> Any:
     """A plain ``rpccli call`` line without click; every other line through click, whose
-    parser stays the reference (docs/design.md#start-up)."""
+    parser stays the reference (docs/design.md#start-up). ``program``: main() runs as the
+    program (the console script, ``python -m rpccli``), not called by other code."""
     instruction = os.environ.get("_RPCCLI_COMPLETE")
     if instruction:
         # TAB: the common answers without click (rpccli.completion.quick), else click's path,
@@ -153,9 +154,19 @@ def _run(args: list[str], prog_name: str) -> Any:
     plain = plain_call(args)
     if plain is not None:
         try:
-            return plain()
+            code = plain()
         except Declined:
             pass  # a word the plain path does not know: click's parser says what it means
+        else:
+            if program and code == exitcodes.OK:
+                # the call is done and its output written: the process ends now. The garbage
+                # collections of its exit would walk every object of every module imported, a
+                # tenth of a cold call (docs/design.md#start-up); nothing the call made has a
+                # finalizer left to run. Not when other code called main(): it goes on.
+                import gc
+
+                gc.freeze()
+            return code
     from rpccli.app import app
 
     return app.main(args, prog_name=prog_name, standalone_mode=False)

@@ -23,19 +23,23 @@ Precedence: command-line option > environment variable > config file > built-in 
 A missing file is an empty config; a broken one is a :class:`ConfigError` naming file and line.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: the NamedTuples' field types must be objects, not
+# strings, which typing would check with compile() -- its first call in a process costs a cold
+# `rpccli call` 10M instructions (docs/design.md#start-up)
 
 import os
 import re
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from protocol import parse_addresses
 from protocol.errors import AddressError
 from rpccli.config_values import TLS_VERSIONS, Doc, choice, number, strings
 from rpccli.errors import ConfigError
 from rpccli.number_rules import BUFFER_SIZE, SECONDS, SIZE, BadNumber
-from rpccli.paths import config_path
+from rpccli.paths import config_path, default_config_text
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "MODES",
@@ -55,7 +59,8 @@ OUTPUTS = ("auto", "bytes", "pretty", "json")
 #: the node word that means "the default node" (RPCCLI_NODE, else [defaults] node)
 DEFAULT_NODE_WORD = "."
 
-_FORBIDDEN_IN_NAMES = re.compile(r"[\s:/,@\[\]]")
+#: compiled on first use (re caches it): only a config file or a bad node word needs it
+_FORBIDDEN_IN_NAMES = r"[\s:/,@\[\]]"
 
 
 # NamedTuples, not dataclasses: a frozen dataclass costs about 0.5 ms to define at import, and
@@ -88,7 +93,7 @@ class Profile(NamedTuple):
 
 
 class Config(NamedTuple):
-    path: Path | None = None
+    path: os.PathLike[str] | None = None  # a pathlib.Path (pathlib is not imported for the type)
     defaults: Defaults = Defaults()
     profiles: dict[str, Profile] = {}  # noqa: RUF012 -- never mutated
     #: the whole parsed document, for tables other modules own (e.g. [shell])
@@ -163,7 +168,7 @@ _TLS_KEYS = frozenset({"cacert", "cert", "key", "server_name", "insecure", "tls_
 
 def _profile(doc: Doc, name: str, data: object) -> Profile:
     table = f"nodes.{name}"
-    if _FORBIDDEN_IN_NAMES.search(name) or not name or name == DEFAULT_NODE_WORD:
+    if re.search(_FORBIDDEN_IN_NAMES, name) or not name or name == DEFAULT_NODE_WORD:
         raise doc.error(
             f"profile name {name!r} may not contain spaces or any of : / , @ [ ]", table
         )
@@ -231,20 +236,34 @@ def _env_timeout(defaults: Defaults) -> Defaults:
         raise ConfigError(str(exc)) from None
 
 
-def load_config(path: Path | str | None = None) -> Config:
+def load_config(path: "Path | str | None" = None) -> Config:
     """Read the config file (``config_path()`` by default) and apply RPCCLI_TIMEOUT.
 
     A missing file is an empty config, except one named explicitly by ``RPCCLI_CONFIG`` or
     ``path``: that must exist, so a typo in the name is not silently ignored.
     """
     explicit = path is not None or bool(os.environ.get("RPCCLI_CONFIG"))
+    if not explicit:
+        # the usual case, often without a file: looked for without importing pathlib (it and
+        # what it imports are a tenth of a cold call, docs/design.md#start-up); the same file
+        # as config_path(), which names it when it is there
+        try:
+            with open(default_config_text(), "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            return Config(path=None, defaults=_env_timeout(Defaults()))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read config file {config_path()}: {exc.strerror or exc}"
+            ) from None
+        return _parse(config_path(), data)
+    from pathlib import Path
+
     file = Path(path).expanduser() if path is not None else config_path()
     try:
         data = file.read_bytes()
     except FileNotFoundError:
-        if explicit:
-            raise ConfigError(f"config file {file} does not exist") from None
-        return Config(path=None, defaults=_env_timeout(Defaults()))
+        raise ConfigError(f"config file {file} does not exist") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {file}: {exc.strerror or exc}") from None
     return _parse(file, data)
@@ -256,7 +275,7 @@ def load_config(path: Path | str | None = None) -> Config:
 _PARSED: dict[tuple[str, bytes], tuple[Defaults, dict[str, Profile], dict[str, Any]]] = {}
 
 
-def _parse(file: Path, data: bytes) -> Config:
+def _parse(file: "Path", data: bytes) -> Config:
     key = (str(file), data)
     parsed = _PARSED.get(key)
     if parsed is None:
@@ -267,7 +286,9 @@ def _parse(file: Path, data: bytes) -> Config:
     return Config(path=file, defaults=_env_timeout(defaults), profiles=profiles, raw=doc_data)
 
 
-def _parse_document(file: Path, data: bytes) -> tuple[Defaults, dict[str, Profile], dict[str, Any]]:
+def _parse_document(
+    file: "Path", data: bytes
+) -> tuple[Defaults, dict[str, Profile], dict[str, Any]]:
     import tomllib  # only when there is a file to read: keeps the call path light
 
     try:
@@ -378,4 +399,4 @@ def _unknown_node(part: str, config: Config) -> str:
 
 
 def _looks_like_name(part: str) -> bool:
-    return not _FORBIDDEN_IN_NAMES.search(part)
+    return not re.search(_FORBIDDEN_IN_NAMES, part)

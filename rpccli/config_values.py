@@ -6,11 +6,13 @@ of the key (tomllib reports the line of syntax errors only).
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rpccli.errors import ConfigError
 from rpccli.number_rules import SECONDS, BadNumber, Rule
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["Doc", "choice", "number", "strings"]
 

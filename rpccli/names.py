@@ -27,7 +27,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rpccli.name_rule import MAX_NODE, is_offerable
@@ -38,6 +37,8 @@ from rpccli.names_files import names_dir as _names_dir
 from rpccli.names_files import save as _save
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import click
     from click.shell_completion import CompletionItem
 
@@ -142,9 +143,16 @@ def remember_all(nodes: Iterable[str], function: str) -> None:
                 break
             if key := node_key(node):
                 keys[key] = None
-        directory = _names_dir(create=False)
-        # already known: no lock, no write; a call's cost stays one small read
-        todo = [k for k in keys if function not in _learned(_load(directory / _file_name(k)))]
+        # already known: no lock, no write; a call's cost stays one small read (of the file
+        # named as a string: no pathlib on the plain call path, docs/design.md#start-up)
+        from rpccli.paths import names_dir_text
+
+        directory = names_dir_text()
+        todo = [
+            k
+            for k in keys
+            if function not in _learned(_load(os.path.join(directory, _file_name(k))))
+        ]
         if not todo:
             return
 

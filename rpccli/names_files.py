@@ -13,20 +13,23 @@ Standard library only (and rpccli.paths/statefile, lazily): shell completion imp
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import json
 import os
-import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["file_name", "load", "locked", "names_dir", "prune", "save"]
 
 #: a cache file larger than this is ignored (and rewritten on the next update)
 _MAX_FILE = 4 * 1024 * 1024
 _MAX_KEY = 96
-_LOCK = threading.Lock()
+#: threading.Lock() itself, without importing threading on the call path
+_LOCK = _thread.allocate_lock()
 
 
 def names_dir(create: bool) -> Path:
@@ -50,7 +53,7 @@ def file_name(key: str) -> str:
     return f"{safe}.json"
 
 
-def load(path: Path) -> dict[str, Any]:
+def load(path: str | Path) -> dict[str, Any]:
     from rpccli.statefile import open_read
 
     try:

@@ -1,30 +1,60 @@
 """Where rpccli keeps its files (XDG base directories).
 
 Only the standard library is imported here: completion and the call path load this module.
+The ``*_text`` forms are the same places as plain strings, for the plain call path, which
+imports no pathlib (with urllib.parse and ipaddress behind it) when it has no config file and
+writes no state (docs/design.md#start-up).
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["config_path", "state_dir"]
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["config_path", "default_config_text", "names_dir_text", "state_dir"]
 
 
-def _xdg(variable: str, fallback: str) -> Path:
+def _home() -> str:
+    # Path.home(): "~" expanded; pathlib refuses a home it cannot determine, and so does this
+    home = os.path.expanduser("~")
+    if home[:1] == "~":
+        from pathlib import Path
+
+        return str(Path.home())  # raises RuntimeError, as it always did
+    return home
+
+
+def _xdg_text(variable: str, fallback: str) -> str:
     # the XDG spec says a relative value is invalid and must be ignored
     value = os.environ.get(variable, "")
     if value and os.path.isabs(value):
-        return Path(value)
-    return Path.home() / fallback
+        return value
+    return os.path.join(_home(), fallback)
+
+
+def _xdg(variable: str, fallback: str) -> Path:
+    from pathlib import Path
+
+    return Path(_xdg_text(variable, fallback))
 
 
 def config_path() -> Path:
     """``$RPCCLI_CONFIG``, else ``$XDG_CONFIG_HOME/rpccli/config.toml`` (~/.config by default)."""
+    from pathlib import Path
+
     explicit = os.environ.get("RPCCLI_CONFIG", "")
     if explicit:
         return Path(explicit).expanduser()
-    return _xdg("XDG_CONFIG_HOME", ".config") / "rpccli" / "config.toml"
+    return Path(default_config_text())
+
+
+def default_config_text() -> str:
+    """:func:`config_path` without ``$RPCCLI_CONFIG``, as a string: the same file (``Path``
+    of it is ``config_path()``), named without importing pathlib."""
+    return os.path.join(_xdg_text("XDG_CONFIG_HOME", ".config"), "rpccli", "config.toml")
 
 
 def state_dir(*, create: bool = True) -> Path:
@@ -39,3 +69,9 @@ def state_dir(*, create: bool = True) -> Path:
 
         private_dir(path)
     return path
+
+
+def names_dir_text() -> str:
+    """``state_dir(create=False) / "names"`` as a string (nothing created): the directory of
+    the names caches (rpccli.names_files), named without importing pathlib."""
+    return os.path.join(_xdg_text("XDG_STATE_HOME", ".local/state"), "rpccli", "names")

@@ -6,7 +6,7 @@ Precedence of every setting: command-line option > environment (RPCCLI_TIMEOUT) 
 profile > ``[defaults]`` of the config file > built-in default (4 s, like uWSGI's own client).
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`, for the NamedTuples (see rpccli.config)
 
 import os
 import sys

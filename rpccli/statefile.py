@@ -28,8 +28,10 @@ import errno
 import os
 import stat
 from collections.abc import Iterator
-from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["NotPrivate", "locked", "open_private", "open_read", "private_dir", "replace"]
 
@@ -47,7 +49,7 @@ class NotPrivate(OSError):
         super().__init__(errno.EPERM, f"not a private directory: {why}", str(path))
 
 
-def open_read(path: Path) -> BinaryIO:
+def open_read(path: str | Path) -> BinaryIO:
     """``path`` opened for reading; OSError when it is absent, a symlink or not a regular file."""
     fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _CLOEXEC)
     try:

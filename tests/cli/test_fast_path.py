@@ -31,7 +31,7 @@ import pytest
 
 from protocol.server import BackgroundServer
 from tests.forkrun import ForkServer
-from tests.peers import uwsgi, wait_until
+from tests.peers import ROOT, uwsgi, wait_until
 
 RUNNER = """
 import atexit, os, sys
@@ -335,6 +335,38 @@ def test_console_script_call_imports_no_click(bundled_node: str, tmp_path: Path)
         imported = {line.split("|")[-1].strip() for line in result.stderr.decode().splitlines()}
         assert "rpccli.call" in imported
         assert not imported & {"click", "rich", "prompt_toolkit", "asyncio"}
+
+
+LEAN_PROBE = """
+import builtins, sys
+compiled = []
+compile_ = builtins.compile
+builtins.compile = lambda *a, **k: compiled.append(a[0]) or compile_(*a, **k)
+from rpccli.cli import main
+code = main(sys.argv[1:])
+loaded = [m for m in ("pathlib", "ipaddress", "threading", "click") if m in sys.modules]
+import gc
+gc.set_debug(gc.DEBUG_SAVEALL)
+gc.collect()
+sys.stderr.write(repr((code, compiled, loaded, gc.garbage)))
+"""
+
+
+def test_a_repeated_plain_call_stays_lean(bundled_node: str, tmp_path: Path) -> None:
+    """Without a config file, a call whose function the node already answered (no state to
+    write) imports no pathlib (nor urllib.parse and ipaddress behind it) and calls no
+    compile(), whose first call costs a cold call 10M instructions (docs/design.md#start-up).
+    It leaves no garbage either, which rpccli.cli counts on when it skips the collections of
+    the process's exit. ``-S``: the checkout's editable install imports pathlib itself."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RPCCLI_")}
+    env.update(XDG_CONFIG_HOME=str(tmp_path / "c"), XDG_STATE_HOME=str(tmp_path / "s"))
+    argv = [sys.executable, "-S", "-c", LEAN_PROBE, "call", bundled_node, "hello"]
+    seen = []
+    for _ in range(2):  # the first call learns the name: it writes a names file
+        result = subprocess.run(argv, capture_output=True, env=env, cwd=ROOT, timeout=30)
+        assert result.stdout == b"Hello, world"
+        seen.append(result.stderr.decode())
+    assert seen[1] == "(0, [], [], [])"
 
 
 @pytest.mark.parametrize(

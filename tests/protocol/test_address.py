@@ -3,9 +3,12 @@ clearly."""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from protocol.address import Address, parse_address, parse_addresses
 from protocol.errors import AddressError, UsageError
@@ -54,6 +57,60 @@ def test_properties_for_connecting() -> None:
     assert not name.is_loopback and not parse_address("10.0.0.2:1").is_loopback
 
 
+def _by_ipaddress(host: str) -> tuple[bool, bool]:
+    # what is_literal and is_loopback said when they asked ipaddress for every host
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False, host == "localhost"
+    return True, ip.is_loopback
+
+
+TRICKY_HOSTS = [
+    "127.0.0.1",
+    "127.255.255.255",
+    "128.0.0.1",
+    "0.0.0.0",
+    "255.255.255.255",
+    "256.1.1.1",
+    "01.2.3.4",
+    "1.2.3.04",
+    "1.2.3.0",
+    "0.0.0.00",
+    "1.2.3",
+    "1.2.3.4.5",
+    "1..3.4",
+    "1.2.3.4.",
+    "1.2.3.+4",
+    "1.2.3. 4",
+    "1.2.3.\u0664",
+    "1.2.3.\u00b2",
+    "1234.1.1.1",
+    "localhost",
+    "::1",
+    "::ffff:127.0.0.1",
+    "fe80::1%lo",
+    "2001:db8::7",
+    "1:2",
+    "::",
+    "example.org",
+    "",
+]
+
+
+@pytest.mark.parametrize("host", TRICKY_HOSTS)
+def test_literal_and_loopback_agree_with_ipaddress(host: str) -> None:
+    # they tell IPv4 apart without importing ipaddress (docs/design.md#start-up)
+    address = Address("tcp", host, 1)
+    assert (address.is_literal, address.is_loopback) == _by_ipaddress(host)
+
+
+@given(st.text(alphabet="0123456789.:af%x\u0664 ", max_size=18))
+def test_literal_and_loopback_agree_with_ipaddress_on_any_host(host: str) -> None:
+    address = Address("tcp", host, 1)
+    assert (address.is_literal, address.is_loopback) == _by_ipaddress(host)
+
+
 def test_comma_groups() -> None:
     group = parse_addresses("127.0.0.1:1, [::1]:2,/a.sock,@b,unix:c, ")
     assert [str(a) for a in group] == ["127.0.0.1:1", "[::1]:2", "/a.sock", "@b", "unix:c"]
@@ -75,7 +132,7 @@ BAD = [
     ("127.0.0.1:abc", "bad port"),
     ("127.0.0.1:-1", "bad port"),
     ("127.0.0.1:+80", "bad port"),
-    ("127.0.0.1:²", "bad port"),
+    ("127.0.0.1:\u00b2", "bad port"),
     ("127.0.0.1:000000080", "bad port"),
     (":", "bad port"),
     ("::1:3031", "write IPv6 in brackets"),
