@@ -12,35 +12,34 @@ transport of your own), ``protocol.visible`` (untrusted text made safe for a ter
 ``protocol.aio`` (``run``), ``protocol.testing`` and ``protocol.server`` (the bundled server).
 Every other module is internal and may change without notice.
 
-``AsyncClient``, ``AsyncGroupClient`` and the node groups are loaded on first use, so
-``import protocol`` never imports asyncio or thread pools.
+Every name is loaded from its module on first use: ``import protocol`` imports no module of the
+package, and the blocking client never imports asyncio or thread pools.
 """
 
 from typing import TYPE_CHECKING, Any
 
-from .address import Address, parse_address, parse_addresses
-from .client import DEFAULT_TIMEOUT, Client
-from .errors import (
-    AddressError,
-    CallError,
-    CallTimeout,
-    ConnectError,
-    NoResult,
-    ProtocolError,
-    RequestError,
-    ResponseTooLarge,
-    RPCError,
-    UsageError,
-)
-from .limits import MAX_RESPONSE, MAX_TIMEOUT
-from .reader import Response
-from .results import CallResult, PingResult, SignalResult, Timings
-from .wire import DEFAULT_MAX_RESPONSE, Mode, RequestEncoder, rpc_request
-
 if TYPE_CHECKING:
+    from .address import Address, parse_address, parse_addresses
     from .aio import AsyncClient
+    from .client import DEFAULT_TIMEOUT, Client
+    from .errors import (
+        AddressError,
+        CallError,
+        CallTimeout,
+        ConnectError,
+        NoResult,
+        ProtocolError,
+        RequestError,
+        ResponseTooLarge,
+        RPCError,
+        UsageError,
+    )
     from .groups import AsyncGroupClient, GroupClient
+    from .limits import MAX_RESPONSE, MAX_TIMEOUT
     from .nodes import STRATEGIES, Health, NodeGroup, Outcome, may_retry
+    from .reader import Response
+    from .results import CallResult, PingResult, SignalResult, Timings
+    from .wire import DEFAULT_MAX_RESPONSE, Mode, RequestEncoder, rpc_request
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE",
@@ -79,27 +78,57 @@ __all__ = [
     "rpc_request",
 ]
 
-# lazy: the blocking call path must not pay for asyncio or thread pools
-# (docs/design.md#architecture)
-_LAZY = {
+# Every name is imported from its module on first use (PEP 562): the blocking call path must not
+# pay for asyncio or thread pools (docs/design.md#architecture), and a program that needs one
+# module of the package (``protocol.errors`` for the exception tree, as rpccli's TAB does) must
+# not pay for the client, sockets and addresses.
+_HOME = {
+    "Address": "address",
+    "parse_address": "address",
+    "parse_addresses": "address",
     "AsyncClient": "aio",
+    "DEFAULT_TIMEOUT": "client",
+    "Client": "client",
+    "AddressError": "errors",
+    "CallError": "errors",
+    "CallTimeout": "errors",
+    "ConnectError": "errors",
+    "NoResult": "errors",
+    "ProtocolError": "errors",
+    "RequestError": "errors",
+    "ResponseTooLarge": "errors",
+    "RPCError": "errors",
+    "UsageError": "errors",
     "AsyncGroupClient": "groups",
     "GroupClient": "groups",
+    "MAX_RESPONSE": "limits",
+    "MAX_TIMEOUT": "limits",
     "STRATEGIES": "nodes",
     "Health": "nodes",
     "NodeGroup": "nodes",
     "Outcome": "nodes",
     "may_retry": "nodes",
+    "Response": "reader",
+    "CallResult": "results",
+    "PingResult": "results",
+    "SignalResult": "results",
+    "Timings": "results",
+    "DEFAULT_MAX_RESPONSE": "wire",
+    "Mode": "wire",
+    "RequestEncoder": "wire",
+    "rpc_request": "wire",
 }
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
+    module = _HOME.get(name)
     if module is None:
         raise AttributeError(f"module 'protocol' has no attribute {name!r}")
     from importlib import import_module
 
-    return getattr(import_module(f".{module}", __name__), name)
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value  # once: later lookups find it without this function
+    return value
 
 
 def __dir__() -> list[str]:

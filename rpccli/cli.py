@@ -134,6 +134,19 @@ def main(argv: Sequence[str] | None = None, *, prog_name: str = "rpccli") -> int
     return result if isinstance(result, int) else exitcodes.OK
 
 
+def _skip_exit_collections() -> None:
+    """The command is done and its output written, and the process ends now: the garbage
+    collections of its exit would walk every object of every module imported, a tenth of a cold
+    call (docs/design.md#start-up). The two young generations are collected (some thousand objects
+    at most: the cycles that the last imports left, such as socket's enums), the rest is frozen;
+    a plain call or a quick TAB leaves no other garbage, so nothing with a finalizer is skipped
+    (tests check it). Only when main() runs as the program: other code that called it goes on."""
+    import gc
+
+    gc.collect(1)
+    gc.freeze()
+
+
 def _run(args: list[str], prog_name: str, *, program: bool = False) -> Any:
     """A plain ``rpccli call`` line without click; every other line through click, whose
     parser stays the reference (docs/design.md#start-up). ``program``: main() runs as the
@@ -147,6 +160,8 @@ def _run(args: list[str], prog_name: str, *, program: bool = False) -> Any:
         text = answer(instruction)
         if text is not None and hasattr(sys.stdout, "buffer"):
             sys.stdout.buffer.write(text.encode() + b"\n")
+            if program:
+                _skip_exit_collections()
             return exitcodes.OK
         importlib.import_module("rpccli.completion.command")
     from rpccli.call.plain import Declined, plain_call
@@ -159,13 +174,7 @@ def _run(args: list[str], prog_name: str, *, program: bool = False) -> Any:
             pass  # a word the plain path does not know: click's parser says what it means
         else:
             if program and code == exitcodes.OK:
-                # the call is done and its output written: the process ends now. The garbage
-                # collections of its exit would walk every object of every module imported, a
-                # tenth of a cold call (docs/design.md#start-up); nothing the call made has a
-                # finalizer left to run. Not when other code called main(): it goes on.
-                import gc
-
-                gc.freeze()
+                _skip_exit_collections()
             return code
     from rpccli.app import app
 

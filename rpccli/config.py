@@ -31,7 +31,6 @@ import os
 import re
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from protocol import parse_addresses
 from protocol.errors import AddressError
 from rpccli.config_values import TLS_VERSIONS, Doc, choice, number, strings
 from rpccli.errors import ConfigError
@@ -183,6 +182,8 @@ def _profile(doc: Doc, name: str, data: object) -> Profile:
     for key, value in data.items():
         if key == "address":
             addresses = strings(doc, table, key, value)
+            from protocol import parse_addresses  # on first use: a TAB may need none
+
             try:
                 parsed = [a for text in addresses for a in parse_addresses(text)]
             except AddressError as exc:
@@ -341,6 +342,8 @@ def resolve_nodes(text: str | None, config: Config) -> NodeSpec:
     parts = [part.strip() for part in text.split(",") if part.strip()]
     if not parts:
         raise AddressError("empty node; use HOST:PORT, :PORT, a socket path, @NAME or a profile")
+    from protocol import parse_addresses  # on first use: a TAB may need none
+
     addresses: list[str] = []
     profiles = [config.profiles.get(part) for part in parts]
     for part, profile in zip(parts, profiles, strict=True):

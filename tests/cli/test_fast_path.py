@@ -344,6 +344,8 @@ compile_ = builtins.compile
 builtins.compile = lambda *a, **k: compiled.append(a[0]) or compile_(*a, **k)
 from rpccli.cli import main
 code = main(sys.argv[1:])
+import gc
+gc.collect(1)  # as rpccli.cli does before it freezes the rest
 loaded = [m for m in ("pathlib", "ipaddress", "threading", "click") if m in sys.modules]
 import gc
 gc.set_debug(gc.DEBUG_SAVEALL)

@@ -89,3 +89,28 @@ def test_the_server_package_gives_every_public_name() -> None:
         assert getattr(server, name) is getattr(module, name)
     with pytest.raises(AttributeError):
         server.no_such_name  # noqa: B018
+
+
+def test_the_exception_tree_loads_alone() -> None:
+    # rpccli's TAB imports protocol.errors: the package's names come on first use, so it
+    # brings neither the client nor sockets and selectors
+    code = (
+        "import sys, protocol.errors\n"
+        "heavy = ['socket', 'selectors', 'protocol.client', 'protocol.wire', 'asyncio']\n"
+        "print(' '.join(m for m in heavy if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
+
+
+def test_the_package_gives_every_public_name() -> None:
+    import protocol
+
+    assert sorted(protocol.__all__) == sorted(protocol._HOME)
+    for name, home in protocol._HOME.items():
+        module = importlib.import_module(f"protocol.{home}")
+        assert getattr(protocol, name) is getattr(module, name)
+    with pytest.raises(AttributeError):
+        protocol.no_such_name  # noqa: B018

@@ -18,6 +18,7 @@ import pytest
 from rpccli import names
 from rpccli.completion.quick import answer
 from tests.hostile.test_completion_hostile import ODD_NAMES, UNSAFE_ENTRIES, UNSAFE_NAMES
+from tests.peers import ROOT
 
 NODE = "127.0.0.1:1"
 GROUP = "127.0.0.1:1,127.0.0.1:2"
@@ -158,6 +159,31 @@ def test_a_tab_process_on_the_quick_path_never_imports_click(
         for key in ("COMP_LINE", "COMP_WORDBREAKS", "COMP_WORDS", "COMP_CWORD"):
             os.environ.pop(key, None)
     assert b"hello" in done.stdout and b"hellolua" in done.stdout
+
+
+# a TAB process as the program, then what it left behind: rpccli.cli skips the collections of
+# the process's exit after a quick answer, which is sound only if the answer leaves no garbage
+LEAN_TAB = """
+import sys
+from rpccli.cli import main
+code = main(sys.argv[1:])  # not as the program: nothing frozen, all is seen
+import gc
+gc.collect(1)  # as rpccli.cli does before it freezes the rest
+gc.set_debug(gc.DEBUG_SAVEALL)
+gc.collect()
+loaded = [m for m in ("click", "rich", "protocol.client") if m in sys.modules]
+sys.stderr.write(repr((code, loaded, gc.garbage)))
+"""
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_a_quick_tab_leaves_no_garbage_and_no_client(state: None, shell: str) -> None:
+    env = {**os.environ, **_environ(shell, f"rpccli call {NODE} ", "hel")}
+    env.update(_RPCCLI_COMPLETE=f"{shell}_complete")
+    argv = [sys.executable, "-c", LEAN_TAB]
+    done = subprocess.run(argv, env=env, capture_output=True, check=True, cwd=ROOT, timeout=30)
+    assert b"hellolua" in done.stdout
+    assert done.stderr.decode() == "(0, [], [])"
 
 
 @pytest.mark.parametrize("config", ["[nodes.x\n", "[defaults]\nnode = 3\n", "\xff"])
