@@ -54,25 +54,28 @@ def test_uvloop_and_lupa_are_imported_only_lazily() -> None:
                 assert not roots & {"uvloop", "lupa"}, f"{path.name} imports {roots} at the top"
 
 
-def test_importing_the_client_stays_light() -> None:
-    code = (
-        "import sys, protocol, protocol.client\n"
-        "heavy = ['asyncio', 'click', 'rich', 'prompt_toolkit', 'rpccli', 'uvloop']\n"
-        "print(' '.join(m for m in heavy if m in sys.modules))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == ""
-
-
-def test_the_function_table_loads_without_the_server() -> None:
+# what importing some modules may not bring in (each in a fresh interpreter)
+LIGHT = {
+    # the blocking client: no asyncio, and nothing of rpccli's CLI
+    "protocol, protocol.client": ["asyncio", "click", "rich", "prompt_toolkit", "rpccli", "uvloop"],
+    # the package alone: no event loop, thread pool, node groups or server
+    "protocol": ["asyncio", "concurrent.futures", "protocol.nodes", "protocol.server"],
     # `rpccli call --local` loads a function file through protocol.server.functions: the
-    # package's public names come on first use, so the event loop and the server stay out
+    # server package's names come on first use, so the event loop and the server stay out
+    "protocol.server.functions": [
+        "asyncio", "ssl", "protocol.server.core", "protocol.server.background"
+    ],
+    # every rpccli command (and TAB) imports the exception tree: the package's names come on
+    # first use, so it brings neither the client nor sockets and selectors
+    "protocol.errors": ["socket", "selectors", "protocol.client", "protocol.wire", "asyncio"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("modules", LIGHT)
+def test_importing_stays_light(modules: str) -> None:
     code = (
-        "import sys, protocol.server.functions\n"
-        "heavy = ['asyncio', 'ssl', 'protocol.server.core', 'protocol.server.background']\n"
-        "print(' '.join(m for m in heavy if m in sys.modules))\n"
+        f"import sys, {modules}\n"
+        f"print(' '.join(m for m in {LIGHT[modules]!r} if m in sys.modules))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
@@ -80,37 +83,12 @@ def test_the_function_table_loads_without_the_server() -> None:
     assert result.stdout.strip() == ""
 
 
-def test_the_server_package_gives_every_public_name() -> None:
-    import protocol.server as server
-
-    assert sorted(server.__all__) == sorted(server._HOME)
-    for name, home in server._HOME.items():
-        module = importlib.import_module(f"protocol.server.{home}")
-        assert getattr(server, name) is getattr(module, name)
+@pytest.mark.parametrize("package", ["protocol", "protocol.server"])
+def test_a_package_gives_every_public_name_on_first_use(package: str) -> None:
+    lazy = importlib.import_module(package)
+    assert sorted(lazy.__all__) == sorted(lazy._HOME)
+    for name, home in lazy._HOME.items():
+        module = importlib.import_module(f"{package}.{home}")
+        assert getattr(lazy, name) is getattr(module, name)
     with pytest.raises(AttributeError):
-        server.no_such_name  # noqa: B018
-
-
-def test_the_exception_tree_loads_alone() -> None:
-    # rpccli's TAB imports protocol.errors: the package's names come on first use, so it
-    # brings neither the client nor sockets and selectors
-    code = (
-        "import sys, protocol.errors\n"
-        "heavy = ['socket', 'selectors', 'protocol.client', 'protocol.wire', 'asyncio']\n"
-        "print(' '.join(m for m in heavy if m in sys.modules))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == ""
-
-
-def test_the_package_gives_every_public_name() -> None:
-    import protocol
-
-    assert sorted(protocol.__all__) == sorted(protocol._HOME)
-    for name, home in protocol._HOME.items():
-        module = importlib.import_module(f"protocol.{home}")
-        assert getattr(protocol, name) is getattr(module, name)
-    with pytest.raises(AttributeError):
-        protocol.no_such_name  # noqa: B018
+        lazy.no_such_name  # noqa: B018

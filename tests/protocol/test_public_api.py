@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import ast
 import importlib
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -82,15 +80,3 @@ def test_every_public_name_resolves_and_is_documented() -> None:
         assert f"`{module}`" in docs, f"docs/library.md does not name {module}"
         for name in importlib.import_module(module).__all__:
             assert not name.startswith("_")
-
-
-def test_import_protocol_stays_light() -> None:
-    code = (
-        "import sys, protocol\n"
-        "heavy = ['asyncio', 'concurrent.futures', 'protocol.nodes', 'protocol.server']\n"
-        "print(' '.join(m for m in heavy if m in sys.modules))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == ""
