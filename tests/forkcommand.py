@@ -36,7 +36,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from tests.forkrun import rpccli_preload
@@ -191,20 +191,28 @@ sys.exit(code)
 
 @contextlib.contextmanager
 def forked_command(
-    script: Path, preload: Sequence[str] = (), env: Mapping[str, str] | None = None
+    script: Path,
+    preload: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    *,
+    directory: Path | None = None,
+    wrap: Callable[[list[str]], list[str]] = list,
 ) -> Iterator[Path]:
     """A command named as ``script`` (a Python script, such as a console script pip wrote)
     whose every run is a fork of one interpreter with ``preload`` imported (started with
-    ``env``, or this process's environment); its path. The server stops (by its pid) when this
-    ends: stop every run first."""
-    directory = short_tmpdir()
+    ``env``, or this process's environment); its path. The launcher and the server's socket
+    are in ``directory`` (an empty one of short path; by default a fresh one in this process's
+    /tmp); the server's argv goes through ``wrap``, such as an ``nsenter`` that starts it in a
+    namespace (which must see ``directory`` and the listening descriptor it inherits). The
+    server stops (by its pid) when this ends: stop every run first."""
+    directory = short_tmpdir() if directory is None else directory
     path = str(directory / "server.sock")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(path)
     listener.listen(16)
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-c", _LOOP, str(listener.fileno()), str(script), *preload],
+            wrap([sys.executable, "-c", _LOOP, str(listener.fileno()), str(script), *preload]),
             pass_fds=[listener.fileno()],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
