@@ -262,7 +262,10 @@ class ForkedPopen:
 
     def send_signal(self, sig: int) -> None:
         if self.poll() is None:
-            os.kill(self.pid, sig)
+            # the server reaps the child before it reports the code: a child that has just
+            # ended is gone, and its code on its way (as Popen's, a no-op then)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
