@@ -244,7 +244,8 @@ class ForkedPopen:
         return self._forked.wait(timeout)
 
     def communicate(self, timeout: float | None = None) -> tuple[bytes, bytes]:
-        """Close stdin, read stdout and stderr to their ends, wait: as Popen's, without input."""
+        """Close stdin, read stdout and stderr to their ends and close them, wait: as Popen's,
+        without input."""
         if not self.stdin.closed:
             with contextlib.suppress(BrokenPipeError):
                 self.stdin.close()
@@ -257,12 +258,17 @@ class ForkedPopen:
             reader.start()
         for reader in readers:
             reader.join(timeout)
+        for stream in (self.stdout, self.stderr):  # as Popen's: read to the end, and closed
+            stream.close()
         self.wait(timeout)
         return got.get("out", b""), got.get("err", b"")
 
     def send_signal(self, sig: int) -> None:
         if self.poll() is None:
-            os.kill(self.pid, sig)
+            # the server reaps the child before it reports the code: a child that has just
+            # ended is gone, and its code on its way (as Popen's, a no-op then)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)

@@ -1,4 +1,8 @@
-"""Issue 15, the first-hour papercuts: one regression test per rough edge an operator hit."""
+"""Issue 15, the first-hour papercuts: one regression test per rough edge an operator hit.
+
+The runs that need a process of their own (a batch fed by a pipe, a ping ended by Ctrl-C) fork
+from tests/forkrun.py's warm server: what they check is what the command does, not its start.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +23,7 @@ from protocol.server import serve_in_thread
 from protocol.server.functions import FunctionTable
 from tests.cli.conftest import Result, run_cli
 from tests.conftest import DEMO_FUNCTIONS
+from tests.forkrun import rpccli_forks
 
 Write = Callable[[str], Path]
 
@@ -55,13 +58,11 @@ def test_one_shot_calls_share_a_down_nodes_turns(two_live: list[str], strategy: 
 
 
 def _batch_answered(group: list[str], strategy: str, concurrency: str, count: int) -> list[int]:
-    """A batch run as an operator's pipe feeds it: a subprocess, as run in process (CliRunner's
-    input) the uneven -c 4 and -c 16 cases of best did not show on the code before the fix."""
-    result = subprocess.run(
+    """A batch run as an operator's pipe feeds it: a process of its own, as run in process
+    (CliRunner's input) the uneven -c 4 and -c 16 cases of best did not show on the code before
+    the fix."""
+    result = rpccli_forks().run(
         [
-            sys.executable,
-            "-m",
-            "rpccli",
             "batch",
             "-q",
             "-c",
@@ -70,8 +71,8 @@ def _batch_answered(group: list[str], strategy: str, concurrency: str, count: in
             strategy,
             ",".join(group),
         ],
+        dict(os.environ),
         input=b"hello\n" * count,
-        capture_output=True,
         timeout=30,
     )
     assert result.returncode == 0, result.stderr.decode()
@@ -201,17 +202,11 @@ def test_verbose_shows_what_a_name_resolved_to(bundled_node: str) -> None:
 
 def _ping_until_ctrl_c(node: str) -> Result:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rpccli", "ping", "-c", "0", "-i", "0.05", node],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    assert proc.stdout is not None
+    proc = rpccli_forks().popen(["ping", "-c", "0", "-i", "0.05", node], env)
     lines = [proc.stdout.readline() for _ in range(3)]  # three pings answered
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=10)
-    return Result(proc.returncode, b"".join(lines) + out, err.decode())
+    return Result(proc.wait(), b"".join(lines) + out, err.decode())
 
 
 def test_ping_count_0_ended_by_ctrl_c_exits_0(bundled_node: str) -> None:
@@ -222,16 +217,11 @@ def test_ping_count_0_ended_by_ctrl_c_exits_0(bundled_node: str) -> None:
 
 def test_ping_count_0_ended_by_ctrl_c_after_failures(refused_node: str) -> None:
     start = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rpccli", "ping", "-c", "0", "-i", "0.05", refused_node],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stderr is not None
+    proc = rpccli_forks().popen(["ping", "-c", "0", "-i", "0.05", refused_node], dict(os.environ))
     proc.stderr.readline()  # one refused ping reported
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=10)
-    assert proc.returncode == 3 and time.monotonic() - start < 15
+    assert proc.wait() == 3 and time.monotonic() - start < 15
 
 
 # -- item 8: the over-4096-byte warning knows the server's --buffer-size ------------------------

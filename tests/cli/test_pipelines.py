@@ -1,4 +1,13 @@
-"""Real processes: pipelines, the light call path, a real terminal (pexpect), broken pipes."""
+"""Real processes: pipelines, the light call path, a real terminal (pexpect), broken pipes.
+
+What a command does in a pipeline or on a terminal runs through the warm command of
+tests/forkcommand.py (in a shell, on a terminal) or tests/forkrun.py's fork server (with pipes):
+each is still a process of its own, with its own descriptors, signals and exit code, without a
+cold start. What only a cold process shows stays cold: the console script pip wrote
+(test_console_script), ``python -m rpccli`` (test_json_lines_from_a_real_process), what the
+piped paths import (the PROBE tests), and a closed stdout or stderr, which is how the process
+starts (the launcher has no descriptor to pass).
+"""
 
 from __future__ import annotations
 
@@ -15,10 +24,17 @@ import pexpect
 import pytest
 
 from protocol.server import BackgroundServer
+from tests.forkcommand import rpccli_command
+from tests.forkrun import ForkedPopen, rpccli_forks
 from tests.peers import wait_until
 
 RPCCLI = [sys.executable, "-m", "rpccli"]
 SCRIPT = Path(sys.executable).parent / "rpccli"
+
+
+def warm() -> list[str]:
+    """The warm `rpccli` (tests/forkcommand.py): for a shell's command line or a terminal."""
+    return [str(rpccli_command())]
 
 
 def big_bytes(n: int) -> bytes:
@@ -41,7 +57,7 @@ def sh(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
 
 
 def test_sha256_of_piped_output(bundled_node: str, env: dict[str, str]) -> None:
-    cmd = shlex.join([*RPCCLI, "call", bundled_node, "big", "300000"])
+    cmd = shlex.join([*warm(), "call", bundled_node, "big", "300000"])
     result = sh(f"{cmd} | sha256sum", env)
     assert result.returncode == 0 and result.stderr == b""
     expected = hashlib.sha256(big_bytes(300000)).hexdigest()
@@ -59,7 +75,7 @@ def test_console_script(bundled_node: str, env: dict[str, str]) -> None:
 
 
 def test_batch_pipeline(bundled_node: str, env: dict[str, str]) -> None:
-    batch = shlex.join([*RPCCLI, "batch", "-c", "4", bundled_node])
+    batch = shlex.join([*warm(), "batch", "-c", "4", bundled_node])
     py = shlex.quote(sys.executable)
     command = (
         f"printf 'hello a\\nupper b\\nfail\\n' | {batch} "
@@ -71,20 +87,20 @@ def test_batch_pipeline(bundled_node: str, env: dict[str, str]) -> None:
 
 
 def test_batch_exit_code_in_pipeline(bundled_node: str, env: dict[str, str]) -> None:
-    batch = shlex.join([*RPCCLI, "batch", "-q", "--raw-output", bundled_node])
+    batch = shlex.join([*warm(), "batch", "-q", "--raw-output", bundled_node])
     result = sh(f"printf 'hello\\nfail\\n' | {batch} | cat", env)
     assert result.returncode == 6 and result.stdout == b"Hello, world\n\n"
 
 
 def test_broken_pipe_is_quiet(bundled_node: str, env: dict[str, str]) -> None:
-    cmd = shlex.join([*RPCCLI, "call", bundled_node, "big", "1000000"])
+    cmd = shlex.join([*warm(), "call", bundled_node, "big", "1000000"])
     result = sh(f"{cmd} | head -c1 | od -An -tx1", env)
     assert result.returncode == 0
     assert result.stdout.split() == [b"00"] and result.stderr == b""
 
 
 def test_batch_broken_pipe_is_quiet(bundled_node: str, env: dict[str, str]) -> None:
-    batch = shlex.join([*RPCCLI, "batch", "-q", bundled_node])
+    batch = shlex.join([*warm(), "batch", "-q", bundled_node])
     command = f"yes hello | head -n 3000 | {batch} | head -n1 >/dev/null; echo ${{PIPESTATUS[2]}}"
     result = subprocess.run(["bash", "-c", command], capture_output=True, env=env, timeout=60)
     assert result.stdout == b"0\n" and result.stderr == b""
@@ -123,7 +139,7 @@ def test_piped_batch_and_ping_stay_light(bundled_node: str, env: dict[str, str])
 
 def spawn(args: list[str], env: dict[str, str]) -> pexpect.spawn:
     env = {**env, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "40"}
-    return pexpect.spawn(RPCCLI[0], [*RPCCLI[1:], *args], env=env, timeout=20)
+    return pexpect.spawn(str(rpccli_command()), args, env=env, timeout=20)
 
 
 def run_tty(args: list[str], env: dict[str, str]) -> tuple[int, bytes]:
@@ -164,7 +180,7 @@ def test_tty_batch_pretty(bundled_node: str, env: dict[str, str]) -> None:
     path.write_bytes(b"hello a\nfail\n")
     child = pexpect.spawn(
         "bash",
-        ["-c", f"{shlex.join([*RPCCLI, 'batch', '-q', bundled_node])} < {shlex.quote(str(path))}"],
+        ["-c", f"{shlex.join([*warm(), 'batch', '-q', bundled_node])} < {shlex.quote(str(path))}"],
         env={**env, "TERM": "xterm", "NO_COLOR": "1"},
         timeout=20,
     )
@@ -184,18 +200,12 @@ def test_json_lines_from_a_real_process(bundled_node: str, env: dict[str, str]) 
 
 
 def interrupt_when(
-    argv: list[str], env: dict[str, str], started: Callable[[subprocess.Popen[bytes]], bytes]
+    argv: list[str], env: dict[str, str], started: Callable[[ForkedPopen], bytes]
 ) -> subprocess.CompletedProcess[bytes]:
     """Run rpccli, send SIGINT once ``started`` saw it working (it returns the stdout it read)."""
     import signal
 
-    proc = subprocess.Popen(
-        [*RPCCLI, *argv],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
+    proc = rpccli_forks().popen(argv, env)
     try:
         seen = started(proc)
         proc.send_signal(signal.SIGINT)
@@ -204,11 +214,11 @@ def interrupt_when(
         if proc.poll() is None:
             proc.kill()  # this test's own process, by its pid
             proc.communicate()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, seen + out, err)
+    return subprocess.CompletedProcess(argv, proc.wait(), seen + out, err)
 
 
 def test_ctrl_c_during_a_call_exits_130(own_server: BackgroundServer, env: dict[str, str]) -> None:
-    def mid_call(proc: subprocess.Popen[bytes]) -> bytes:
+    def mid_call(proc: ForkedPopen) -> bytes:
         wait_until(lambda: own_server.server.running() == 1, what="the call on the server")
         return b""
 
@@ -219,8 +229,7 @@ def test_ctrl_c_during_a_call_exits_130(own_server: BackgroundServer, env: dict[
 
 
 def test_ctrl_c_ends_endless_ping_with_a_summary(bundled_node: str, env: dict[str, str]) -> None:
-    def first_reply(proc: subprocess.Popen[bytes]) -> bytes:
-        assert proc.stdout is not None
+    def first_reply(proc: ForkedPopen) -> bytes:
         return proc.stdout.readline()  # the first output line: the pings are running
 
     result = interrupt_when(["ping", "-c", "0", "-i", "0.1", bundled_node], env, first_reply)
@@ -237,15 +246,8 @@ def test_batch_streams_answers_before_more_input(bundled_node: str, env: dict[st
     import queue
     import threading
 
-    proc = subprocess.Popen(
-        [*RPCCLI, "batch", "-q", "-c", "4", "-o", "lines", bundled_node],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env=env,
-    )
-    assert proc.stdin is not None and proc.stdout is not None
+    proc = rpccli_forks().popen(["batch", "-q", "-c", "4", "-o", "lines", bundled_node], env)
     lines: queue.Queue[bytes] = queue.Queue()
-    # type: ignore[union-attr]
     reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True)
     reader.start()
     try:
@@ -256,13 +258,13 @@ def test_batch_streams_answers_before_more_input(bundled_node: str, env: dict[st
     finally:
         proc.stdin.close()
         assert proc.wait(timeout=30) == 0
+        proc.stdout.close()
+        proc.stderr.close()
 
 
 def test_batch_over_long_line_is_skipped(bundled_node: str, env: dict[str, str]) -> None:
     data = b"hello " + b"x" * (1024 * 1024 + 10) + b"\nhello after\n"
-    result = subprocess.run(
-        [*RPCCLI, "batch", "-q", bundled_node], input=data, capture_output=True, env=env
-    )
+    result = rpccli_forks().run(["batch", "-q", bundled_node], env, input=data)
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.returncode == 6
     assert records[0]["line"] == 1 and records[0]["error"]["message"] == (
@@ -286,14 +288,14 @@ WRITE_FAILURES = [
 def test_full_disk_is_one_line_and_exit_74(
     bundled_node: str, env: dict[str, str], command: str, reason: str
 ) -> None:
-    cmd = shlex.join([*RPCCLI, *shlex.split(command.format(node=bundled_node))])
+    cmd = shlex.join([*warm(), *shlex.split(command.format(node=bundled_node))])
     result = sh(f"{cmd} > /dev/full", env)
     assert result.returncode == 74
     assert result.stderr == f"rpccli: cannot write the output: {reason}\n".encode()
 
 
 def test_batch_to_a_full_disk(bundled_node: str, env: dict[str, str]) -> None:
-    cmd = shlex.join([*RPCCLI, "batch", "-q", bundled_node])
+    cmd = shlex.join([*warm(), "batch", "-q", bundled_node])
     result = sh(f"printf 'hello\\n' | {cmd} > /dev/full", env)
     assert (result.returncode, result.stderr) == (
         74,

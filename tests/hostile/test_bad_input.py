@@ -5,7 +5,9 @@ it as its node (directly, as the default node, or as a profile's address), so an
 gets past its checks and connects is caught even when it fails later. The table covers every
 command's numeric options, RPCCLI_TIMEOUT and the other variables, and every numeric key of the
 config file ([defaults] and profiles). Commands run in process as rpccli.cli.main; `serve`, which
-would keep running if a value got through, runs as a subprocess that is stopped once it listens.
+would keep running if a value got through, runs as a process of its own (forked from
+tests/forkrun.py's warm server: what is checked is what serve does with a value, not what it
+imports) that is stopped once it listens.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import os
 import re
 import selectors
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -29,6 +30,7 @@ from protocol import Client, RequestError, ResponseTooLarge
 from protocol.nodes import Health, NodeGroup
 from rpccli.cli import main
 from tests.conftest import ROOT
+from tests.forkrun import rpccli_forks
 from tests.protocol.apis import Async, Blocking
 from tests.protocol.scripted import answer, peer
 from tests.protocol.wirehelp import packet
@@ -281,9 +283,8 @@ def test_bad_invocation_is_exit_2_one_line_nothing_sent(
 def _run_serve(option: str, value: str, tmp_path: Path) -> Outcome:
     """``rpccli serve OPTION VALUE`` on an ephemeral port; stopped (by pid) once it listens."""
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path)}
-    argv = [sys.executable, "-m", "rpccli", "serve", "--bind", "127.0.0.1:0", option, value]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    assert proc.stderr is not None and proc.stdout is not None
+    argv = ["serve", "--bind", "127.0.0.1:0", option, value]
+    proc = rpccli_forks().popen(argv, env)
     err = b""
     deadline = time.monotonic() + 60  # generous: only a value that got through takes long
     try:
@@ -298,12 +299,12 @@ def _run_serve(option: str, value: str, tmp_path: Path) -> Outcome:
     finally:
         if proc.poll() is None:
             proc.kill()
-        proc.wait()
+        returncode = proc.wait()
         out = proc.stdout.read()
         err += proc.stderr.read()
-        proc.stdout.close()
-        proc.stderr.close()
-    code: int | str = proc.returncode if b"listening on" not in err else "served"
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            stream.close()
+    code: int | str = returncode if b"listening on" not in err else "served"
     return Outcome(code, out, err.decode("utf-8", "replace"))
 
 

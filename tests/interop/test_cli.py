@@ -1,4 +1,9 @@
-"""rpccli call, ping and batch against REAL uWSGI (Python and Lua functions), and nginx."""
+"""rpccli call, ping and batch against REAL uWSGI (Python and Lua functions), and nginx.
+
+Commands run in process (run_cli), or, where a process of its own matters (a pipeline, stdin a
+regular file), as tests/forkcommand.py's warm `rpccli`: what is checked is what they do against
+real peers, not how a cold process starts (tests/cli/test_pipelines.py keeps that).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ import hashlib
 import json
 import re
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -14,6 +18,7 @@ import pytest
 
 from protocol.failures import NO_RESULT_CAUSES
 from tests.cli.conftest import run_cli
+from tests.forkcommand import rpccli_command
 from tests.peers import Uwsgi, nginx
 
 pytestmark = pytest.mark.interop
@@ -73,7 +78,7 @@ def test_json(uwsgi_tcp: Uwsgi) -> None:
 
 
 def test_sha256_pipeline(uwsgi_tcp: Uwsgi, tmp_path: Path) -> None:
-    command = f"{sys.executable} -m rpccli call {uwsgi_tcp.node} big 250000 | sha256sum"
+    command = f"{rpccli_command()} call {uwsgi_tcp.node} big 250000 | sha256sum"
     result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True)
     assert result.returncode == 0
     assert result.stdout.split()[0].decode() == hashlib.sha256(big_bytes(250000)).hexdigest()
@@ -138,7 +143,7 @@ def test_batch_lanes_against_real_uwsgi(uwsgi_tcp: Uwsgi, tmp_path: Path) -> Non
     calls.write_bytes(lines)
     outputs = []
     for lanes in ("1", "2"):
-        command = [sys.executable, "-m", "rpccli", "batch", "-c", "16", "--lanes", lanes]
+        command = [str(rpccli_command()), "batch", "-c", "16", "--lanes", lanes]
         with calls.open("rb") as stdin:
             proc = subprocess.run(
                 [*command, "-o", "lines", uwsgi_tcp.node], stdin=stdin, capture_output=True

@@ -1,7 +1,13 @@
-"""`rpccli serve` as a real subprocess: starts, prints, serves, logs, and stops on signals."""
+"""`rpccli serve` as a real subprocess: starts, prints, serves, logs, and stops on signals.
+
+One run is a cold ``python -m rpccli serve`` (the real program's start); the others fork from
+tests/forkrun.py's warm server: a process of its own, with its own pid, signals, workers and
+stderr, that has not paid a cold start (what they check is what serve does).
+"""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -10,6 +16,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import pytest
 from click.testing import CliRunner
@@ -18,12 +25,16 @@ from protocol import Client
 from protocol.errors import NoResult
 from rpccli.cli import main
 from rpccli.serve import _Log, _warn_exposed, build_table, serve
+from tests.forkrun import ForkedPopen, rpccli_forks
 from tests.peers import EXAMPLES, ROOT, short_tmpdir
 
 
 class Served:
-    def __init__(self, proc: subprocess.Popen[str], banner: list[str]) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[str] | ForkedPopen, log: IO[str], banner: list[str]
+    ) -> None:
         self.proc = proc
+        self.log = log  # its stderr, as text
         self.banner = banner
         self.nodes = [
             m.group(1)
@@ -37,14 +48,13 @@ class Served:
 
     def wait(self) -> tuple[int, str]:
         """The exit status and the rest of the log (after what read_until() consumed)."""
-        _, rest = self.proc.communicate(timeout=15)
-        return self.proc.returncode, rest
+        rest = self.log.read()  # to its end: serve and its workers have closed it
+        return self.proc.wait(timeout=15), rest
 
     def read_until(self, text: str) -> str:
         """Log lines up to and including the first one that contains ``text``."""
-        assert self.proc.stderr is not None
         seen = []
-        for line in self.proc.stderr:
+        for line in self.log:
             seen.append(line)
             if text in line:
                 return "".join(seen)
@@ -52,38 +62,50 @@ class Served:
 
 
 @contextmanager
-def serving(*args: str, new_session: bool = False) -> Iterator[Served]:
-    """``new_session``: its own process group, so a test can signal it as a terminal does."""
+def serving(*args: str, new_session: bool = False, cold: bool = False) -> Iterator[Served]:
+    """``new_session``: its own process group, so a test can signal it as a terminal does.
+    ``cold``: a ``python -m rpccli serve`` of its own, not a fork of the warm server."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rpccli", "serve", *args],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=new_session,
-    )
+    proc: subprocess.Popen[str] | ForkedPopen
+    if cold:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rpccli", "serve", *args],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=new_session,
+        )
+        assert proc.stderr is not None
+        log: IO[str] = proc.stderr
+    else:
+        proc = rpccli_forks().popen(["serve", *args], env, ROOT, session=new_session)
+        proc.stdin.close()  # end of input at once, as /dev/null gives it
+        log = io.TextIOWrapper(proc.stderr)
     banner: list[str] = []
     try:
-        assert proc.stderr is not None
-        for line in proc.stderr:  # the banner ends with the "try:" line
+        for line in log:  # the banner ends with the "try:" line
             banner.append(line.rstrip("\n"))
             if line.lstrip().startswith("try:"):
                 break
         else:
             raise AssertionError("rpccli serve exited early:\n" + "\n".join(banner))
-        yield Served(proc, banner)
+        yield Served(proc, log, banner)
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate(timeout=15)
+        proc.wait(timeout=15)
+        log.close()  # unread: a killed serve's workers may hold their end open for a while
+        if isinstance(proc, ForkedPopen):
+            proc.stdout.close()  # open till now: serve writes nothing there, and no EPIPE
 
 
 def test_serves_logs_and_stops_on_sigterm() -> None:
     sock = str(short_tmpdir() / "serve.sock")
-    with serving(str(EXAMPLES / "functions.py"), "--bind", "127.0.0.1:0", "--bind", sock) as srv:
+    one = (str(EXAMPLES / "functions.py"), "--bind", "127.0.0.1:0", "--bind", sock)
+    with serving(*one, cold=True) as srv:  # one cold run: the real program's
         tcp, unix = srv.nodes
         assert unix == sock and Path(sock).exists()
         assert any("serving 15 functions" in line for line in srv.banner)

@@ -16,6 +16,8 @@ from click.testing import CliRunner
 from rpccli import names
 from rpccli.cli import app
 from rpccli.completion import SHELLS, script
+from tests.forkcommand import rpccli_command
+from tests.forkrun import rpccli_forks
 from tests.peers import ROOT
 
 COMPLETIONS = ROOT / "completions"
@@ -41,8 +43,20 @@ def test_unknown_shell_is_a_usage_error() -> None:
     assert result.exit_code == 2
 
 
+def _tab_env(line: str, shell: str) -> dict[str, str]:
+    """What the generated scripts pass to rpccli on TAB."""
+    env = {**os.environ, "_RPCCLI_COMPLETE": f"{shell}_complete"}
+    if shell == "bash":  # what completions/rpccli.bash passes
+        env.update(COMP_LINE=line, COMP_WORDBREAKS="\"'><=;|&(:")
+    else:
+        words = line.split()
+        env.update(COMP_WORDS=line, COMP_CWORD=str(len(words) - (0 if line.endswith(" ") else 1)))
+    return env
+
+
 def _tab(line: str, shell: str = "bash") -> subprocess.CompletedProcess[str]:
-    # exactly what the generated scripts run on TAB, plus a report of what got imported
+    """A cold TAB: exactly what the generated scripts run, plus a report of what got imported
+    (only a cold process shows that: for the tests of a light TAB)."""
     code = (
         "import sys\n"
         "from rpccli.cli import main\n"
@@ -53,20 +67,22 @@ def _tab(line: str, shell: str = "bash") -> subprocess.CompletedProcess[str]:
         "heavy = ('rich', 'prompt_toolkit', 'asyncio', 'pygments')\n"
         "sys.stderr.write('IMPORTED ' + ' '.join(m for m in heavy if m in sys.modules))\n"
     )
-    env = {**os.environ, "_RPCCLI_COMPLETE": f"{shell}_complete"}
-    if shell == "bash":  # what completions/rpccli.bash passes
-        env.update(COMP_LINE=line, COMP_WORDBREAKS="\"'><=;|&(:")
-    else:
-        words = line.split()
-        env.update(COMP_WORDS=line, COMP_CWORD=str(len(words) - (0 if line.endswith(" ") else 1)))
     return subprocess.run(
         [sys.executable, "-c", code],
-        env=env,
+        env=_tab_env(line, shell),
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
     )
+
+
+def _tab_warm(line: str, shell: str = "bash") -> str:
+    """What TAB offers for ``line`` (stdout), forked from tests/forkrun.py's warm server: for
+    tests of what completion offers, not of what it imports."""
+    result = rpccli_forks().run([], _tab_env(line, shell), cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.decode()
 
 
 def test_tab_for_function_names_is_local_and_light(xdg_dirs) -> None:
@@ -91,29 +107,27 @@ def test_tab_for_node_offers_profiles(xdg_dirs) -> None:
 def test_bash_values_are_cut_after_the_last_colon(xdg_dirs) -> None:
     # bash replaces only the text after the word break ':'; it keeps "127.0.0.1:"
     names.remember("127.0.0.1:3031", "hello")
-    result = _tab("rpccli call 127.0.0.1:30")
-    assert result.stdout.split() == ["plain,3031"]
-    result = _tab("rpccli call 127.0.0.1:3031 ")
-    assert result.stdout.split() == ["plain,hello"]
+    assert _tab_warm("rpccli call 127.0.0.1:30").split() == ["plain,3031"]
+    assert _tab_warm("rpccli call 127.0.0.1:3031 ").split() == ["plain,hello"]
 
 
 def test_bash_option_values_after_an_equals_sign(xdg_dirs) -> None:
     # '=' is a word break too: bash keeps "--output=" and replaces what follows
-    assert _tab("rpccli call --output=p").stdout.split() == ["plain,pretty"]
-    assert _tab("rpccli call -o p").stdout.split() == ["plain,pretty"]
+    assert _tab_warm("rpccli call --output=p").split() == ["plain,pretty"]
+    assert _tab_warm("rpccli call -o p").split() == ["plain,pretty"]
 
 
 def test_zsh_protocol_carries_the_source(xdg_dirs) -> None:
     names.remember("127.0.0.1:1", "hello")
-    result = _tab("rpccli call 127.0.0.1:1 h", shell="zsh")
-    assert result.stdout.split("\n")[:3] == ["plain", "hello", "learned"]
+    result = _tab_warm("rpccli call 127.0.0.1:1 h", shell="zsh")
+    assert result.split("\n")[:3] == ["plain", "hello", "learned"]
 
 
 def test_real_bash_completes_a_function_name(xdg_dirs, tmp_path: Path) -> None:
     bash = shutil.which("bash")
     assert bash is not None
     names.store_listing("127.0.0.1:1", ["hello_from_listing", "upper"])
-    bin_dir = Path(sys.executable).parent
+    bin_dir = rpccli_command().parent  # the warm rpccli: TAB's answer, not its start, is tested
     env = {
         "PATH": f"{bin_dir}:/usr/bin:/bin",
         "HOME": str(tmp_path),
@@ -139,11 +153,11 @@ def test_real_bash_completes_a_function_name(xdg_dirs, tmp_path: Path) -> None:
 
 
 def _tab_in(line: str, cwd: Path) -> list[str]:
-    """What TAB offers for ``line``, run in ``cwd``: the words of the bash protocol."""
+    """What TAB offers for ``line``, run in ``cwd``: the words of the bash protocol (forked from
+    tests/forkrun.py's warm server)."""
     env = {**os.environ, "_RPCCLI_COMPLETE": "bash_complete", "COMP_LINE": line}
     env["COMP_WORDBREAKS"] = "\"'><=;|&(:"
-    command = [sys.executable, "-m", "rpccli"]
-    return subprocess.run(command, env=env, capture_output=True, text=True, cwd=cwd).stdout.split()
+    return rpccli_forks().run([], env, cwd=cwd).stdout.decode().split()
 
 
 def test_tab_after_local_offers_the_files_functions_without_running_it(tmp_path: Path) -> None:

@@ -1,17 +1,18 @@
 """fish offers whole node groups and whole profile descriptions (issue 15, item 1): its script
 once split every answer at each comma, so ``:3031,:4031`` became ``:3031`` and a profile's
-``127.0.0.1:3031, 127.0.0.1:4031`` was cut. Real fish, asked what TAB would offer."""
+``127.0.0.1:3031, 127.0.0.1:4031`` was cut. Real fish, asked what TAB would offer; the
+`rpccli` it runs is tests/forkcommand.py's warm one (what TAB offers is tested, not its start)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from rpccli import names
+from tests.forkcommand import rpccli_command
 from tests.peers import ROOT, require
 
 SCRIPT = ROOT / "completions" / "rpccli.fish"
@@ -19,7 +20,7 @@ SCRIPT = ROOT / "completions" / "rpccli.fish"
 
 def _fish_offers(line: str) -> list[str]:
     fish = require("fish")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{rpccli_command().parent}{os.pathsep}{os.environ['PATH']}"}
     done = subprocess.run(
         [fish, "--no-config", "-c", f"source {SCRIPT}; complete -C {line!r}"],
         capture_output=True,

@@ -8,10 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.forkrun import rpccli_forks
 from tests.peers import ROOT
 
 
-def shell(stdin: bytes, *args: str) -> subprocess.CompletedProcess[bytes]:
+def shell(stdin: bytes, *args: str, cold: bool = False) -> subprocess.CompletedProcess[bytes]:
+    """``rpccli shell ARGS < stdin``: forked from tests/forkrun.py's warm server (what a script
+    does), or with ``cold`` a ``python -m rpccli`` of its own (the real program's start)."""
+    if not cold:
+        return rpccli_forks().run(["shell", *args], os.environ.copy(), stdin, ROOT, timeout=60)
     return subprocess.run(
         [sys.executable, "-m", "rpccli", "shell", *args],
         input=stdin,
@@ -25,7 +30,7 @@ def shell(stdin: bytes, *args: str) -> subprocess.CompletedProcess[bytes]:
 
 def test_lines_run_in_order_with_exact_bytes(bundled_node: str) -> None:
     script = b"hello world\n# a comment\n\necho $'\\x00\\xff' x\nupper abc\n"
-    result = shell(script, bundled_node)
+    result = shell(script, bundled_node, cold=True)  # one cold run: the real program's
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"Hello, world\x00\xff xABC"
     assert result.stderr == b""

@@ -1,12 +1,13 @@
 """The shell at terminals that are not the usual one (issue 15, items 6 and 9): stdout a pipe
-(``rpccli shell NODE | tee log``) and ``TERM=dumb`` (Emacs's shell mode, some CI consoles)."""
+(``rpccli shell NODE | tee log``) and ``TERM=dumb`` (Emacs's shell mode, some CI consoles).
+The `rpccli` the terminal's shell starts is tests/forkcommand.py's warm one: what the shell does
+there is tested, not its start."""
 
 from __future__ import annotations
 
 import io
 import os
 import re
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
-RPCCLI = [sys.executable, "-m", "rpccli"]
+from tests.forkcommand import rpccli_command
+
 CPR_REQUEST = b"\x1b[6n"
 
 
@@ -50,7 +52,7 @@ def _see(child: pexpect.spawn, pattern: object) -> None:
 
 def test_a_pipe_on_stdout_gets_only_results(bundled_node: str, tmp_path: Path) -> None:
     log = tmp_path / "log"
-    shell = " ".join(RPCCLI)
+    shell = str(rpccli_command())
     child, screen = _spawn(f"{shell} shell {bundled_node} | cat > {log}", "xterm")
     _see(child, "Ctrl-D")  # the banner: on the terminal
     _see(child, ">")
@@ -68,7 +70,7 @@ def test_a_pipe_on_stdout_gets_only_results(bundled_node: str, tmp_path: Path) -
 
 
 def test_a_dumb_terminal_shows_what_is_sent(bundled_node: str) -> None:
-    shell = " ".join(RPCCLI)
+    shell = str(rpccli_command())
     child, screen = _spawn(f"{shell} shell {bundled_node}", "dumb")
     child.expect(f"{bundled_node}> ")
     child.send("hellp\x7fo x\r")  # a typo, a backspace, the fix: the terminal edits the line
