@@ -100,10 +100,19 @@ def _connect(node: str) -> socket.socket:
 
 
 def exchange(
-    node: str, parts: Sequence[bytes], *, shut: bool = False, pause: float = 0.1
+    node: str,
+    parts: Sequence[bytes],
+    *,
+    shut: bool = False,
+    pause: float = 0.1,
+    peers: list[str] | None = None,
 ) -> tuple[bytes, str]:
-    """Send ``parts`` (pausing between them), read to the end: (bytes, "close"|"reset"|...)."""
+    """Send ``parts`` (pausing between them), read to the end: (bytes, "close"|"reset"|...).
+    ``peers``: where to add this client's address as a server's log names it (host:port)."""
     sock = _connect(node)
+    if peers is not None:
+        host, port = sock.getsockname()[:2]
+        peers.append(f"{host}:{port}")
     received = bytearray()
     try:
         for i, part in enumerate(parts):
