@@ -320,7 +320,7 @@ def function_choices(node: str | None, incomplete: str) -> list[tuple[str, str]]
     try:
         config = _config()
         if not node or node.strip() == ".":  # "." is the default node, as in `rpccli call`
-            from rpccli.config import default_node_text
+            from rpccli.node_words import default_node_text
 
             node = default_node_text(config)
         if not isinstance(node, str) or not node:

@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 
 from protocol import CallResult, Client
 from protocol.wire import DEFAULT_BUFFER_SIZE
-from rpccli.config import Config, NodeSpec, load_config, resolve_nodes
+from rpccli.config import Config, NodeSpec, load_config
+from rpccli.node_words import resolve_nodes
 
 __all__ = [
     "TLS",

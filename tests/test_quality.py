@@ -89,3 +89,15 @@ def test_no_import_circle() -> None:
 
     for module in sorted(graph):
         visit(module, [])
+
+
+def test_no_module_over_400_lines() -> None:
+    # small modules with clear names (CONTRIBUTING.md#style): a module that grows past this is
+    # split by what its parts do, as rpccli/batch/setup.py and rpccli/node_words.py were
+    long = {
+        str(path.relative_to(ROOT)): count
+        for package in ("protocol", "rpccli")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if (count := len(path.read_text().splitlines())) > 400
+    }
+    assert not long, f"modules over 400 lines: {long}"

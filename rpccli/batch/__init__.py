@@ -52,8 +52,9 @@ from rpccli.batch.ordered import SKIP, run
 from rpccli.batch.output import BatchWriter
 from rpccli.batch.plain import PlainLines
 from rpccli.batch.stop import Counts, Stop, counts_of, interrupted_line, not_sent, sigint_stops
-from rpccli.config import Config, load_config, resolve_nodes
+from rpccli.config import Config, load_config
 from rpccli.errors import InputError
+from rpccli.node_words import resolve_nodes
 from rpccli.numbers import CONCURRENCY, LANES
 from rpccli.options import (
     Settings,

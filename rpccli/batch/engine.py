@@ -28,10 +28,10 @@ from typing import Any
 
 import rpccli.batch.tlsstate as _tls  # ssl only once a node uses TLS
 from protocol import Client, failures
-from protocol.errors import CallError, NoResult, RPCError
+from protocol.errors import CallError, NoResult
 from protocol.reader import ResponseReader
-from rpccli.batch.calls import CONNECTING, HANDSHAKE, READING, SENDING, SETTING_UP, Call
-from rpccli.batch.endings import Endings
+from rpccli.batch.calls import CONNECTING, READING, SENDING, SETTING_UP, Call
+from rpccli.batch.setup import Setup
 from rpccli.batch.stop import Stop
 
 __all__ = ["Call", "Loop"]
@@ -48,7 +48,7 @@ _monotonic = time.monotonic
 _IN_PROGRESS = {errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK}
 
 
-class Loop(Endings):
+class Loop(Setup):
     """An epoll loop with as few system calls per call as it takes: non-blocking sockets from
     the start, one edge-triggered registration for both directions, no SO_ERROR query (the send
     reports a failed connect), reads into one reused buffer, and no unregister (closing a socket
@@ -186,24 +186,6 @@ class Loop(Endings):
                 self.epoll.register(fd, _IN)
             return
 
-    def _target(self, client: Client) -> tuple[Any, ...]:
-        """What start() needs of ``client``, worked out once per client (is_literal parses the
-        IP, family and sockaddr are properties)."""
-        address = client.address
-        if client.ssl_context is not None:
-            _tls.tls_on()
-        target = (
-            address.is_literal,
-            address.family,
-            address.sockaddr,
-            client.ssl_context,
-            client.timeout,
-            client.connect_timeout,
-            client.node,
-        )
-        self._targets[client] = target
-        return target
-
     def _send(self, call: Call) -> bool:
         """Send what is left of the request; True when all of it is sent."""
         sock = call.sock
@@ -221,52 +203,6 @@ class Loop(Endings):
             return False
         call.state = READING
         return True
-
-    def _send_failed(self, call: Call, sock: _socket.socket, exc: OSError) -> CallError:
-        """What a failed send of ``call``'s request says."""
-        client = call.clients[call.attempt]
-        if call.state == CONNECTING:
-            return failures.connect_failed(client.node, exc)
-        if isinstance(sock, _tls.SSLSocket) and not call.pos:
-            from protocol.tls import handshake_failed
-
-            name = client.server_name or client.address.host
-            return handshake_failed(client.node, exc, name, client.ssl_context, after=True)
-        return failures.reset(client.node, call.function, len(call.request), 0)
-
-    def _handshake(self, call: Call) -> bool:
-        """Move a TLS connection on: the TCP connect, then the handshake; True once done."""
-        sock = call.sock
-        client = call.client
-        assert isinstance(sock, _tls.SSLSocket)
-        if call.state == CONNECTING:
-            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if code:
-                raise failures.connect_failed(client.node, OSError(code, os.strerror(code)))
-            call.state = HANDSHAKE
-        try:
-            sock.do_handshake()
-        except _tls.WOULD_BLOCK:
-            return False
-        except OSError as exc:
-            from protocol.tls import handshake_failed
-
-            name = client.server_name or client.address.host
-            raise handshake_failed(client.node, exc, name, client.ssl_context) from None
-        self.handshakes[bool(sock.session_reused)] += 1
-        call.state = SENDING
-        return True
-
-    def _blocking(self, call: Call) -> None:
-        client = call.client
-        try:
-            result = client.exchange(call.request, function=call.function)
-        except RPCError as exc:
-            self._failed(call, exc)
-            if call.result is None:
-                self.start(call)
-            return
-        self._succeed(call, result.body, result.timings.total, client.node)
 
     def _succeed(self, call: Call, body: bytes, elapsed: float, node: str) -> None:
         """Close the connection, record the answer ``body`` (_event writes this out for the

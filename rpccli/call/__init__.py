@@ -19,7 +19,8 @@ from protocol.wire import DEFAULT_BUFFER_SIZE, rpc_request
 from rpccli import exitcodes
 from rpccli.args import read_arguments
 from rpccli.call.group import call_one
-from rpccli.config import Config, default_node_text, is_node_word
+from rpccli.config import Config
+from rpccli.node_words import default_node_text, is_node_word
 from rpccli.output import Printer, is_terminal
 from rpccli.settings import buffer_warning, settings_for
 

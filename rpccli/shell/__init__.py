@@ -76,7 +76,8 @@ def shell(
     4 timeout, 5 protocol, 6 partial).
     """
     from protocol.errors import UsageError
-    from rpccli.config import default_node_text, load_config
+    from rpccli.config import load_config
+    from rpccli.node_words import default_node_text
     from rpccli.shell.session import Flags, Shell
 
     if demo and node is not None:

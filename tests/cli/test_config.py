@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from protocol.errors import AddressError
-from rpccli.config import load_config, resolve_nodes
+from rpccli.config import load_config
 from rpccli.errors import ConfigError
+from rpccli.node_words import resolve_nodes
 from rpccli.paths import config_path, state_dir
 from tests.cli.conftest import run_cli
 
