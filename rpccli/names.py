@@ -34,6 +34,7 @@ from rpccli.names_files import file_name as _file_name
 from rpccli.names_files import load as _load
 from rpccli.names_files import locked as _locked
 from rpccli.names_files import names_dir as _names_dir
+from rpccli.names_files import names_dir_text as _names_dir_text
 from rpccli.names_files import save as _save
 
 if TYPE_CHECKING:
@@ -145,9 +146,7 @@ def remember_all(nodes: Iterable[str], function: str) -> None:
                 keys[key] = None
         # already known: no lock, no write; a call's cost stays one small read (of the file
         # named as a string: no pathlib on the plain call path, docs/design.md#start-up)
-        from rpccli.paths import names_dir_text
-
-        directory = names_dir_text()
+        directory = _names_dir_text()
         todo = [
             k
             for k in keys

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["file_name", "load", "locked", "names_dir", "prune", "save"]
+__all__ = ["file_name", "load", "locked", "names_dir", "names_dir_text", "prune", "save"]
 
 #: a cache file larger than this is ignored (and rewritten on the next update)
 _MAX_FILE = 4 * 1024 * 1024
@@ -41,6 +41,14 @@ def names_dir(create: bool) -> Path:
 
         private_dir(path)
     return path
+
+
+def names_dir_text() -> str:
+    """:func:`names_dir` as a string, nothing created: named without importing pathlib (the
+    plain call path reads a names file through it, docs/design.md#start-up)."""
+    from rpccli.paths import state_dir_text
+
+    return os.path.join(state_dir_text(), "names")
 
 
 def file_name(key: str) -> str:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["config_path", "default_config_text", "names_dir_text", "state_dir"]
+__all__ = ["config_path", "default_config_text", "state_dir", "state_dir_text"]
 
 
 def _home() -> str:
@@ -33,12 +33,6 @@ def _xdg_text(variable: str, fallback: str) -> str:
     if value and os.path.isabs(value):
         return value
     return os.path.join(_home(), fallback)
-
-
-def _xdg(variable: str, fallback: str) -> Path:
-    from pathlib import Path
-
-    return Path(_xdg_text(variable, fallback))
 
 
 def config_path() -> Path:
@@ -63,7 +57,9 @@ def state_dir(*, create: bool = True) -> Path:
     With ``create``, it and any missing parent are created 0700, and an OSError says why it
     cannot hold state (see :func:`rpccli.statefile.private_dir`: a symlink, another user's).
     """
-    path = _xdg("XDG_STATE_HOME", ".local/state") / "rpccli"
+    from pathlib import Path
+
+    path = Path(state_dir_text())
     if create:
         from rpccli.statefile import private_dir
 
@@ -71,7 +67,6 @@ def state_dir(*, create: bool = True) -> Path:
     return path
 
 
-def names_dir_text() -> str:
-    """``state_dir(create=False) / "names"`` as a string (nothing created): the directory of
-    the names caches (rpccli.names_files), named without importing pathlib."""
-    return os.path.join(_xdg_text("XDG_STATE_HOME", ".local/state"), "rpccli", "names")
+def state_dir_text() -> str:
+    """:func:`state_dir` as a string, nothing created: named without importing pathlib."""
+    return os.path.join(_xdg_text("XDG_STATE_HOME", ".local/state"), "rpccli")
