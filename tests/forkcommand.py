@@ -39,16 +39,18 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from tests.forkrun import rpccli_preload
+from tests.forkrun import LEAVE, rpccli_preload
 from tests.peers import short_tmpdir, stop_process
 
 #: the console script pip wrote for rpccli: this checkout's, in the venv running the tests
 RPCCLI = Path(sys.executable).parent / "rpccli"
 
 # The server. A child breaks out of the loop with its descriptors, session, terminal,
-# environment, directory, argv and standard streams set, and runs the script below it (in a
-# namespace of its own: what the loop leaves here is not the script's).
-_LOOP = """
+# environment, directory, argv and standard streams set, and runs the script below it, ending as
+# tests/forkrun.py's children do (LEAVE).
+_LOOP = (
+    LEAVE
+    + """
 import marshal as _marshal, os as _os, select as _select, socket as _socket, sys as _sys
 for _name in _sys.argv[3:]:
     __import__(_name)
@@ -125,30 +127,10 @@ while True:
     _poll.register(_fd, _select.POLLIN)
 
 
-def _leave(code):
-    # as the interpreter's own exit (Python/pylifecycle.c, Py_FinalizeEx): non-daemon threads,
-    # atexit, the last flush; then no teardown of every module, which wrote to every page the
-    # fork still shared with the server (20 ms of CPU a run with prompt_toolkit and rich)
-    threading = _sys.modules.get("threading")
-    if threading is not None:
-        threading._shutdown()
-    __import__("atexit")._run_exitfuncs()
-    for stream in (_sys.stdout, _sys.stderr):
-        try:
-            stream.flush()
-        except Exception:
-            raise SystemExit(code)  # the interpreter's own exit reports it (exit code 120)
-    _os._exit(code)
-
-
-try:
-    __import__("runpy").run_path(_script, run_name="__main__")  # a namespace of its own
-except SystemExit as _exit:
-    if _exit.code is None or isinstance(_exit.code, int):
-        _leave(_exit.code or 0)
-    raise
-_leave(0)
+# the console script, in a namespace of its own (what the loop leaves here is not the script's)
+__run("__import__('runpy').run_path(script, run_name='__main__')", {"script": _script})
 """
+)
 
 # The launcher: no site (-S), no PYTHON* variables (-I); _signal, _socket and marshal are built
 # in or one small extension each, so it costs about what the interpreter's own start does.
