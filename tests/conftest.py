@@ -11,6 +11,7 @@ other test runs anywhere (see ``pytest_runtest_protocol``), and the tests of one
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import shutil
 import signal
@@ -146,6 +147,14 @@ def rank(module: str) -> int:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Order the tests by ``rank`` (a stable sort: a module's own order stays)."""
     items.sort(key=lambda item: rank(item.path.relative_to(ROOT).as_posix()))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection made (2,600 test items, every test module and what they import) lives to
+    the end of the run: frozen out of the collector's way, the full collections that a test's
+    garbage sets off no longer walk it each time: 0.09-0.16 CPU-s of full collections a test
+    process instead of 0.2-0.7 (gc.callbacks, a whole run)."""
+    gc.freeze()
 
 
 @pytest.hookimpl(optionalhook=True)
