@@ -65,26 +65,49 @@ def __run(code, namespace):
     __leave(0)
 """
 
-# The server's loop. The child breaks out of it with fds 0-2, environment, directory and argv
-# set, and runs the caller's code at the top level of `python -c` (in __main__'s namespace).
+# The server's loop: any number of runs at once, each with a connection of its own (passed
+# with its descriptors) that gets the child's pid, then its exit code once the server has reaped
+# it (a pidfd says when). The child breaks out of the loop with fds 0-2, environment, directory
+# and argv set, and runs the caller's code at the top level of `python -c` (in __main__'s
+# namespace).
 _LOOP = (
     LEAVE
     + """
-import json as _json, os as _os, socket as _socket, sys as _sys
+import json as _json, os as _os, select as _select, socket as _socket, sys as _sys
 for _name in _sys.argv[2:]:
     __import__(_name)
 _control = _socket.socket(fileno=int(_sys.argv[1]))
+_poll = _select.poll()
+_poll.register(_control, _select.POLLIN)
+_runs = {}  # a child's pidfd: (its pid, the connection of its run)
 __import__("gc").freeze()  # what is here now stays out of every child's collections: fewer copies
 while True:
-    _message, _fds, _flags, _address = _socket.recv_fds(_control, 1 << 20, 3)
+    _fd = _poll.poll()[0][0]
+    if _fd in _runs:
+        _pid, _conn = _runs.pop(_fd)
+        _poll.unregister(_fd)
+        _os.close(_fd)
+        _code = _os.waitstatus_to_exitcode(_os.waitpid(_pid, 0)[1])
+        try:
+            _conn.send(b"%d" % _code)
+        except OSError:  # the caller has gone
+            pass
+        _conn.close()
+        continue
+    _message, _fds, _flags, _address = _socket.recv_fds(_control, 1 << 20, 4)
     if not _message:
         _sys.exit(0)
     _request = _json.loads(_message)
+    _conn = _socket.socket(fileno=_fds.pop())
     _pid = _os.fork()
     if _pid == 0:
         for _target, _fd in enumerate(_fds):
             _os.dup2(_fd, _target)
             _os.close(_fd)
+        for _fd, (_, _other) in _runs.items():
+            _os.close(_fd)
+            _other.close()
+        _conn.close()
         _control.close()
         if _request["session"]:
             _os.setsid()
@@ -95,9 +118,10 @@ while True:
         break
     for _fd in _fds:
         _os.close(_fd)
-    _control.send(b"%d" % _pid)
-    _status = _os.waitpid(_pid, 0)[1]
-    _control.send(str(_os.waitstatus_to_exitcode(_status)).encode())
+    _conn.send(b"%d" % _pid)
+    _fd = _os.pidfd_open(_pid)
+    _runs[_fd] = (_pid, _conn)
+    _poll.register(_fd, _select.POLLIN)
 for _key in [_key for _key in globals() if _key.startswith("_") and not _key.startswith("__")]:
     del globals()[_key]
 del _key
@@ -178,24 +202,28 @@ class ForkServer:
         session: bool = False,
     ) -> Forked:
         """Start one command line (in a session of its own with ``session``, as
-        ``start_new_session`` does); :meth:`finish` gives its result. One at a time."""
+        ``start_new_session`` does); :meth:`finish` gives its result. Any number at once, from
+        any thread."""
         stdin_r, stdin_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         request = {
             "argv": list(argv),
             "env": dict(env),
             "cwd": str(cwd or os.getcwd()),
             "session": session,
         }
+        passed = [stdin_r, out_w, err_w, theirs.fileno()]
         try:
-            socket.send_fds(self._control, [json.dumps(request).encode()], [stdin_r, out_w, err_w])
+            socket.send_fds(self._control, [json.dumps(request).encode()], passed)
         finally:
             for fd in (stdin_r, out_w, err_w):
                 os.close(fd)
-        self._control.settimeout(30)
-        pid = int(self._control.recv(64))
-        return Forked(self._control, list(argv), pid, input, stdin_w, out_r, err_r)
+            theirs.close()
+        mine.settimeout(30)
+        pid = int(mine.recv(64))
+        return Forked(mine, list(argv), pid, input, stdin_w, out_r, err_r)
 
     def finish(self, forked: Forked, timeout: float = 30) -> subprocess.CompletedProcess[bytes]:
         out, err = communicate(forked.stdin, forked.input, [forked.stdout, forked.stderr], timeout)
@@ -229,11 +257,11 @@ class ForkServer:
 
 class Forked:
     """A command line a :class:`ForkServer` started: its pid, its end of each pipe, and its exit
-    code once the server has reported it."""
+    code once the server has reported it on the run's own connection."""
 
     def __init__(
         self,
-        control: socket.socket,
+        conn: socket.socket,
         argv: list[str],
         pid: int,
         input: bytes,
@@ -241,26 +269,33 @@ class Forked:
         stdout: int,
         stderr: int,
     ):
-        self._control = control
+        self._conn = conn
         self.argv, self.pid, self.input = argv, pid, input
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
         if self.returncode is None:
-            self._control.settimeout(0)
+            self._conn.settimeout(0)
             with contextlib.suppress(BlockingIOError):
-                self.returncode = int(self._control.recv(64))
+                self._got(self._conn.recv(64))
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
-            self._control.settimeout(timeout)
+            self._conn.settimeout(timeout)
             try:
-                self.returncode = int(self._control.recv(64))
+                self._got(self._conn.recv(64))
             except TimeoutError:
                 raise subprocess.TimeoutExpired(self.argv, timeout or 0) from None
+        assert self.returncode is not None
         return self.returncode
+
+    def _got(self, code: bytes) -> None:
+        if not code:
+            raise RuntimeError(f"the fork server of {self.argv} ended before the run did")
+        self.returncode = int(code)
+        self._conn.close()
 
 
 class ForkedPopen:

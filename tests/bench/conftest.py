@@ -1,14 +1,12 @@
 """A `rpccli serve` of tests/bench/known_latency.py, started per test and stopped by pid.
 
-Each is forked by a fork server of ``python -m rpccli`` (tests/forkrun.py), not started cold: a
-real process of its own all the same (its pid, its exit by SIGKILL), at about a fifth of a cold
-start's CPU. A fork server runs one command line at a time, so there is one per server running
-at once (two at most here), kept for the next test once its server is stopped.
+Each is forked by this test process's fork server of ``python -m rpccli`` (tests/forkrun.py),
+not started cold: a real process of its own all the same (its pid, its exit by SIGKILL), at
+about a fifth of a cold start's CPU.
 """
 
 from __future__ import annotations
 
-import atexit
 import io
 import os
 import signal
@@ -21,23 +19,11 @@ from typing import IO, Any
 import pytest
 
 from protocol.client import Client
-from tests.forkrun import RPCCLI_MAIN, ForkedPopen, ForkServer, rpccli_preload
+from tests.forkrun import ForkedPopen, rpccli_forks
 from tests.peers import serve_banner
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FUNCTIONS = Path(__file__).resolve().parent / "known_latency.py"
-
-#: fork servers with no server running (this process's; each stopped when the process exits)
-_IDLE: list[ForkServer] = []
-
-
-def _fork_server() -> ForkServer:
-    if _IDLE:
-        return _IDLE.pop()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RPCCLI_", "XDG_"))}
-    forks = ForkServer(RPCCLI_MAIN, rpccli_preload(), env)
-    atexit.register(forks.close)
-    return forks
 
 
 def _drain(stream: IO[Any]) -> None:
@@ -54,36 +40,34 @@ class Known:
     """Starts servers of the known functions (``known()`` -> its node); stops them by pid."""
 
     def __init__(self) -> None:
-        self.started: dict[str, tuple[ForkedPopen, ForkServer]] = {}
+        self.started: dict[str, ForkedPopen] = {}
 
     def __call__(self, threads: int = 16) -> str:
-        forks = _fork_server()
         argv = ["serve", "--bind", "127.0.0.1:0", "-q", "--no-demo", "--threads", str(threads)]
-        proc = forks.popen([*argv, str(FUNCTIONS)], os.environ, cwd=ROOT)
+        proc = rpccli_forks().popen([*argv, str(FUNCTIONS)], os.environ, cwd=ROOT)
         proc.stdin.close()
         stderr = io.TextIOWrapper(proc.stderr)
         node = serve_banner(stderr)
         _drain(stderr)
         _drain(proc.stdout)
         if not node:
-            self._stop(proc, forks)
+            self._stop(proc)
             raise AssertionError("rpccli serve did not start")
-        self.started[node] = (proc, forks)
+        self.started[node] = proc
         return node
 
     def kill(self, node: str) -> None:
-        self._stop(*self.started.pop(node))
+        self._stop(self.started.pop(node))
 
     def stop_all(self) -> None:
         while self.started:
-            self._stop(*self.started.popitem()[1])
+            self._stop(self.started.popitem()[1])
 
     @staticmethod
-    def _stop(proc: ForkedPopen, forks: ForkServer) -> None:
+    def _stop(proc: ForkedPopen) -> None:
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-        _IDLE.append(forks)  # its one command line is over: free for the next server
 
 
 @pytest.fixture
