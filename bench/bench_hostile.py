@@ -14,7 +14,9 @@ peak RSS (``ru_maxrss`` of that child, from ``os.wait4``). The baseline row is a
 in the same run (after one warm-up call): its wall time is the interpreter's start-up, which
 every row pays too, so ``over base`` (wall minus the baseline's) is what the case itself cost;
 it must stay within the case's bound (the deadline; the connect timeout for the listener that
-never accepts) plus 0.5 s of noise, or the row is marked FAILED and the exit status is 1.
+never accepts) plus ``--noise`` (0.5 s), or the row is marked FAILED and the exit status is 1.
+The suite's smoke run (tests/test_bench.py) allows a noise of its own: it checks that the
+matrix runs and each case ends with its exit code, not how fast a loaded machine is.
 """
 
 from __future__ import annotations
@@ -149,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connect-timeout", type=float, default=1.0)
     parser.add_argument("--rounds", type=int, default=1, help="runs per case (median wall)")
     parser.add_argument("--cases", help="comma-separated case names (default: all)")
+    parser.add_argument(
+        "--noise", type=float, default=0.5, help="seconds over its bound a case may take"
+    )
     options = parser.parse_args(argv)
     chosen = CASES
     if options.cases:
@@ -176,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     for case, codes, wall, rss in rows:
         bound = options.connect_timeout if case.bound == "connect" else options.deadline
         over = wall - base
-        ok = codes == {case.expected} and over <= bound + 0.5
+        ok = codes == {case.expected} and over <= bound + options.noise
         bad += not ok
         code = ",".join(str(c) for c in sorted(codes))
         print(
