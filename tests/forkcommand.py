@@ -39,7 +39,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from tests.forkrun import LEAVE, rpccli_preload
+from tests.forkrun import COMMON, rpccli_preload
 from tests.peers import short_tmpdir, stop_process
 
 #: the console script pip wrote for rpccli: this checkout's, in the venv running the tests
@@ -47,18 +47,16 @@ RPCCLI = Path(sys.executable).parent / "rpccli"
 
 # The server. A child breaks out of the loop with its descriptors, session, terminal,
 # environment, directory, argv and standard streams set, and runs the script below it, ending as
-# tests/forkrun.py's children do (LEAVE).
+# tests/forkrun.py's children do (COMMON).
 _LOOP = (
-    LEAVE
+    COMMON
     + """
-import marshal as _marshal, os as _os, select as _select, socket as _socket, sys as _sys
+import marshal as _marshal, os as _os, socket as _socket, sys as _sys
 for _name in _sys.argv[3:]:
     __import__(_name)
 _listener = _socket.socket(fileno=int(_sys.argv[1]))
 _script = _sys.argv[2]
-_poll = _select.poll()
-_poll.register(_listener, _select.POLLIN)
-_runs = {}  # a child's pidfd: (its pid, the connection of its launcher)
+_runs = __Runs(_listener)
 
 
 def _stdio(fd, write):
@@ -79,18 +77,7 @@ def _stdio(fd, write):
 
 __import__("gc").freeze()  # what is here now stays out of every child's collections
 while True:
-    _fd = _poll.poll()[0][0]
-    if _fd in _runs:
-        _pid, _conn = _runs.pop(_fd)
-        _poll.unregister(_fd)
-        _os.close(_fd)
-        _code = _os.waitstatus_to_exitcode(_os.waitpid(_pid, 0)[1])
-        try:
-            _conn.send(b"%d" % _code)
-        except OSError:  # the launcher was killed meanwhile
-            pass
-        _conn.close()
-        continue
+    _runs.next()
     _conn = _listener.accept()[0]
     _message, _fds, _flags, _address = _socket.recv_fds(_conn, 1 << 20, 3)
     if len(_fds) != 3:
@@ -101,12 +88,7 @@ while True:
     _argv, _env, _cwd, _session, _terminal = _marshal.loads(_message)
     _pid = _os.fork()
     if _pid == 0:
-        for _target, _fd in enumerate(_fds):
-            _os.dup2(_fd, _target)
-            _os.close(_fd)
-        for _fd in _runs:
-            _os.close(_fd)
-            _runs[_fd][1].close()
+        _runs.child(_fds)
         _conn.close()
         _listener.close()
         if _session:
@@ -119,12 +101,7 @@ while True:
         _sys.argv = [_script, *_argv]
         _sys.stdin, _sys.stdout, _sys.stderr = _stdio(0, False), _stdio(1, True), _stdio(2, True)
         break
-    for _fd in _fds:
-        _os.close(_fd)
-    _conn.send(b"%d" % _pid)
-    _fd = _os.pidfd_open(_pid)
-    _runs[_fd] = (_pid, _conn)
-    _poll.register(_fd, _select.POLLIN)
+    _runs.add(_pid, _conn, _fds)
 
 
 # the console script, in a namespace of its own (what the loop leaves here is not the script's)

@@ -8,7 +8,7 @@ takes the caller's stdin, stdout and stderr descriptors (passed over a unix sock
 caller's environment, directory and ``sys.argv``, and runs ``code`` as ``python -c code``
 would: the child leaves the server's loop and runs ``code`` at the top level of ``-c``, so an
 uncaught ``SystemExit``, the atexit handlers and the last flush of stdout are the interpreter's
-own; what it skips is the teardown of every module (:data:`LEAVE`), which wrote to every page
+own; what it skips is the teardown of every module (:data:`COMMON`), which wrote to every page
 the child still shared with the server: about 22 ms of a 52 ms ``rpccli call --help``. What the
 caller gets back is what :func:`subprocess.run` gives: the exit code (negative for a signal),
 stdout and stderr bytes.
@@ -35,12 +35,13 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-#: How a forked child ends: as the interpreter's own exit does (Python/pylifecycle.c,
+#: What both fork servers share (this one and tests/forkcommand.py's): the runs under way, and
+#: how a forked child ends: as the interpreter's own exit does (Python/pylifecycle.c,
 #: Py_FinalizeEx: non-daemon threads, atexit, the last flush of stdout and stderr), then
 #: ``os._exit`` without the teardown of every module, which wrote to every page the child still
 #: shared with its server (about 20 ms of CPU a run with click, rich or prompt_toolkit). A flush
 #: that fails is left to the interpreter's own exit, which reports it (exit code 120).
-LEAVE = """
+COMMON = """
 def __leave(code):
     import os, sys
     threading = sys.modules.get("threading")
@@ -53,6 +54,55 @@ def __leave(code):
         except Exception:
             raise SystemExit(code) from None
     os._exit(code)
+
+
+class __Runs:
+    # the runs under way: each child's pidfd, polled beside the server's own socket; when one
+    # ends, its exit code goes to the connection of its run (the caller, or a launcher)
+
+    def __init__(self, listener):
+        import select
+        self.poll = select.poll()
+        self.poll.register(listener, select.POLLIN)
+        self.runs = {}  # a child's pidfd: (its pid, the connection of its run)
+
+    def next(self):
+        # returns once the server's socket has something to read; runs that end meanwhile are
+        # reported and reaped here
+        import os
+        while True:
+            fd = self.poll.poll()[0][0]
+            if fd not in self.runs:
+                return
+            pid, conn = self.runs.pop(fd)
+            self.poll.unregister(fd)
+            os.close(fd)
+            code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            try:
+                conn.send(b"%d" % code)
+            except OSError:  # the caller has gone
+                pass
+            conn.close()
+
+    def add(self, pid, conn, fds):
+        # in the server: the child pid runs; its descriptors are the child's now
+        import os, select
+        for fd in fds:
+            os.close(fd)
+        conn.send(b"%d" % pid)
+        fd = os.pidfd_open(pid)
+        self.runs[fd] = (pid, conn)
+        self.poll.register(fd, select.POLLIN)
+
+    def child(self, fds):
+        # in a child: fds become 0, 1 and 2; nothing of the other runs stays open
+        import os
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        for fd, (_, conn) in self.runs.items():
+            os.close(fd)
+            conn.close()
 
 
 def __run(code, namespace):
@@ -71,29 +121,16 @@ def __run(code, namespace):
 # and argv set, and runs the caller's code at the top level of `python -c` (in __main__'s
 # namespace).
 _LOOP = (
-    LEAVE
+    COMMON
     + """
-import json as _json, os as _os, select as _select, socket as _socket, sys as _sys
+import json as _json, os as _os, socket as _socket, sys as _sys
 for _name in _sys.argv[2:]:
     __import__(_name)
 _control = _socket.socket(fileno=int(_sys.argv[1]))
-_poll = _select.poll()
-_poll.register(_control, _select.POLLIN)
-_runs = {}  # a child's pidfd: (its pid, the connection of its run)
+_runs = __Runs(_control)
 __import__("gc").freeze()  # what is here now stays out of every child's collections: fewer copies
 while True:
-    _fd = _poll.poll()[0][0]
-    if _fd in _runs:
-        _pid, _conn = _runs.pop(_fd)
-        _poll.unregister(_fd)
-        _os.close(_fd)
-        _code = _os.waitstatus_to_exitcode(_os.waitpid(_pid, 0)[1])
-        try:
-            _conn.send(b"%d" % _code)
-        except OSError:  # the caller has gone
-            pass
-        _conn.close()
-        continue
+    _runs.next()
     _message, _fds, _flags, _address = _socket.recv_fds(_control, 1 << 20, 4)
     if not _message:
         _sys.exit(0)
@@ -101,12 +138,7 @@ while True:
     _conn = _socket.socket(fileno=_fds.pop())
     _pid = _os.fork()
     if _pid == 0:
-        for _target, _fd in enumerate(_fds):
-            _os.dup2(_fd, _target)
-            _os.close(_fd)
-        for _fd, (_, _other) in _runs.items():
-            _os.close(_fd)
-            _other.close()
+        _runs.child(_fds)
         _conn.close()
         _control.close()
         if _request["session"]:
@@ -116,12 +148,7 @@ while True:
         _os.environ.update(_request["env"])
         _sys.argv = ["-c", *_request["argv"]]
         break
-    for _fd in _fds:
-        _os.close(_fd)
-    _conn.send(b"%d" % _pid)
-    _fd = _os.pidfd_open(_pid)
-    _runs[_fd] = (_pid, _conn)
-    _poll.register(_fd, _select.POLLIN)
+    _runs.add(_pid, _conn, _fds)
 for _key in [_key for _key in globals() if _key.startswith("_") and not _key.startswith("__")]:
     del globals()[_key]
 del _key
