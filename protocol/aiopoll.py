@@ -29,11 +29,14 @@ import time
 import weakref
 from collections.abc import Callable
 from heapq import heapify, heappop, heappush
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from .client import CLOSE_GRACE
 from .errors import CallError
-from .reader import PingReader, ResponseReader, SignalReader
+from .reader import PingReader, ResponseReader, SignalReader, whole_body
+
+if TYPE_CHECKING:
+    from .base import BaseClient
 
 __all__ = ["EPOLL", "Poller", "Reading", "poller_for", "send_rest", "writable"]
 
@@ -158,12 +161,19 @@ class Reading:
     """One call's answer, read from its socket as the poller finds it readable.
 
     ``done`` resolves when the answer is over: the server closed, or closed after a complete
-    answer within CLOSE_GRACE (as protocol.client._await_close), or the deadline passed
+    answer within CLOSE_GRACE (as protocol.client._close_wait), or the deadline passed
     (TimeoutError), or a read failed (the OSError, or the reader's CallError). The socket is
     closed as soon as the call is over, which also takes it out of the epoll.
+
+    With ``reader`` None (AsyncClient.call in packet mode), an answer that is one whole packet
+    in the first read is kept as ``body`` with no reader at all (reader.whole_body, as the
+    blocking Client does); anything else goes to ``client``'s reader for ``request``, fed from
+    the first byte on, which then is ``reader``.
     """
 
     __slots__ = (
+        "body",
+        "client",
         "complete",
         "deadline",
         "done",
@@ -174,7 +184,9 @@ class Reading:
         "poller",
         "reader",
         "received",
+        "request",
         "sock",
+        "whole",
     )
 
     def __init__(
@@ -182,12 +194,18 @@ class Reading:
         loop: asyncio.AbstractEventLoop,
         poller: Poller,
         sock: socket.SocketType,
-        reader: AnyReader,
+        reader: AnyReader | None,
         deadline: float,
+        client: BaseClient | None = None,
+        request: bytes = b"",
     ) -> None:
         self.poller = poller
         self.sock = sock
         self.reader = reader
+        self.client = client
+        self.request = request
+        self.body: bytes | None = None
+        self.whole = b""  # the first read, when it was a whole packet
         self.done: asyncio.Future[None] = loop.create_future()
         self.received = 0
         self.first = 0.0
@@ -200,7 +218,7 @@ class Reading:
 
     def readable(self) -> None:
         """Read all there is: feed the reader until the socket would block or the call is over."""
-        sock, reader = self.sock, self.reader
+        sock = self.sock
         while True:
             try:
                 data = sock.recv(_CHUNK)
@@ -219,12 +237,34 @@ class Reading:
             if not self.received:
                 self.first = time.monotonic()
             self.received += len(data)
+            reader = self.reader
             try:
+                if reader is None:
+                    reader = self._whole_or_reader(data)
+                    if reader is None:
+                        self.complete = True  # the next read usually finds the close
+                        continue
                 if reader.feed(data):
                     self.complete = True  # the next read usually finds the close
             except CallError as exc:
                 self._end(exc)
                 return
+
+    def _whole_or_reader(self, data: bytes) -> AnyReader | None:
+        """None when ``data``, the first read, is a whole packet (then kept as ``body``); else
+        the reader that reads the answer from here on, already fed a whole packet that came
+        before ``data`` (``data`` itself is the caller's to feed)."""
+        client = self.client
+        assert client is not None
+        if self.body is None:
+            body = whole_body(data, client.max_response)
+            if body is not None:
+                self.body, self.whole = body, data
+                return None
+        reader = self.reader = client._reader_for(self.request)
+        if self.whole:  # bytes after a whole packet: the reader says what is wrong with them
+            reader.feed(self.whole)
+        return reader
 
     def expired(self) -> None:
         """The deadline passed (the poller's timer); a complete answer has its own grace."""

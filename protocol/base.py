@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     # the first compile() in a process costs a cold `rpccli call` 10M instructions
     # (docs/design.md#start-up); the annotations that name it are strings anyway
     _Self = TypeVar("_Self", bound="BaseClient")
+# call()'s whole requests kept per client, as many as RequestEncoder keeps names
+_KEEP = 256
 #: what a comma in a Client's node means (docs/library.md#node-groups)
 _GROUP = "use protocol.GroupClient (or AsyncGroupClient) for several nodes"
 
@@ -89,6 +91,8 @@ class BaseClient:
             else None
         )
         self._encode = RequestEncoder()  # each function name checked and encoded once
+        # call()'s requests without arguments, whole, by name and modifier2 (see _call_request)
+        self._bare: dict[tuple[str | bytes, int], bytes] = {}
 
     def __repr__(self) -> str:
         name = type(self).__name__
@@ -122,6 +126,25 @@ class BaseClient:
             modifier2 = mode_modifier2(self.mode if mode is None else check_mode(mode))
         request = self._encode(function, args, modifier2=modifier2)
         return request, self._reader_for(request)
+
+    def _call_request(
+        self, function: str | bytes, args: tuple[str | bytes, ...], mode: Mode | None
+    ) -> bytes:
+        """call()'s request. One without arguments (the usual call to a local uWSGI, bench/) is
+        built once and then looked up: the encoder and its checks cost 5k instructions a call."""
+        mode = self.mode if mode is None else check_mode(mode)
+        modifier2 = 0 if mode == "packet" else 1  # mode_modifier2(), without a call
+        if args:
+            return self._encode(function, args, modifier2=modifier2)
+        bare = self._bare
+        try:
+            return bare[function, modifier2]
+        except (KeyError, TypeError):  # new, or an unhashable name (a bytearray)
+            pass
+        request = self._encode(function, modifier2=modifier2)  # checked: raises for a bad name
+        if len(bare) < _KEEP and isinstance(function, str | bytes):
+            bare[function, modifier2] = request
+        return request
 
     def _reader_for(self, request: bytes) -> ResponseReader:
         return ResponseReader.for_request(request, max_size=self.max_response, node=self.node)

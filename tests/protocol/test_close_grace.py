@@ -1,5 +1,5 @@
 """A complete answer whose close has not come when the deadline does is still the answer, for
-every client and both of the AsyncClient's paths (protocol.client._await_close)."""
+every client and both of the AsyncClient's paths (protocol.client._close_wait)."""
 
 from __future__ import annotations
 
