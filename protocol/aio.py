@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 
 from . import failures
 from .aiopoll import EPOLL, Reading, poller_for, send_rest, writable
-from .base import BaseClient, Target
-from .client import _CONNECTING, _NO_TIMINGS, _NONBLOCK, _NOT_YET, CLOSE_GRACE, _Socket
+from .base import _NO_TIMINGS, BaseClient, Target
+from .client import _CONNECTING, _NONBLOCK, _NOT_YET, CLOSE_GRACE, _Socket
 from .errors import CallError
 from .reader import PingReader, ResponseReader, SignalReader
 from .results import CallResult, PingResult, SignalResult, Timings

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_TIMEOUT", "BaseClient"]
 
+# call() takes no timings (one constant, not three clock readings a call)
+_NO_TIMINGS = Timings(0.0, 0.0, 0.0)
 #: uWSGI's own client waits --socket-timeout, 4 seconds by default (docs/protocol.md#other-clients)
 DEFAULT_TIMEOUT = 4.0
 
@@ -91,8 +93,8 @@ class BaseClient:
             else None
         )
         self._encode = RequestEncoder()  # each function name checked and encoded once
-        # call()'s requests without arguments, whole, by name and modifier2 (see _call_request)
-        self._bare: dict[tuple[str | bytes, int], bytes] = {}
+        # call()'s requests without arguments in packet mode, whole, by name (_call_request)
+        self._bare: dict[str | bytes, bytes] = {}
 
     def __repr__(self) -> str:
         name = type(self).__name__
@@ -130,21 +132,23 @@ class BaseClient:
     def _call_request(
         self, function: str | bytes, args: tuple[str | bytes, ...], mode: Mode | None
     ) -> bytes:
-        """call()'s request. One without arguments (the usual call to a local uWSGI, bench/) is
-        built once and then looked up: the encoder and its checks cost 5k instructions a call."""
-        mode = self.mode if mode is None else check_mode(mode)
-        modifier2 = 0 if mode == "packet" else 1  # mode_modifier2(), without a call
-        if args:
-            return self._encode(function, args, modifier2=modifier2)
+        """call()'s request. One without arguments in packet mode (the usual call to a local
+        uWSGI, bench/) is built once and then found in ``_bare``: the encoder and its checks
+        cost 5k instructions a call."""
+        modifier2 = mode_modifier2(self.mode if mode is None else check_mode(mode))
+        request = self._encode(function, args, modifier2=modifier2)  # raises for a bad name
         bare = self._bare
-        try:
-            return bare[function, modifier2]
-        except (KeyError, TypeError):  # new, or an unhashable name (a bytearray)
-            pass
-        request = self._encode(function, modifier2=modifier2)  # checked: raises for a bad name
-        if len(bare) < _KEEP and isinstance(function, str | bytes):
-            bare[function, modifier2] = request
+        if not args and not modifier2 and len(bare) < _KEEP and type(function) in (str, bytes):
+            bare[function] = request
         return request
+
+    def _body_of(
+        self, request: bytes, reader: ResponseReader, function: str | bytes | None
+    ) -> bytes:
+        """call()'s answer once ``reader`` has read what came: the body, or the error."""
+        if reader.done:
+            return reader.body
+        return self._result(request, reader, function, _NO_TIMINGS).response.body
 
     def _reader_for(self, request: bytes) -> ResponseReader:
         return ResponseReader.for_request(request, max_size=self.max_response, node=self.node)

@@ -10,12 +10,10 @@ The request goes out with the connection (Client._open): the socket starts non-b
 does not wait, and the send right after it finds the connection made whenever the server is
 local; only a connection still in progress is waited for, under poll() and the connect timeout.
 The socket stays non-blocking, and every read waits in poll() for what is left of the deadline
-just before: two system calls a read (poll, recv), as Python's own timeouts make, without their
-ioctl to set the socket up (before, a blocking read under SO_RCVTIMEO cost an ioctl and a
-setsockopt). That matters because a call to a local uWSGI takes about 100 microseconds and
-every step on the way shows (bench/bench_client.py measures the client against a bare socket
-loop, bench/bench_phases.py where the difference lies). The usual answer, one whole packet and
-then the close, is taken without a ResponseReader (reader.whole_body). POSIX only (poll).
+(a blocking read under SO_RCVTIMEO cost an ioctl and a setsockopt more a call). That matters
+because a call to a local uWSGI takes about 100 microseconds and every step on the way shows
+(bench/bench_client.py, bench/bench_phases.py). The usual answer, one whole packet and then the
+close, is taken without a ResponseReader (reader.whole_body). POSIX only (poll).
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ from collections.abc import Sequence
 from typing import TypeVar, overload
 
 from . import failures
-from .base import DEFAULT_TIMEOUT, BaseClient
+from .base import _NO_TIMINGS, DEFAULT_TIMEOUT, BaseClient
 from .errors import CallError
 from .reader import PingReader, ResponseReader, SignalReader, whole_body
 from .results import CallResult, PingResult, SignalResult, Timings
@@ -57,7 +55,9 @@ _CONNECTING = (0, errno.EINPROGRESS, errno.EINTR)
 # what a send() says before the connection is made: Linux EAGAIN, the BSDs and macOS ENOTCONN
 _NOT_YET = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOTCONN)
 _MSG_DONTWAIT = socket.MSG_DONTWAIT
+_STREAM_NONBLOCK = socket.SOCK_STREAM | _NONBLOCK
 _poll, _POLLIN = select.poll, select.POLLIN
+_monotonic = time.monotonic
 # the C socket type under socket.socket: the same methods and errors, without the Python-level
 # __init__ and close() that socket.socket wraps around every socket (bench/: about 4% a call)
 _Socket = socket.SocketType
@@ -78,18 +78,31 @@ class Client(BaseClient):
 
     def call(self, function: str | bytes, *args: str | bytes, mode: Mode | None = None) -> bytes:
         """Call ``function(*args)`` and return the result bytes."""
-        # call_full() without the timings and result objects: the hot path of bench/
+        # call_full() without the timings and result objects: the hot path of bench/. The usual
+        # call (no arguments, packet mode, a plain socket) finds its request built already
+        if args or mode is not None or self.mode != "packet" or self.ssl_context is not None:
+            return self._call_other(function, args, mode)
+        try:
+            request = self._bare[function]
+        except (KeyError, TypeError):  # new, or an unhashable name (a bytearray)
+            request = self._call_request(function, args, mode)
+        answer = self._call_packet(request, function)
+        if answer.__class__ is bytes:
+            return answer
+        return self._body_of(request, answer, function)  # type: ignore[arg-type]
+
+    def _call_other(
+        self, function: str | bytes, args: tuple[str | bytes, ...], mode: Mode | None
+    ) -> bytes:
+        """call() with arguments, in raw mode or over TLS."""
         request = self._call_request(function, args, mode)
         if request[3] or self.ssl_context is not None:  # raw mode, or TLS: a reader throughout
             reader, _ = self._roundtrip(request, None, function, timed=False)
-        else:
-            answer = self._call_packet(request, function)
-            if answer.__class__ is bytes:
-                return answer
-            reader = answer  # type: ignore[assignment]
-        if reader.done:
-            return reader.body
-        return self._result(request, reader, function, _NO_TIMINGS).response.body
+            return self._body_of(request, reader, function)
+        answer = self._call_packet(request, function)
+        if answer.__class__ is bytes:
+            return answer
+        return self._body_of(request, answer, function)  # type: ignore[arg-type]
 
     def call_full(
         self,
@@ -184,27 +197,36 @@ class Client(BaseClient):
         else the reader of whatever came.
 
         The usual answer is one whole packet in the first read, then the close: taken by
-        whole_body() without a ResponseReader. Anything else (a packet in parts, the large form,
-        bytes after the packet, no answer) goes to a reader fed from the first byte on, which
-        gives the verdict it always gives. Written out flat: bench/bench_client.py measures this
-        path, and against a local server every Python step shows.
+        whole_body() without a ResponseReader. Anything else goes to a reader fed from the first
+        byte on, which gives the verdict it always gives. Written out flat: bench/ measures it.
         """
-        start = time.monotonic()
+        start = _monotonic()
         deadline = start + self.timeout
         sock, sent = self._open(request, start, deadline)
         try:
             if sent < len(request):
                 poller, data = self._first_read(sock, request, sent, function, deadline)
-            else:  # _first_read(), inlined
+            else:  # _first_read() and _recv(), inlined
                 poller = _poll()
                 poller.register(sock, _POLLIN)
                 try:
-                    data = _recv(sock, poller, deadline)
+                    remaining = deadline - _monotonic()
+                    if remaining <= 0 or not poller.poll(remaining * 1000):
+                        raise TimeoutError
+                    try:
+                        data = sock.recv(_CHUNK)
+                    except BlockingIOError:
+                        data = _recv(sock, poller, deadline)
                 except OSError as exc:
                     raise self._failed(exc, request, function, 0) from None
             body = whole_body(data, self.max_response)
             if body is not None:
-                extra = _close_wait(sock, poller, deadline)
+                try:  # _close_wait(), inlined: the close usually came with the answer
+                    extra = sock.recv(_CHUNK)
+                except BlockingIOError:
+                    extra = _late_close(sock, poller, deadline)
+                except OSError:
+                    extra = b""
                 if not extra:
                     return body
                 data += extra  # the reader says what is wrong with it
@@ -279,12 +301,14 @@ class Client(BaseClient):
             except OSError as exc:
                 raise failures.resolve_failed(self.node, exc) from None
             targets = [(info[0], info[4]) for info in infos]
-        limit = min(start + self.connect_timeout, deadline)
+        limit = start + self.connect_timeout
+        if limit > deadline:  # min(), without the call
+            limit = deadline
         error: CallError | None = None
         for family, sockaddr in targets:
-            if time.monotonic() >= limit:
+            if _monotonic() >= limit:
                 break
-            sock = _Socket(family, socket.SOCK_STREAM | _NONBLOCK)
+            sock = _Socket(family, _STREAM_NONBLOCK)
             try:
                 if not _NONBLOCK:
                     sock.setblocking(False)
@@ -305,9 +329,6 @@ class Client(BaseClient):
                 raise
             sock.close()
         raise error or failures.connect_timed_out(self.node, self.connect_timeout)
-
-
-_NO_TIMINGS = Timings(0.0, 0.0, 0.0)
 
 
 def _wait_connected(sock: socket.SocketType, limit: float) -> None:
@@ -363,9 +384,13 @@ def _close_wait(sock: socket.SocketType, poller: select.poll, deadline: float) -
         # the close usually came along with the answer: then this read does not wait at all
         return sock.recv(_CHUNK)
     except BlockingIOError:
-        pass
+        return _late_close(sock, poller, deadline)
     except OSError:
         return b""
+
+
+def _late_close(sock: socket.SocketType, poller: select.poll, deadline: float) -> bytes:
+    """_close_wait() once its first read found nothing: wait CLOSE_GRACE at most."""
     grace = max(min(CLOSE_GRACE, deadline - time.monotonic()), 0)
     try:
         if poller.poll(grace * 1000):
