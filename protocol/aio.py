@@ -24,8 +24,9 @@ from typing import Any, TypeVar
 
 from . import failures
 from .aiopoll import EPOLL, Reading, poller_for, send_rest, writable
+from .aiotransport import Exchange as _Exchange
 from .base import _NO_TIMINGS, BaseClient, Target
-from .client import _CONNECTING, _NONBLOCK, _NOT_YET, CLOSE_GRACE, _Socket
+from .client import _CONNECTING, _NONBLOCK, _NOT_YET, _Socket
 from .errors import CallError
 from .reader import PingReader, ResponseReader, SignalReader
 from .results import CallResult, PingResult, SignalResult, Timings
@@ -52,62 +53,6 @@ def run(main: Coroutine[Any, Any, T], *, use_uvloop: bool = True) -> T:
     """``asyncio.run(main)`` on :func:`new_event_loop` (uvloop when available)."""
     with asyncio.Runner(loop_factory=new_event_loop if use_uvloop else None) as runner:
         return runner.run(main)
-
-
-class _Exchange(asyncio.Protocol):
-    """One call's connection: feeds the sans-IO reader and resolves ``done`` when it is over.
-
-    A transport (not loop.sock_recv) keeps the socket registered with the loop once per call.
-    """
-
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        reader: ResponseReader | PingReader | SignalReader,
-    ) -> None:
-        self.loop = loop
-        self.reader = reader
-        self.done: asyncio.Future[None] = loop.create_future()
-        self.received = 0
-        self.first = 0.0
-        self.complete = False
-
-    def data_received(self, data: bytes) -> None:
-        if self.done.done():
-            return
-        if not self.received:
-            self.first = time.monotonic()
-        self.received += len(data)
-        try:
-            if self.reader.feed(data) and not self.complete:
-                self.complete = True
-                # wait briefly for the server's close, as the blocking client does (see
-                # protocol.client._close_wait); late bytes still reach the reader meanwhile
-                self.loop.call_later(CLOSE_GRACE, self._finish)
-        except CallError as exc:
-            self.done.set_exception(exc)
-
-    @property
-    def ok(self) -> bool:
-        """True once the exchange ended without an error (or a cancellation)."""
-        done = self.done
-        return done.done() and not done.cancelled() and done.exception() is None
-
-    def eof_received(self) -> bool:
-        self._finish()
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.done.done():
-            return
-        if exc is None or self.complete:  # a reset after a complete answer changes nothing
-            self.done.set_result(None)
-        else:
-            self.done.set_exception(exc)
-
-    def _finish(self) -> None:
-        if not self.done.done():
-            self.done.set_result(None)
 
 
 class AsyncClient(BaseClient):

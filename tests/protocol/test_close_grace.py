@@ -10,6 +10,7 @@ import pytest
 
 import protocol.aio
 import protocol.aiopoll
+import protocol.aiotransport
 import protocol.client
 from tests.protocol.apis import Async, Blocking
 from tests.protocol.scripted import Peer, peer, read_request
@@ -19,7 +20,7 @@ from tests.protocol.wirehelp import packet
 @pytest.fixture(params=["blocking", "asyncio", "uvloop", "asyncio-transport", "uvloop-transport"])
 def api(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Blocking]:
     # a grace far longer than the deadline, so that the deadline always comes first
-    for module in (protocol.client, protocol.aio, protocol.aiopoll):
+    for module in (protocol.client, protocol.aiotransport, protocol.aiopoll):
         monkeypatch.setattr(module, "CLOSE_GRACE", 60.0)
     name = request.param
     if name == "blocking":
