@@ -75,19 +75,49 @@ class AsyncClient(BaseClient):
         self, function: str | bytes, *args: str | bytes, mode: Mode | None = None
     ) -> bytes:
         """Call ``function(*args)`` and return the result bytes."""
-        # call_full() without the result objects, as Client.call: the hot path of bench/
+        # call_full() without the result objects, as Client.call: the hot path of bench/. The
+        # usual call (no arguments, packet mode, a plain socket) finds its request built already
+        # and is read through the loop's epoll, written out flat (a coroutine less)
+        plain = self.ssl_context is None and EPOLL
+        if args or mode is not None or self.mode != "packet" or not plain:
+            return await self._call_other(function, args, mode)
+        try:
+            request = self._bare[function]
+        except (KeyError, TypeError):  # new, or an unhashable name (a bytearray)
+            request = self._call_request(function, args, mode)
+        loop = asyncio.get_running_loop()
+        start = time.monotonic()
+        deadline = start + self.timeout
+        sock, sent = await self._open(loop, request, start, deadline)
+        reading: Reading | None = None
+        try:
+            if sent < len(request):  # a big request, more than the kernel took at once
+                await send_rest(loop, sock, memoryview(request)[sent:], deadline)
+            reading = Reading(loop, poller_for(loop), sock, None, deadline, self, request)
+            await reading.done
+        except CallError:
+            raise
+        except OSError as exc:  # TimeoutError included: the whole-call deadline ran out
+            received = 0 if reading is None else reading.received
+            raise self._failed(exc, request, function, received) from None
+        finally:
+            if reading is None:
+                sock.close()
+            else:
+                reading.close()
+        if reading.body is not None and reading.reader is None:
+            return reading.body  # uWSGI's usual answer: one whole packet, then the close
+        reader = reading.reader or self._reader_for(request)  # none: closed before a byte came
+        return self._body_of(request, reader, function)  # type: ignore[arg-type]
+
+    async def _call_other(
+        self, function: str | bytes, args: tuple[str | bytes, ...], mode: Mode | None
+    ) -> bytes:
+        """call() with arguments, in raw mode, over TLS, or without epoll."""
         request = self._call_request(function, args, mode)
-        if request[3] or self.ssl_context is not None or not EPOLL:
-            reader = self._reader_for(request)
-            await self._roundtrip(request, reader, function, timed=False)
-        else:  # packet mode through the loop's epoll
-            answer = await self._call_packet(request, function)
-            if answer.__class__ is bytes:
-                return answer
-            reader = answer  # type: ignore[assignment]
-        if reader.done:
-            return reader.body
-        return self._result(request, reader, function, _NO_TIMINGS).response.body
+        reader = self._reader_for(request)
+        await self._roundtrip(request, reader, function, timed=False)
+        return self._body_of(request, reader, function)
 
     async def call_full(
         self,
@@ -172,46 +202,15 @@ class AsyncClient(BaseClient):
         first = reading.first or connected
         return Timings(connected - start, first - start, time.monotonic() - start)
 
-    async def _call_packet(self, request: bytes, function: str | bytes) -> bytes | ResponseReader:
-        """call()'s exchange in packet mode through the loop's epoll: the body of uWSGI's usual
-        answer, else the reader of whatever came (see Reading, and Client._call_packet).
-
-        _roundtrip without its timings and with no reader made up front, written out flat:
-        bench/bench_client.py measures this path.
-        """
-        loop = asyncio.get_running_loop()
-        start = time.monotonic()
-        deadline = start + self.timeout
-        sock, sent = await self._open(loop, request, start, deadline)
-        reading: Reading | None = None
-        try:
-            if sent < len(request):  # a big request, more than the kernel took at once
-                await send_rest(loop, sock, memoryview(request)[sent:], deadline)
-            reading = Reading(loop, poller_for(loop), sock, None, deadline, self, request)
-            await reading.done
-        except CallError:
-            raise
-        except OSError as exc:  # TimeoutError included: the whole-call deadline ran out
-            received = 0 if reading is None else reading.received
-            raise self._failed(exc, request, function, received) from None
-        finally:
-            if reading is None:
-                sock.close()
-            else:
-                reading.close()
-        if reading.reader is not None:
-            return reading.reader  # type: ignore[return-value]
-        if reading.body is not None:
-            return reading.body
-        return self._reader_for(request)  # closed before a byte came: the reader says so
-
     async def _open(
         self, loop: asyncio.AbstractEventLoop, request: bytes, start: float, deadline: float
     ) -> tuple[socket.SocketType, int]:
         """Connect to the first target that answers within the connect timeout and hand it the
         request, as Client._open does: the socket (non-blocking) and how many bytes of
         ``request`` the kernel took. Only a connection still in progress is waited for."""
-        limit = min(start + self.connect_timeout, deadline)
+        limit = start + self.connect_timeout
+        if limit > deadline:  # min(), without the call
+            limit = deadline
         targets = self._targets
         if targets is None:
             targets = await self._resolve(loop, limit)

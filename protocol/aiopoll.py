@@ -100,9 +100,6 @@ class Poller:
             self.deadlines = heap = [entry for entry in heap if self._live(entry)]
             heapify(heap)
 
-    def forget(self, fd: int) -> None:
-        del self.readings[fd]  # its socket is closed next, which takes it out of the epoll
-
     def _live(self, entry: tuple[float, int, int]) -> bool:
         reading = self.readings.get(entry[2])
         return reading is not None and reading.number == entry[1]
@@ -234,35 +231,32 @@ class Reading:
             if not data:
                 self._end()
                 return
-            if not self.received:
-                self.first = time.monotonic()
-            self.received += len(data)
             reader = self.reader
+            if not self.received:
+                if reader is None:  # call()'s first read: the usual answer needs no reader
+                    body = whole_body(data, self.client.max_response)  # type: ignore[union-attr]
+                    if body is not None:
+                        self.body, self.whole, self.complete = body, data, True
+                        self.received = len(data)
+                        continue  # the next read usually finds the close
+                else:
+                    self.first = time.monotonic()  # (call() takes no timings)
+            self.received += len(data)
             try:
                 if reader is None:
-                    reader = self._whole_or_reader(data)
-                    if reader is None:
-                        self.complete = True  # the next read usually finds the close
-                        continue
+                    reader = self._reader_now()
                 if reader.feed(data):
                     self.complete = True  # the next read usually finds the close
             except CallError as exc:
                 self._end(exc)
                 return
 
-    def _whole_or_reader(self, data: bytes) -> AnyReader | None:
-        """None when ``data``, the first read, is a whole packet (then kept as ``body``); else
-        the reader that reads the answer from here on, already fed a whole packet that came
-        before ``data`` (``data`` itself is the caller's to feed)."""
-        client = self.client
-        assert client is not None
-        if self.body is None:
-            body = whole_body(data, client.max_response)
-            if body is not None:
-                self.body, self.whole = body, data
-                return None
-        reader = self.reader = client._reader_for(self.request)
-        if self.whole:  # bytes after a whole packet: the reader says what is wrong with them
+    def _reader_now(self) -> ResponseReader:
+        """call()'s reader, once what came is not one whole packet: fed the whole packet that
+        came first, if one did (bytes after it: the reader says what is wrong with them)."""
+        assert self.client is not None
+        reader = self.reader = self.client._reader_for(self.request)
+        if self.whole:
             reader.feed(self.whole)
         return reader
 
@@ -285,7 +279,7 @@ class Reading:
         if self.grace is not None:
             self.grace.cancel()
         if self.fd >= 0:  # once only: the number may belong to another call's socket next
-            self.poller.forget(self.fd)
+            del self.poller.readings[self.fd]  # its socket is closed next: out of the epoll
             self.fd = -1
             self.sock.close()  # closing takes it out of the epoll too
 

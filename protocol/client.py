@@ -55,7 +55,6 @@ _CONNECTING = (0, errno.EINPROGRESS, errno.EINTR)
 # what a send() says before the connection is made: Linux EAGAIN, the BSDs and macOS ENOTCONN
 _NOT_YET = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOTCONN)
 _MSG_DONTWAIT = socket.MSG_DONTWAIT
-_STREAM_NONBLOCK = socket.SOCK_STREAM | _NONBLOCK
 _poll, _POLLIN = select.poll, select.POLLIN
 _monotonic = time.monotonic
 # the C socket type under socket.socket: the same methods and errors, without the Python-level
@@ -308,7 +307,7 @@ class Client(BaseClient):
         for family, sockaddr in targets:
             if _monotonic() >= limit:
                 break
-            sock = _Socket(family, _STREAM_NONBLOCK)
+            sock = _Socket(family, socket.SOCK_STREAM | _NONBLOCK)
             try:
                 if not _NONBLOCK:
                     sock.setblocking(False)
