@@ -97,7 +97,12 @@ class Poller:
         if deadline < self.armed_at:
             self._arm(loop, deadline)
         elif len(heap) > 2 * len(self.readings) + 64:  # mostly calls long over: drop them
-            self.deadlines = heap = [entry for entry in heap if self._live(entry)]
+            readings = self.readings  # _live(), written out: no call per entry
+            self.deadlines = heap = [
+                entry
+                for entry in heap
+                if (live := readings.get(entry[2])) is not None and live.number == entry[1]
+            ]
             heapify(heap)
 
     def _live(self, entry: tuple[float, int, int]) -> bool:
