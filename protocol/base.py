@@ -181,7 +181,7 @@ class BaseClient:
         """The error for a socket failure after connecting (docs/protocol.md#buffer-size: resets
         after big bodies).
 
-        Out of time is TimeoutError, or BlockingIOError from a read whose SO_RCVTIMEO ran out.
+        Out of time is TimeoutError (BlockingIOError too: a read that found nothing in time).
         """
         if isinstance(exc, TimeoutError | BlockingIOError):
             return failures.response_timed_out(self.node, self.timeout, received)
