@@ -3,6 +3,7 @@
     python bench/bench_client.py                      # starts a real uWSGI on loopback
     python bench/bench_client.py --calls 200 --rounds 50
     python bench/bench_client.py --node 127.0.0.1:3031 --function hello
+    python bench/bench_client.py --pin split          # uWSGI on CPU 0, this process on the last
 
 The contenders take turns in this one process: each round makes N sequential calls with each
 of them, in an order that flips every round, so a slow spell of the machine hits all of them.
@@ -15,13 +16,16 @@ least 0.95 of the raw loop (AsyncClient's: 0.8). AsyncClient runs in one event l
 (``--loop-per-round``: a new one each round, as protocol.aio.run does).
 
 Then ``--alternate`` single calls of each client take turns, and the ratios of their median
-times are printed too: steadier than rates of rounds when the machine is busy.
+times are printed too: steadier than rates of rounds when the machine is busy. ``--pin`` places
+this process and the server on CPUs (see pin()): unpinned, the figure moves with the placement
+the scheduler happens to choose.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import socket
 import statistics
 import sys
@@ -36,6 +40,36 @@ if str(ROOT) not in sys.path:
 
 from protocol import Client, parse_address, rpc_request  # noqa: E402
 from protocol.aio import AsyncClient, new_event_loop, run  # noqa: E402
+
+
+def pin(placement: str, server_pid: int | None) -> str:
+    """Place this process and the server on CPUs, and say where: ``split`` runs the server on
+    CPU 0 and this process on the last CPU, ``same`` both on the last CPU, ``none`` leaves it
+    to the scheduler (which moves them between the two from one moment to the next).
+
+    The placement moves the ratios more than anything in the clients: on one core a call is
+    the client's CPU plus the server's, and every Python step of the client's runs with the
+    caches the server's own interpreter left; on two cores much of the client's work overlaps
+    the server's. Pinned, a run measures one of the two, not a mix that shifts with the load.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    if placement == "none" or len(cpus) < 2:
+        return "unpinned"
+    if server_pid is None:
+        raise SystemExit("--pin needs the server this script starts (no --node)")
+    mine = {cpus[-1]}
+    theirs = mine if placement == "same" else {cpus[0]}
+    for pid in [server_pid, *_children(server_pid)]:
+        os.sched_setaffinity(pid, theirs)
+    os.sched_setaffinity(0, mine)
+    return f"this process on CPU {cpus[-1]}, uWSGI on CPU {min(theirs)}"
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(child) for child in task.read_text().split()]
+    return found
 
 
 def raw_target(node: str) -> tuple[int, Any]:
@@ -91,7 +125,9 @@ def alternating(node: str, function: str, calls: int) -> dict[str, float]:
     """Median wall time of one call (seconds) for each client, single calls taking turns.
 
     Steadier than rates of rounds on a busy machine: a slow spell hits three neighbouring
-    calls, and the median drops it.
+    calls, and the median drops it. The order of the three turns rotates from call to call, so
+    that each client follows each other one (and comes first after the loop's own step) equally
+    often: in a fixed order the raw call always came right after the AsyncClient's.
     """
     family, sockaddr = raw_target(node)
     request = rpc_request(function)
@@ -99,24 +135,44 @@ def alternating(node: str, function: str, calls: int) -> dict[str, float]:
     clock = time.perf_counter
     times: dict[str, list[float]] = {"raw socket loop": [], "protocol.Client": []}
     times["protocol.aio.AsyncClient"] = []
+    raw_times, client_times = times["raw socket loop"], times["protocol.Client"]
+    async_times = times["protocol.aio.AsyncClient"]
+
+    def raw_call() -> None:
+        t0 = clock()
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.connect(sockaddr)
+        sock.sendall(request)
+        while sock.recv(65536):
+            pass
+        sock.close()
+        raw_times.append(clock() - t0)
+
+    def client_call() -> None:
+        t0 = clock()
+        client.call(function)
+        client_times.append(clock() - t0)
+
+    async def async_call() -> None:
+        t0 = clock()
+        await aclient.call(function)
+        async_times.append(clock() - t0)
 
     async def main() -> None:
-        for _ in range(calls):
-            t0 = clock()
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            sock.connect(sockaddr)
-            sock.sendall(request)
-            while sock.recv(65536):
-                pass
-            sock.close()
-            t1 = clock()
-            client.call(function)
-            t2 = clock()
-            await aclient.call(function)
-            t3 = clock()
-            times["raw socket loop"].append(t1 - t0)
-            times["protocol.Client"].append(t2 - t1)
-            times["protocol.aio.AsyncClient"].append(t3 - t2)
+        for i in range(calls):
+            turn = i % 3
+            if turn == 0:
+                raw_call()
+                client_call()
+                await async_call()
+            elif turn == 1:
+                client_call()
+                await async_call()
+                raw_call()
+            else:
+                await async_call()
+                raw_call()
+                client_call()
 
     run(main())
     return {name: statistics.median(values) for name, values in times.items()}
@@ -159,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="then N single calls of each client taking turns, median times (default 2000; 0: no)",
     )
+    parser.add_argument(
+        "--pin",
+        choices=["none", "split", "same"],
+        default="none",
+        help="uWSGI on CPU 0 and this process on the last (split), both on the last (same)",
+    )
     options = parser.parse_args(argv)
 
     server = None
@@ -168,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
 
         server = start_uwsgi(processes=1)
         options.node = server.node
+    placement = pin(options.pin, None if server is None else server.proc.pid)
     try:
         node, function, calls = options.node, options.function, options.calls
         request = rpc_request(function)
@@ -205,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         if server is not None:
             server.stop()
 
-    print(f"{calls} sequential calls of {function!r} to {node}, {options.rounds} rounds")
+    print(f"{calls} sequential calls of {function!r} to {node}, {options.rounds} rounds, ", end="")
+    print(placement)
     raw = rates["raw socket loop"]
     for name, values in rates.items():
         cpu = statistics.median(cpus[name])

@@ -29,11 +29,14 @@ import time
 import weakref
 from collections.abc import Callable
 from heapq import heapify, heappop, heappush
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from .client import CLOSE_GRACE
 from .errors import CallError
-from .reader import PingReader, ResponseReader, SignalReader
+from .reader import PingReader, ResponseReader, SignalReader, whole_body
+
+if TYPE_CHECKING:
+    from .base import BaseClient
 
 __all__ = ["EPOLL", "Poller", "Reading", "poller_for", "send_rest", "writable"]
 
@@ -94,11 +97,13 @@ class Poller:
         if deadline < self.armed_at:
             self._arm(loop, deadline)
         elif len(heap) > 2 * len(self.readings) + 64:  # mostly calls long over: drop them
-            self.deadlines = heap = [entry for entry in heap if self._live(entry)]
+            readings = self.readings  # _live(), written out: no call per entry
+            self.deadlines = heap = [
+                entry
+                for entry in heap
+                if (live := readings.get(entry[2])) is not None and live.number == entry[1]
+            ]
             heapify(heap)
-
-    def forget(self, fd: int) -> None:
-        del self.readings[fd]  # its socket is closed next, which takes it out of the epoll
 
     def _live(self, entry: tuple[float, int, int]) -> bool:
         reading = self.readings.get(entry[2])
@@ -158,12 +163,19 @@ class Reading:
     """One call's answer, read from its socket as the poller finds it readable.
 
     ``done`` resolves when the answer is over: the server closed, or closed after a complete
-    answer within CLOSE_GRACE (as protocol.client._await_close), or the deadline passed
+    answer within CLOSE_GRACE (as protocol.client._close_wait), or the deadline passed
     (TimeoutError), or a read failed (the OSError, or the reader's CallError). The socket is
     closed as soon as the call is over, which also takes it out of the epoll.
+
+    With ``reader`` None (AsyncClient.call in packet mode), an answer that is one whole packet
+    in the first read is kept as ``body`` with no reader at all (reader.whole_body, as the
+    blocking Client does); anything else goes to ``client``'s reader for ``request``, fed from
+    the first byte on, which then is ``reader``.
     """
 
     __slots__ = (
+        "body",
+        "client",
         "complete",
         "deadline",
         "done",
@@ -174,7 +186,9 @@ class Reading:
         "poller",
         "reader",
         "received",
+        "request",
         "sock",
+        "whole",
     )
 
     def __init__(
@@ -182,12 +196,18 @@ class Reading:
         loop: asyncio.AbstractEventLoop,
         poller: Poller,
         sock: socket.SocketType,
-        reader: AnyReader,
+        reader: AnyReader | None,
         deadline: float,
+        client: BaseClient | None = None,
+        request: bytes = b"",
     ) -> None:
         self.poller = poller
         self.sock = sock
         self.reader = reader
+        self.client = client
+        self.request = request
+        self.body: bytes | None = None
+        self.whole = b""  # the first read, when it was a whole packet
         self.done: asyncio.Future[None] = loop.create_future()
         self.received = 0
         self.first = 0.0
@@ -200,7 +220,7 @@ class Reading:
 
     def readable(self) -> None:
         """Read all there is: feed the reader until the socket would block or the call is over."""
-        sock, reader = self.sock, self.reader
+        sock = self.sock
         while True:
             try:
                 data = sock.recv(_CHUNK)
@@ -216,15 +236,34 @@ class Reading:
             if not data:
                 self._end()
                 return
+            reader = self.reader
             if not self.received:
-                self.first = time.monotonic()
+                if reader is None:  # call()'s first read: the usual answer needs no reader
+                    body = whole_body(data, self.client.max_response)  # type: ignore[union-attr]
+                    if body is not None:
+                        self.body, self.whole, self.complete = body, data, True
+                        self.received = len(data)
+                        continue  # the next read usually finds the close
+                else:
+                    self.first = time.monotonic()  # (call() takes no timings)
             self.received += len(data)
             try:
+                if reader is None:
+                    reader = self._reader_now()
                 if reader.feed(data):
                     self.complete = True  # the next read usually finds the close
             except CallError as exc:
                 self._end(exc)
                 return
+
+    def _reader_now(self) -> ResponseReader:
+        """call()'s reader, once what came is not one whole packet: fed the whole packet that
+        came first, if one did (bytes after it: the reader says what is wrong with them)."""
+        assert self.client is not None
+        reader = self.reader = self.client._reader_for(self.request)
+        if self.whole:
+            reader.feed(self.whole)
+        return reader
 
     def expired(self) -> None:
         """The deadline passed (the poller's timer); a complete answer has its own grace."""
@@ -245,7 +284,7 @@ class Reading:
         if self.grace is not None:
             self.grace.cancel()
         if self.fd >= 0:  # once only: the number may belong to another call's socket next
-            self.poller.forget(self.fd)
+            del self.poller.readings[self.fd]  # its socket is closed next: out of the epoll
             self.fd = -1
             self.sock.close()  # closing takes it out of the epoll too
 

@@ -9,14 +9,11 @@ client bounds the lookup by ``connect_timeout`` too.)
 The request goes out with the connection (Client._open): the socket starts non-blocking, connect()
 does not wait, and the send right after it finds the connection made whenever the server is
 local; only a connection still in progress is waited for, under poll() and the connect timeout.
-Then the socket is a plain blocking one and every read waits in the kernel, its SO_RCVTIMEO set
-to what is left of the deadline just before: two system calls a read (setsockopt, recv) instead
-of the three (ioctl, poll, recv) of Python's timeouts. That matters because a call to a local
-uWSGI takes about 100 microseconds and every step on the way shows (bench/bench_client.py
-measures the client against a bare socket loop, bench/bench_phases.py where the difference
-lies). One imprecision comes with it: a signal whose Python handler returns makes CPython retry
-the read with the timeout armed before it, so each such signal can stretch the call by what that
-read had already waited. POSIX only (poll, a struct timeval for SO_RCVTIMEO, MSG_DONTWAIT).
+The socket stays non-blocking, and every read waits in poll() for what is left of the deadline
+(a blocking read under SO_RCVTIMEO cost an ioctl and a setsockopt more a call). That matters
+because a call to a local uWSGI takes about 100 microseconds and every step on the way shows
+(bench/bench_client.py, bench/bench_phases.py). The usual answer, one whole packet and then the
+close, is taken without a ResponseReader (reader.whole_body). POSIX only (poll).
 """
 
 from __future__ import annotations
@@ -26,26 +23,16 @@ import math
 import os
 import select
 import socket
-import struct
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeVar, overload
+from typing import TypeVar, overload
 
 from . import failures
-from .base import DEFAULT_TIMEOUT, BaseClient
+from .base import _NO_TIMINGS, DEFAULT_TIMEOUT, BaseClient
 from .errors import CallError
-from .reader import PingReader, ResponseReader, SignalReader
+from .reader import PingReader, ResponseReader, SignalReader, whole_body
 from .results import CallResult, PingResult, SignalResult, Timings
-from .wire import (
-    PING_REQUEST,
-    Mode,
-    check_mode,
-    mode_modifier2,
-    signal_request,
-)
-
-if TYPE_CHECKING:
-    pass
+from .wire import PING_REQUEST, Mode, signal_request
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -59,7 +46,7 @@ __all__ = [
 
 # under glibc malloc's mmap threshold (128 KiB): a bigger recv() buffer costs an mmap per read
 _CHUNK = 64 * 1024
-#: how long a complete answer waits for the server's close (see _await_close)
+#: how long a complete answer waits for the server's close (see _close_wait)
 CLOSE_GRACE = 0.05
 # sockets start non-blocking (in one system call where the flag exists): see Client._open
 _NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
@@ -67,9 +54,9 @@ _NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
 _CONNECTING = (0, errno.EINPROGRESS, errno.EINTR)
 # what a send() says before the connection is made: Linux EAGAIN, the BSDs and macOS ENOTCONN
 _NOT_YET = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOTCONN)
-_SOL_SOCKET, _SO_RCVTIMEO = socket.SOL_SOCKET, socket.SO_RCVTIMEO
 _MSG_DONTWAIT = socket.MSG_DONTWAIT
-_TIMEVAL = struct.Struct("@ll")  # struct timeval: seconds, microseconds (both C longs)
+_poll, _POLLIN = select.poll, select.POLLIN
+_monotonic = time.monotonic
 # the C socket type under socket.socket: the same methods and errors, without the Python-level
 # __init__ and close() that socket.socket wraps around every socket (bench/: about 4% a call)
 _Socket = socket.SocketType
@@ -90,13 +77,31 @@ class Client(BaseClient):
 
     def call(self, function: str | bytes, *args: str | bytes, mode: Mode | None = None) -> bytes:
         """Call ``function(*args)`` and return the result bytes."""
-        # call_full() without the timings and result objects: the hot path of bench/
-        modifier2 = mode_modifier2(self.mode if mode is None else check_mode(mode))
-        request = self._encode(function, args, modifier2=modifier2)
-        reader, _ = self._roundtrip(request, None, function, timed=False)
-        if reader.done:
-            return reader.body
-        return self._result(request, reader, function, _NO_TIMINGS).response.body
+        # call_full() without the timings and result objects: the hot path of bench/. The usual
+        # call (no arguments, packet mode, a plain socket) finds its request built already
+        if args or mode is not None or self.mode != "packet" or self.ssl_context is not None:
+            return self._call_other(function, args, mode)
+        try:
+            request = self._bare[function]
+        except (KeyError, TypeError):  # new, or an unhashable name (a bytearray)
+            request = self._call_request(function, args, mode)
+        answer = self._call_packet(request, function)
+        if answer.__class__ is bytes:
+            return answer
+        return self._body_of(request, answer, function)  # type: ignore[arg-type]
+
+    def _call_other(
+        self, function: str | bytes, args: tuple[str | bytes, ...], mode: Mode | None
+    ) -> bytes:
+        """call() with arguments, in raw mode or over TLS."""
+        request = self._call_request(function, args, mode)
+        if request[3] or self.ssl_context is not None:  # raw mode, or TLS: a reader throughout
+            reader, _ = self._roundtrip(request, None, function, timed=False)
+            return self._body_of(request, reader, function)
+        answer = self._call_packet(request, function)
+        if answer.__class__ is bytes:
+            return answer
+        return self._body_of(request, answer, function)  # type: ignore[arg-type]
 
     def call_full(
         self,
@@ -159,11 +164,9 @@ class Client(BaseClient):
     ) -> tuple[ResponseReader | PingReader | SignalReader, Timings]:
         """Connect, send ``request``, feed the answer to ``reader`` until it is complete or EOF.
 
-        Every read waits in the kernel for at most what is left of the deadline (SO_RCVTIMEO,
-        set before each read). With ``reader`` None, a ResponseReader for the request's
-        modifier2 is made while the server works on the request. Written out flat:
-        bench/bench_client.py measures this path, and against a local server every Python step
-        shows.
+        Every read waits, in poll(), for at most what is left of the deadline. With ``reader``
+        None, a ResponseReader for the request's modifier2 is made while the server works on the
+        request.
         """
         monotonic = time.monotonic
         start = monotonic()
@@ -177,35 +180,106 @@ class Client(BaseClient):
         deadline = start + self.timeout
         sock, sent = self._open(request, start, deadline)
         connected = first = monotonic() if timed else start
-        received = 0
         try:
-            if sent < len(request):  # a big request, more than the kernel took at once
-                _send_by(sock, memoryview(request)[sent:], deadline)
-            sock.setblocking(True)  # reads wait in the kernel, under SO_RCVTIMEO
-            while True:
-                # armed before every read, so a trickling peer cannot stretch the call
-                remaining = deadline - monotonic()
-                if remaining <= 0:
-                    raise TimeoutError
-                sock.setsockopt(_SOL_SOCKET, _SO_RCVTIMEO, _timeval(remaining))
-                data = sock.recv(_CHUNK)
-                if timed and not received:
-                    first = monotonic()
-                if not data:
-                    break
-                received += len(data)
-                if reader.feed(data):
-                    _await_close(sock, reader, deadline)
-                    break
-        except CallError:
-            raise
-        except OSError as exc:
-            raise self._failed(exc, request, function, received) from None
+            poller, data = self._first_read(sock, request, sent, function, deadline)
+            if timed:
+                first = monotonic()
+            self._read(sock, poller, reader, data, request, function, deadline)
         finally:
             sock.close()
         if not timed:
             return reader, _NO_TIMINGS
         return reader, Timings(connected - start, first - start, monotonic() - start)
+
+    def _call_packet(self, request: bytes, function: str | bytes) -> bytes | ResponseReader:
+        """call()'s exchange in packet mode on a plain socket: the body of uWSGI's usual answer,
+        else the reader of whatever came.
+
+        The usual answer is one whole packet in the first read, then the close: taken by
+        whole_body() without a ResponseReader. Anything else goes to a reader fed from the first
+        byte on, which gives the verdict it always gives. Written out flat: bench/ measures it.
+        """
+        start = _monotonic()
+        deadline = start + self.timeout
+        sock, sent = self._open(request, start, deadline)
+        try:
+            if sent < len(request):
+                poller, data = self._first_read(sock, request, sent, function, deadline)
+            else:  # _first_read() and _recv(), inlined
+                poller = _poll()
+                poller.register(sock, _POLLIN)
+                try:
+                    remaining = deadline - _monotonic()
+                    if remaining <= 0 or not poller.poll(remaining * 1000):
+                        raise TimeoutError
+                    try:
+                        data = sock.recv(_CHUNK)
+                    except BlockingIOError:
+                        data = _recv(sock, poller, deadline)
+                except OSError as exc:
+                    raise self._failed(exc, request, function, 0) from None
+            body = whole_body(data, self.max_response)
+            if body is not None:
+                try:  # _close_wait(), inlined: the close usually came with the answer
+                    extra = sock.recv(_CHUNK)
+                except BlockingIOError:
+                    extra = _late_close(sock, poller, deadline)
+                except OSError:
+                    extra = b""
+                if not extra:
+                    return body
+                data += extra  # the reader says what is wrong with it
+            reader = self._reader_for(request)
+            self._read(sock, poller, reader, data, request, function, deadline)
+            return reader
+        finally:
+            sock.close()
+
+    def _first_read(
+        self,
+        sock: socket.SocketType,
+        request: bytes,
+        sent: int,
+        function: str | bytes | None,
+        deadline: float,
+    ) -> tuple[select.poll, bytes]:
+        """Send what the kernel did not take at once, then wait for the first bytes of the
+        answer (b"": the server closed): the poller that waits for ``sock`` and those bytes."""
+        try:
+            if sent < len(request):  # a big request, more than the kernel took at once
+                _send_by(sock, memoryview(request)[sent:], deadline)
+            poller = _poll()
+            poller.register(sock, _POLLIN)
+            return poller, _recv(sock, poller, deadline)
+        except OSError as exc:
+            raise self._failed(exc, request, function, 0) from None
+
+    def _read(
+        self,
+        sock: socket.SocketType,
+        poller: select.poll,
+        reader: ResponseReader | PingReader | SignalReader,
+        data: bytes,
+        request: bytes,
+        function: str | bytes | None,
+        deadline: float,
+    ) -> None:
+        """Feed ``reader`` the first bytes, ``data``, and what follows them: until the answer is
+        complete (then the server's close is awaited, see _close_wait) or the server closed."""
+        received = 0
+        try:
+            while data:
+                received += len(data)
+                if reader.feed(data):
+                    extra = _close_wait(sock, poller, deadline)
+                    if extra:
+                        reader.feed(extra)  # raises: nothing may follow a complete answer
+                    return
+                data = _recv(sock, poller, deadline)
+        except CallError:
+            raise
+        except OSError as exc:
+            raise self._failed(exc, request, function, received) from None
 
     def _open(self, request: bytes, start: float, deadline: float) -> tuple[socket.SocketType, int]:
         """Connect to the first target that answers within the connect timeout and hand it the
@@ -226,10 +300,12 @@ class Client(BaseClient):
             except OSError as exc:
                 raise failures.resolve_failed(self.node, exc) from None
             targets = [(info[0], info[4]) for info in infos]
-        limit = min(start + self.connect_timeout, deadline)
+        limit = start + self.connect_timeout
+        if limit > deadline:  # min(), without the call
+            limit = deadline
         error: CallError | None = None
         for family, sockaddr in targets:
-            if time.monotonic() >= limit:
+            if _monotonic() >= limit:
                 break
             sock = _Socket(family, socket.SOCK_STREAM | _NONBLOCK)
             try:
@@ -254,14 +330,6 @@ class Client(BaseClient):
         raise error or failures.connect_timed_out(self.node, self.connect_timeout)
 
 
-_NO_TIMINGS = Timings(0.0, 0.0, 0.0)
-
-
-def _timeval(seconds: float) -> bytes:
-    """A SO_RCVTIMEO/SO_SNDTIMEO value; never {0, 0}, which would mean "wait forever"."""
-    return _TIMEVAL.pack(*divmod(max(int(seconds * 1_000_000), 1), 1_000_000))
-
-
 def _wait_connected(sock: socket.SocketType, limit: float) -> None:
     """Wait for a connection in progress: return once it is made, raise why it was not
     (TimeoutError once ``limit`` has passed)."""
@@ -277,33 +345,55 @@ def _wait_connected(sock: socket.SocketType, limit: float) -> None:
 
 def _send_by(sock: socket.SocketType, rest: memoryview, deadline: float) -> None:
     """Send the rest of a request that did not fit the send buffer, all of it by ``deadline``."""
-    # Python's own timeout bounds sendall() as a whole; SO_SNDTIMEO would bound each send()
+    # Python's own timeout bounds sendall() as a whole
     sock.settimeout(max(deadline - time.monotonic(), 1e-6))
     sock.sendall(rest)
+    sock.setblocking(False)  # reads wait in poll() (_recv), and _close_wait's must not wait
 
 
-def _await_close(
-    sock: socket.SocketType, reader: ResponseReader | PingReader | SignalReader, deadline: float
-) -> None:
+def _recv(sock: socket.SocketType, poller: select.poll, deadline: float) -> bytes:
+    """The next bytes from ``sock`` (b"": the server closed), waited for in ``poller`` until
+    ``deadline`` at most (then TimeoutError).
+
+    The deadline is checked before every read, so a peer that trickles bytes cannot stretch the
+    call. poll() takes milliseconds and rounds a fraction up, and is restarted with what is
+    left after a signal whose handler returns (PEP 475).
+    """
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not poller.poll(remaining * 1000):
+            raise TimeoutError
+        try:
+            return sock.recv(_CHUNK)
+        except BlockingIOError:  # readable, and then not after all: wait again
+            continue
+
+
+def _close_wait(sock: socket.SocketType, poller: select.poll, deadline: float) -> bytes:
     """After a complete answer, wait briefly for the server's close (docs/protocol.md#responses:
-    "Then close").
+    "Then close"): the bytes that came instead, b"" when none did.
 
     Letting the server close first keeps TIME_WAIT on its side: a client that closes first
     piles up TIME_WAIT sockets on its own ephemeral ports, and its connects slow down. Bytes
-    that arrive meanwhile are a protocol error (the reader raises it); a server that keeps the
-    connection open costs at most CLOSE_GRACE and is not an error.
+    that arrive meanwhile are a protocol error (the caller's reader says so); a server that
+    keeps the connection open costs at most CLOSE_GRACE and is not an error, and neither is a
+    reset after a complete answer.
     """
     try:
         # the close usually came along with the answer: then this read does not wait at all
-        data = sock.recv(_CHUNK, _MSG_DONTWAIT)
+        return sock.recv(_CHUNK)
     except BlockingIOError:
-        grace = min(CLOSE_GRACE, deadline - time.monotonic())
-        try:
-            sock.setsockopt(_SOL_SOCKET, _SO_RCVTIMEO, _timeval(grace))
-            data = sock.recv(_CHUNK)
-        except OSError:
-            return  # out of time, or a reset after a complete answer: it changes nothing
+        return _late_close(sock, poller, deadline)
     except OSError:
-        return
-    if data:
-        reader.feed(data)  # raises: nothing may follow a complete answer
+        return b""
+
+
+def _late_close(sock: socket.SocketType, poller: select.poll, deadline: float) -> bytes:
+    """_close_wait() once its first read found nothing: wait CLOSE_GRACE at most."""
+    grace = max(min(CLOSE_GRACE, deadline - time.monotonic()), 0)
+    try:
+        if poller.poll(grace * 1000):
+            return sock.recv(_CHUNK)
+    except OSError:  # BlockingIOError included: out of time
+        pass
+    return b""

@@ -345,7 +345,7 @@ class _Loop(Generic[T]):
             self.fail(ex, exc)
 
     def await_close(self, ex: _Exchange[T]) -> None:
-        """A complete answer: wait briefly for the server's close (``client._await_close``)."""
+        """A complete answer: wait briefly for the server's close (``client._close_wait``)."""
         sock = ex.sock
         assert sock is not None
         try:

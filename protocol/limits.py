@@ -1,10 +1,10 @@
 """The numbers a caller hands the library (deadlines, the response cap), checked before any use.
 
-A deadline of NaN never expires (every comparison with it is false), an infinite one overflows
-the ``struct timeval`` of SO_RCVTIMEO, and one over ``MAX_TIMEOUT`` overflows the millisecond
-``int`` that ``poll()`` takes: each would surface mid-call as an exception from deep inside the
-socket code, after the request may have gone out. So they are refused up front, as a
-:class:`RequestError` that names the parameter (``timeout=``), never a command-line option.
+A deadline of NaN never expires (every comparison with it is false), and an infinite one, or one
+over ``MAX_TIMEOUT``, overflows the millisecond ``int`` that ``poll()`` takes: each would
+surface mid-call as an exception from deep inside the socket code, after the request may have
+gone out. So they are refused up front, as a :class:`RequestError` that names the parameter
+(``timeout=``), never a command-line option.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """A complete answer whose close has not come when the deadline does is still the answer, for
-every client and both of the AsyncClient's paths (protocol.client._await_close)."""
+every client and both of the AsyncClient's paths (protocol.client._close_wait)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 import protocol.aio
 import protocol.aiopoll
+import protocol.aiotransport
 import protocol.client
 from tests.protocol.apis import Async, Blocking
 from tests.protocol.scripted import Peer, peer, read_request
@@ -19,7 +20,7 @@ from tests.protocol.wirehelp import packet
 @pytest.fixture(params=["blocking", "asyncio", "uvloop", "asyncio-transport", "uvloop-transport"])
 def api(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Blocking]:
     # a grace far longer than the deadline, so that the deadline always comes first
-    for module in (protocol.client, protocol.aio, protocol.aiopoll):
+    for module in (protocol.client, protocol.aiotransport, protocol.aiopoll):
         monkeypatch.setattr(module, "CLOSE_GRACE", 60.0)
     name = request.param
     if name == "blocking":

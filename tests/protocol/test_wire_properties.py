@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol.errors import NoResult, ProtocolError
-from protocol.reader import Response
+from protocol.reader import Response, ResponseReader, whole_body
 from protocol.wire import (
     HEADER_SIZE,
     MAX_ARGS,
@@ -130,3 +130,19 @@ def test_any_bytes_to_the_ping_reader(data: st.DataObject, wire: bytes) -> None:
         assert whole is None or isinstance(whole, str)
     assert ping(data.draw(chunkings(wire))) == whole
     assert ping([wire[i : i + 1] for i in range(len(wire))]) == whole
+
+
+@settings(max_examples=400)
+@given(_looks_like_response(), st.one_of(st.none(), st.integers(0, 64)))
+def test_a_whole_body_is_what_a_reader_makes_of_the_same_read(wire: bytes, cap: int | None) -> None:
+    # the clients take the usual answer with whole_body() and no reader: it must never take
+    # bytes a reader would refuse, nor read them otherwise (anything else goes to a reader)
+    max_size = 64 * 1024 * 1024 if cap is None else cap
+    body = whole_body(wire, max_size)
+    if body is not None:
+        verdict = read([wire], "packet", max_size)
+        assert isinstance(verdict, Response) and verdict.body == body and not verdict.large
+        reader = ResponseReader("packet", max_size=max_size)
+        assert reader.feed(wire) and reader.body == body
+    elif wire == packet(wire[HEADER_SIZE:]) and 0 < len(wire) - HEADER_SIZE <= max_size:
+        raise AssertionError("a whole plain packet was left to the reader")
