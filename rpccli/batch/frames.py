@@ -94,13 +94,13 @@ class ChunkSource:
                 self._entries.extend(pickle.loads(payload))
             self._entries.append((0, CHUNK_END))
 
-    def ready(self) -> bool:
-        """True when the next entry (or the end) can be had without blocking."""
+    def ready(self) -> int:
+        """How many entries can be had without blocking (True: the end can); False for none."""
         while not self._entries and not self._eof:
             if not self._poller.poll(0):
                 return False
             self._read()
-        return True
+        return len(self._entries) or True
 
     def __iter__(self) -> Iterator[Entry]:
         while True:
