@@ -24,7 +24,7 @@ _ESCAPED = re.compile(rb'[\x00-\x1f"\\]')
 _AS_IS = bytes(0x61 if b < 0x80 and _ESCAPED.match(bytes([b])) is None else 0 for b in range(256))
 _NAMES: dict[str, bytes] = {}  # node and function names as JSON strings (bounded)
 #: a batch lane's marker item, passed through the engine in order after the last result of a
-#: chunk (rpccli.batch.lanes): BatchWriter.emit flushes and calls its chunk_done
+#: chunk (rpccli.batch.lanes): BatchWriter.emit hands its chunk_done the output so far
 CHUNK_DONE: dict[str, Any] = {"chunk_done": True}
 
 
@@ -106,13 +106,14 @@ class Sink(Protocol):
 
 class BatchWriter:
     def __init__(
-        self, printer: Sink, fmt: str, chunk_done: Callable[[], None] | None = None
+        self, printer: Sink, fmt: str, chunk_done: Callable[[bytes], None] | None = None
     ) -> None:
         self.printer = printer
         self.format = fmt
-        #: a batch lane's end of chunk (CHUNK_DONE, passed in order with the results): the output
-        #: so far is flushed, then this is called; taken here so that a lane's emit is this
-        #: method itself, not a wrapper around it (one Python call less per line)
+        #: a batch lane's end of chunk (CHUNK_DONE, passed in order with the results): called
+        #: with the output not yet written, which goes with the chunk's end in one write; taken
+        #: here so that a lane's emit is this method itself, not a wrapper around it (one
+        #: Python call less per line)
         self.chunk_done = chunk_done
         self.calls = 0
         self.failures = 0
@@ -147,9 +148,13 @@ class BatchWriter:
                     self.flush()
                 return
         elif item is CHUNK_DONE:
-            self.flush()
-            if self.chunk_done is not None:
-                self.chunk_done()
+            if self.chunk_done is None:
+                self.flush()
+                return
+            data = b"".join(self._out)
+            self._out.clear()
+            self._size = 0
+            self.chunk_done(data)
             return
         else:
             self.calls += 1
