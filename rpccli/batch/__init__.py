@@ -49,6 +49,7 @@ from rpccli.batch.calls import Call
 from rpccli.batch.input import MAX_LINE, Job, LineReader, parse_raw
 from rpccli.batch.lanes import CHUNK_END, ChunkSource, FrameSink, LaneFailed, run_lanes
 from rpccli.batch.ordered import SKIP, run
+from rpccli.batch.output import CHUNK_DONE as _CHUNK_DONE
 from rpccli.batch.output import BatchWriter
 from rpccli.batch.plain import PlainLines
 from rpccli.batch.stop import Counts, Stop, counts_of, interrupted_line, not_sent, sigint_stops
@@ -295,17 +296,9 @@ def batch(
             writer.flush()
 
     def lane(number: int, source: ChunkSource, sink: FrameSink, stop: Stop) -> Counts:
-        writer = BatchWriter(sink, fmt)
-
-        def emit(item: dict[str, Any]) -> None:
-            if item is _CHUNK_DONE:
-                writer.flush()
-                sink.chunk_done()
-            else:
-                writer.emit(item)
-
+        writer = BatchWriter(sink, fmt, chunk_done=sink.chunk_done)  # it takes _CHUNK_DONE
         share = concurrency // count + (number < concurrency % count)  # -c split, all of it
-        if not one_lane(source, writer, share, emit, stop):
+        if not one_lane(source, writer, share, writer.emit, stop):
             sink.stopped(taken[0])
         return counts_of(writer)
 
@@ -346,10 +339,6 @@ def batch(
         )
         printer.info(f"rpccli: {summary}")
     return exitcodes.PARTIAL if failures else exitcodes.OK
-
-
-#: a lane's marker item, passed through the engine in order after the last result of a chunk
-_CHUNK_DONE: dict[str, Any] = {"chunk_done": True}
 
 
 def _lanes(asked: int | None, concurrency: int, fmt: str, local: object) -> int:

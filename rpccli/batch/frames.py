@@ -94,13 +94,13 @@ class ChunkSource:
                 self._entries.extend(pickle.loads(payload))
             self._entries.append((0, CHUNK_END))
 
-    def ready(self) -> bool:
-        """True when the next entry (or the end) can be had without blocking."""
+    def ready(self) -> int:
+        """How many entries can be had without blocking (True: the end can); False for none."""
         while not self._entries and not self._eof:
             if not self._poller.poll(0):
                 return False
             self._read()
-        return True
+        return len(self._entries) or True
 
     def __iter__(self) -> Iterator[Entry]:
         while True:
@@ -129,8 +129,10 @@ class FrameSink:
     def info(self, text: str) -> None:
         self._send(frame(ERR, text.encode("utf-8", "surrogateescape")))
 
-    def chunk_done(self) -> None:
-        self._send(frame(CHUNK_DONE, b""))
+    def chunk_done(self, data: bytes = b"") -> None:
+        """The chunk is over, after its output ``data`` not yet written: both in one write (one
+        system call, and one wake-up of the coordinator, less per chunk)."""
+        self._send((frame(OUT, data) if data else b"") + frame(CHUNK_DONE, b""))
 
     def stopped(self, last_line: int) -> None:
         self._send(frame(STOPPED, LAST_LINE.pack(last_line)))

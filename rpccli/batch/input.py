@@ -181,9 +181,13 @@ class LineReader:
         else:
             self._eof = True
 
-    def ready(self) -> bool:
-        """True when the next line (or the end) can be had without blocking."""
-        if self.fd is None or self._eof or self._next < len(self._lines) or b"\n" in self._buf:
+    def ready(self) -> int:
+        """How many lines can be had without blocking: those split off and not yet handed out;
+        else True when the next line (or the end) can be, False when it cannot."""
+        waiting = len(self._lines) - self._next
+        if waiting > 0:
+            return waiting
+        if self.fd is None or self._eof or b"\n" in self._buf:
             return True
         while self._poller.poll(0):
             self._fill()

@@ -33,22 +33,28 @@ def run(
     concurrency: int,
     window: int,
     flush: Callable[[], None] | None = None,
-    input_ready: Callable[[], bool] | None = None,
+    input_ready: Callable[[], int] | None = None,
     input_fd: int | None = None,
     stop: Stop | None = None,
 ) -> bool:
     """Start calls from ``source`` (ready dicts pass through), ``emit`` results in order.
 
     ``flush`` is called before waiting for the network, so output never lags behind. With calls
-    in flight, the next item is taken only when ``input_ready()`` says it will not block; else
-    the loop waits on the sockets and on ``input_fd`` together.
+    in flight, the next item is taken only when ``input_ready()`` says it will not block (how
+    many items can be taken so, or True for at least one; 0 or False for none); else the loop
+    waits on the sockets and on ``input_fd`` together.
 
     Returns False when ``stop`` ended the run (Ctrl-C) before the input did.
     """
     loop = Loop(stop)
     loop.connect_times = False  # a batch writes no connect times
+    inflight = loop.inflight
     pending: deque[Call | dict[str, Any]] = deque()
     exhausted = False
+    # how many more items input_ready() said can be had without blocking: it is asked again
+    # only once they are taken (not a Python call per line). Each item is one entry of the
+    # source (a line, or a lane's chunk end), and only next(source) below takes them
+    ready = 0
     try:
         while True:
             if stop is not None and stop.requested and not loop.stopping:
@@ -64,19 +70,25 @@ def run(
             if exhausted and not pending:
                 return not loop.stopping
             waiting_for_input = False
-            while not exhausted and len(loop.inflight) < concurrency and len(pending) < window:
-                if input_ready is not None and not input_ready():
-                    if loop.inflight:
+            while not exhausted and len(inflight) < concurrency and len(pending) < window:
+                if ready:
+                    ready -= 1
+                elif input_ready is not None:
+                    ready = input_ready()
+                    if ready:
+                        ready -= 1
+                    elif inflight:
                         waiting_for_input = True  # wait on the sockets and the input together
                         break
-                    if pending and _done(pending[0]):
-                        break  # write what is answered (a bad line's record) before waiting
-                    if flush is not None:
-                        flush()  # about to block on the input: show everything answered so far
-                    if stop is not None and input_fd is not None:
-                        if not wait_input(input_fd, stop):
-                            break  # Ctrl-C while waiting for a line
-                        continue  # something came: a whole line, or still part of one
+                    else:
+                        if pending and _done(pending[0]):
+                            break  # write what is answered (a bad line's record) before waiting
+                        if flush is not None:
+                            flush()  # about to block on the input: show all answered so far
+                        if stop is not None and input_fd is not None:
+                            if not wait_input(input_fd, stop):
+                                break  # Ctrl-C while waiting for a line
+                            continue  # something came: a whole line, or still part of one
                 item = next(source, None)
                 if item is None:
                     exhausted = True
@@ -86,7 +98,7 @@ def run(
                 pending.append(item)  # type: ignore[arg-type]
                 if item.__class__ is not dict:  # else a record already (a bad line)
                     loop.start(item)  # type: ignore[arg-type]
-            if loop.inflight:
+            if inflight:
                 loop.poll(input_fd if waiting_for_input else None, before_blocking=flush)
     finally:
         loop.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from binascii import b2a_base64
+from collections.abc import Callable
 from json.encoder import encode_basestring as _enc
 from typing import Any, Protocol
 
@@ -12,7 +13,7 @@ from protocol.visible import visible
 from rpccli.errors import Interrupted, describe
 from rpccli.output import Printer, json_line, record
 
-__all__ = ["BatchWriter", "fast_ok_line"]
+__all__ = ["CHUNK_DONE", "BatchWriter", "fast_ok_line"]
 
 
 #: the bytes a JSON string escapes (json's encode_basestring: quote, backslash, controls)
@@ -22,6 +23,9 @@ _ESCAPED = re.compile(rb'[\x00-\x1f"\\]')
 #: cost more than twice as much on a short answer)
 _AS_IS = bytes(0x61 if b < 0x80 and _ESCAPED.match(bytes([b])) is None else 0 for b in range(256))
 _NAMES: dict[str, bytes] = {}  # node and function names as JSON strings (bounded)
+#: a batch lane's marker item, passed through the engine in order after the last result of a
+#: chunk (rpccli.batch.lanes): BatchWriter.emit hands its chunk_done the output so far
+CHUNK_DONE: dict[str, Any] = {"chunk_done": True}
 
 
 def _json_name(name: str) -> bytes:
@@ -101,9 +105,16 @@ class Sink(Protocol):
 
 
 class BatchWriter:
-    def __init__(self, printer: Sink, fmt: str) -> None:
+    def __init__(
+        self, printer: Sink, fmt: str, chunk_done: Callable[[bytes], None] | None = None
+    ) -> None:
         self.printer = printer
         self.format = fmt
+        #: a batch lane's end of chunk (CHUNK_DONE, passed in order with the results): called
+        #: with the output not yet written, which goes with the chunk's end in one write; taken
+        #: here so that a lane's emit is this method itself, not a wrapper around it (one
+        #: Python call less per line)
+        self.chunk_done = chunk_done
         self.calls = 0
         self.failures = 0
         self.cut = 0  # Ctrl-C came while the call waited for its answer (it may have run)
@@ -126,9 +137,9 @@ class BatchWriter:
             self.printer.write(data)
 
     def emit(self, item: dict[str, Any]) -> None:
-        self.calls += 1
         body: bytes | None = item.get("body")
         if body is not None and self.format == "json":  # the usual record, first
+            self.calls += 1
             fast = fast_ok_line(item, body)
             if fast is not None:  # _put, inline: this runs once per call
                 self._out.append(fast)
@@ -136,6 +147,17 @@ class BatchWriter:
                 if self._size > 65536:
                     self.flush()
                 return
+        elif item is CHUNK_DONE:
+            if self.chunk_done is None:
+                self.flush()
+                return
+            data = b"".join(self._out)
+            self._out.clear()
+            self._size = 0
+            self.chunk_done(data)
+            return
+        else:
+            self.calls += 1
         ok = body is not None
         said = True  # a failure's stderr line: not for lines never sent (the summary counts them)
         if not ok:

@@ -4,10 +4,11 @@ and arrays, and one error line per bad line that names the line once."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
-from rpccli.batch.input import parse_line
+from rpccli.batch.input import LineReader, parse_line
 from rpccli.errors import InputError
 from rpccli.words import split_line
 from tests.cli.conftest import run_cli
@@ -86,3 +87,21 @@ def test_batch_json_error_messages_have_no_line_prefix(bundled_node: str) -> Non
     result = run_cli("batch", "-q", bundled_node, input=b'{"args": []}\n')
     rec = json.loads(result.out)
     assert (rec["line"], rec["error"]["message"]) == (1, 'missing "function"')
+
+
+def test_ready_counts_the_lines_that_can_be_had_without_blocking() -> None:
+    """rpccli.batch.ordered asks ready() again only once the lines it counted are taken."""
+    r, w = os.pipe()
+    os.write(w, b"a\nb\nc\npart")
+    with os.fdopen(r, "rb", buffering=0) as stream:
+        reader = LineReader(stream, raw=True)
+        assert reader.ready() is True  # a newline has come: at least one line
+        lines = iter(reader)
+        assert next(lines) == (1, b"a")
+        assert reader.ready() == 2  # b and c are split off already
+        assert [next(lines), next(lines)] == [(2, b"b"), (3, b"c")]
+        assert not reader.ready()  # "part" waits for its newline
+        os.write(w, b"\n")
+        os.close(w)
+        assert reader.ready() is True
+        assert list(lines) == [(4, b"part")]

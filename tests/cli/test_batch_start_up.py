@@ -58,3 +58,33 @@ def test_the_engine_learns_tls_sockets_only_when_a_node_uses_tls() -> None:
         "assert ssl.SSLWantReadError in t.WOULD_BLOCK and ssl.SSLWantWriteError in t.WOULD_BLOCK\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+# as the lean plain call's probe (tests/cli/test_fast_path.py): what the exit's collection
+# would find once rpccli.cli has collected the young generations
+GARBAGE_PROBE = """
+import gc, sys
+from rpccli.cli import main
+code = main(["batch", "-c", "4", "--lanes", sys.argv[2], sys.argv[1]])
+gc.collect(1)  # as rpccli.cli does before it freezes the rest
+gc.set_debug(gc.DEBUG_SAVEALL)
+gc.collect()
+sys.stderr.write(repr((code, gc.garbage)))
+"""
+
+
+@pytest.mark.parametrize("lanes", ["1", "2"])
+def test_a_batch_that_succeeded_leaves_no_garbage(
+    bundled_node: str, env: dict[str, str], lanes: str
+) -> None:
+    """rpccli.cli skips the collections of a successful batch's exit (gc.freeze, as for a
+    plain call): nothing with a finalizer may be left for them."""
+    proc = subprocess.run(
+        [sys.executable, "-c", GARBAGE_PROBE, bundled_node, lanes],
+        input=b"hello a\nupper b\n" * 20,
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.stdout.count(b'"ok": true') == 40
+    assert proc.stderr.decode().splitlines()[-1] == "(0, [])"  # after the summary line
