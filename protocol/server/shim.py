@@ -112,21 +112,20 @@ def _false() -> bool:
     return False
 
 
+#: the shim's attributes that depend on the active table
+_TABLE_ATTRIBUTES: Final = frozenset({"opt", "buffer_size", "started_on", "numproc"})
+
+
 def _module_getattr(name: str) -> Any:
-    """Attributes that depend on the active table (PEP 562 module ``__getattr__``)."""
-    table = _table()
-    if name == "opt":
-        return table.opt
-    if name == "buffer_size":
-        return table.buffer_size
-    if name == "started_on":
-        return table.started_on
-    if name == "numproc":
-        return table.numproc
-    raise AttributeError(
-        f"the rpccli uwsgi shim has no attribute {name!r} "
-        "(docs/serve.md#the-uwsgi-api lists what it provides)"
-    )
+    """Attributes that depend on the active table (PEP 562 module ``__getattr__``). Any other
+    name is an AttributeError before the table is asked for: ``getattr(uwsgi, "__file__",
+    None)``, as inspect and importers ask every module, works with no table active."""
+    if name not in _TABLE_ATTRIBUTES:
+        raise AttributeError(
+            f"the rpccli uwsgi shim has no attribute {name!r} "
+            "(docs/serve.md#the-uwsgi-api lists what it provides)"
+        )
+    return getattr(_table(), name)
 
 
 def _build_shim() -> types.ModuleType:

@@ -6,6 +6,7 @@ the conformance suite in tests/interop checks the wire side.
 
 from __future__ import annotations
 
+import contextvars
 import importlib.util
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from protocol.server.functions import FunctionFileError, FunctionTable, Outcome, active
-from protocol.server.shim import install_shim
+from protocol.server.shim import _fallback, install_shim
 from tests.conftest import DEMO_FUNCTIONS, EXAMPLE_FUNCTIONS
 
 
@@ -336,6 +337,21 @@ def test_shim_lives_only_in_memory() -> None:
         assert importlib.util.find_spec("uwsgi") is None
     finally:
         sys.modules["uwsgi"] = saved
+
+
+def test_with_no_table_active_a_name_the_shim_lacks_is_still_an_attribute_error() -> None:
+    # getattr(module, "__file__", None) is what inspect and importers ask of every module: it
+    # raised RuntimeError ("no table is active") when no table had loaded a file yet
+    shim = install_shim()
+    saved = _fallback[:]
+    _fallback.clear()
+    try:
+        empty = contextvars.Context()  # no table active in it
+        assert empty.run(getattr, shim, "__file__", None) is None
+        with pytest.raises(RuntimeError, match="no rpccli function table is active"):
+            empty.run(getattr, shim, "opt")
+    finally:
+        _fallback[:] = saved
 
 
 def test_an_existing_uwsgi_module_is_kept() -> None:
