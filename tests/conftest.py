@@ -2,10 +2,10 @@
 empty XDG directories for tests that run rpccli code; and how the suite is spread over processes.
 
 The suite runs on several processes (pytest-xdist, ``--dist loadgroup`` in pyproject.toml): each
-test goes to whichever process is free, except the modules in ``ONE_PROCESS``, whose tests all
-run one after the other in a single process, the modules in ``ALONE``, whose tests run while no
-other test runs anywhere (see ``pytest_runtest_protocol``), and the tests of one parameter of a
-``BY_PARAMETER`` module, which run in one process.
+test goes to whichever process is free, except the modules in ``ONE_PROCESS`` and ``WAITING``,
+whose tests all run one after the other in a single process, the modules in ``ALONE``, whose
+tests run while no other test runs anywhere (see ``pytest_runtest_protocol``), and the tests of
+one parameter of a ``BY_PARAMETER`` module, which run in one process.
 """
 
 from __future__ import annotations
@@ -134,19 +134,56 @@ FIRST = (
 )
 
 
+#: Modules whose tests mostly wait (for a deadline to pass, a peer to accept late, a bench's
+#: paced calls) and use next to no CPU: each is one unit of work, run by one process, and the
+#: units go at even intervals among the tests after ``FIRST`` (``spread_waiting``), so that
+#: each holds one process while the others keep the cores busy. Handed out together, split up
+#: or as units side by side, they had all six processes wait at once for 10-15 s of every run
+#: (the machine 25-50 % busy; /proc/stat sampled every 0.5 s).
+WAITING = {
+    "tests/protocol/test_call_path.py",
+    "tests/protocol/test_client_cases.py",
+    "tests/protocol/test_aio_transport_path.py",
+    "tests/protocol/test_close_grace.py",
+    "tests/protocol/test_aio_poller.py",
+    "tests/bench/test_bench_command.py",
+}
+
+
 def rank(module: str) -> int:
     """Where the tests of ``module`` (a path from the repository's root) go in the run."""
     if module in ALONE:
-        return len(FIRST) + 2
+        return len(FIRST) + 3
     first = next((n for n, prefix in enumerate(FIRST) if module.startswith(prefix)), None)
     if first is not None:
         return first
-    return len(FIRST) if module in ONE_PROCESS or module in BY_PARAMETER else len(FIRST) + 1
+    grouped = module in ONE_PROCESS or module in BY_PARAMETER or module in WAITING
+    return len(FIRST) + 1 if grouped else len(FIRST) + 2
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Order the tests by ``rank`` (a stable sort: a module's own order stays)."""
-    items.sort(key=lambda item: rank(item.path.relative_to(ROOT).as_posix()))
+    """Order the tests by ``rank`` (a stable sort: a module's own order stays), then spread the
+    ``WAITING`` modules (``spread_waiting``)."""
+    modules = {item: item.path.relative_to(ROOT).as_posix() for item in items}
+    items.sort(key=lambda item: rank(modules[item]))
+    items[:] = [items[n] for n in spread_waiting([modules[item] for item in items])]
+
+
+def spread_waiting(modules: list[str]) -> list[int]:
+    """The new order (indices) of tests ordered by ``rank``, given each one's module: the tests
+    of each ``WAITING`` module stay together, in their order, and the modules go at even
+    intervals among the tests after ``FIRST`` and before ``ALONE``'s."""
+    blocks: dict[str, list[int]] = {}
+    rest: list[int] = []
+    for n, module in enumerate(modules):
+        (blocks.setdefault(module, []) if module in WAITING else rest).append(n)
+    start = next((i for i, n in enumerate(rest) if rank(modules[n]) >= len(FIRST)), len(rest))
+    end = next((i for i, n in enumerate(rest) if modules[n] in ALONE), len(rest))
+    order = list(rest)
+    places = [start + (end - start) * k // len(blocks) for k in range(len(blocks))]
+    for place, module in reversed(list(zip(places, sorted(blocks), strict=True))):
+        order[place:place] = blocks[module]
+    return order
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -184,7 +221,7 @@ def group_of(nodeid: str) -> str:
     one process, the module and the test's parameter for a ``BY_PARAMETER`` module, else the
     test itself."""
     module, _, test = nodeid.partition("::")
-    if module in ONE_PROCESS or module in ALONE:
+    if module in ONE_PROCESS or module in ALONE or module in WAITING:
         return module
     if module in BY_PARAMETER and test.endswith("]"):
         return f"{module}[{test.rpartition('[')[2]}"

@@ -1,6 +1,7 @@
 """How the suite is spread over processes (tests/conftest.py): each module of ``ONE_PROCESS`` and
 ``ALONE``, and each parameter of a ``BY_PARAMETER`` module, is one unit of work, so that its
-expensive peer starts once, in one process."""
+expensive peer starts once, in one process; so is each ``WAITING`` module, so that its waits
+hold one process, not all of them at once."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from xdist.remote import Producer
 from xdist.scheduler import LoadGroupScheduling
 
-from tests.conftest import ALONE, BY_PARAMETER, ONE_PROCESS, ROOT, _Machine
+from tests.conftest import ALONE, BY_PARAMETER, ONE_PROCESS, ROOT, WAITING, _Machine
 
 
 def test_a_one_process_module_is_one_unit_of_work(
@@ -27,7 +28,7 @@ def test_a_one_process_module_is_one_unit_of_work(
     # suite's must replace, as on pytest 9.2 it sees no group in a test's id
     scheduler = scheduler or LoadGroupScheduling(pytestconfig, log)
     unit = scheduler._split_scope
-    for module in sorted(ONE_PROCESS | ALONE):
+    for module in sorted(ONE_PROCESS | ALONE | WAITING):
         assert unit(f"{module}::test_a") == unit(f"{module}::test_b[README.md:12]") == module
     for module in BY_PARAMETER:
         assert unit(f"{module}::test_a[bash]") == unit(f"{module}::test_b[bash]")
