@@ -197,8 +197,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     """``--dist loadgroup`` with this suite's groups (``group_of``): all the tests of a
-    ``ONE_PROCESS`` or ``ALONE`` module are one unit of work, run by one process, and so are
-    those of one parameter of a ``BY_PARAMETER`` module; any other test is a unit of its own.
+    ``ONE_PROCESS``, ``WAITING`` or ``ALONE`` module are one unit of work, run by one process,
+    and so are those of one parameter of a ``BY_PARAMETER`` module; any other test is a unit of
+    its own.
     The groups are read from the test's id here, in the main process: xdist's own way, an
     ``xdist_group`` mark that each worker writes into the test's id, is lost on pytest 9.2,
     whose ids cannot be rewritten, and then every module's peer starts once per process."""
@@ -218,8 +219,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
 
 def group_of(nodeid: str) -> str:
     """The unit of work of the test ``nodeid``: its module's path if the module's tests keep to
-    one process, the module and the test's parameter for a ``BY_PARAMETER`` module, else the
-    test itself."""
+    one process (``ONE_PROCESS``, ``WAITING``, ``ALONE``), the module and the test's parameter
+    for a ``BY_PARAMETER`` module, else the test itself."""
     module, _, test = nodeid.partition("::")
     if module in ONE_PROCESS or module in ALONE or module in WAITING:
         return module
