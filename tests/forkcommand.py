@@ -52,11 +52,8 @@ _LOOP = (
     COMMON
     + """
 import marshal as _marshal, os as _os, socket as _socket, sys as _sys
-for _name in _sys.argv[3:]:
-    __import__(_name)
-_listener = _socket.socket(fileno=int(_sys.argv[1]))
+_listener, _runs = __serve(int(_sys.argv[1]), _sys.argv[3:])
 _script = _sys.argv[2]
-_runs = __Runs(_listener)
 
 
 def _stdio(fd, write):
@@ -75,7 +72,6 @@ def _stdio(fd, write):
     return stream
 
 
-__import__("gc").freeze()  # what is here now stays out of every child's collections
 while True:
     _runs.next()
     _conn = _listener.accept()[0]

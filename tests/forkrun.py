@@ -35,12 +35,13 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-#: What both fork servers share (this one and tests/forkcommand.py's): the runs under way, and
-#: how a forked child ends: as the interpreter's own exit does (Python/pylifecycle.c,
-#: Py_FinalizeEx: non-daemon threads, atexit, the last flush of stdout and stderr), then
-#: ``os._exit`` without the teardown of every module, which wrote to every page the child still
-#: shared with its server (about 20 ms of CPU a run with click, rich or prompt_toolkit). A flush
-#: that fails is left to the interpreter's own exit, which reports it (exit code 120).
+#: What both fork servers share (this one and tests/forkcommand.py's): how one starts (its
+#: preload, its socket, a frozen heap), the runs under way, and how a forked child ends: as the
+#: interpreter's own exit does (Python/pylifecycle.c, Py_FinalizeEx: non-daemon threads,
+#: atexit, the last flush of stdout and stderr), then ``os._exit`` without the teardown of
+#: every module, which wrote to every page the child still shared with its server (about 20 ms
+#: of CPU a run with click, rich or prompt_toolkit). A flush that fails is left to the
+#: interpreter's own exit, which reports it (exit code 120).
 COMMON = """
 def __leave(code):
     import os, sys
@@ -105,6 +106,18 @@ class __Runs:
             conn.close()
 
 
+def __serve(fd, preload):
+    # the server's socket (descriptor fd) and its runs, once the modules named are imported;
+    # what is here then stays out of every child's collections: fewer copies
+    import gc, socket
+    for name in preload:
+        __import__(name)
+    sock = socket.socket(fileno=fd)
+    runs = __Runs(sock)
+    gc.freeze()
+    return sock, runs
+
+
 def __run(code, namespace):
     try:
         exec(compile(code, "<string>", "exec"), namespace)
@@ -124,11 +137,7 @@ _LOOP = (
     COMMON
     + """
 import json as _json, os as _os, socket as _socket, sys as _sys
-for _name in _sys.argv[2:]:
-    __import__(_name)
-_control = _socket.socket(fileno=int(_sys.argv[1]))
-_runs = __Runs(_control)
-__import__("gc").freeze()  # what is here now stays out of every child's collections: fewer copies
+_control, _runs = __serve(int(_sys.argv[1]), _sys.argv[2:])
 while True:
     _runs.next()
     _message, _fds, _flags, _address = _socket.recv_fds(_control, 1 << 20, 4)
