@@ -85,10 +85,7 @@ class Client(BaseClient):
             request = self._bare[function]
         except (KeyError, TypeError):  # new, or an unhashable name (a bytearray)
             request = self._call_request(function, args, mode)
-        answer = self._call_packet(request, function)
-        if answer.__class__ is bytes:
-            return answer
-        return self._body_of(request, answer, function)  # type: ignore[arg-type]
+        return self._call_packet(request, function)
 
     def _call_other(
         self, function: str | bytes, args: tuple[str | bytes, ...], mode: Mode | None
@@ -98,10 +95,7 @@ class Client(BaseClient):
         if request[3] or self.ssl_context is not None:  # raw mode, or TLS: a reader throughout
             reader, _ = self._roundtrip(request, None, function, timed=False)
             return self._body_of(request, reader, function)
-        answer = self._call_packet(request, function)
-        if answer.__class__ is bytes:
-            return answer
-        return self._body_of(request, answer, function)  # type: ignore[arg-type]
+        return self._call_packet(request, function)
 
     def call_full(
         self,
@@ -191,9 +185,9 @@ class Client(BaseClient):
             return reader, _NO_TIMINGS
         return reader, Timings(connected - start, first - start, monotonic() - start)
 
-    def _call_packet(self, request: bytes, function: str | bytes) -> bytes | ResponseReader:
-        """call()'s exchange in packet mode on a plain socket: the body of uWSGI's usual answer,
-        else the reader of whatever came.
+    def _call_packet(self, request: bytes, function: str | bytes) -> bytes:
+        """call()'s exchange in packet mode on a plain socket: the body of the answer, or the
+        error for whatever came instead.
 
         The usual answer is one whole packet in the first read, then the close: taken by
         whole_body() without a ResponseReader. Anything else goes to a reader fed from the first
@@ -231,9 +225,9 @@ class Client(BaseClient):
                 data += extra  # the reader says what is wrong with it
             reader = self._reader_for(request)
             self._read(sock, poller, reader, data, request, function, deadline)
-            return reader
         finally:
             sock.close()
+        return self._body_of(request, reader, function)
 
     def _first_read(
         self,
