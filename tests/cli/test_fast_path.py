@@ -157,10 +157,8 @@ MATRIX: dict[str, Line] = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def real_uwsgi() -> Iterator[str]:
-    # once per test process, not one module in one process: the matrix's many rpccli processes
-    # then spread over every test process
     with uwsgi(processes=1, lua=()) as server:
         yield server.node
 
@@ -182,9 +180,11 @@ PRELOAD = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def forks() -> Iterator[dict[str, ForkServer]]:
-    """A fork server per way (tests/forkrun.py), for the whole test process."""
+    """A fork server per way (tests/forkrun.py), for the whole module: the module keeps to one
+    test process (tests/conftest.py), so uWSGI and the two servers start once a run, not in
+    each of six processes (3 CPU-s, process accounting)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RPCCLI_")}
     with (
         ForkServer(RUNNER, PRELOAD["plain"], env) as plain,
