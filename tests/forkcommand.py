@@ -2,9 +2,10 @@
 once, for tests where a shell or a terminal starts rpccli many times (TAB in bash, zsh and fish;
 ``rpccli shell`` on a pseudo-terminal).
 
-The command is a small launcher (``python -I -S``: no site, about 15 ms of CPU) that hands its
-argv, environment, directory and descriptors 0-2 to a server over a unix socket, and exits with
-the run's exit code (or its signal). The server, started once with ``preload`` imported, forks a
+The command is a small launcher (tests/launcher.c, compiled on first use: under 1 ms of CPU a
+run, where a ``python -I -S`` launcher took 15) that hands its argv, environment, directory and
+descriptors 0-2 to a server over a unix socket, and exits with the run's exit code (or its
+signal). The server, started once with ``preload`` imported, forks a
 child per run, which takes all of those, rebuilds ``sys.stdin``, ``stdout`` and ``stderr`` as an
 interpreter starting on those descriptors would (line-buffered on a terminal, unbuffered with
 PYTHONUNBUFFERED), and runs the console script pip wrote (``.venv/bin/rpccli``) as ``__main__``;
@@ -30,8 +31,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import importlib.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -51,7 +54,7 @@ RPCCLI = Path(sys.executable).parent / "rpccli"
 _LOOP = (
     COMMON
     + """
-import marshal as _marshal, os as _os, socket as _socket, sys as _sys
+import os as _os, socket as _socket, sys as _sys
 _listener, _runs = __serve(int(_sys.argv[1]), _sys.argv[3:])
 _script = _sys.argv[2]
 
@@ -81,7 +84,12 @@ while True:
             _os.close(_fd)
         _conn.close()
         continue
-    _argv, _env, _cwd, _session, _terminal = _marshal.loads(_message)
+    # tests/launcher.c's request: session, terminal, directory, the number of arguments, the
+    # arguments, the environment; each field ends with a NUL
+    _fields = _message.split(b"\\0")[:-1]
+    _session, _terminal, _cwd = _fields[0] == b"1", _fields[1] == b"1", _fields[2]
+    _argv = [_os.fsdecode(_arg) for _arg in _fields[4 : 4 + int(_fields[3])]]
+    _env = [_entry.partition(b"=")[::2] for _entry in _fields[4 + int(_fields[3]) :]]
     _pid = _os.fork()
     if _pid == 0:
         _runs.child(_fds)
@@ -92,8 +100,8 @@ while True:
         if _terminal:
             __import__("fcntl").ioctl(0, __import__("termios").TIOCSCTTY, 0)
         _os.chdir(_cwd)
-        _os.environ.clear()
-        _os.environ.update(_env)
+        _os.environb.clear()
+        _os.environb.update((_name, _value) for _name, _value in _env if _name)
         _sys.argv = [_script, *_argv]
         _sys.stdin, _sys.stdout, _sys.stderr = _stdio(0, False), _stdio(1, True), _stdio(2, True)
         break
@@ -105,43 +113,29 @@ __run("__import__('runpy').run_path(script, run_name='__main__')", {"script": _s
 """
 )
 
-# The launcher: no site (-S), no PYTHON* variables (-I); _signal, _socket and marshal are built
-# in or one small extension each, so it costs about what the interpreter's own start does.
-_LAUNCHER = """#!{python} -IS
-import _signal, _socket, marshal, os, sys
-session = os.getsid(0) == os.getpid()
-try:
-    terminal = session and os.tcgetpgrp(0) == os.getpid()
-except OSError:  # not this session's terminal, or none
-    terminal = False
-if terminal:  # give it up for the run to take (a leader that does is sent SIGHUP)
-    import fcntl, termios
-    _signal.signal(_signal.SIGHUP, _signal.SIG_IGN)
-    fcntl.ioctl(0, termios.TIOCNOTTY)
-server = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
-server.connect({path!r})
-fds = b"".join(fd.to_bytes(4, sys.byteorder) for fd in (0, 1, 2))
-env = dict(os.environ)
-status = env.pop("FORKCOMMAND_STATUS", None)
-request = (sys.argv[1:], env, os.getcwd(), session, terminal)
-server.sendmsg([marshal.dumps(request)], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
-pid = int(server.recv(64))
-def forward(signum, frame):
-    try:
-        os.kill(pid, signum)
-    except ProcessLookupError:  # it has ended: its code is on its way
-        pass
-for signum in (_signal.SIGHUP, _signal.SIGINT, _signal.SIGQUIT, _signal.SIGTERM):
-    _signal.signal(signum, forward)
-code = int(server.recv(64))
-if status:  # where the test wants it, as sh's $? says it (128 + N for signal N)
-    with open(status, "w") as out:
-        out.write("%d\\n" % (code if code >= 0 else 128 - code))
-if code < 0:  # the run ended by a signal: end the same way
-    _signal.signal(-code, _signal.SIG_DFL)
-    os.kill(os.getpid(), -code)
-sys.exit(code)
-"""
+#: the launcher's source (its comment says what it does), compiled once for each version of it
+LAUNCHER_C = Path(__file__).with_name("launcher.c")
+
+
+def launcher() -> Path:
+    """tests/launcher.c compiled (by ``$CC``, or cc), kept in tests/__pycache__ under a name
+    that holds a hash of the source: a new version is compiled again, once."""
+    source = LAUNCHER_C.read_bytes()
+    cache = LAUNCHER_C.parent / "__pycache__"
+    built = cache / f"launcher-{hashlib.sha256(source).hexdigest()[:16]}"
+    if not built.exists():
+        cache.mkdir(exist_ok=True)
+        partial = cache / f"{built.name}.{os.getpid()}"  # test processes may build it at once
+        compiler = os.environ.get("CC", "cc")
+        done = subprocess.run(
+            [compiler, "-O2", "-Wall", "-o", str(partial), str(LAUNCHER_C)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode:
+            raise RuntimeError(f"{compiler} could not build {LAUNCHER_C}:\n{done.stderr}")
+        os.replace(partial, built)
+    return built
 
 
 @contextlib.contextmanager
@@ -177,8 +171,7 @@ def forked_command(
         listener.close()
     command = directory / "bin" / script.name
     command.parent.mkdir()
-    command.write_text(_LAUNCHER.format(python=sys.executable, path=path))
-    command.chmod(0o755)
+    shutil.copy(launcher(), command)  # it finds the server's socket from its own path
     try:
         yield command
     finally:
