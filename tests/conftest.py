@@ -106,6 +106,7 @@ ONE_PROCESS = {
     "tests/protocol/test_fanout_limit.py",
     "tests/interop/test_tls_max.py",
     "tests/cli/test_fast_path.py",
+    "tests/test_forkcommand.py",
 }
 #: Modules whose tests run alone on the machine: none today. A test that fails on a busy machine
 #: waits for a visible sign instead (the tmux tests wait for the empty prompt before a paste, the
