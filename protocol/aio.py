@@ -19,16 +19,26 @@ import os
 import select
 import socket
 import time
-from collections.abc import Coroutine, Sequence
+import types
+from collections.abc import Coroutine, Generator, Sequence
 from typing import Any, TypeVar
 
 from . import failures
 from .aiopoll import EPOLL, Reading, poller_for, send_rest, writable
 from .aiotransport import Exchange as _Exchange
 from .base import _NO_TIMINGS, BaseClient, Target
-from .client import _CONNECTING, _NONBLOCK, _NOT_YET, _Socket
+from .client import (
+    _CONNECTING,
+    _EARLY_MISS,
+    _EARLY_OFF,
+    _EARLY_ON,
+    _NONBLOCK,
+    _NOT_YET,
+    _monotonic,
+    _Socket,
+)
 from .errors import CallError
-from .reader import PingReader, ResponseReader, SignalReader
+from .reader import PingReader, ResponseReader, SignalReader, whole_body
 from .results import CallResult, PingResult, SignalResult, Timings
 from .wire import PING_REQUEST, Mode, signal_request
 
@@ -38,6 +48,13 @@ T = TypeVar("T")
 # under glibc malloc's mmap threshold (128 KiB): a bigger recv() buffer costs an mmap per read
 _CHUNK = 64 * 1024
 _SOCK_NONBLOCK: int = getattr(socket, "SOCK_NONBLOCK", 0)  # one system call less on Linux
+
+
+@types.coroutine
+def _pass() -> Generator[None, None, None]:
+    """Let the loop run once (asyncio.sleep(0) without its call): a call whose answer was there
+    at once still lets other tasks run, and can be cancelled, as one that waited."""
+    yield
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -85,15 +102,54 @@ class AsyncClient(BaseClient):
             request = self._bare[function]
         except (KeyError, TypeError):  # new, or an unhashable name (a bytearray)
             request = self._call_request(function, args, mode)
-        loop = asyncio.get_running_loop()
-        start = time.monotonic()
+        start = _monotonic()
         deadline = start + self.timeout
-        sock, sent = await self._open(loop, request, start, deadline)
+        sock, sent = await self._open(None, request, start, deadline)
+        data = b""  # an early read's bytes, when they are not the usual answer with its close
+        if sent == len(request):
+            score = self._early
+            if score > 0:  # read at once: the server may have answered already (_EARLY)
+                try:
+                    data = sock.recv(_CHUNK)
+                except BlockingIOError:
+                    self._early = score - _EARLY_MISS if score > _EARLY_MISS else _EARLY_OFF
+                except OSError as exc:
+                    sock.close()
+                    await _pass()
+                    raise self._failed(exc, request, function, 0) from None
+                except BaseException:
+                    sock.close()
+                    raise
+                else:
+                    self._early = _EARLY_ON
+                    body = whole_body(data, self.max_response)
+                    if body is not None:
+                        try:  # the close usually came with the answer
+                            extra: bytes | None = sock.recv(_CHUNK)
+                        except BlockingIOError:
+                            extra = None
+                        except OSError:  # a reset after a complete answer changes nothing
+                            extra = b""
+                        if extra == b"":
+                            sock.close()
+                            await _pass()  # a call lets the loop run, as one that waits does
+                            return body
+                        if extra:
+                            data += extra  # the reader says what is wrong with it
+                    elif not data:  # the server closed: a reader says what that means
+                        sock.close()
+                        await _pass()
+                        return self._body_of(request, self._reader_for(request), function)
+            else:
+                self._early = score + 1
+        loop = asyncio.get_running_loop()
         reading: Reading | None = None
         try:
             if sent < len(request):  # a big request, more than the kernel took at once
                 await send_rest(loop, sock, memoryview(request)[sent:], deadline)
-            reading = Reading(loop, poller_for(loop), sock, None, deadline, self, request)
+            reading = Reading(loop, poller_for(loop), sock, None, deadline, self, request, data)
+            if data:  # taken by the reading, which may have ended the call: let the loop run
+                await _pass()
             await reading.done
         except CallError:
             raise
@@ -203,17 +259,22 @@ class AsyncClient(BaseClient):
         return Timings(connected - start, first - start, time.monotonic() - start)
 
     async def _open(
-        self, loop: asyncio.AbstractEventLoop, request: bytes, start: float, deadline: float
+        self,
+        loop: asyncio.AbstractEventLoop | None,
+        request: bytes,
+        start: float,
+        deadline: float,
     ) -> tuple[socket.SocketType, int]:
         """Connect to the first target that answers within the connect timeout and hand it the
         request, as Client._open does: the socket (non-blocking) and how many bytes of
-        ``request`` the kernel took. Only a connection still in progress is waited for."""
+        ``request`` the kernel took. Only a connection still in progress is waited for (in
+        ``loop``; None: the running loop, asked for only then)."""
         limit = start + self.connect_timeout
         if limit > deadline:  # min(), without the call
             limit = deadline
         targets = self._targets
         if targets is None:
-            targets = await self._resolve(loop, limit)
+            targets = await self._resolve(loop or asyncio.get_running_loop(), limit)
         error: CallError | None = None
         for family, sockaddr in targets:
             remaining = limit - time.monotonic()
@@ -231,7 +292,7 @@ class AsyncClient(BaseClient):
                 except OSError as exc:
                     if exc.errno not in _NOT_YET:
                         raise
-                code = await _connected(loop, sock, remaining)
+                code = await _connected(loop or asyncio.get_running_loop(), sock, remaining)
                 if code:
                     raise OSError(code, os.strerror(code))
                 return sock, sock.send(request)

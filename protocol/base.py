@@ -95,6 +95,9 @@ class BaseClient:
         self._encode = RequestEncoder()  # each function name checked and encoded once
         # call()'s requests without arguments in packet mode, whole, by name (_call_request)
         self._bare: dict[str | bytes, bytes] = {}
+        # whether call() reads before it waits (protocol.client._EARLY_ON): a hint only, so
+        # threads may race on it
+        self._early = 16
 
     def __repr__(self) -> str:
         name = type(self).__name__

@@ -10,6 +10,7 @@ answer, and every way an answer can be split, cut, followed, refused or late.
 from __future__ import annotations
 
 import re
+import select
 import socket
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 import protocol.aio
+import protocol.client
 from protocol import Client
 from protocol.aio import AsyncClient, run
 from protocol.errors import CallTimeout
@@ -128,3 +130,88 @@ def test_call_says_what_call_full_says(
     assert first == second == again
     if case in ("usual", "header, then body", "body in parts", "large form", "kept open"):
         assert isinstance(first, bytes) and first
+
+
+class _AnswerFirst(socket.SocketType):
+    """A socket whose send() returns once the peer's answer (or its close) is in, or after
+    0.2 s: what a call sees when the server shares its core and answers at once, so that
+    call()'s early read (protocol.client._EARLY_ON) finds what the peer sent by then."""
+
+    def send(self, data: Any, *flags: int) -> int:
+        sent = super().send(data, *flags)
+        waiter = select.poll()
+        waiter.register(self, select.POLLIN)
+        waiter.poll(200)
+        return sent
+
+
+@pytest.mark.parametrize("kind", ["blocking", "asyncio", "uvloop"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_an_early_read_says_what_call_full_says(
+    kind: str, case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """call() reads at once after the send, before it waits: whatever that read finds (the
+    usual answer, part of it, a close, a reset, nothing yet), the outcome is call_full()'s."""
+    monkeypatch.setattr(protocol.client, "_Socket", _AnswerFirst)
+    monkeypatch.setattr(protocol.aio, "_Socket", _AnswerFirst)
+    script, options = CASES[case]
+    with peer(script) as server:
+        first, second = _both(kind, server.node, options)
+        again, _ = _both(kind, server.node, options)
+    if case == "trickle":
+        first, second, again = (_uncounted(outcome) for outcome in (first, second, again))
+        assert isinstance(first, tuple) and first[0] is CallTimeout
+    assert first == second == again
+
+
+def _late(conn: socket.socket, server: Peer) -> None:
+    read_request(conn, server)
+    time.sleep(0.02)
+    conn.sendall(packet(b"late"))
+
+
+def _scores(kind: str, node: str, calls: int) -> list[int]:
+    """The client's early-read score after each of ``calls`` calls."""
+    scores = []
+    if kind == "blocking":
+        client = Client(node)
+        for _ in range(calls):
+            client.call("hello")
+            scores.append(client._early)
+        return scores
+    aclient = AsyncClient(node)
+
+    async def main() -> None:
+        for _ in range(calls):
+            await aclient.call("hello")
+            scores.append(aclient._early)
+
+    run(main(), use_uvloop=kind == "uvloop")
+    return scores
+
+
+@pytest.mark.parametrize("kind", ["blocking", "asyncio", "uvloop"])
+def test_early_reads_stop_when_they_find_nothing_and_come_back(kind: str) -> None:
+    """A read that finds nothing costs a system call and an exception: after a few misses
+    call() waits without trying, and tries again now and then."""
+    on, miss, off = (
+        protocol.client._EARLY_ON,
+        protocol.client._EARLY_MISS,
+        protocol.client._EARLY_OFF,
+    )
+    with peer(_late) as server:
+        scores = _scores(kind, server.node, 39)
+    used_up = [on - miss, on - 2 * miss, on - 3 * miss, off]
+    assert scores == [*used_up, *range(off + 1, 2), off, off + 1]
+
+
+@pytest.mark.parametrize("kind", ["blocking", "asyncio", "uvloop"])
+def test_an_early_read_that_finds_the_answer_keeps_reading_early(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """...and when the answer is there at once, the call keeps reading early."""
+    monkeypatch.setattr(protocol.client, "_Socket", _AnswerFirst)
+    monkeypatch.setattr(protocol.aio, "_Socket", _AnswerFirst)
+    with peer(answer(packet(b"Hello, world"))) as server:
+        scores = _scores(kind, server.node, 5)
+    assert scores == [protocol.client._EARLY_ON] * 5
