@@ -108,7 +108,7 @@ class AsyncClient(BaseClient):
         data = b""  # an early read's bytes, when they are not the usual answer with its close
         if sent == len(request):
             score = self._early
-            if score > 0:  # read at once: the server may have answered already (_EARLY)
+            if score > 0:  # read at once: the server may have answered already (_EARLY_ON)
                 try:
                     data = sock.recv(_CHUNK)
                 except BlockingIOError:

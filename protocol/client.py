@@ -207,25 +207,28 @@ class Client(BaseClient):
         start = _monotonic()
         deadline = start + self.timeout
         sock, sent = self._open(request, start, deadline)
+        data: bytes | None
         try:
             if sent < len(request):
                 poller, data = self._first_read(sock, request, sent, function, deadline)
             else:  # _first_read() and _recv(), inlined
-                poller = None
                 score = self._early
                 if score > 0:  # read at once: the server may have answered already (_EARLY_ON)
                     try:
                         data = sock.recv(_CHUNK)
-                        self._early = _EARLY_ON
                     except BlockingIOError:
                         self._early = score - _EARLY_MISS if score > _EARLY_MISS else _EARLY_OFF
-                        poller = _poller(sock)
+                        data = None
                     except OSError as exc:
                         raise self._failed(exc, request, function, 0) from None
+                    else:
+                        self._early = _EARLY_ON
                 else:
                     self._early = score + 1
-                    poller = _poller(sock)
-                if poller is not None:
+                    data = None
+                if data is None:
+                    poller = _poll()
+                    poller.register(sock, _POLLIN)
                     try:
                         remaining = deadline - _monotonic()
                         if remaining <= 0 or not poller.poll(remaining * 1000):
@@ -236,6 +239,9 @@ class Client(BaseClient):
                             data = _recv(sock, poller, deadline)
                     except OSError as exc:
                         raise self._failed(exc, request, function, 0) from None
+                else:
+                    poller = None
+            assert data is not None  # (for the checker)
             body = whole_body(data, self.max_response)
             if body is not None:
                 try:  # _close_wait(), inlined: the close usually came with the answer
