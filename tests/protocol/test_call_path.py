@@ -9,6 +9,7 @@ answer, and every way an answer can be split, cut, followed, refused or late.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import select
 import socket
@@ -215,3 +216,47 @@ def test_an_early_read_that_finds_the_answer_keeps_reading_early(
     with peer(answer(packet(b"Hello, world"))) as server:
         scores = _scores(kind, server.node, 5)
     assert scores == [protocol.client._EARLY_ON] * 5
+
+
+class _AnswerAndClose(socket.SocketType):
+    """A socket whose send() returns once the peer has answered and closed (or after 0.2 s)."""
+
+    def send(self, data: Any, *flags: int) -> int:
+        sent = super().send(data, *flags)
+        waiter = select.poll()
+        waiter.register(self, select.POLLRDHUP)
+        waiter.poll(200)
+        return sent
+
+
+@pytest.mark.parametrize("kind", ["asyncio", "uvloop"])
+def test_a_call_answered_at_once_still_lets_the_loop_run(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An early read that finds the answer ends the call without waiting for it, but the call
+    still lets the loop run once: other tasks go on, and a loop of calls can be cancelled."""
+    monkeypatch.setattr(protocol.aio, "_Socket", _AnswerAndClose)
+    with peer(answer(packet(b"Hello, world"))) as server:
+        aclient = AsyncClient(server.node)
+
+        async def main() -> tuple[int, int]:
+            ticks = calls = 0
+
+            async def ticker() -> None:
+                nonlocal ticks
+                while True:
+                    ticks += 1
+                    await asyncio.sleep(0)
+
+            task = asyncio.ensure_future(ticker())
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.3):
+                    while True:
+                        assert await aclient.call("hello") == b"Hello, world"
+                        calls += 1
+            task.cancel()
+            return ticks, calls
+
+        ticks, calls = run(main(), use_uvloop=kind == "uvloop")
+    assert calls > 0 and ticks >= calls
+    assert aclient._early == protocol.client._EARLY_ON
