@@ -34,6 +34,7 @@ from .client import (
     _EARLY_ON,
     _NONBLOCK,
     _NOT_YET,
+    _STREAM,
     _monotonic,
     _Socket,
 )
@@ -280,7 +281,7 @@ class AsyncClient(BaseClient):
             remaining = limit - time.monotonic()
             if remaining <= 0:
                 break
-            sock = _Socket(family, socket.SOCK_STREAM | _NONBLOCK)
+            sock = _Socket(family, _STREAM)
             try:
                 if not _NONBLOCK:
                     sock.setblocking(False)

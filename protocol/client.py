@@ -50,6 +50,7 @@ _CHUNK = 64 * 1024
 CLOSE_GRACE = 0.05
 # sockets start non-blocking (in one system call where the flag exists): see Client._open
 _NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
+_STREAM = socket.SOCK_STREAM | _NONBLOCK  # (a constant: not two look-ups and an "or" a call)
 # what a non-blocking connect() may say while the connection is still being made, or made
 _CONNECTING = (0, errno.EINPROGRESS, errno.EINTR)
 # what a send() says before the connection is made: Linux EAGAIN, the BSDs and macOS ENOTCONN
@@ -331,7 +332,7 @@ class Client(BaseClient):
         for family, sockaddr in targets:
             if _monotonic() >= limit:
                 break
-            sock = _Socket(family, socket.SOCK_STREAM | _NONBLOCK)
+            sock = _Socket(family, _STREAM)
             try:
                 if not _NONBLOCK:
                     sock.setblocking(False)
