@@ -38,7 +38,7 @@ from .reader import PingReader, ResponseReader, SignalReader, whole_body
 if TYPE_CHECKING:
     from .base import BaseClient
 
-__all__ = ["EPOLL", "Poller", "Reading", "poller_for", "send_rest", "writable"]
+__all__ = ["EPOLL", "Poller", "Reading", "connected", "poller_for", "send_rest", "writable"]
 
 #: False where there is no epoll (macOS, the BSDs): protocol.aio then uses transports
 EPOLL = hasattr(select, "epoll")
@@ -331,3 +331,14 @@ async def send_rest(
         if not rest:
             return
         await writable(loop, sock, deadline - time.monotonic())
+
+
+async def connected(
+    loop: asyncio.AbstractEventLoop, sock: socket.SocketType, timeout: float
+) -> int:
+    """Wait (at most ``timeout``) for a non-blocking connect; its error code, 0 when connected."""
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT)
+    if not poller.poll(0):  # loopback and LAN connects are usually done already
+        await writable(loop, sock, timeout)
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)

@@ -19,7 +19,6 @@ close, is taken without a ResponseReader (reader.whole_body). POSIX only (poll).
 from __future__ import annotations
 
 import errno
-import math
 import os
 import select
 import socket
@@ -32,6 +31,7 @@ from .base import _NO_TIMINGS, DEFAULT_TIMEOUT, BaseClient
 from .errors import CallError
 from .reader import PingReader, ResponseReader, SignalReader, whole_body
 from .results import CallResult, PingResult, SignalResult, Timings
+from .waits import _poller, _recv, _send_by, _wait_connected
 from .wire import PING_REQUEST, Mode, signal_request
 
 __all__ = [
@@ -57,17 +57,6 @@ _CONNECTING = (0, errno.EINPROGRESS, errno.EINTR)
 _NOT_YET = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ENOTCONN)
 _MSG_DONTWAIT = socket.MSG_DONTWAIT
 _poll, _POLLIN = select.poll, select.POLLIN
-# The early read: once the whole request is out, both clients read at once, before waiting for
-# the answer. When the client and a local server share a core, the send has usually woken the
-# server and let it answer already (90-98 % of calls on the bench/ machine), and the wait (a
-# poll(); in the AsyncClient a registration with the loop's epoll and the task's wake-up) is
-# skipped; on two cores it almost never has, and the read costs a system call and an exception.
-# So each client keeps a score (BaseClient._early): a read that found the answer sets it to
-# _EARLY_ON, one that did not takes _EARLY_MISS off, and once it is used up the next
-# -_EARLY_OFF calls wait without trying (counting back up), then one tries again.
-_EARLY_ON = 16
-_EARLY_MISS = 4
-_EARLY_OFF = -32
 _monotonic = time.monotonic
 # the C socket type under socket.socket: the same methods and errors, without the Python-level
 # __init__ and close() that socket.socket wraps around every socket (bench/: about 4% a call)
@@ -213,24 +202,12 @@ class Client(BaseClient):
             if sent < len(request):
                 poller, data = self._first_read(sock, request, sent, function, deadline)
             else:  # _first_read() and _recv(), inlined
-                score = self._early
-                if score > 0:  # read at once: the server may have answered already (_EARLY_ON)
-                    try:
-                        data = sock.recv(_CHUNK)
-                    except BlockingIOError:
-                        self._early = score - _EARLY_MISS if score > _EARLY_MISS else _EARLY_OFF
-                        data = None
-                    except OSError as exc:
-                        raise self._failed(exc, request, function, 0) from None
-                    else:
-                        self._early = _EARLY_ON
-                else:
-                    self._early = score + 1
-                    data = None
-                if data is None:
-                    poller = _poll()
-                    poller.register(sock, _POLLIN)
-                    try:
+                poller = None
+                try:
+                    data = self._read_early(sock)
+                    if data is None:  # wait for the answer
+                        poller = _poll()
+                        poller.register(sock, _POLLIN)
                         remaining = deadline - _monotonic()
                         if remaining <= 0 or not poller.poll(remaining * 1000):
                             raise TimeoutError
@@ -238,10 +215,8 @@ class Client(BaseClient):
                             data = sock.recv(_CHUNK)
                         except BlockingIOError:
                             data = _recv(sock, poller, deadline)
-                    except OSError as exc:
-                        raise self._failed(exc, request, function, 0) from None
-                else:
-                    poller = None
+                except OSError as exc:
+                    raise self._failed(exc, request, function, 0) from None
             assert data is not None  # (for the checker)
             body = whole_body(data, self.max_response)
             if body is not None:
@@ -353,52 +328,6 @@ class Client(BaseClient):
                 raise
             sock.close()
         raise error or failures.connect_timed_out(self.node, self.connect_timeout)
-
-
-def _poller(sock: socket.SocketType) -> select.poll:
-    """A poll() object that waits for ``sock`` to be readable."""
-    poller = _poll()
-    poller.register(sock, _POLLIN)
-    return poller
-
-
-def _wait_connected(sock: socket.SocketType, limit: float) -> None:
-    """Wait for a connection in progress: return once it is made, raise why it was not
-    (TimeoutError once ``limit`` has passed)."""
-    remaining = limit - time.monotonic()
-    poller = select.poll()
-    poller.register(sock, select.POLLOUT)
-    if remaining <= 0 or not poller.poll(math.ceil(remaining * 1000)):
-        raise TimeoutError
-    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-    if code:
-        raise OSError(code, os.strerror(code))
-
-
-def _send_by(sock: socket.SocketType, rest: memoryview, deadline: float) -> None:
-    """Send the rest of a request that did not fit the send buffer, all of it by ``deadline``."""
-    # Python's own timeout bounds sendall() as a whole
-    sock.settimeout(max(deadline - time.monotonic(), 1e-6))
-    sock.sendall(rest)
-    sock.setblocking(False)  # reads wait in poll() (_recv), and _close_wait's must not wait
-
-
-def _recv(sock: socket.SocketType, poller: select.poll, deadline: float) -> bytes:
-    """The next bytes from ``sock`` (b"": the server closed), waited for in ``poller`` until
-    ``deadline`` at most (then TimeoutError).
-
-    The deadline is checked before every read, so a peer that trickles bytes cannot stretch the
-    call. poll() takes milliseconds and rounds a fraction up, and is restarted with what is
-    left after a signal whose handler returns (PEP 475).
-    """
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not poller.poll(remaining * 1000):
-            raise TimeoutError
-        try:
-            return sock.recv(_CHUNK)
-        except BlockingIOError:  # readable, and then not after all: wait again
-            continue
 
 
 def _close_wait(sock: socket.SocketType, poller: select.poll, deadline: float) -> bytes:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 import protocol.aio
+import protocol.base
 import protocol.client
 from protocol import Client
 from protocol.aio import AsyncClient, run
@@ -136,7 +137,7 @@ def test_call_says_what_call_full_says(
 class _AnswerFirst(socket.SocketType):
     """A socket whose send() returns once the peer's answer (or its close) is in, or after
     0.2 s: what a call sees when the server shares its core and answers at once, so that
-    call()'s early read (protocol.client._EARLY_ON) finds what the peer sent by then."""
+    call()'s early read (protocol.base._EARLY_ON) finds what the peer sent by then."""
 
     def send(self, data: Any, *flags: int) -> int:
         sent = super().send(data, *flags)
@@ -196,9 +197,9 @@ def test_early_reads_stop_when_they_find_nothing_and_come_back(kind: str) -> Non
     """A read that finds nothing costs a system call and an exception: after a few misses
     call() waits without trying, and tries again now and then."""
     on, miss, off = (
-        protocol.client._EARLY_ON,
-        protocol.client._EARLY_MISS,
-        protocol.client._EARLY_OFF,
+        protocol.base._EARLY_ON,
+        protocol.base._EARLY_MISS,
+        protocol.base._EARLY_OFF,
     )
     with peer(_late) as server:
         scores = _scores(kind, server.node, 39)
@@ -215,7 +216,7 @@ def test_an_early_read_that_finds_the_answer_keeps_reading_early(
     monkeypatch.setattr(protocol.aio, "_Socket", _AnswerFirst)
     with peer(answer(packet(b"Hello, world"))) as server:
         scores = _scores(kind, server.node, 5)
-    assert scores == [protocol.client._EARLY_ON] * 5
+    assert scores == [protocol.base._EARLY_ON] * 5
 
 
 class _AnswerAndClose(socket.SocketType):
@@ -259,4 +260,4 @@ def test_a_call_answered_at_once_still_lets_the_loop_run(
 
         ticks, calls = run(main(), use_uvloop=kind == "uvloop")
     assert calls > 0 and ticks >= calls
-    assert aclient._early == protocol.client._EARLY_ON
+    assert aclient._early == protocol.base._EARLY_ON
