@@ -14,21 +14,28 @@ b'Hello, world'
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
-import select
 import socket
 import time
-from collections.abc import Coroutine, Sequence
+import types
+from collections.abc import Coroutine, Generator, Sequence
 from typing import Any, TypeVar
 
 from . import failures
-from .aiopoll import EPOLL, Reading, poller_for, send_rest, writable
-from .aiotransport import Exchange as _Exchange
-from .base import _NO_TIMINGS, BaseClient, Target
-from .client import _CONNECTING, _NONBLOCK, _NOT_YET, _Socket
+from .aiopoll import EPOLL, Reading, poller_for, send_rest
+from .aiopoll import connected as _connected
+from .aiotransport import TransportClient
+from .base import _NO_TIMINGS
+from .client import (
+    _CONNECTING,
+    _NONBLOCK,
+    _NOT_YET,
+    _STREAM,
+    _monotonic,
+    _Socket,
+)
 from .errors import CallError
-from .reader import PingReader, ResponseReader, SignalReader
+from .reader import PingReader, ResponseReader, SignalReader, whole_body
 from .results import CallResult, PingResult, SignalResult, Timings
 from .wire import PING_REQUEST, Mode, signal_request
 
@@ -37,7 +44,13 @@ __all__ = ["AsyncClient", "new_event_loop", "run"]
 T = TypeVar("T")
 # under glibc malloc's mmap threshold (128 KiB): a bigger recv() buffer costs an mmap per read
 _CHUNK = 64 * 1024
-_SOCK_NONBLOCK: int = getattr(socket, "SOCK_NONBLOCK", 0)  # one system call less on Linux
+
+
+@types.coroutine
+def _pass() -> Generator[None, None, None]:
+    """Let the loop run once (asyncio.sleep(0) without its call): a call whose answer was there
+    at once still lets other tasks run, and can be cancelled, as one that waited."""
+    yield
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -55,7 +68,7 @@ def run(main: Coroutine[Any, Any, T], *, use_uvloop: bool = True) -> T:
         return runner.run(main)
 
 
-class AsyncClient(BaseClient):
+class AsyncClient(TransportClient):
     """A uwsgi RPC client for one node, for asyncio; one connection per call
     (docs/protocol.md#requests).
 
@@ -85,15 +98,48 @@ class AsyncClient(BaseClient):
             request = self._bare[function]
         except (KeyError, TypeError):  # new, or an unhashable name (a bytearray)
             request = self._call_request(function, args, mode)
-        loop = asyncio.get_running_loop()
-        start = time.monotonic()
+        start = _monotonic()
         deadline = start + self.timeout
-        sock, sent = await self._open(loop, request, start, deadline)
+        sock, sent = await self._open(None, request, start, deadline)
+        data = b""  # an early read's bytes, when they are not the usual answer with its close
+        if sent == len(request):  # read at once: the server may have answered already
+            try:
+                early = self._read_early(sock)
+            except OSError as exc:
+                sock.close()
+                await _pass()
+                raise self._failed(exc, request, function, 0) from None
+            except BaseException:
+                sock.close()
+                raise
+            if early is not None:
+                data = early
+                body = whole_body(data, self.max_response)
+                if body is not None:
+                    try:  # the close usually came with the answer
+                        extra: bytes | None = sock.recv(_CHUNK)
+                    except BlockingIOError:
+                        extra = None
+                    except OSError:  # a reset after a complete answer changes nothing
+                        extra = b""
+                    if extra == b"":
+                        sock.close()
+                        await _pass()  # a call lets the loop run, as one that waits does
+                        return body
+                    if extra:
+                        data += extra  # the reader says what is wrong with it
+                elif not data:  # the server closed: a reader says what that means
+                    sock.close()
+                    await _pass()
+                    return self._body_of(request, self._reader_for(request), function)
+        loop = asyncio.get_running_loop()
         reading: Reading | None = None
         try:
             if sent < len(request):  # a big request, more than the kernel took at once
                 await send_rest(loop, sock, memoryview(request)[sent:], deadline)
-            reading = Reading(loop, poller_for(loop), sock, None, deadline, self, request)
+            reading = Reading(loop, poller_for(loop), sock, None, deadline, self, request, data)
+            if data:  # taken by the reading, which may have ended the call: let the loop run
+                await _pass()
             await reading.done
         except CallError:
             raise
@@ -203,23 +249,28 @@ class AsyncClient(BaseClient):
         return Timings(connected - start, first - start, time.monotonic() - start)
 
     async def _open(
-        self, loop: asyncio.AbstractEventLoop, request: bytes, start: float, deadline: float
+        self,
+        loop: asyncio.AbstractEventLoop | None,
+        request: bytes,
+        start: float,
+        deadline: float,
     ) -> tuple[socket.SocketType, int]:
         """Connect to the first target that answers within the connect timeout and hand it the
         request, as Client._open does: the socket (non-blocking) and how many bytes of
-        ``request`` the kernel took. Only a connection still in progress is waited for."""
+        ``request`` the kernel took. Only a connection still in progress is waited for (in
+        ``loop``; None: the running loop, asked for only then)."""
         limit = start + self.connect_timeout
         if limit > deadline:  # min(), without the call
             limit = deadline
         targets = self._targets
         if targets is None:
-            targets = await self._resolve(loop, limit)
+            targets = await self._resolve(loop or asyncio.get_running_loop(), limit)
         error: CallError | None = None
         for family, sockaddr in targets:
             remaining = limit - time.monotonic()
             if remaining <= 0:
                 break
-            sock = _Socket(family, socket.SOCK_STREAM | _NONBLOCK)
+            sock = _Socket(family, _STREAM)
             try:
                 if not _NONBLOCK:
                     sock.setblocking(False)
@@ -231,7 +282,7 @@ class AsyncClient(BaseClient):
                 except OSError as exc:
                     if exc.errno not in _NOT_YET:
                         raise
-                code = await _connected(loop, sock, remaining)
+                code = await _connected(loop or asyncio.get_running_loop(), sock, remaining)
                 if code:
                     raise OSError(code, os.strerror(code))
                 return sock, sock.send(request)
@@ -242,135 +293,3 @@ class AsyncClient(BaseClient):
                 sock.close()
                 raise
         raise error or failures.connect_timed_out(self.node, self.connect_timeout)
-
-    async def _resolve(self, loop: asyncio.AbstractEventLoop, limit: float) -> list[Target]:
-        """Look a DNS name up, bounded by the connect timeout."""
-        address = self.address
-        try:
-            async with asyncio.timeout(max(limit - time.monotonic(), 0)):
-                infos = await loop.getaddrinfo(address.host, address.port, type=socket.SOCK_STREAM)
-        except TimeoutError:
-            raise failures.connect_timed_out(self.node, self.connect_timeout) from None
-        except OSError as exc:
-            raise failures.resolve_failed(self.node, exc) from None
-        return [(info[0], info[4]) for info in infos]
-
-    async def _transport_roundtrip(
-        self,
-        request: bytes,
-        reader: ResponseReader | PingReader | SignalReader,
-        function: str | bytes | None,
-    ) -> Timings:
-        loop = asyncio.get_running_loop()
-        start = time.monotonic()
-        deadline = start + self.timeout
-        sock = await self._connect(loop, start, deadline)
-        connected = time.monotonic()
-        exchange = _Exchange(loop, reader)
-        transport: asyncio.Transport | None = None
-        try:
-            # relative delays only: uvloop's loop.time() need not share time.monotonic()'s origin
-            async with asyncio.timeout(max(deadline - connected, 0)):
-                if self.ssl_context is not None:  # docs/tls.md: the handshake is part of connecting
-                    transport = await self._tls_connect(loop, exchange, sock, start)
-                elif sock.family == socket.AF_UNIX:
-                    transport, _ = await loop.create_unix_connection(lambda: exchange, sock=sock)
-                else:
-                    transport, _ = await loop.create_connection(lambda: exchange, sock=sock)
-                transport.write(request)
-                await exchange.done
-        except CallError:
-            raise
-        except OSError as exc:  # TimeoutError included: the whole-call deadline ran out
-            # ... but a complete answer whose close has not come by then is the answer (Client)
-            if not (exchange.complete and isinstance(exc, TimeoutError)):
-                raise self._failed(exc, request, function, exchange.received) from None
-        finally:
-            if transport is None:
-                sock.close()
-            elif exchange.ok:
-                transport.close()
-            else:
-                transport.abort()
-        first = exchange.first or connected
-        return Timings(connected - start, first - start, time.monotonic() - start)
-
-    async def _tls_connect(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        exchange: _Exchange,
-        sock: socket.socket,
-        start: float,
-    ) -> asyncio.Transport:
-        from .tls import handshake_failed
-
-        name = self.server_name or self.address.host
-        context = self.ssl_context
-        assert context is not None
-        try:
-            transport, _ = await loop.create_connection(
-                lambda: exchange,
-                sock=sock,
-                ssl=context,
-                server_hostname=name if context.check_hostname else None,
-                ssl_handshake_timeout=max(start + self.connect_timeout - time.monotonic(), 1e-3),
-            )
-        except TimeoutError:
-            raise failures.connect_timed_out(self.node, self.connect_timeout) from None
-        except OSError as exc:
-            raise handshake_failed(self.node, exc, name, context) from None
-        return transport
-
-    async def _connect(
-        self, loop: asyncio.AbstractEventLoop, start: float, deadline: float
-    ) -> socket.socket:
-        limit = min(start + self.connect_timeout, deadline)
-        targets = self._targets
-        if targets is None:
-            targets = await self._resolve(loop, limit)
-        return await self._connect_any(loop, targets, limit)
-
-    async def _connect_any(
-        self, loop: asyncio.AbstractEventLoop, targets: list[Target], limit: float
-    ) -> socket.socket:
-        error: CallError | None = None
-        for family, sockaddr in targets:
-            remaining = limit - time.monotonic()
-            if remaining <= 0:
-                break
-            sock = _nonblocking_socket(family)
-            try:
-                # not loop.sock_connect(): uvloop's resolves the address again on every call
-                code = sock.connect_ex(sockaddr)
-                if code == errno.EINPROGRESS:
-                    code = await _connected(loop, sock, remaining)
-                if code:
-                    raise OSError(code, os.strerror(code))
-            except OSError as exc:  # TimeoutError included
-                sock.close()
-                error = self._connect_error(exc)
-            except BaseException:  # cancelled: never leak the socket
-                sock.close()
-                raise
-            else:
-                return sock
-        raise error or failures.connect_timed_out(self.node, self.connect_timeout)
-
-
-async def _connected(
-    loop: asyncio.AbstractEventLoop, sock: socket.SocketType, timeout: float
-) -> int:
-    """Wait (at most ``timeout``) for a non-blocking connect; its error code, 0 when connected."""
-    poller = select.poll()
-    poller.register(sock, select.POLLOUT)
-    if not poller.poll(0):  # loopback and LAN connects are usually done already
-        await writable(loop, sock, timeout)
-    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-
-
-def _nonblocking_socket(family: socket.AddressFamily) -> socket.socket:
-    if _SOCK_NONBLOCK:
-        return socket.socket(family, socket.SOCK_STREAM | _SOCK_NONBLOCK)
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setblocking(False)
-    return sock

@@ -38,7 +38,7 @@ from .reader import PingReader, ResponseReader, SignalReader, whole_body
 if TYPE_CHECKING:
     from .base import BaseClient
 
-__all__ = ["EPOLL", "Poller", "Reading", "poller_for", "send_rest", "writable"]
+__all__ = ["EPOLL", "Poller", "Reading", "connected", "poller_for", "send_rest", "writable"]
 
 #: False where there is no epoll (macOS, the BSDs): protocol.aio then uses transports
 EPOLL = hasattr(select, "epoll")
@@ -170,7 +170,8 @@ class Reading:
     With ``reader`` None (AsyncClient.call in packet mode), an answer that is one whole packet
     in the first read is kept as ``body`` with no reader at all (reader.whole_body, as the
     blocking Client does); anything else goes to ``client``'s reader for ``request``, fed from
-    the first byte on, which then is ``reader``.
+    the first byte on, which then is ``reader``. ``data`` is what call()'s early read found
+    when it was not that usual answer: taken at once, before the socket is read again.
     """
 
     __slots__ = (
@@ -200,6 +201,7 @@ class Reading:
         deadline: float,
         client: BaseClient | None = None,
         request: bytes = b"",
+        data: bytes = b"",
     ) -> None:
         self.poller = poller
         self.sock = sock
@@ -217,22 +219,26 @@ class Reading:
         self.number = next(_numbers)
         self.fd = sock.fileno()
         poller.watch(loop, self)
+        if data:  # what call()'s early read found, and it was not the usual answer: taken now
+            self.readable(data)  # (which may end the call already)
 
-    def readable(self) -> None:
-        """Read all there is: feed the reader until the socket would block or the call is over."""
+    def readable(self, data: bytes | None = None) -> None:
+        """Read all there is: feed the reader until the socket would block or the call is over
+        (``data``: bytes read already, taken first)."""
         sock = self.sock
         while True:
-            try:
-                data = sock.recv(_CHUNK)
-            except BlockingIOError:
-                if self.complete and self.grace is None:
-                    # a complete answer and no close yet: wait briefly for it, within the deadline
-                    grace = min(CLOSE_GRACE, self.deadline - time.monotonic())
-                    self.grace = self.done.get_loop().call_later(max(grace, 0), self._end)
-                return
-            except OSError as exc:  # a reset after a complete answer changes nothing
-                self._end(None if self.complete else exc)
-                return
+            if data is None:
+                try:
+                    data = sock.recv(_CHUNK)
+                except BlockingIOError:
+                    if self.complete and self.grace is None:
+                        # a complete answer and no close yet: wait briefly for it, by the deadline
+                        grace = min(CLOSE_GRACE, self.deadline - time.monotonic())
+                        self.grace = self.done.get_loop().call_later(max(grace, 0), self._end)
+                    return
+                except OSError as exc:  # a reset after a complete answer changes nothing
+                    self._end(None if self.complete else exc)
+                    return
             if not data:
                 self._end()
                 return
@@ -243,6 +249,7 @@ class Reading:
                     if body is not None:
                         self.body, self.whole, self.complete = body, data, True
                         self.received = len(data)
+                        data = None
                         continue  # the next read usually finds the close
                 else:
                     self.first = time.monotonic()  # (call() takes no timings)
@@ -255,6 +262,7 @@ class Reading:
             except CallError as exc:
                 self._end(exc)
                 return
+            data = None
 
     def _reader_now(self) -> ResponseReader:
         """call()'s reader, once what came is not one whole packet: fed the whole packet that
@@ -323,3 +331,14 @@ async def send_rest(
         if not rest:
             return
         await writable(loop, sock, deadline - time.monotonic())
+
+
+async def connected(
+    loop: asyncio.AbstractEventLoop, sock: socket.SocketType, timeout: float
+) -> int:
+    """Wait (at most ``timeout``) for a non-blocking connect; its error code, 0 when connected."""
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT)
+    if not poller.poll(0):  # loopback and LAN connects are usually done already
+        await writable(loop, sock, timeout)
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)

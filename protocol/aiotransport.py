@@ -1,19 +1,29 @@
 """The AsyncClient's transport path (TLS, and systems without epoll): one call's asyncio.Protocol.
 
 A plain call on Linux does without a transport (protocol.aiopoll); this is what reads the answer
-where there is none, through ``loop.create_connection(sock=...)`` (protocol.aio).
+where there is none, through ``loop.create_connection(sock=...)`` (protocol.aio). The
+AsyncClient inherits its connect, TLS handshake and exchange from :class:`TransportClient`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
+import socket
 import time
 
+from . import failures
+from .aiopoll import connected as _connected
+from .base import BaseClient, Target
 from .client import CLOSE_GRACE
 from .errors import CallError
 from .reader import PingReader, ResponseReader, SignalReader
+from .results import Timings
 
-__all__ = ["Exchange"]
+__all__ = ["Exchange", "TransportClient"]
+
+_SOCK_NONBLOCK: int = getattr(socket, "SOCK_NONBLOCK", 0)  # one system call less on Linux
 
 
 class Exchange(asyncio.Protocol):
@@ -70,3 +80,128 @@ class Exchange(asyncio.Protocol):
     def _finish(self) -> None:
         if not self.done.done():
             self.done.set_result(None)
+
+
+class TransportClient(BaseClient):
+    """The AsyncClient's calls through asyncio transports: over TLS, and without epoll."""
+
+    async def _resolve(self, loop: asyncio.AbstractEventLoop, limit: float) -> list[Target]:
+        """Look a DNS name up, bounded by the connect timeout."""
+        address = self.address
+        try:
+            async with asyncio.timeout(max(limit - time.monotonic(), 0)):
+                infos = await loop.getaddrinfo(address.host, address.port, type=socket.SOCK_STREAM)
+        except TimeoutError:
+            raise failures.connect_timed_out(self.node, self.connect_timeout) from None
+        except OSError as exc:
+            raise failures.resolve_failed(self.node, exc) from None
+        return [(info[0], info[4]) for info in infos]
+
+    async def _transport_roundtrip(
+        self,
+        request: bytes,
+        reader: ResponseReader | PingReader | SignalReader,
+        function: str | bytes | None,
+    ) -> Timings:
+        loop = asyncio.get_running_loop()
+        start = time.monotonic()
+        deadline = start + self.timeout
+        sock = await self._connect(loop, start, deadline)
+        connected = time.monotonic()
+        exchange = Exchange(loop, reader)
+        transport: asyncio.Transport | None = None
+        try:
+            # relative delays only: uvloop's loop.time() need not share time.monotonic()'s origin
+            async with asyncio.timeout(max(deadline - connected, 0)):
+                if self.ssl_context is not None:  # docs/tls.md: the handshake is part of connecting
+                    transport = await self._tls_connect(loop, exchange, sock, start)
+                elif sock.family == socket.AF_UNIX:
+                    transport, _ = await loop.create_unix_connection(lambda: exchange, sock=sock)
+                else:
+                    transport, _ = await loop.create_connection(lambda: exchange, sock=sock)
+                transport.write(request)
+                await exchange.done
+        except CallError:
+            raise
+        except OSError as exc:  # TimeoutError included: the whole-call deadline ran out
+            # ... but a complete answer whose close has not come by then is the answer (Client)
+            if not (exchange.complete and isinstance(exc, TimeoutError)):
+                raise self._failed(exc, request, function, exchange.received) from None
+        finally:
+            if transport is None:
+                sock.close()
+            elif exchange.ok:
+                transport.close()
+            else:
+                transport.abort()
+        first = exchange.first or connected
+        return Timings(connected - start, first - start, time.monotonic() - start)
+
+    async def _tls_connect(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        exchange: Exchange,
+        sock: socket.socket,
+        start: float,
+    ) -> asyncio.Transport:
+        from .tls import handshake_failed
+
+        name = self.server_name or self.address.host
+        context = self.ssl_context
+        assert context is not None
+        try:
+            transport, _ = await loop.create_connection(
+                lambda: exchange,
+                sock=sock,
+                ssl=context,
+                server_hostname=name if context.check_hostname else None,
+                ssl_handshake_timeout=max(start + self.connect_timeout - time.monotonic(), 1e-3),
+            )
+        except TimeoutError:
+            raise failures.connect_timed_out(self.node, self.connect_timeout) from None
+        except OSError as exc:
+            raise handshake_failed(self.node, exc, name, context) from None
+        return transport
+
+    async def _connect(
+        self, loop: asyncio.AbstractEventLoop, start: float, deadline: float
+    ) -> socket.socket:
+        limit = min(start + self.connect_timeout, deadline)
+        targets = self._targets
+        if targets is None:
+            targets = await self._resolve(loop, limit)
+        return await self._connect_any(loop, targets, limit)
+
+    async def _connect_any(
+        self, loop: asyncio.AbstractEventLoop, targets: list[Target], limit: float
+    ) -> socket.socket:
+        error: CallError | None = None
+        for family, sockaddr in targets:
+            remaining = limit - time.monotonic()
+            if remaining <= 0:
+                break
+            sock = _nonblocking_socket(family)
+            try:
+                # not loop.sock_connect(): uvloop's resolves the address again on every call
+                code = sock.connect_ex(sockaddr)
+                if code == errno.EINPROGRESS:
+                    code = await _connected(loop, sock, remaining)
+                if code:
+                    raise OSError(code, os.strerror(code))
+            except OSError as exc:  # TimeoutError included
+                sock.close()
+                error = self._connect_error(exc)
+            except BaseException:  # cancelled: never leak the socket
+                sock.close()
+                raise
+            else:
+                return sock
+        raise error or failures.connect_timed_out(self.node, self.connect_timeout)
+
+
+def _nonblocking_socket(family: socket.AddressFamily) -> socket.socket:
+    if _SOCK_NONBLOCK:
+        return socket.socket(family, socket.SOCK_STREAM | _SOCK_NONBLOCK)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    return sock

@@ -19,7 +19,6 @@ close, is taken without a ResponseReader (reader.whole_body). POSIX only (poll).
 from __future__ import annotations
 
 import errno
-import math
 import os
 import select
 import socket
@@ -32,6 +31,7 @@ from .base import _NO_TIMINGS, DEFAULT_TIMEOUT, BaseClient
 from .errors import CallError
 from .reader import PingReader, ResponseReader, SignalReader, whole_body
 from .results import CallResult, PingResult, SignalResult, Timings
+from .waits import _poller, _recv, _send_by, _wait_connected
 from .wire import PING_REQUEST, Mode, signal_request
 
 __all__ = [
@@ -50,6 +50,7 @@ _CHUNK = 64 * 1024
 CLOSE_GRACE = 0.05
 # sockets start non-blocking (in one system call where the flag exists): see Client._open
 _NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
+_STREAM = socket.SOCK_STREAM | _NONBLOCK  # (a constant: not two look-ups and an "or" a call)
 # what a non-blocking connect() may say while the connection is still being made, or made
 _CONNECTING = (0, errno.EINPROGRESS, errno.EINTR)
 # what a send() says before the connection is made: Linux EAGAIN, the BSDs and macOS ENOTCONN
@@ -196,35 +197,40 @@ class Client(BaseClient):
         start = _monotonic()
         deadline = start + self.timeout
         sock, sent = self._open(request, start, deadline)
+        data: bytes | None
         try:
             if sent < len(request):
                 poller, data = self._first_read(sock, request, sent, function, deadline)
             else:  # _first_read() and _recv(), inlined
-                poller = _poll()
-                poller.register(sock, _POLLIN)
+                poller = None
                 try:
-                    remaining = deadline - _monotonic()
-                    if remaining <= 0 or not poller.poll(remaining * 1000):
-                        raise TimeoutError
-                    try:
-                        data = sock.recv(_CHUNK)
-                    except BlockingIOError:
-                        data = _recv(sock, poller, deadline)
+                    data = self._read_early(sock)
+                    if data is None:  # wait for the answer
+                        poller = _poll()
+                        poller.register(sock, _POLLIN)
+                        remaining = deadline - _monotonic()
+                        if remaining <= 0 or not poller.poll(remaining * 1000):
+                            raise TimeoutError
+                        try:
+                            data = sock.recv(_CHUNK)
+                        except BlockingIOError:
+                            data = _recv(sock, poller, deadline)
                 except OSError as exc:
                     raise self._failed(exc, request, function, 0) from None
+            assert data is not None  # (for the checker)
             body = whole_body(data, self.max_response)
             if body is not None:
                 try:  # _close_wait(), inlined: the close usually came with the answer
                     extra = sock.recv(_CHUNK)
                 except BlockingIOError:
-                    extra = _late_close(sock, poller, deadline)
+                    extra = _late_close(sock, poller or _poller(sock), deadline)
                 except OSError:
                     extra = b""
                 if not extra:
                     return body
                 data += extra  # the reader says what is wrong with it
             reader = self._reader_for(request)
-            self._read(sock, poller, reader, data, request, function, deadline)
+            self._read(sock, poller or _poller(sock), reader, data, request, function, deadline)
         finally:
             sock.close()
         return self._body_of(request, reader, function)
@@ -301,7 +307,7 @@ class Client(BaseClient):
         for family, sockaddr in targets:
             if _monotonic() >= limit:
                 break
-            sock = _Socket(family, socket.SOCK_STREAM | _NONBLOCK)
+            sock = _Socket(family, _STREAM)
             try:
                 if not _NONBLOCK:
                     sock.setblocking(False)
@@ -322,45 +328,6 @@ class Client(BaseClient):
                 raise
             sock.close()
         raise error or failures.connect_timed_out(self.node, self.connect_timeout)
-
-
-def _wait_connected(sock: socket.SocketType, limit: float) -> None:
-    """Wait for a connection in progress: return once it is made, raise why it was not
-    (TimeoutError once ``limit`` has passed)."""
-    remaining = limit - time.monotonic()
-    poller = select.poll()
-    poller.register(sock, select.POLLOUT)
-    if remaining <= 0 or not poller.poll(math.ceil(remaining * 1000)):
-        raise TimeoutError
-    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-    if code:
-        raise OSError(code, os.strerror(code))
-
-
-def _send_by(sock: socket.SocketType, rest: memoryview, deadline: float) -> None:
-    """Send the rest of a request that did not fit the send buffer, all of it by ``deadline``."""
-    # Python's own timeout bounds sendall() as a whole
-    sock.settimeout(max(deadline - time.monotonic(), 1e-6))
-    sock.sendall(rest)
-    sock.setblocking(False)  # reads wait in poll() (_recv), and _close_wait's must not wait
-
-
-def _recv(sock: socket.SocketType, poller: select.poll, deadline: float) -> bytes:
-    """The next bytes from ``sock`` (b"": the server closed), waited for in ``poller`` until
-    ``deadline`` at most (then TimeoutError).
-
-    The deadline is checked before every read, so a peer that trickles bytes cannot stretch the
-    call. poll() takes milliseconds and rounds a fraction up, and is restarted with what is
-    left after a signal whose handler returns (PEP 475).
-    """
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not poller.poll(remaining * 1000):
-            raise TimeoutError
-        try:
-            return sock.recv(_CHUNK)
-        except BlockingIOError:  # readable, and then not after all: wait again
-            continue
 
 
 def _close_wait(sock: socket.SocketType, poller: select.poll, deadline: float) -> bytes:

@@ -56,7 +56,7 @@ def test_a_read_past_or_at_its_deadline_times_out_at_once_never_forever() -> Non
     import select
     import time
 
-    from protocol.client import _recv
+    from protocol.waits import _recv
 
     a, b = socket.socketpair()
     with a, b:
