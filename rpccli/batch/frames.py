@@ -9,8 +9,8 @@ import os
 import pickle
 import select
 import struct
-from collections import deque
 from collections.abc import Iterator
+from operator import length_hint
 from typing import Final
 
 from rpccli.batch.stop import Counts
@@ -69,47 +69,59 @@ def frames(buf: bytearray) -> Iterator[tuple[int, bytes]]:
 
 # -- in a lane -------------------------------------------------------------------------------
 class ChunkSource:
-    """A lane's input: numbered lines as LineReader gives them, CHUNK_END after each chunk."""
+    """A lane's input: numbered lines as LineReader gives them, CHUNK_END after each chunk;
+    like LineReader, a block at a time (:meth:`blocks`): the entries of what one read brought."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self._buf = bytearray()
-        self._entries: deque[Entry] = deque()
+        #: the entries of the last read; what is left of it is not yet handed out
+        self._entries: Iterator[Entry] = iter(())
         self._eof = False
         self._poller = select.poll()
         self._poller.register(fd, select.POLLIN)
 
     def _read(self) -> None:
+        """Read what the coordinator sent (once every entry read before is taken)."""
         data = os.read(self.fd, READ)
         if not data:
             self._eof = True
             return
         self._buf += data
+        entries: list[Entry] = []
         for kind, payload in frames(self._buf):
             if kind == BLOCK:
                 (first,) = LAST_LINE.unpack_from(payload)
                 lines = payload[LAST_LINE.size :].split(b"\n")
-                self._entries.extend(zip(range(first, first + len(lines)), lines, strict=True))
+                entries += zip(range(first, first + len(lines)), lines, strict=True)
             else:
-                self._entries.extend(pickle.loads(payload))
-            self._entries.append((0, CHUNK_END))
+                entries += pickle.loads(payload)
+            entries.append((0, CHUNK_END))
+        self._entries = iter(entries)
 
     def ready(self) -> int:
         """How many entries can be had without blocking (True: the end can); False for none."""
-        while not self._entries and not self._eof:
+        waiting = length_hint(self._entries)
+        while not waiting and not self._eof:
             if not self._poller.poll(0):
                 return False
             self._read()
-        return len(self._entries) or True
+            waiting = length_hint(self._entries)
+        return waiting or True
 
-    def __iter__(self) -> Iterator[Entry]:
+    def blocks(self) -> Iterator[Iterator[Entry]]:
+        """The entries, a read at a time (the next read only once they are all taken)."""
         while True:
-            if self._entries:
-                yield self._entries.popleft()
+            if length_hint(self._entries):
+                yield self._entries
             elif self._eof:
                 return
             else:
                 self._read()
+
+    def __iter__(self) -> Iterator[Entry]:
+        for block in self.blocks():
+            yield from block
 
 
 class FrameSink:
