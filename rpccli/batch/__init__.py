@@ -242,16 +242,13 @@ def batch(
                     yield _CHUNK_DONE
                     continue
                 taken[0] = number
-                info: dict[str, Any] | None = None
+                function: str | None = None  # known once the line is parsed: a bad line's record
                 try:
                     if text is None:
                         raise InputError(f"the line is over {MAX_LINE} bytes")
                     fast = plain.take(text) if plain is not None else None
                     if fast is not None:  # FUNCTION ARG ...: no parser, no encoder (batch/plain.py)
-                        function, args, request, head = fast
-                        info = {"line": number, "function": function, "args": args}
-                        if head is not None:
-                            info["json"] = head  # what fast_ok_line writes for function and args
+                        function, args, request, head = fast  # head: what the JSON line writes
                         if single:
                             clients, health, best = single[0]
                         else:
@@ -263,25 +260,27 @@ def batch(
                         if job is None:
                             yield SKIP  # lets the engine look at the network before the next line
                             continue
-                        function = job.function
-                        info = {"line": number, "function": function, "args": job.args}
+                        function, args, head = job.function, job.args, None
                         if local is not None:
+                            info = {"line": number, "function": function, "args": args}
                             yield _local_call(local, job, info)
                             continue
                         clients, health, best = nodes.clients(job.node)
-                        request = encode(function, job.args, modifier2=modifier2)
+                        request = encode(function, args, modifier2=modifier2)
                     if len(request) > warn_above and not warned[0]:
                         warn_once(request)
                 except RPCError as exc:
-                    yield _bad_line(exc, number, info)
+                    yield _bad_line(exc, number, function, args if function is not None else [])
                     continue
-                yield Call(clients, request, function, info, health, retry_unsafe, best)
+                yield Call(
+                    clients, request, function, number, args, head, health, retry_unsafe, best
+                )
 
     def one_lane(
         source: LineReader | ChunkSource,
         writer: BatchWriter,
         in_flight: int,
-        emit: Callable[[dict[str, Any]], None],
+        emit: Callable[[dict[str, Any] | Call], None],
         stop: Stop,
     ) -> bool:
         try:
@@ -371,6 +370,14 @@ def _local_call(local: Any, job: Job, info: dict[str, Any]) -> dict[str, Any]:
     return {"node": local.node, "body": body, "elapsed": elapsed, **info}
 
 
-def _bad_line(exc: RPCError, number: int, info: dict[str, Any] | None) -> dict[str, Any]:
-    base = info or {"line": number, "function": None, "args": []}
-    return {"node": getattr(exc, "node", None), "error": exc, "elapsed": None, **base}
+def _bad_line(
+    exc: RPCError, number: int, function: str | None, args: list[bytes]
+) -> dict[str, Any]:
+    return {
+        "node": getattr(exc, "node", None),
+        "error": exc,
+        "elapsed": None,
+        "line": number,
+        "function": function,
+        "args": args,
+    }

@@ -226,14 +226,9 @@ class Loop(Setup):
             call.sock = None
         if call.health is not None:
             call.health.mark_up(node)
-        info = call.info
-        if info:  # the call's own dict (batch: line, function, args) becomes its result
-            info["node"] = node
-            info["body"] = body
-            info["elapsed"] = elapsed
-            call.result = info
-        else:
-            call.result = {"node": node, "body": body, "elapsed": elapsed}
+        call.node = node
+        call.elapsed = elapsed
+        call.result = body  # (rpccli.batch.calls)
         if self.finished is not None:
             self.finished.append(call)
 
@@ -345,18 +340,9 @@ class Loop(Setup):
                             call.sock = None
                             if call.health is not None:
                                 call.health.mark_up(client.node)
-                            info = call.info
-                            if info:
-                                info["node"] = client.node
-                                info["body"] = body
-                                info["elapsed"] = elapsed
-                                call.result = info
-                            else:
-                                call.result = {
-                                    "node": client.node,
-                                    "body": body,
-                                    "elapsed": elapsed,
-                                }
+                            call.node = client.node
+                            call.elapsed = elapsed
+                            call.result = body
                             if self.finished is not None:
                                 self.finished.append(call)
                             return

@@ -28,7 +28,7 @@ def _done(item: Call | dict[str, Any]) -> bool:
 
 def run(
     source: Iterator[Call | dict[str, Any] | object],
-    emit: Callable[[dict[str, Any]], None],
+    emit: Callable[[dict[str, Any] | Call], None],
     *,
     concurrency: int,
     window: int,
@@ -37,7 +37,9 @@ def run(
     input_fd: int | None = None,
     stop: Stop | None = None,
 ) -> bool:
-    """Start calls from ``source`` (ready dicts pass through), ``emit`` results in order.
+    """Start calls from ``source`` (ready dicts pass through), ``emit`` them in order once
+    done (a call's record is its ``result``, or the call itself when it succeeded:
+    rpccli.batch.calls).
 
     ``flush`` is called before waiting for the network, so output never lags behind. With calls
     in flight, the next item is taken only when ``input_ready()`` says it will not block (how
@@ -62,11 +64,10 @@ def run(
                 loop.interrupt()  # every call taken now has its result
             while pending:  # what is done, in input order
                 head = pending[0]
-                result = head if head.__class__ is dict else head.result  # type: ignore[union-attr]
-                if result is None:
+                if head.__class__ is not dict and head.result is None:  # type: ignore[union-attr]
                     break
                 pending.popleft()
-                emit(result)
+                emit(head)
             if exhausted and not pending:
                 return not loop.stopping
             waiting_for_input = False
