@@ -9,6 +9,7 @@ import os
 import pickle
 import select
 import struct
+from collections import deque
 from collections.abc import Iterator
 from operator import length_hint
 from typing import Final
@@ -70,50 +71,56 @@ def frames(buf: bytearray) -> Iterator[tuple[int, bytes]]:
 # -- in a lane -------------------------------------------------------------------------------
 class ChunkSource:
     """A lane's input: numbered lines as LineReader gives them, CHUNK_END after each chunk;
-    like LineReader, a block at a time (:meth:`blocks`): the entries of what one read brought."""
+    like LineReader, a block at a time (:meth:`blocks`): a chunk's lines, then its end."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self._buf = bytearray()
-        #: the entries of the last read; what is left of it is not yet handed out
-        self._entries: Iterator[Entry] = iter(())
+        #: blocks read and not yet handed out, each with an iterator as long as it is
+        self._blocks: deque[tuple[Iterator[Entry], Iterator[object]]] = deque()
+        self._left: Iterator[object] = iter(())  # as many items left as the block handed out
         self._eof = False
         self._poller = select.poll()
         self._poller.register(fd, select.POLLIN)
 
     def _read(self) -> None:
-        """Read what the coordinator sent (once every entry read before is taken)."""
         data = os.read(self.fd, READ)
         if not data:
             self._eof = True
             return
         self._buf += data
-        entries: list[Entry] = []
         for kind, payload in frames(self._buf):
             if kind == BLOCK:
                 (first,) = LAST_LINE.unpack_from(payload)
                 lines = payload[LAST_LINE.size :].split(b"\n")
-                entries += zip(range(first, first + len(lines)), lines, strict=True)
+                # a zip unpacked as it goes reuses its tuple: none is built per line
+                numbers = iter(range(first, first + len(lines)))
+                self._blocks.append((zip(numbers, lines, strict=True), numbers))
             else:
-                entries += pickle.loads(payload)
-            entries.append((0, CHUNK_END))
-        self._entries = iter(entries)
+                entries = iter(pickle.loads(payload))
+                self._blocks.append((entries, entries))
+            end: Iterator[Entry] = iter(((0, CHUNK_END),))
+            self._blocks.append((end, end))
+
+    def _waiting(self) -> int:
+        return length_hint(self._left) + sum([length_hint(left) for _, left in self._blocks])
 
     def ready(self) -> int:
         """How many entries can be had without blocking (True: the end can); False for none."""
-        waiting = length_hint(self._entries)
+        waiting = self._waiting()
         while not waiting and not self._eof:
             if not self._poller.poll(0):
                 return False
             self._read()
-            waiting = length_hint(self._entries)
+            waiting = self._waiting()
         return waiting or True
 
     def blocks(self) -> Iterator[Iterator[Entry]]:
-        """The entries, a read at a time (the next read only once they are all taken)."""
+        """The entries, a block at a time (read only once those read before are all taken)."""
         while True:
-            if length_hint(self._entries):
-                yield self._entries
+            if self._blocks:
+                block, self._left = self._blocks.popleft()
+                yield block
             elif self._eof:
                 return
             else:

@@ -163,6 +163,7 @@ class LineReader:
         self._eof = False
         #: the lines split off the buffer, numbered; what is left of it is not yet handed out
         self._block: Iterator[tuple[int, Any]] = iter(())
+        self._left: Iterator[Any] = self._block  # as many items left as the block has
         self.fd: int | None = None
         try:
             fd = stream.fileno()
@@ -187,7 +188,7 @@ class LineReader:
     def ready(self) -> int:
         """How many lines can be had without blocking: those split off and not yet handed out;
         else True when the next line (or the end) can be, False when it cannot."""
-        waiting = length_hint(self._block)
+        waiting = length_hint(self._left)
         if waiting > 0:
             return waiting
         if self.fd is None or self._eof or b"\n" in self._buf:
@@ -214,7 +215,14 @@ class LineReader:
             yield from block
 
     def _hand_out(self, entries: list[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
-        block = self._block = iter(entries)
+        block = self._block = self._left = iter(entries)
+        return block
+
+    def _numbered(self, first: int, lines: list[bytes]) -> Iterator[tuple[int, Any]]:
+        """``lines`` numbered from ``first``, as a zip: one that is unpacked as it goes reuses
+        its tuple (no tuple built per line), and its numbers say how many are left."""
+        numbers = self._left = iter(range(first, first + len(lines)))
+        block = self._block = zip(numbers, lines, strict=True)
         return block
 
     def blocks(self) -> Iterator[Iterator[tuple[int, Any]]]:
@@ -251,7 +259,7 @@ class LineReader:
             number += len(lines)
             if raw and end <= MAX_LINE and b"\r" not in block:
                 # the usual block: raw lines with no CR and none too long
-                yield self._hand_out(list(zip(range(first, number + 1), lines, strict=True)))
+                yield self._numbered(first, lines)
                 continue
             entries: list[tuple[int, Any]] = [
                 (n, None if len(line) > MAX_LINE else self._line(line))
