@@ -232,6 +232,7 @@ def batch(
 
     # the batch NODE's clients once known to be one node (a group's order changes per call)
     single: list[tuple[list[Client], Health | None, bool]] = []
+    spare: list[Call] = []  # calls whose records are written, to renew (rpccli.batch.ordered)
 
     def jobs(source: LineReader | ChunkSource) -> Iterator[Call | dict[str, Any] | object]:
         # the lines split off at once, as one list: no Python step per line to get it
@@ -272,9 +273,16 @@ def batch(
                 except RPCError as exc:
                     yield _bad_line(exc, number, function, args if function is not None else [])
                     continue
-                yield Call(
-                    clients, request, function, number, args, head, health, retry_unsafe, best
-                )
+                if spare:  # a call whose record is written (rpccli.batch.ordered)
+                    call = spare.pop()
+                    call.renew(
+                        clients, request, function, number, args, head, health, retry_unsafe, best
+                    )
+                    yield call
+                else:
+                    yield Call(
+                        clients, request, function, number, args, head, health, retry_unsafe, best
+                    )
 
     def one_lane(
         source: LineReader | ChunkSource,
@@ -293,6 +301,7 @@ def batch(
                 input_ready=source.ready,
                 input_fd=source.fd,
                 stop=stop,
+                spare=spare,
             )
         finally:
             writer.flush()

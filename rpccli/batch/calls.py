@@ -62,6 +62,20 @@ class Call:
     node: str
     elapsed: float  # seconds
 
+    clients: list[Client]
+    request: bytes
+    function: str
+    line: int  # the input line's number (batch; 0 in bench)
+    args: list[bytes]
+    json: bytes | None  # the JSON of function and args, when the line gave it (batch/plain.py)
+    health: Health | None
+    retry_unsafe: bool
+    best: bool  # strategy best: a failover goes to the best node left, by health now
+    attempt: int
+    #: None while it runs; once done, the answer's body or a failure's record
+    result: bytes | dict[str, Any] | None
+    sock: _socket.socket | None
+
     def __init__(
         self,
         clients: list[Client],
@@ -74,22 +88,38 @@ class Call:
         retry_unsafe: bool = False,
         best: bool = False,
     ) -> None:
-        # one per input line: only what is read before Loop.start() is set here (positional
-        # arguments, no keywords: a call with keywords builds a dict); start() sets the
-        # socket's fields (fd, state, pos, received, reader, deadlines) before any use
+        self.renew(clients, request, function, line, args, json, health, retry_unsafe, best)
+
+    def renew(
+        self,
+        clients: list[Client],
+        request: bytes,
+        function: str,
+        line: int,
+        args: list[bytes],
+        json: bytes | None,
+        health: Health | None,
+        retry_unsafe: bool,
+        best: bool,
+    ) -> None:
+        """Make this a new call: batch reuses the calls whose records are written
+        (rpccli.batch.ordered), as a new object and its deallocation cost about 1,000
+        instructions more (bench/README.md)."""
+        # only what is read before Loop.start() is set here (positional arguments, no
+        # keywords: a call with keywords builds a dict); start() sets the socket's fields (fd,
+        # state, pos, received, reader, deadlines) before any use
         self.clients = clients
         self.request = request
         self.function = function
-        self.line = line  # the input line's number (batch; 0 in bench)
+        self.line = line
         self.args = args
-        self.json = json  # the JSON of function and args, when the line gave it (batch/plain.py)
+        self.json = json
         self.health = health
         self.retry_unsafe = retry_unsafe
-        self.best = best  # strategy best: a failover goes to the best node left, by health now
+        self.best = best
         self.attempt = 0
-        #: None while it runs; once done, the answer's body or a failure's record
-        self.result: bytes | dict[str, Any] | None = None
-        self.sock: _socket.socket | None = None
+        self.result = None
+        self.sock = None
         self.start = self.connected = 0.0
 
     def record(self) -> dict[str, Any]:
