@@ -236,8 +236,9 @@ def batch(
 
     def jobs(source: LineReader | ChunkSource) -> Iterator[Call | dict[str, Any] | object]:
         # the lines split off at once, as one list: no Python step per line to get it
-        blocks: Iterator[Iterator[tuple[int, Any]]] = source.blocks()
-        for block in blocks:
+        blocks: Iterator[tuple[Iterator[tuple[int, Any]], bytes | None]] = source.blocks()
+        for block, data in blocks:
+            take = plain.for_block(data) if plain is not None else None  # (batch/plain.py)
             for number, text in block:
                 if text is CHUNK_END:  # a lane's chunk is over (rpccli.batch.lanes)
                     yield _CHUNK_DONE
@@ -247,7 +248,7 @@ def batch(
                 try:
                     if text is None:
                         raise InputError(f"the line is over {MAX_LINE} bytes")
-                    fast = plain.take(text) if plain is not None else None
+                    fast = take(text) if take is not None else None
                     if fast is not None:  # FUNCTION ARG ...: no parser, no encoder (batch/plain.py)
                         function, args, request, head = fast  # head: what the JSON line writes
                         if single:

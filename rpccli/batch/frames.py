@@ -76,8 +76,9 @@ class ChunkSource:
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self._buf = bytearray()
-        #: blocks read and not yet handed out, each with an iterator as long as it is
-        self._blocks: deque[tuple[Iterator[Entry], Iterator[object]]] = deque()
+        #: blocks read and not yet handed out: each with an iterator as long as it is, and its
+        #: bytes when its lines are those bytes split at newlines
+        self._blocks: deque[tuple[Iterator[Entry], Iterator[object], bytes | None]] = deque()
         self._left: Iterator[object] = iter(())  # as many items left as the block handed out
         self._eof = False
         self._poller = select.poll()
@@ -92,18 +93,19 @@ class ChunkSource:
         for kind, payload in frames(self._buf):
             if kind == BLOCK:
                 (first,) = LAST_LINE.unpack_from(payload)
-                lines = payload[LAST_LINE.size :].split(b"\n")
+                data = payload[LAST_LINE.size :]
+                lines = data.split(b"\n")
                 # a zip unpacked as it goes reuses its tuple: none is built per line
                 numbers = iter(range(first, first + len(lines)))
-                self._blocks.append((zip(numbers, lines, strict=True), numbers))
+                self._blocks.append((zip(numbers, lines, strict=True), numbers, data))
             else:
                 entries = iter(pickle.loads(payload))
-                self._blocks.append((entries, entries))
+                self._blocks.append((entries, entries, None))
             end: Iterator[Entry] = iter(((0, CHUNK_END),))
-            self._blocks.append((end, end))
+            self._blocks.append((end, end, None))
 
     def _waiting(self) -> int:
-        return length_hint(self._left) + sum([length_hint(left) for _, left in self._blocks])
+        return length_hint(self._left) + sum([length_hint(left) for _, left, _ in self._blocks])
 
     def ready(self) -> int:
         """How many entries can be had without blocking (True: the end can); False for none."""
@@ -115,19 +117,20 @@ class ChunkSource:
             waiting = self._waiting()
         return waiting or True
 
-    def blocks(self) -> Iterator[Iterator[Entry]]:
-        """The entries, a block at a time (read only once those read before are all taken)."""
+    def blocks(self) -> Iterator[tuple[Iterator[Entry], bytes | None]]:
+        """The entries, a block at a time (read only once those read before are all taken),
+        each with its bytes as LineReader.blocks gives them."""
         while True:
             if self._blocks:
-                block, self._left = self._blocks.popleft()
-                yield block
+                block, self._left, data = self._blocks.popleft()
+                yield block, data
             elif self._eof:
                 return
             else:
                 self._read()
 
     def __iter__(self) -> Iterator[Entry]:
-        for block in self.blocks():
+        for block, _ in self.blocks():
             yield from block
 
 

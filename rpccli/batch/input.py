@@ -211,7 +211,7 @@ class LineReader:
         return list(islice(self._block, limit))
 
     def __iter__(self) -> Iterator[tuple[int, Any]]:
-        for block in self.blocks():
+        for block, _ in self.blocks():
             yield from block
 
     def _hand_out(self, entries: list[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
@@ -225,10 +225,11 @@ class LineReader:
         block = self._block = zip(numbers, lines, strict=True)
         return block
 
-    def blocks(self) -> Iterator[Iterator[tuple[int, Any]]]:
+    def blocks(self) -> Iterator[tuple[Iterator[tuple[int, Any]], bytes | None]]:
         """The numbered lines (``None`` for one too long), a block at a time: each block is
-        what one search split off the buffer. The next block is read only once the one before
-        is all taken."""
+        what one search split off the buffer, with its bytes when its lines are those bytes
+        split at newlines (raw lines, no CR, none too long; else None). The next block is read
+        only once the one before is all taken."""
         number = 0  # the last line numbered
         skipping = False
         raw = self._raw
@@ -239,12 +240,12 @@ class LineReader:
                     rest = bytes(self._buf)
                     self._buf.clear()
                     if rest and not skipping:
-                        yield self._hand_out([(number + 1, self._line(rest))])
+                        yield self._hand_out([(number + 1, self._line(rest))]), None
                     return
                 if len(self._buf) > MAX_LINE:
                     if not skipping:
                         number += 1
-                        yield self._hand_out([(number, None)])
+                        yield self._hand_out([(number, None)]), None
                     skipping = True
                     self._buf.clear()
                 self._fill()
@@ -252,17 +253,19 @@ class LineReader:
             block = bytes(self._buf[:end])
             del self._buf[: end + 1]
             lines = block.split(b"\n")
+            whole: bytes | None = block
             if skipping:  # the end of the line too long to keep
                 skipping = False
                 del lines[0]
+                whole = None
             first = number + 1
             number += len(lines)
             if raw and end <= MAX_LINE and b"\r" not in block:
                 # the usual block: raw lines with no CR and none too long
-                yield self._numbered(first, lines)
+                yield self._numbered(first, lines), whole
                 continue
             entries: list[tuple[int, Any]] = [
                 (n, None if len(line) > MAX_LINE else self._line(line))
                 for n, line in enumerate(lines, first)
             ]
-            yield self._hand_out(entries)
+            yield self._hand_out(entries), None
