@@ -78,7 +78,8 @@ class PlainLines:
             if found is None:
                 return None
         function, item, head, starts = found
-        args = words[1:]
+        del words[0]  # the args, in the list split gave (no second list)
+        args = words
         if len(args) == 1:  # the usual line: everything before its arg depends on its size only
             arg = args[0]
             start = starts.get(len(arg))
