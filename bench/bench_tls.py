@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -52,15 +53,17 @@ def batch_rate(node: str, tls: TLS, calls: int) -> tuple[float, list[int]]:
 
     Loop.close = close  # type: ignore[method-assign,assignment]
     try:
-        source = (Call([client], request, "hello", {}) for _ in range(calls))
-        failed = []
+        source = (Call([client], request, "hello", 0, [b"x"]) for _ in range(calls))
+        failed: list[dict[str, Any]] = []
+
+        def done(call: Call | dict[str, Any]) -> None:
+            # a call's result: the answer's body, or a failure's record (rpccli.batch.calls)
+            result = call.result if isinstance(call, Call) else call
+            if isinstance(result, dict):
+                failed.append(result)
+
         start = time.perf_counter()
-        run(
-            iter(source),
-            lambda r: failed.append(r) if "error" in r else None,
-            concurrency=16,
-            window=64,
-        )
+        run(iter(source), done, concurrency=16, window=64)
         elapsed = time.perf_counter() - start
     finally:
         Loop.close = original  # type: ignore[method-assign]

@@ -35,7 +35,7 @@ import os
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -232,53 +232,64 @@ def batch(
 
     # the batch NODE's clients once known to be one node (a group's order changes per call)
     single: list[tuple[list[Client], Health | None, bool]] = []
+    spare: list[Call] = []  # calls whose records are written, to renew (rpccli.batch.ordered)
 
-    def jobs(source: Iterable[tuple[int, Any]]) -> Iterator[Call | dict[str, Any] | object]:
-        for number, text in source:
-            if text is CHUNK_END:  # a lane's chunk is over (rpccli.batch.lanes)
-                yield _CHUNK_DONE
-                continue
-            taken[0] = number
-            info: dict[str, Any] | None = None
-            try:
-                if text is None:
-                    raise InputError(f"the line is over {MAX_LINE} bytes")
-                fast = plain.take(text) if plain is not None else None
-                if fast is not None:  # FUNCTION ARG ...: no parser, no encoder (batch/plain.py)
-                    function, args, request, head = fast
-                    info = {"line": number, "function": function, "args": args}
-                    if head is not None:
-                        info["json"] = head  # what fast_ok_line writes for function and args
-                    if single:
-                        clients, health, best = single[0]
+    def jobs(source: LineReader | ChunkSource) -> Iterator[Call | dict[str, Any] | object]:
+        # the lines split off at once, as one list: no Python step per line to get it
+        blocks: Iterator[tuple[Iterator[tuple[int, Any]], bytes | None]] = source.blocks()
+        for block, data in blocks:
+            take = plain.for_block(data) if plain is not None else None  # (batch/plain.py)
+            for number, text in block:
+                if text is CHUNK_END:  # a lane's chunk is over (rpccli.batch.lanes)
+                    yield _CHUNK_DONE
+                    continue
+                taken[0] = number
+                function: str | None = None  # known once the line is parsed: a bad line's record
+                try:
+                    if text is None:
+                        raise InputError(f"the line is over {MAX_LINE} bytes")
+                    fast = take(text) if take is not None else None
+                    if fast is not None:  # FUNCTION ARG ...: no parser, no encoder (batch/plain.py)
+                        function, args, request, head = fast  # head: what the JSON line writes
+                        if single:
+                            clients, health, best = single[0]
+                        else:
+                            clients, health, best = nodes.clients(None)
+                            if health is None:
+                                single.append((clients, health, best))
                     else:
-                        clients, health, best = nodes.clients(None)
-                        if health is None:
-                            single.append((clients, health, best))
+                        job = parse_raw(text, number)
+                        if job is None:
+                            yield SKIP  # lets the engine look at the network before the next line
+                            continue
+                        function, args, head = job.function, job.args, None
+                        if local is not None:
+                            info = {"line": number, "function": function, "args": args}
+                            yield _local_call(local, job, info)
+                            continue
+                        clients, health, best = nodes.clients(job.node)
+                        request = encode(function, args, modifier2=modifier2)
+                    if len(request) > warn_above and not warned[0]:
+                        warn_once(request)
+                except RPCError as exc:
+                    yield _bad_line(exc, number, function, args if function is not None else [])
+                    continue
+                if spare:  # a call whose record is written (rpccli.batch.ordered)
+                    call = spare.pop()
+                    call.renew(
+                        clients, request, function, number, args, head, health, retry_unsafe, best
+                    )
+                    yield call
                 else:
-                    job = parse_raw(text, number)
-                    if job is None:
-                        yield SKIP  # lets the engine look at the network before the next line
-                        continue
-                    function = job.function
-                    info = {"line": number, "function": function, "args": job.args}
-                    if local is not None:
-                        yield _local_call(local, job, info)
-                        continue
-                    clients, health, best = nodes.clients(job.node)
-                    request = encode(function, job.args, modifier2=modifier2)
-                if len(request) > warn_above and not warned[0]:
-                    warn_once(request)
-            except RPCError as exc:
-                yield _bad_line(exc, number, info)
-                continue
-            yield Call(clients, request, function, info, health, retry_unsafe, best)
+                    yield Call(
+                        clients, request, function, number, args, head, health, retry_unsafe, best
+                    )
 
     def one_lane(
         source: LineReader | ChunkSource,
         writer: BatchWriter,
         in_flight: int,
-        emit: Callable[[dict[str, Any]], None],
+        emit: Callable[[dict[str, Any] | Call], None],
         stop: Stop,
     ) -> bool:
         try:
@@ -291,6 +302,7 @@ def batch(
                 input_ready=source.ready,
                 input_fd=source.fd,
                 stop=stop,
+                spare=spare,
             )
         finally:
             writer.flush()
@@ -368,6 +380,14 @@ def _local_call(local: Any, job: Job, info: dict[str, Any]) -> dict[str, Any]:
     return {"node": local.node, "body": body, "elapsed": elapsed, **info}
 
 
-def _bad_line(exc: RPCError, number: int, info: dict[str, Any] | None) -> dict[str, Any]:
-    base = info or {"line": number, "function": None, "args": []}
-    return {"node": getattr(exc, "node", None), "error": exc, "elapsed": None, **base}
+def _bad_line(
+    exc: RPCError, number: int, function: str | None, args: list[bytes]
+) -> dict[str, Any]:
+    return {
+        "node": getattr(exc, "node", None),
+        "error": exc,
+        "elapsed": None,
+        "line": number,
+        "function": function,
+        "args": args,
+    }

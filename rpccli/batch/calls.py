@@ -1,5 +1,10 @@
 """One call of ``rpccli batch`` (and ``rpccli bench``) on its way through the event loop: the
-nodes to try in order, the request, the socket and reader while it runs, its result when done."""
+nodes to try in order, the request, the socket and reader while it runs, its result when done.
+
+A call's ``result`` is None while it runs; then the answer's body (bytes: ``node`` and
+``elapsed`` are set too) or, when it failed, its record (a dict with its ``error``). The output
+takes a successful call's record from the call itself: no dict is built and filled per input
+line (about 3,000 instructions a line, bench/README.md)."""
 
 from __future__ import annotations
 
@@ -20,16 +25,20 @@ class Call:
     """One call: the nodes to try in order, the request, and (when done) its result dict."""
 
     __slots__ = (
+        "args",
         "attempt",
         "best",
         "clients",
         "connect_deadline",
         "connected",
         "deadline",
+        "elapsed",
         "fd",
         "function",
         "health",
-        "info",
+        "json",
+        "line",
+        "node",
         "pos",
         "reader",
         "received",
@@ -49,31 +58,91 @@ class Call:
     reader: ResponseReader | None  # built only when the answer does not come whole at once
     deadline: float
     connect_deadline: float
+    # set by the loop when the call succeeds (with result, the body)
+    node: str
+    elapsed: float  # seconds
+
+    clients: list[Client]
+    request: bytes
+    function: str
+    line: int  # the input line's number (batch; 0 in bench)
+    args: list[bytes]
+    json: bytes | None  # the JSON of function and args, when the line gave it (batch/plain.py)
+    health: Health | None
+    retry_unsafe: bool
+    best: bool  # strategy best: a failover goes to the best node left, by health now
+    attempt: int
+    #: None while it runs; once done, the answer's body or a failure's record
+    result: bytes | dict[str, Any] | None
+    sock: _socket.socket | None
 
     def __init__(
         self,
         clients: list[Client],
         request: bytes,
         function: str,
-        info: dict[str, Any],
+        line: int,
+        args: list[bytes],
+        json: bytes | None = None,
         health: Health | None = None,
         retry_unsafe: bool = False,
         best: bool = False,
     ) -> None:
-        # one per input line: only what is read before Loop.start() is set here (positional
-        # arguments, no keywords: a call with keywords builds a dict); start() sets the
-        # socket's fields (fd, state, pos, received, reader, deadlines) before any use
+        self.renew(clients, request, function, line, args, json, health, retry_unsafe, best)
+
+    def renew(
+        self,
+        clients: list[Client],
+        request: bytes,
+        function: str,
+        line: int,
+        args: list[bytes],
+        json: bytes | None,
+        health: Health | None,
+        retry_unsafe: bool,
+        best: bool,
+    ) -> None:
+        """Make this a new call: batch reuses the calls whose records are written
+        (rpccli.batch.ordered), as a new object and its deallocation cost about 1,000
+        instructions more (bench/README.md)."""
+        # only what is read before Loop.start() is set here (positional arguments, no
+        # keywords: a call with keywords builds a dict); start() sets the socket's fields (fd,
+        # state, pos, received, reader, deadlines) before any use
         self.clients = clients
         self.request = request
         self.function = function
-        self.info = info  # line, function, args: a success adds its answer and is its result
+        self.line = line
+        self.args = args
+        self.json = json
         self.health = health
         self.retry_unsafe = retry_unsafe
-        self.best = best  # strategy best: a failover goes to the best node left, by health now
+        self.best = best
         self.attempt = 0
-        self.result: dict[str, Any] | None = None
-        self.sock: _socket.socket | None = None
+        self.result = None
+        self.sock = None
         self.start = self.connected = 0.0
+
+    def record(self) -> dict[str, Any]:
+        """The record of a call that succeeded, as a dict (the output's full way)."""
+        return {
+            "line": self.line,
+            "function": self.function,
+            "args": self.args,
+            "node": self.node,
+            "body": self.result,
+            "elapsed": self.elapsed,
+        }
+
+    def failed(self, node: str, error: Exception, elapsed: float | None) -> dict[str, Any]:
+        """The record of a call that failed on ``node``."""
+        return {
+            "node": node,
+            "error": error,
+            "elapsed": elapsed,
+            "line": self.line,
+            "function": self.function,
+            "args": self.args,
+        }
 
     @property
     def client(self) -> Client:

@@ -49,12 +49,9 @@ class Endings:
         ):
             call.fail_over()
             return
-        call.result = {
-            "node": node,
-            "error": error,
-            "elapsed": time.monotonic() - call.start if call.start else None,
-            **call.info,
-        }
+        call.result = call.failed(
+            node, error, time.monotonic() - call.start if call.start else None
+        )
         if self.finished is not None:
             self.finished.append(call)
 
@@ -66,12 +63,11 @@ class Endings:
             message = f"interrupted while waiting for {node}'s answer: the call may have run there"
         else:
             message = f"not sent to {node}: interrupted"
-        call.result = {
-            "node": node,
-            "error": Interrupted(message, sent=sent),
-            "elapsed": time.monotonic() - call.start if call.start else None,
-            **call.info,
-        }
+        call.result = call.failed(
+            node,
+            Interrupted(message, sent=sent),
+            time.monotonic() - call.start if call.start else None,
+        )
         if self.finished is not None:
             self.finished.append(call)
 

@@ -11,6 +11,7 @@ import select
 import struct
 from collections import deque
 from collections.abc import Iterator
+from operator import length_hint
 from typing import Final
 
 from rpccli.batch.stop import Counts
@@ -69,12 +70,16 @@ def frames(buf: bytearray) -> Iterator[tuple[int, bytes]]:
 
 # -- in a lane -------------------------------------------------------------------------------
 class ChunkSource:
-    """A lane's input: numbered lines as LineReader gives them, CHUNK_END after each chunk."""
+    """A lane's input: numbered lines as LineReader gives them, CHUNK_END after each chunk;
+    like LineReader, a block at a time (:meth:`blocks`): a chunk's lines, then its end."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self._buf = bytearray()
-        self._entries: deque[Entry] = deque()
+        #: blocks read and not yet handed out: each with an iterator as long as it is, and its
+        #: bytes when its lines are those bytes split at newlines
+        self._blocks: deque[tuple[Iterator[Entry], Iterator[object], bytes | None]] = deque()
+        self._left: Iterator[object] = iter(())  # as many items left as the block handed out
         self._eof = False
         self._poller = select.poll()
         self._poller.register(fd, select.POLLIN)
@@ -88,28 +93,45 @@ class ChunkSource:
         for kind, payload in frames(self._buf):
             if kind == BLOCK:
                 (first,) = LAST_LINE.unpack_from(payload)
-                lines = payload[LAST_LINE.size :].split(b"\n")
-                self._entries.extend(zip(range(first, first + len(lines)), lines, strict=True))
+                data = payload[LAST_LINE.size :]
+                lines = data.split(b"\n")
+                # a zip unpacked as it goes reuses its tuple: none is built per line
+                numbers = iter(range(first, first + len(lines)))
+                self._blocks.append((zip(numbers, lines, strict=True), numbers, data))
             else:
-                self._entries.extend(pickle.loads(payload))
-            self._entries.append((0, CHUNK_END))
+                entries = iter(pickle.loads(payload))
+                self._blocks.append((entries, entries, None))
+            end: Iterator[Entry] = iter(((0, CHUNK_END),))
+            self._blocks.append((end, end, None))
+
+    def _waiting(self) -> int:
+        return length_hint(self._left) + sum([length_hint(left) for _, left, _ in self._blocks])
 
     def ready(self) -> int:
         """How many entries can be had without blocking (True: the end can); False for none."""
-        while not self._entries and not self._eof:
+        waiting = self._waiting()
+        while not waiting and not self._eof:
             if not self._poller.poll(0):
                 return False
             self._read()
-        return len(self._entries) or True
+            waiting = self._waiting()
+        return waiting or True
 
-    def __iter__(self) -> Iterator[Entry]:
+    def blocks(self) -> Iterator[tuple[Iterator[Entry], bytes | None]]:
+        """The entries, a block at a time (read only once those read before are all taken),
+        each with its bytes as LineReader.blocks gives them."""
         while True:
-            if self._entries:
-                yield self._entries.popleft()
+            if self._blocks:
+                block, self._left, data = self._blocks.popleft()
+                yield block, data
             elif self._eof:
                 return
             else:
                 self._read()
+
+    def __iter__(self) -> Iterator[Entry]:
+        for block, _ in self.blocks():
+            yield from block
 
 
 class FrameSink:

@@ -28,7 +28,7 @@ def _done(item: Call | dict[str, Any]) -> bool:
 
 def run(
     source: Iterator[Call | dict[str, Any] | object],
-    emit: Callable[[dict[str, Any]], None],
+    emit: Callable[[dict[str, Any] | Call], None],
     *,
     concurrency: int,
     window: int,
@@ -36,16 +36,24 @@ def run(
     input_ready: Callable[[], int] | None = None,
     input_fd: int | None = None,
     stop: Stop | None = None,
+    spare: list[Call] | None = None,
 ) -> bool:
-    """Start calls from ``source`` (ready dicts pass through), ``emit`` results in order.
+    """Start calls from ``source`` (ready dicts pass through), ``emit`` them in order once
+    done (a call's record is its ``result``, or the call itself when it succeeded:
+    rpccli.batch.calls).
 
     ``flush`` is called before waiting for the network, so output never lags behind. With calls
     in flight, the next item is taken only when ``input_ready()`` says it will not block (how
     many items can be taken so, or True for at least one; 0 or False for none); else the loop
     waits on the sockets and on ``input_fd`` together.
 
+    Every call whose record is written goes to ``spare``, for the source to renew (Call.renew)
+    rather than build a new one.
+
     Returns False when ``stop`` ended the run (Ctrl-C) before the input did.
     """
+    if spare is None:
+        spare = []
     loop = Loop(stop)
     loop.connect_times = False  # a batch writes no connect times
     inflight = loop.inflight
@@ -62,11 +70,14 @@ def run(
                 loop.interrupt()  # every call taken now has its result
             while pending:  # what is done, in input order
                 head = pending[0]
-                result = head if head.__class__ is dict else head.result  # type: ignore[union-attr]
-                if result is None:
+                if head.__class__ is dict:  # a record already (a bad line)
+                    emit(pending.popleft())
+                    continue
+                if head.result is None:  # type: ignore[union-attr]
                     break
                 pending.popleft()
-                emit(result)
+                emit(head)
+                spare.append(head)  # type: ignore[arg-type]
             if exhausted and not pending:
                 return not loop.stopping
             waiting_for_input = False

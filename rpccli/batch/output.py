@@ -10,10 +10,11 @@ from typing import Any, Protocol
 
 from protocol.failures import shown
 from protocol.visible import visible
+from rpccli.batch.calls import Call
 from rpccli.errors import Interrupted, describe
 from rpccli.output import Printer, json_line, record
 
-__all__ = ["CHUNK_DONE", "BatchWriter", "fast_ok_line"]
+__all__ = ["CHUNK_DONE", "BatchWriter", "fast_ok_line", "ok_line"]
 
 
 #: the bytes a JSON string escapes (json's encode_basestring: quote, backslash, controls)
@@ -55,11 +56,34 @@ def fast_ok_line(item: dict[str, Any], body: bytes) -> bytes | None:
     (the JSON of a batch is built once per call, straight as bytes); None when an arg or the
     body is not UTF-8. ``item["json"]``, when there, is the JSON of function and args that a
     plain line gave (rpccli.batch.plain)."""
-    head = item.get("json")
+    return ok_line(
+        item["node"],
+        item.get("json"),
+        item["function"],
+        item["args"],
+        body,
+        item["elapsed"],
+        item["line"],
+    )
+
+
+def ok_line(
+    node: str,
+    head: bytes | None,
+    function: str,
+    args: list[bytes],
+    body: bytes,
+    seconds: float,
+    number: int,
+) -> bytes | None:
+    """:func:`fast_ok_line` of its fields: ``head`` is the JSON of function and args when known
+    (else made of ``function`` and ``args``), ``seconds`` the call's time."""
     try:
         if head is None:
-            args = b", ".join([_json_text(a) for a in item["args"]])
-            head = b'"function": %s, "args": [%s]' % (_json_name(item["function"]), args)
+            head = b'"function": %s, "args": [%s]' % (
+                _json_name(function),
+                b", ".join([_json_text(a) for a in args]),
+            )
         if body.translate(_AS_IS).isalpha():  # the usual answer: nothing to escape
             line = _OK_LINE_PLAIN  # the quotes around it are in the template
             response = body
@@ -68,7 +92,7 @@ def fast_ok_line(item: dict[str, Any], body: bytes) -> bytes | None:
             response = _json_text(body)
     except UnicodeDecodeError:
         return None
-    ms = item["elapsed"] * 1000
+    ms = seconds * 1000
     if 0 <= ms < 1e9:
         # repr(round(ms, 3)) without its two conversions: below 1e9 the double nearest to
         # the 3-decimal value prints as that value, trailing zeros aside (a test compares)
@@ -77,7 +101,6 @@ def fast_ok_line(item: dict[str, Any], body: bytes) -> bytes | None:
             elapsed += b"0"
     else:
         elapsed = b"%a" % round(ms, 3)
-    node = item["node"]
     return line % (
         _NAMES.get(node) or _json_name(node),
         head,
@@ -85,7 +108,7 @@ def fast_ok_line(item: dict[str, Any], body: bytes) -> bytes | None:
         b2a_base64(body, newline=False),
         len(body),
         elapsed,
-        item["line"],
+        number,
     )
 
 
@@ -136,17 +159,27 @@ class BatchWriter:
             self._size = 0
             self.printer.write(data)
 
-    def emit(self, item: dict[str, Any]) -> None:
-        body: bytes | None = item.get("body")
-        if body is not None and self.format == "json":  # the usual record, first
-            self.calls += 1
-            fast = fast_ok_line(item, body)
-            if fast is not None:  # _put, inline: this runs once per call
-                self._out.append(fast)
-                self._size += len(fast)
-                if self._size > 65536:
-                    self.flush()
+    def emit(self, item: dict[str, Any] | Call) -> None:
+        """Write the record of ``item``: a call that is done (rpccli.batch.calls), or a dict (a
+        bad line's record, a --local call's, or CHUNK_DONE)."""
+        if item.__class__ is not dict:
+            call: Call = item  # type: ignore[assignment]
+            body = call.result
+            if body.__class__ is not bytes:  # it failed: its record
+                self._record(body)  # type: ignore[arg-type]
                 return
+            self.calls += 1  # the usual record, first
+            if self.format == "json":
+                fast = ok_line(
+                    call.node, call.json, call.function, call.args, body, call.elapsed, call.line
+                )
+                if fast is not None:  # _put, inline: this runs once per call
+                    self._out.append(fast)
+                    self._size += len(fast)
+                    if self._size > 65536:
+                        self.flush()
+                    return
+            self._write(call.record(), body)
         elif item is CHUNK_DONE:
             if self.chunk_done is None:
                 self.flush()
@@ -155,9 +188,22 @@ class BatchWriter:
             self._out.clear()
             self._size = 0
             self.chunk_done(data)
-            return
         else:
-            self.calls += 1
+            self._record(item)
+
+    def _record(self, item: dict[str, Any]) -> None:
+        """Write the record ``item`` (a dict)."""
+        self.calls += 1
+        body: bytes | None = item.get("body")
+        if body is not None and self.format == "json":  # a --local call's answer
+            fast = fast_ok_line(item, body)
+            if fast is not None:
+                self._put(fast)
+                return
+        self._write(item, body)
+
+    def _write(self, item: dict[str, Any], body: bytes | None) -> None:
+        """Write the record ``item`` (counted already) the full way."""
         ok = body is not None
         said = True  # a failure's stderr line: not for lines never sent (the summary counts them)
         if not ok:

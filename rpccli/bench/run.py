@@ -18,7 +18,6 @@ import select
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from protocol import Client, Health
 from rpccli.batch.calls import Call
@@ -29,7 +28,7 @@ from rpccli.errors import describe
 
 __all__ = ["Plan", "run_share"]
 
-_NO_INFO: dict[str, Any] = {}  # a bench call has no input line: nothing to copy (never written)
+_NO_ARGS: list[bytes] = []  # a bench call's record has no input line (never written)
 Tick = Callable[[int, Tally], None]  # (second since the measuring began, the delta)
 
 
@@ -78,9 +77,11 @@ class _Timed(Call):
 
 
 def _record(tally: Tally, call: _Timed, now: float, per_node: bool) -> None:
-    result: dict[str, Any] = call.result  # type: ignore[assignment]
-    error = result.get("error")
-    node = result["node"]
+    result = call.result  # the answer's body, or a failure's record (rpccli.batch.calls)
+    if isinstance(result, dict):
+        error, node = result["error"], result["node"]
+    else:
+        error, node = None, call.node
     row: NodeTally | None = None
     if per_node:
         row = tally.nodes.get(node)
@@ -137,7 +138,7 @@ def run_share(plan: Plan, start: float, tick: Tick, stop: Stop | None = None) ->
                 if counted and plan.count is not None and measured >= plan.count:
                     break
                 clients, health, best = nodes()
-                call = _Timed(clients, requests[started % len(requests)], function, _NO_INFO)
+                call = _Timed(clients, requests[started % len(requests)], function, 0, _NO_ARGS)
                 if health is not None:
                     call.health = health
                     call.best = best

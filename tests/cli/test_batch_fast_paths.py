@@ -173,6 +173,22 @@ def test_plain_lines_are_taken_the_short_way() -> None:
         assert plain.take(line) is None
 
 
+ALL_PLAIN = [b"hello a", b"", b"  ", b"#x", b"{x", b"x a b", b"f " + b"x" * 40000, b"f" * 256]
+
+
+@pytest.mark.parametrize("lines", [PLAIN_LINES, LINES, ALL_PLAIN])
+def test_a_plain_block_takes_its_lines_as_take_does(lines: list[bytes]) -> None:
+    """A block whose every byte can be in a plain line skips that test per line (for_block):
+    each of its lines is taken as take() takes it; any other block's lines go through take()."""
+    plain = PlainLines(0, json=True)
+    block = b"\n".join(lines)
+    take = plain.for_block(block)
+    assert (take != plain.take) == (lines is ALL_PLAIN)
+    for line in block.split(b"\n"):
+        assert take(line) == plain.take(line), line
+    assert plain.for_block(None) == plain.take
+
+
 def test_elapsed_ms_is_repr_of_round() -> None:
     rng = random.Random(3)
     values = [0.0, 1e-7, 0.0005, 0.0015, 0.0025, 1.0, 2.5, 999999.9995, 1e6, 1e7, 1e12]
