@@ -144,6 +144,7 @@ FIRST = (
 #: (the machine 25-50 % busy; /proc/stat sampled every 0.5 s).
 WAITING = {
     "tests/protocol/test_call_path.py",
+    "tests/protocol/test_early_read.py",
     "tests/protocol/test_client_cases.py",
     "tests/protocol/test_aio_transport_path.py",
     "tests/protocol/test_close_grace.py",
@@ -174,7 +175,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def spread_waiting(modules: list[str]) -> list[int]:
     """The new order (indices) of tests ordered by ``rank``, given each one's module: the tests
     of each ``WAITING`` module stay together, in their order, and the modules go at even
-    intervals among the tests after ``FIRST`` and before ``ALONE``'s."""
+    intervals among the tests after ``FIRST`` and before ``ALONE``'s, the longest first."""
     blocks: dict[str, list[int]] = {}
     rest: list[int] = []
     for n, module in enumerate(modules):
@@ -183,7 +184,10 @@ def spread_waiting(modules: list[str]) -> list[int]:
     end = next((i for i, n in enumerate(rest) if modules[n] in ALONE), len(rest))
     order = list(rest)
     places = [start + (end - start) * k // len(blocks) for k in range(len(blocks))]
-    for place, module in reversed(list(zip(places, sorted(blocks), strict=True))):
+    # the longest first (by its number of tests): a long unit that starts late is the run's tail
+    # (test_call_path.py's 40 s, started half-way, left both cores idle for the last 20 s)
+    longest = sorted(blocks, key=lambda module: (-len(blocks[module]), module))
+    for place, module in reversed(list(zip(places, longest, strict=True))):
         order[place:place] = blocks[module]
     return order
 
