@@ -2,8 +2,9 @@
 empty XDG directories for tests that run rpccli code; and how the suite is spread over processes.
 
 The suite runs on several processes (pytest-xdist, ``--dist loadgroup`` in pyproject.toml): each
-test goes to whichever process is free, except the modules in ``ONE_PROCESS`` and ``WAITING``,
-whose tests all run one after the other in a single process, the modules in ``ALONE``, whose
+test goes to whichever process is free, except the modules in ``ONE_PROCESS``, whose tests all
+run one after the other in a single process, the ``WAITING`` modules, which run in two such
+lanes, the modules in ``ALONE``, whose
 tests run while no other test runs anywhere (see ``pytest_runtest_protocol``), and the tests of
 one parameter of a ``BY_PARAMETER`` module, which run in one process.
 """
@@ -118,7 +119,8 @@ BY_PARAMETER = {"tests/hostile/test_completion_hostile.py"}
 _LOCKS = "PYTEST_RPCCLI_LOCKS"
 
 
-#: The longest modules (real terminals, the docs' examples, real peers) go first, so that the last
+#: After the ``WAITING`` lanes, the longest modules (real terminals, the docs' examples, real
+#: peers) go first, so that the last
 #: test to start is a short one and no process is left with a long tail while the others idle.
 #: Then the other modules that keep to one process (a unit of several tests each), then every
 #: other test; the ``ALONE`` modules go last: a test that waits for the machine to itself waits
@@ -137,19 +139,21 @@ FIRST = (
 
 
 #: Modules whose tests mostly wait (for a deadline to pass, a peer to accept late, a bench's
-#: paced calls) and use next to no CPU: each is one unit of work, run by one process, and the
-#: units go at even intervals among the tests after ``FIRST`` (``spread_waiting``), so that
-#: each holds one process while the others keep the cores busy. Handed out together, split up
-#: or as units side by side, they had all six processes wait at once for 10-15 s of every run
-#: (the machine 25-50 % busy; /proc/stat sampled every 0.5 s).
+#: paced calls) and use next to no CPU, in two lanes: the modules of a lane are one unit of work,
+#: run one after the other by one process, and both lanes go first, so that two processes wait
+#: through the run's first half while the other four keep the cores busy. Each module a unit of
+#: its own, spread out among the other tests, they still met (tests handed out by count, not by
+#: time): four processes waited at once for 10 s of a run (the machine 53 % busy; /proc/stat
+#: sampled every 0.5 s), and a long one that started late was the run's tail. The lanes are
+#: balanced by the modules' wall time (about 45 s each on the 2-core machine).
 WAITING = {
-    "tests/protocol/test_call_path.py",
-    "tests/protocol/test_early_read.py",
-    "tests/protocol/test_client_cases.py",
-    "tests/protocol/test_aio_transport_path.py",
-    "tests/protocol/test_close_grace.py",
-    "tests/protocol/test_aio_poller.py",
-    "tests/bench/test_bench_command.py",
+    "tests/protocol/test_call_path.py": 1,
+    "tests/protocol/test_aio_transport_path.py": 1,
+    "tests/protocol/test_aio_poller.py": 1,
+    "tests/protocol/test_close_grace.py": 1,
+    "tests/protocol/test_early_read.py": 2,
+    "tests/protocol/test_client_cases.py": 2,
+    "tests/bench/test_bench_command.py": 2,
 }
 
 
@@ -157,39 +161,19 @@ def rank(module: str) -> int:
     """Where the tests of ``module`` (a path from the repository's root) go in the run."""
     if module in ALONE:
         return len(FIRST) + 3
+    if module in WAITING:
+        return -1
     first = next((n for n, prefix in enumerate(FIRST) if module.startswith(prefix)), None)
     if first is not None:
         return first
-    grouped = module in ONE_PROCESS or module in BY_PARAMETER or module in WAITING
+    grouped = module in ONE_PROCESS or module in BY_PARAMETER
     return len(FIRST) + 1 if grouped else len(FIRST) + 2
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Order the tests by ``rank`` (a stable sort: a module's own order stays), then spread the
-    ``WAITING`` modules (``spread_waiting``)."""
+    """Order the tests by ``rank`` (a stable sort: a module's own order stays)."""
     modules = {item: item.path.relative_to(ROOT).as_posix() for item in items}
     items.sort(key=lambda item: rank(modules[item]))
-    items[:] = [items[n] for n in spread_waiting([modules[item] for item in items])]
-
-
-def spread_waiting(modules: list[str]) -> list[int]:
-    """The new order (indices) of tests ordered by ``rank``, given each one's module: the tests
-    of each ``WAITING`` module stay together, in their order, and the modules go at even
-    intervals among the tests after ``FIRST`` and before ``ALONE``'s, the longest first."""
-    blocks: dict[str, list[int]] = {}
-    rest: list[int] = []
-    for n, module in enumerate(modules):
-        (blocks.setdefault(module, []) if module in WAITING else rest).append(n)
-    start = next((i for i, n in enumerate(rest) if rank(modules[n]) >= len(FIRST)), len(rest))
-    end = next((i for i, n in enumerate(rest) if modules[n] in ALONE), len(rest))
-    order = list(rest)
-    places = [start + (end - start) * k // len(blocks) for k in range(len(blocks))]
-    # the longest first (by its number of tests): a long unit that starts late is the run's tail
-    # (test_call_path.py's 40 s, started half-way, left both cores idle for the last 20 s)
-    longest = sorted(blocks, key=lambda module: (-len(blocks[module]), module))
-    for place, module in reversed(list(zip(places, longest, strict=True))):
-        order[place:place] = blocks[module]
-    return order
 
 
 @pytest.hookimpl(wrapper=True)
@@ -215,9 +199,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     """``--dist loadgroup`` with this suite's groups (``group_of``): all the tests of a
-    ``ONE_PROCESS``, ``WAITING`` or ``ALONE`` module are one unit of work, run by one process,
-    and so are those of one parameter of a ``BY_PARAMETER`` module; any other test is a unit of
-    its own.
+    ``ONE_PROCESS`` or ``ALONE`` module are one unit of work, run by one process, and so are
+    those of one ``WAITING`` lane and those of one parameter of a ``BY_PARAMETER`` module; any
+    other test is a unit of its own.
     The groups are read from the test's id here, in the main process: xdist's own way, an
     ``xdist_group`` mark that each worker writes into the test's id, is lost on pytest 9.2,
     whose ids cannot be rewritten, and then every module's peer starts once per process."""
@@ -265,11 +249,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
 
 
 def group_of(nodeid: str) -> str:
-    """The unit of work of the test ``nodeid``: its module's path if the module's tests keep to
-    one process (``ONE_PROCESS``, ``WAITING``, ``ALONE``), the module and the test's parameter
-    for a ``BY_PARAMETER`` module, else the test itself."""
+    """The unit of work of the test ``nodeid``: its ``WAITING`` lane, its module's path if the
+    module's tests keep to one process (``ONE_PROCESS``, ``ALONE``), the module and the test's
+    parameter for a ``BY_PARAMETER`` module, else the test itself."""
     module, _, test = nodeid.partition("::")
-    if module in ONE_PROCESS or module in ALONE or module in WAITING:
+    if module in WAITING:
+        return f"waiting lane {WAITING[module]}"
+    if module in ONE_PROCESS or module in ALONE:
         return module
     if module in BY_PARAMETER and test.endswith("]"):
         return f"{module}[{test.rpartition('[')[2]}"

@@ -1,7 +1,7 @@
 """How the suite is spread over processes (tests/conftest.py): each module of ``ONE_PROCESS`` and
 ``ALONE``, and each parameter of a ``BY_PARAMETER`` module, is one unit of work, so that its
-expensive peer starts once, in one process; so is each ``WAITING`` module, so that its waits
-hold one process, not all of them at once."""
+expensive peer starts once, in one process; so is each lane of ``WAITING`` modules, so that
+their waits hold one process each, not all of them at once."""
 
 from __future__ import annotations
 
@@ -28,8 +28,13 @@ def test_a_one_process_module_is_one_unit_of_work(
     # suite's must replace, as on pytest 9.2 it sees no group in a test's id
     scheduler = scheduler or LoadGroupScheduling(pytestconfig, log)
     unit = scheduler._split_scope
-    for module in sorted(ONE_PROCESS | ALONE | WAITING):
+    for module in sorted(ONE_PROCESS | ALONE):
         assert unit(f"{module}::test_a") == unit(f"{module}::test_b[README.md:12]") == module
+    lanes = {module: unit(f"{module}::test_a[x]") for module in WAITING}
+    for module, lane in WAITING.items():  # the modules of one lane are one unit, and no other's
+        assert {m for m in WAITING if lanes[m] == lanes[module]} == {
+            m for m, other in WAITING.items() if other == lane
+        }
     for module in BY_PARAMETER:
         assert unit(f"{module}::test_a[bash]") == unit(f"{module}::test_b[bash]")
         assert unit(f"{module}::test_a[bash]") != unit(f"{module}::test_a[zsh]")

@@ -1,17 +1,15 @@
 """The order in which the suite hands out its units of work (tests/conftest.py, ``rank``): the
-long modules first, the modules that keep to one process next, the ALONE modules last, the
-modules that mostly wait spread out among the rest, and xdist keeps that order instead of
-sorting the units by their number of tests."""
+lanes of modules that mostly wait first, then the long modules, the modules that keep to one
+process next, the ALONE modules last; and xdist keeps that order instead of sorting the units by
+their number of tests."""
 
 from __future__ import annotations
-
-import itertools
 
 import pytest
 from xdist.remote import Producer
 
 import tests.conftest
-from tests.conftest import ALONE, FIRST, ONE_PROCESS, ROOT, WAITING, rank, spread_waiting
+from tests.conftest import ALONE, FIRST, ONE_PROCESS, ROOT, WAITING, rank
 
 
 def _modules() -> list[str]:
@@ -24,30 +22,22 @@ def test_the_alone_modules_go_last_and_the_long_ones_first(monkeypatch: pytest.M
     # no module needs the machine to itself today: the rule is checked with one that would
     alone = ALONE or {"tests/hostile/test_shell_input.py"}
     monkeypatch.setattr(tests.conftest, "ALONE", alone)
-    others = [module for module in modules if module not in alone]
+    others = [module for module in modules if module not in alone and module not in WAITING]
     assert max(rank(module) for module in others) < min(rank(module) for module in alone)
     first = [m for m in others if any(m.startswith(prefix) for prefix in FIRST)]
     rest = [m for m in others if m not in first]
     assert max(rank(module) for module in first) < min(rank(module) for module in rest)
-    grouped = [m for m in rest if m in ONE_PROCESS or m in WAITING]
+    grouped = [m for m in rest if m in ONE_PROCESS]
     single = [m for m in rest if m not in grouped]
     assert max(rank(module) for module in grouped) < min(rank(module) for module in single)
 
 
-def test_the_modules_that_mostly_wait_are_spread_out() -> None:
-    # ranked, with 10 tests a module: each WAITING module stays one block, after the long
-    # modules, and no two of them meet (they would hold two processes waiting at once)
-    modules = sorted((m for m in _modules() for _ in range(10)), key=rank)
-    order = spread_waiting(modules)
-    assert sorted(order) == list(range(len(modules)))
-    spread = [modules[n] for n in order]
-    first = max(i for i, m in enumerate(spread) if any(m.startswith(p) for p in FIRST))
-    places = {m: [i for i, x in enumerate(spread) if x == m] for m in WAITING}
-    for module, at in places.items():
-        assert at == list(range(at[0], at[0] + 10)), module  # one block, in its own order
-        assert at[0] > first
-    starts = sorted(at[0] for at in places.values())
-    assert min(b - a for a, b in itertools.pairwise(starts)) > 100
+def test_the_modules_that_mostly_wait_go_first_in_two_lanes() -> None:
+    modules = _modules()
+    assert set(modules) >= set(WAITING)
+    waiting = [rank(module) for module in WAITING]
+    assert max(waiting) < min(rank(module) for module in modules if module not in WAITING)
+    assert sorted(set(WAITING.values())) == [1, 2]
 
 
 def test_xdist_hands_out_the_units_in_the_order_of_the_tests(
