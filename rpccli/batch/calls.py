@@ -76,7 +76,7 @@ class Call:
     result: bytes | dict[str, Any] | None
     sock: _socket.socket | None
 
-    def __init__(
+    def renew(
         self,
         clients: list[Client],
         request: bytes,
@@ -88,23 +88,9 @@ class Call:
         retry_unsafe: bool = False,
         best: bool = False,
     ) -> None:
-        self.renew(clients, request, function, line, args, json, health, retry_unsafe, best)
-
-    def renew(
-        self,
-        clients: list[Client],
-        request: bytes,
-        function: str,
-        line: int,
-        args: list[bytes],
-        json: bytes | None,
-        health: Health | None,
-        retry_unsafe: bool,
-        best: bool,
-    ) -> None:
-        """Make this a new call: batch reuses the calls whose records are written
-        (rpccli.batch.ordered), as a new object and its deallocation cost about 1,000
-        instructions more (bench/README.md)."""
+        """Make this a new call (``__init__`` is this method too): batch reuses the calls whose
+        records are written (rpccli.batch.ordered), as a new object and its deallocation cost
+        about 1,000 instructions more (bench/README.md)."""
         # only what is read before Loop.start() is set here (positional arguments, no
         # keywords: a call with keywords builds a dict); start() sets the socket's fields (fd,
         # state, pos, received, reader, deadlines) before any use
@@ -121,6 +107,8 @@ class Call:
         self.result = None
         self.sock = None
         self.start = self.connected = 0.0
+
+    __init__ = renew
 
     def record(self) -> dict[str, Any]:
         """The record of a call that succeeded, as a dict (the output's full way)."""
