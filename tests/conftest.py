@@ -4,9 +4,9 @@ empty XDG directories for tests that run rpccli code; and how the suite is sprea
 The suite runs on several processes (pytest-xdist, ``--dist loadgroup`` in pyproject.toml): each
 test goes to whichever process is free, except the modules in ``ONE_PROCESS``, whose tests all
 run one after the other in a single process, the ``WAITING`` modules, which run in two such
-lanes, the modules in ``ALONE``, whose
-tests run while no other test runs anywhere (see ``pytest_runtest_protocol``), and the tests of
-one parameter of a ``BY_PARAMETER`` module, which run in one process.
+lanes, the modules in ``ALONE``, whose tests run while no other test runs anywhere (see
+``pytest_runtest_protocol``), and the tests of one parameter of a ``BY_PARAMETER`` module, which
+run in one process.
 """
 
 from __future__ import annotations
@@ -120,8 +120,8 @@ _LOCKS = "PYTEST_RPCCLI_LOCKS"
 
 
 #: After the ``WAITING`` lanes, the longest modules (real terminals, the docs' examples, real
-#: peers) go first, so that the last
-#: test to start is a short one and no process is left with a long tail while the others idle.
+#: peers) go first, so that the last test to start is a short one and no process is left with a
+#: long tail while the others idle.
 #: Then the other modules that keep to one process (a unit of several tests each), then every
 #: other test; the ``ALONE`` modules go last: a test that waits for the machine to itself waits
 #: for the tests running everywhere else (no new one starts meanwhile), and at the end of the
