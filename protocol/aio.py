@@ -25,7 +25,7 @@ from . import failures
 from .aiopoll import EPOLL, Reading, poller_for, send_rest
 from .aiopoll import connected as _connected
 from .aiotransport import TransportClient
-from .base import _NO_TIMINGS
+from .base import _CHUNK, _NO_TIMINGS
 from .client import (
     _CONNECTING,
     _NONBLOCK,
@@ -42,8 +42,6 @@ from .wire import PING_REQUEST, Mode, signal_request
 __all__ = ["AsyncClient", "new_event_loop", "run"]
 
 T = TypeVar("T")
-# under glibc malloc's mmap threshold (128 KiB): a bigger recv() buffer costs an mmap per read
-_CHUNK = 64 * 1024
 
 
 @types.coroutine

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING, TypeAlias
 
+from .base import _CHUNK
 from .client import CLOSE_GRACE
 from .errors import CallError
 from .reader import PingReader, ResponseReader, SignalReader, whole_body
@@ -42,8 +43,6 @@ __all__ = ["EPOLL", "Poller", "Reading", "connected", "poller_for", "send_rest",
 
 #: False where there is no epoll (macOS, the BSDs): protocol.aio then uses transports
 EPOLL = hasattr(select, "epoll")
-# under glibc malloc's mmap threshold (128 KiB): a bigger recv() buffer costs an mmap per read
-_CHUNK = 64 * 1024
 _EPOLLIN = getattr(select, "EPOLLIN", 1)
 
 AnyReader: TypeAlias = ResponseReader | PingReader | SignalReader

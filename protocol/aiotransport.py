@@ -16,14 +16,12 @@ import time
 from . import failures
 from .aiopoll import connected as _connected
 from .base import BaseClient, Target
-from .client import CLOSE_GRACE
+from .client import _NONBLOCK, CLOSE_GRACE
 from .errors import CallError
 from .reader import PingReader, ResponseReader, SignalReader
 from .results import Timings
 
 __all__ = ["Exchange", "TransportClient"]
-
-_SOCK_NONBLOCK: int = getattr(socket, "SOCK_NONBLOCK", 0)  # one system call less on Linux
 
 
 class Exchange(asyncio.Protocol):
@@ -200,8 +198,8 @@ class TransportClient(BaseClient):
 
 
 def _nonblocking_socket(family: socket.AddressFamily) -> socket.socket:
-    if _SOCK_NONBLOCK:
-        return socket.socket(family, socket.SOCK_STREAM | _SOCK_NONBLOCK)
+    if _NONBLOCK:  # one system call less on Linux
+        return socket.socket(family, socket.SOCK_STREAM | _NONBLOCK)
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setblocking(False)
     return sock

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import TypeVar, overload
 
 from . import failures
-from .base import _NO_TIMINGS, DEFAULT_TIMEOUT, BaseClient
+from .base import _CHUNK, _NO_TIMINGS, DEFAULT_TIMEOUT, BaseClient
 from .errors import CallError
 from .reader import PingReader, ResponseReader, SignalReader, whole_body
 from .results import CallResult, PingResult, SignalResult, Timings
@@ -44,8 +44,6 @@ __all__ = [
     "Timings",
 ]
 
-# under glibc malloc's mmap threshold (128 KiB): a bigger recv() buffer costs an mmap per read
-_CHUNK = 64 * 1024
 #: how long a complete answer waits for the server's close (see _close_wait)
 CLOSE_GRACE = 0.05
 # sockets start non-blocking (in one system call where the flag exists): see Client._open

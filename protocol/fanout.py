@@ -28,8 +28,8 @@ from itertools import count
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import failures
+from .base import _CHUNK
 from .client import (
-    _CHUNK,
     _CONNECTING,
     _MSG_DONTWAIT,
     _NONBLOCK,
