@@ -45,7 +45,7 @@ from protocol.errors import RPCError, UsageError
 from protocol.visible import counted
 from protocol.wire import DEFAULT_BUFFER_SIZE, HEADER_SIZE, RequestEncoder, rpc_request
 from rpccli import exitcodes
-from rpccli.batch.calls import Call
+from rpccli.batch.calls import Call, answer_record, failure_record
 from rpccli.batch.input import MAX_LINE, Job, LineReader, parse_raw
 from rpccli.batch.lanes import CHUNK_END, ChunkSource, FrameSink, LaneFailed, run_lanes
 from rpccli.batch.ordered import SKIP, run
@@ -264,15 +264,16 @@ def batch(
                             continue
                         function, args, head = job.function, job.args, None
                         if local is not None:
-                            info = {"line": number, "function": function, "args": args}
-                            yield _local_call(local, job, info)
+                            yield _local_call(local, job, number)
                             continue
                         clients, health, best = nodes.clients(job.node)
                         request = encode(function, args, modifier2=modifier2)
                     if len(request) > warn_above and not warned[0]:
                         warn_once(request)
                 except RPCError as exc:
-                    yield _bad_line(exc, number, function, args if function is not None else [])
+                    node = getattr(exc, "node", None)  # a bad line: no node, nothing sent
+                    known = args if function is not None else []
+                    yield failure_record(node, exc, None, number, function, known)
                     continue
                 if spare:  # a call whose record is written (rpccli.batch.ordered)
                     call = spare.pop()
@@ -368,7 +369,7 @@ def _lanes(asked: int | None, concurrency: int, fmt: str, local: object) -> int:
     return 2 if piped and concurrency >= 4 and (os.cpu_count() or 1) >= 2 else 1
 
 
-def _local_call(local: Any, job: Job, info: dict[str, Any]) -> dict[str, Any]:
+def _local_call(local: Any, job: Job, number: int) -> dict[str, Any]:
     if job.node is not None:
         raise UsageError("no 'node' with --local")
     rpc_request(job.function, job.args)  # the same limits as on the wire
@@ -376,18 +377,5 @@ def _local_call(local: Any, job: Job, info: dict[str, Any]) -> dict[str, Any]:
     try:
         body, elapsed = local.call(name, job.args)
     except RPCError as exc:
-        return {"node": local.node, "error": exc, "elapsed": None, **info}
-    return {"node": local.node, "body": body, "elapsed": elapsed, **info}
-
-
-def _bad_line(
-    exc: RPCError, number: int, function: str | None, args: list[bytes]
-) -> dict[str, Any]:
-    return {
-        "node": getattr(exc, "node", None),
-        "error": exc,
-        "elapsed": None,
-        "line": number,
-        "function": function,
-        "args": args,
-    }
+        return failure_record(local.node, exc, None, number, job.function, job.args)
+    return answer_record(local.node, body, elapsed, number, job.function, job.args)

@@ -14,7 +14,16 @@ from typing import Any
 from protocol import Client, Health
 from protocol.reader import ResponseReader
 
-__all__ = ["CONNECTING", "HANDSHAKE", "READING", "SENDING", "SETTING_UP", "Call"]
+__all__ = [
+    "CONNECTING",
+    "HANDSHAKE",
+    "READING",
+    "SENDING",
+    "SETTING_UP",
+    "Call",
+    "answer_record",
+    "failure_record",
+]
 
 #: where a call is (Call.state)
 CONNECTING, SENDING, READING, HANDSHAKE = 1, 2, 3, 4
@@ -112,25 +121,13 @@ class Call:
 
     def record(self) -> dict[str, Any]:
         """The record of a call that succeeded, as a dict (the output's full way)."""
-        return {
-            "line": self.line,
-            "function": self.function,
-            "args": self.args,
-            "node": self.node,
-            "body": self.result,
-            "elapsed": self.elapsed,
-        }
+        return answer_record(
+            self.node, self.result, self.elapsed, self.line, self.function, self.args
+        )
 
     def failed(self, node: str, error: Exception, elapsed: float | None) -> dict[str, Any]:
         """The record of a call that failed on ``node``."""
-        return {
-            "node": node,
-            "error": error,
-            "elapsed": elapsed,
-            "line": self.line,
-            "function": self.function,
-            "args": self.args,
-        }
+        return failure_record(node, error, elapsed, self.line, self.function, self.args)
 
     @property
     def client(self) -> Client:
@@ -145,3 +142,37 @@ class Call:
         if self.best and health is not None:
             rest = self.clients[self.attempt :]
             self.clients[self.attempt :] = sorted(rest, key=lambda c: health.rank(c.node))
+
+
+def answer_record(
+    node: str, body: object, elapsed: float, line: int, function: str, args: list[bytes]
+) -> dict[str, Any]:
+    """The record of an answered call as rpccli.batch.output writes it (a call's, or --local's)."""
+    return {
+        "node": node,
+        "body": body,
+        "elapsed": elapsed,
+        "line": line,
+        "function": function,
+        "args": args,
+    }
+
+
+def failure_record(
+    node: str | None,
+    error: Exception,
+    elapsed: float | None,
+    line: int,
+    function: str | None,
+    args: list[bytes],
+) -> dict[str, Any]:
+    """The record of a call that failed, or of a line never sent (a bad line: no node, no
+    time), as rpccli.batch.output writes it."""
+    return {
+        "node": node,
+        "error": error,
+        "elapsed": elapsed,
+        "line": line,
+        "function": function,
+        "args": args,
+    }
