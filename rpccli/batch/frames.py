@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from operator import length_hint
 from typing import Final
 
+from rpccli.batch.input import numbered
 from rpccli.batch.stop import Counts
 
 __all__ = [
@@ -95,9 +96,8 @@ class ChunkSource:
                 (first,) = LAST_LINE.unpack_from(payload)
                 data = payload[LAST_LINE.size :]
                 lines = data.split(b"\n")
-                # a zip unpacked as it goes reuses its tuple: none is built per line
-                numbers = iter(range(first, first + len(lines)))
-                self._blocks.append((zip(numbers, lines, strict=True), numbers, data))
+                block, numbers = numbered(first, lines)
+                self._blocks.append((block, numbers, data))
             else:
                 entries = iter(pickle.loads(payload))
                 self._blocks.append((entries, entries, None))

@@ -20,7 +20,7 @@ from rpccli.args import read_arguments
 from rpccli.errors import InputError
 from rpccli.words import split_line
 
-__all__ = ["MAX_LINE", "Job", "LineReader", "parse_line", "parse_raw"]
+__all__ = ["MAX_LINE", "Job", "LineReader", "numbered", "parse_line", "parse_raw"]
 
 #: characters that can make the shell's word syntax differ from plain splitting at blanks
 _QUOTING = re.compile(r"[\"'\\]")
@@ -136,6 +136,14 @@ def _json_array(data: list[Any], number: int) -> Job:
 MAX_LINE = 1024 * 1024
 
 
+def numbered(first: int, lines: list[bytes]) -> tuple[Iterator[tuple[int, bytes]], Iterator[int]]:
+    """``lines`` numbered from ``first``, as a zip, and the iterator of its numbers: a zip that
+    is unpacked as it goes reuses its tuple (no tuple built per line), and the numbers'
+    ``length_hint`` says how many lines are left (LineReader, and a lane's ChunkSource)."""
+    numbers = iter(range(first, first + len(lines)))
+    return zip(numbers, lines, strict=True), numbers
+
+
 class LineReader:
     """Numbered lines of stdin that can say, without blocking, whether one is ready.
 
@@ -219,10 +227,8 @@ class LineReader:
         return block
 
     def _numbered(self, first: int, lines: list[bytes]) -> Iterator[tuple[int, Any]]:
-        """``lines`` numbered from ``first``, as a zip: one that is unpacked as it goes reuses
-        its tuple (no tuple built per line), and its numbers say how many are left."""
-        numbers = self._left = iter(range(first, first + len(lines)))
-        block = self._block = zip(numbers, lines, strict=True)
+        block, self._left = numbered(first, lines)
+        self._block = block
         return block
 
     def blocks(self) -> Iterator[tuple[Iterator[tuple[int, Any]], bytes | None]]:
