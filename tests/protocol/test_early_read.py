@@ -31,10 +31,13 @@ class _AnswerFirst(socket.SocketType):
     0.2 s: what a call sees when the server shares its core and answers at once, so that
     call()'s early read (protocol.base._EARLY_ON) finds what the peer sent by then."""
 
+    #: what send() waits for on the socket after sending
+    AFTER_SEND = select.POLLIN
+
     def send(self, data: Any, *flags: int) -> int:
         sent = super().send(data, *flags)
         waiter = select.poll()
-        waiter.register(self, select.POLLIN)
+        waiter.register(self, self.AFTER_SEND)
         waiter.poll(200)
         return sent
 
@@ -112,15 +115,10 @@ def test_an_early_read_that_finds_the_answer_keeps_reading_early(
     assert scores == [protocol.base._EARLY_ON] * 5
 
 
-class _AnswerAndClose(socket.SocketType):
+class _AnswerAndClose(_AnswerFirst):
     """A socket whose send() returns once the peer has answered and closed (or after 0.2 s)."""
 
-    def send(self, data: Any, *flags: int) -> int:
-        sent = super().send(data, *flags)
-        waiter = select.poll()
-        waiter.register(self, select.POLLRDHUP)
-        waiter.poll(200)
-        return sent
+    AFTER_SEND = select.POLLRDHUP
 
 
 @pytest.mark.parametrize("kind", ["asyncio", "uvloop"])
