@@ -52,10 +52,9 @@ if TYPE_CHECKING:
 # server and let it answer already (90-98 % of calls on the bench/ machine), and the wait (a
 # poll(); in the AsyncClient a registration with the loop's epoll and the task's wake-up) is
 # skipped; on two cores it almost never has, and the read costs a system call and an exception.
-# So each client keeps a score (BaseClient._early,
-# _read_early): a read that found the answer sets it to
-# _EARLY_ON, one that did not takes _EARLY_MISS off, and once it is used up the next
-# -_EARLY_OFF calls wait without trying (counting back up), then one tries again.
+# So each client keeps a score (BaseClient._early, kept by _read_early): a read that found the
+# answer sets it to _EARLY_ON, one that did not takes _EARLY_MISS off, and once it is used up the
+# next -_EARLY_OFF calls wait without trying (counting back up), then one tries again.
 _EARLY_ON = 16
 _EARLY_MISS = 4
 _EARLY_OFF = -32
